@@ -1,0 +1,160 @@
+"""The public functions of fastgrad: validate once, pick the evaluation tier, run the core.
+
+No numeric loops here: the stencil and descent loops live in ``_core.pyx``.
+"""
+import math
+
+import numpy as np
+
+from . import _contract as contract
+from . import _core
+from ._evaluators import PythonEvaluator, VectorizedEvaluator
+from ._result import DescentResult
+
+_METHOD_CODES = {"central": 0, "forward": 1, "backward": 2}
+
+
+def _point(x):
+    """x as a new float64 array (never a view of the caller's data)."""
+    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
+        if x.ndim != 1:
+            raise ValueError(f"x must be 1-D, got shape {x.shape}")
+        point = np.array(x, dtype=np.float64)
+        if point.size == 0 or not np.isfinite(point).all():
+            contract.check_point(point.tolist())  # raises the shared message
+        return point
+    # Lists, tuples, other arrays: the general check names the bad entry.
+    return np.array(contract.point_values(x), dtype=np.float64)
+
+
+def _steps(h, n):
+    if type(h) is float and 0.0 < h < math.inf:
+        return np.full(n, h)
+    if isinstance(h, np.ndarray) and h.dtype.kind in "biuf" and h.shape == (n,):
+        steps = np.array(h, dtype=np.float64)
+        if ((steps > 0.0) & np.isfinite(steps)).all():
+            return steps
+    return np.array(contract.step_values(h, n), dtype=np.float64)
+
+
+def _prepare(f, x, h, method, args, unpack, vectorized):
+    contract.check_callable(f, args)
+    x = _point(x)
+    h = _steps(h, x.shape[0])
+    code = _METHOD_CODES[contract.check_method(method)]
+    tier = VectorizedEvaluator if contract.check_flag(vectorized, "vectorized") else PythonEvaluator
+    return tier(f, args, x.shape[0], contract.check_flag(unpack, "unpack")), x, h, code
+
+
+def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
+    """Finite-difference gradient of a scalar function f at x.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, *args) -> float`` with x a read-only 1-D float64 array (copy it to
+        change it); ``f(*x, *args)`` with Python floats if ``unpack=True``.  With
+        ``vectorized=True``, f gets a (k, n) array of k points, one per row (with
+        unpack, the n columns), and returns k values.
+    x : 1-D sequence of real numbers
+        The point; never modified.
+    h : float or sequence of n floats
+        Positive, finite step(s).
+    method : {"central", "forward", "backward"}
+        central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
+        forward/backward: one-sided, error O(h), one evaluation fewer per coordinate.
+        The division is by the realised step ``xp - xm``, as scipy does.
+    args : tuple
+        Extra arguments passed to f.
+    unpack, vectorized : bool
+        How f takes its argument (see f).
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        The gradient; f returning nan or inf gives nan or inf here.
+
+    Raises
+    ------
+    TypeError
+        f not callable, x or h not real numbers, f not returning a real scalar.
+    ValueError
+        x empty, not 1-D or not finite; h or method invalid; h too small for
+        x[i] (the realised step rounds to 0); vectorized f returning a wrong shape.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
+    array([ 2., -2.])
+    """
+    evaluator, x, h, code = _prepare(f, x, h, method, args, unpack, vectorized)
+    return _core.gradient(evaluator, x, h, code)
+
+
+def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
+                          unpack=False, vectorized=False):
+    """One gradient-descent step: ``x - learning_rate * gradient(f, x, h, ...)``.
+
+    Parameters are those of :func:`gradient`, plus ``learning_rate`` (positive,
+    finite).  Returns a new float64 array; x is not modified.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> fastgrad.gradient_descent_step(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25, unpack=True)
+    array([ 0.5, -0.5])
+    """
+    evaluator, x, h, code = _prepare(f, x, h, method, args, unpack, vectorized)
+    learning_rate = contract.positive(learning_rate, "learning_rate")
+    return _core.descent_step(evaluator, x, h, code, learning_rate)
+
+
+def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-5,
+                     method="central", args=(), unpack=False, vectorized=False,
+                     callback=None, record=False):
+    """Minimise f by gradient descent with finite-difference gradients.
+
+    Each iteration k computes g = gradient(f, x_k); stops (converged) if
+    ``sqrt(sum(g_i**2)) <= tol``; otherwise ``x_{k+1} = x_k - learning_rate * g``.
+    The whole loop runs in the compiled core.
+
+    Parameters
+    ----------
+    f, x0, h, method, args, unpack, vectorized
+        As for :func:`gradient` (x0 is the start point).
+    learning_rate : float
+        Positive, finite step size.
+    max_iter : int
+        Most updates to make (>= 0); the gradient at the final x decides ``converged``.
+    tol : float
+        Stop when the gradient norm is <= tol (>= 0).
+    callback : callable, optional
+        ``callback(x)`` after each update, with a copy of the new iterate; returning
+        a true value stops the run (once the gradient at x is known).
+    record : bool
+        Keep every iterate and f at it in ``result.path`` and ``result.path_fun``
+        (one more evaluation of f per iterate).
+
+    Returns
+    -------
+    DescentResult
+        x, fun, grad, nit, nfev, converged, message (and path, path_fun).
+
+    Numeric trouble along the way (a non-finite gradient, an update that overflows
+    or is lost in rounding, h too small for the next x) does not raise: the run
+    stops at the last good iterate, ``converged=False``, and ``message`` names the
+    iteration and the reason.  Bad arguments raise before f is called.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> r = fastgrad.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
+    >>> r.converged, r.nit
+    (True, 67)
+    """
+    evaluator, x, h, code = _prepare(f, x0, h, method, args, unpack, vectorized)
+    learning_rate, max_iter, tol, record = contract.check_descent(
+        learning_rate, max_iter, tol, callback, record)
+    return DescentResult(**_core.descent(evaluator, x, h, code, learning_rate, max_iter, tol,
+                                         callback, record))

@@ -1,0 +1,18 @@
+# Declarations of the core, so that evaluator modules (and later the compiled
+# tier) can cimport the interface they implement.
+
+cdef enum Method:
+    CENTRAL = 0
+    FORWARD = 1
+    BACKWARD = 2
+
+
+cdef class Evaluator:
+    """How a batch of stencil points is evaluated: the one thing the tiers differ in.
+
+    Point j is x with coordinate coord[j] replaced by value[j] (coord[j] < 0:
+    x itself).  evaluate() writes f at the k points, in order, to out[0:k] and
+    returns 0, or sets a Python exception and returns -1.
+    """
+    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
+                      const double* value, Py_ssize_t k, double* out) except -1 nogil

@@ -1,0 +1,345 @@
+# cython: language_level=3
+"""The stencil and descent loops, written once for every evaluation tier.
+
+Design
+------
+Three layers, as in scikit-learn's ``_loss``:
+
+1. Evaluators (``Evaluator`` subclasses, see ``_evaluators.pyx``) say how f is
+   evaluated at a batch of stencil points: one Python call per point, one
+   vectorized call per chunk, or (later) a C function without the GIL.
+2. This module: the stencil (which points, in which order), the gradient
+   formula, and the descent loop.  They are ``nogil`` C functions that touch
+   Python only through the evaluator and the user's callback, so the compiled
+   tier runs them with the GIL released.
+3. ``_api.py`` validates arguments once and calls the ``def`` entry points here.
+
+The arithmetic is exactly that of ``fastgrad.reference`` (see DESIGN.md): same
+operations, same order, no contraction into FMA (setup.py passes
+-ffp-contract=off), so the Python tier agrees with the reference bit for bit.
+"""
+from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from libc.math cimport isfinite, sqrt, NAN
+from libc.string cimport memcpy
+
+import numpy as np
+
+from . import _contract as contract
+from . import _result
+
+
+cdef class Evaluator:
+    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
+                      const double* value, Py_ssize_t k, double* out) except -1 nogil:
+        with gil:
+            raise NotImplementedError("Evaluator.evaluate")
+
+
+# -- the stencil --------------------------------------------------------------
+
+cdef struct Stencil:
+    Method method
+    Py_ssize_t n          # dimension
+    Py_ssize_t k          # points per gradient: 2n (central) or n + 1
+    Py_ssize_t* coord     # point j is x with x[coord[j]] = value[j]; -1: x itself
+    double* value
+    double* fval          # f at the points
+
+
+cdef int stencil_alloc(Stencil* s, Py_ssize_t n, Method method) except -1:
+    s.method = method
+    s.n = n
+    s.k = 2 * n if method == CENTRAL else n + 1
+    s.coord = <Py_ssize_t*> PyMem_RawMalloc(s.k * sizeof(Py_ssize_t))
+    s.value = <double*> PyMem_RawMalloc(s.k * sizeof(double))
+    s.fval = <double*> PyMem_RawMalloc(s.k * sizeof(double))
+    if s.coord == NULL or s.value == NULL or s.fval == NULL:
+        stencil_free(s)
+        raise MemoryError()
+    return 0
+
+
+cdef void stencil_free(Stencil* s) noexcept nogil:
+    PyMem_RawFree(s.coord)
+    PyMem_RawFree(s.value)
+    PyMem_RawFree(s.fval)
+    s.coord = NULL
+    s.value = NULL
+    s.fval = NULL
+
+
+cdef Py_ssize_t stencil_place(Stencil* s, const double* x, const double* h) noexcept nogil:
+    """Place the points around x, in evaluation order.
+
+    Returns -1, or the first coordinate whose realised step is 0 or not finite
+    (nothing is evaluated then).
+    """
+    cdef Py_ssize_t i, j = 0
+    cdef double xp, xm, step
+    if s.method != CENTRAL:
+        s.coord[0] = -1
+        s.value[0] = 0.0
+        j = 1
+    for i in range(s.n):
+        xp = x[i] + h[i]
+        xm = x[i] - h[i]
+        if s.method == CENTRAL:
+            step = xp - xm
+        elif s.method == FORWARD:
+            step = xp - x[i]
+        else:
+            step = x[i] - xm
+        if step == 0.0 or not isfinite(step):
+            return i
+        if s.method != BACKWARD:
+            s.coord[j] = i
+            s.value[j] = xp
+            j += 1
+        if s.method != FORWARD:
+            s.coord[j] = i
+            s.value[j] = xm
+            j += 1
+    return -1
+
+
+cdef int stencil_gradient(Evaluator ev, Stencil* s, const double* x, double* g) except -1 nogil:
+    """g = the gradient at x, from the points stencil_place() put around x."""
+    cdef Py_ssize_t i
+    ev.evaluate(x, s.n, s.coord, s.value, s.k, s.fval)
+    # Divide by the realised step, as fastgrad.reference does.
+    if s.method == CENTRAL:
+        for i in range(s.n):
+            g[i] = (s.fval[2 * i] - s.fval[2 * i + 1]) / (s.value[2 * i] - s.value[2 * i + 1])
+    elif s.method == FORWARD:
+        for i in range(s.n):
+            g[i] = (s.fval[1 + i] - s.fval[0]) / (s.value[1 + i] - x[i])
+    else:
+        for i in range(s.n):
+            g[i] = (s.fval[0] - s.fval[1 + i]) / (x[i] - s.value[1 + i])
+    return 0
+
+
+cdef inline void take_step(const double* x, const double* g, double learning_rate,
+                           Py_ssize_t n, double* out) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        out[i] = x[i] - learning_rate * g[i]
+
+
+# -- the descent loop ---------------------------------------------------------
+
+cdef struct Path:
+    # Growable record of the iterates and f at them (record=True).
+    Py_ssize_t n, length, capacity
+    double* xs
+    double* fs
+
+
+cdef int path_append(Path* p, const double* x, double fx) except -1 nogil:
+    cdef Py_ssize_t capacity
+    cdef double* xs
+    cdef double* fs
+    if p.length == p.capacity:
+        capacity = 2 * p.capacity + 16
+        xs = <double*> PyMem_RawRealloc(p.xs, capacity * p.n * sizeof(double))
+        if xs != NULL:
+            p.xs = xs
+        fs = <double*> PyMem_RawRealloc(p.fs, capacity * sizeof(double))
+        if fs != NULL:
+            p.fs = fs
+        if xs == NULL or fs == NULL:
+            with gil:
+                raise MemoryError()
+        p.capacity = capacity
+    memcpy(p.xs + p.length * p.n, x, p.n * sizeof(double))
+    p.fs[p.length] = fx
+    p.length += 1
+    return 0
+
+
+# Why a descent stopped; the same numbers as the constants of _result
+# (tests/test_contract.py checks that they agree).
+cdef enum Stop:
+    STOP_CONVERGED = 0
+    STOP_MAX_ITER = 1
+    STOP_GRADIENT_NOT_FINITE = 2
+    STOP_STEP_NOT_FINITE = 3
+    STOP_STEP_LOST = 4
+    STOP_STENCIL_LOST = 5
+    STOP_CALLBACK = 6
+
+
+cdef struct Outcome:
+    Stop reason
+    Py_ssize_t nit, nfev
+    Py_ssize_t coordinate  # STOP_STENCIL_LOST: the coordinate whose step vanished
+    double norm
+    double fun             # f at the returned x
+
+
+cdef inline bint all_finite(const double* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not isfinite(v[i]):
+            return False
+    return True
+
+
+cdef inline bint same_point(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop) except -1 nogil:
+    with gil:
+        stop[0] = bool(callback(copy_to_array(x, n)))
+    return 0
+
+
+cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new, const double* h,
+                 double learning_rate, Py_ssize_t max_iter, double tol, object callback,
+                 Path* path, Outcome* out) except -1 nogil:
+    """Gradient descent from x, whose stencil is already placed; x ends as the last iterate.
+
+    Mirrors fastgrad.reference.gradient_descent step for step.
+    """
+    cdef Py_ssize_t n = s.n, i
+    cdef Py_ssize_t itself = -1  # a one-point batch at x itself
+    cdef double total, fx
+    cdef bint stop_requested = False
+    out.nit = 0
+    out.nfev = 0
+    out.coordinate = -1
+    out.norm = NAN
+    if path != NULL:
+        ev.evaluate(x, n, &itself, &fx, 1, &fx)
+        out.nfev += 1
+        path_append(path, x, fx)
+    while True:
+        stencil_gradient(ev, s, x, g)
+        out.nfev += s.k
+        if not all_finite(g, n):
+            out.reason = STOP_GRADIENT_NOT_FINITE
+            out.norm = NAN
+            break
+        total = 0.0
+        for i in range(n):
+            total += g[i] * g[i]
+        out.norm = sqrt(total)
+        if out.norm <= tol:
+            out.reason = STOP_CONVERGED
+            break
+        if stop_requested:
+            out.reason = STOP_CALLBACK
+            break
+        if out.nit == max_iter:
+            out.reason = STOP_MAX_ITER
+            break
+        take_step(x, g, learning_rate, n, x_new)
+        if not all_finite(x_new, n):
+            out.reason = STOP_STEP_NOT_FINITE
+            break
+        if same_point(x_new, x, n):
+            out.reason = STOP_STEP_LOST
+            break
+        out.coordinate = stencil_place(s, x_new, h)
+        if out.coordinate >= 0:
+            out.reason = STOP_STENCIL_LOST
+            break
+        memcpy(x, x_new, n * sizeof(double))
+        out.nit += 1
+        if path != NULL:
+            ev.evaluate(x, n, &itself, &fx, 1, &fx)
+            out.nfev += 1
+            path_append(path, x, fx)
+        if callback is not None:
+            ask_callback(callback, x, n, &stop_requested)
+    if path != NULL:
+        out.fun = path.fs[path.length - 1]
+    else:
+        ev.evaluate(x, n, &itself, &fx, 1, &out.fun)
+        out.nfev += 1
+    return 0
+
+
+# -- the entry points the API calls -------------------------------------------
+
+cdef object copy_to_array(const double* v, Py_ssize_t n):
+    out = np.empty(n)
+    cdef double[::1] view = out
+    if n:
+        memcpy(&view[0], v, n * sizeof(double))
+    return out
+
+
+def gradient(Evaluator ev, const double[::1] x, const double[::1] h, int method):
+    """The gradient at x (arguments already validated by _api)."""
+    cdef Py_ssize_t n = x.shape[0]
+    cdef Stencil s
+    cdef Py_ssize_t bad
+    g = np.empty(n)
+    cdef double[::1] gv = g
+    stencil_alloc(&s, n, <Method> method)
+    try:
+        bad = stencil_place(&s, &x[0], &h[0])
+        if bad >= 0:
+            raise ValueError(contract.step_too_small(bad, x[bad], h[bad]))
+        stencil_gradient(ev, &s, &x[0], &gv[0])
+    finally:
+        stencil_free(&s)
+    return g
+
+
+def descent_step(Evaluator ev, const double[::1] x, const double[::1] h, int method,
+                 double learning_rate):
+    """x - learning_rate * gradient(x), as a new array."""
+    g = gradient(ev, x, h, method)
+    cdef double[::1] gv = g
+    take_step(&x[0], &gv[0], learning_rate, x.shape[0], &gv[0])
+    return g
+
+
+def descent(Evaluator ev, const double[::1] x0, const double[::1] h, int method,
+            double learning_rate, Py_ssize_t max_iter, double tol, callback, bint record):
+    """Run gradient descent; returns the fields of a DescentResult as a dict."""
+    cdef Py_ssize_t n = x0.shape[0]
+    cdef Stencil s
+    cdef Path path
+    cdef Outcome out
+    cdef Py_ssize_t bad
+    x = np.array(x0)
+    g = np.empty(n)
+    x_new = np.empty(n)
+    cdef double[::1] xv = x, gv = g, x_new_v = x_new
+    path.n = n
+    path.length = path.capacity = 0
+    path.xs = path.fs = NULL
+    stencil_alloc(&s, n, <Method> method)
+    try:
+        bad = stencil_place(&s, &xv[0], &h[0])
+        if bad >= 0:
+            raise ValueError(contract.step_too_small(bad, xv[bad], h[bad]))
+        descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], &h[0], learning_rate, max_iter, tol,
+                callback, &path if record else NULL, &out)
+        if record:
+            path_x = np.array(<double[:path.length, :n]> path.xs)
+            path_fun = np.array(<double[:path.length]> path.fs)
+        else:
+            path_x = path_fun = None
+    finally:
+        stencil_free(&s)
+        PyMem_RawFree(path.xs)
+        PyMem_RawFree(path.fs)
+    return dict(x=x, fun=out.fun, grad=g, nit=out.nit, nfev=out.nfev,
+                converged=out.reason == STOP_CONVERGED,
+                message=_result.stop_message(out.reason, out.nit, out.norm, tol, out.coordinate),
+                path=path_x, path_fun=path_fun)
+
+
+STOP_CODES = dict(CONVERGED=STOP_CONVERGED, MAX_ITER=STOP_MAX_ITER,
+                  GRADIENT_NOT_FINITE=STOP_GRADIENT_NOT_FINITE,
+                  STEP_NOT_FINITE=STOP_STEP_NOT_FINITE, STEP_LOST=STOP_STEP_LOST,
+                  STENCIL_LOST=STOP_STENCIL_LOST, CALLBACK=STOP_CALLBACK)

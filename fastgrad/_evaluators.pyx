@@ -1,0 +1,211 @@
+# cython: language_level=3
+"""The Python-callable and vectorized evaluation tiers.
+
+Design
+------
+Each evaluator implements ``Evaluator.evaluate`` from ``_core.pxd``: f at a
+batch of stencil points, in order.  The loops that use them live in ``_core``.
+
+PythonEvaluator makes one call of f per point and no other Python work per
+point: the arguments sit in a C array handed to ``PyObject_Vectorcall`` (no
+argument tuple), and f's float result is read without a conversion call.
+
+The array f receives is reused from point to point, so two guards keep that
+invisible to f:
+* it is read-only, so f cannot change the point the loop is evaluating;
+* if f keeps a reference to it (stores x, or a view of x), its reference count
+  shows that after the call: the loop leaves that array as f saw it and
+  continues on a fresh copy.
+With ``unpack=True``, f gets Python floats; only the one coordinate that
+differs from x is a new float object per point.
+"""
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.object cimport PyObject
+from cpython.float cimport PyFloat_Check, PyFloat_AS_DOUBLE
+from cpython.ref cimport Py_REFCNT
+from libc.string cimport memcpy
+
+import numpy as np
+
+from ._core cimport Evaluator
+from . import _contract as contract
+
+
+cdef extern from "Python.h":
+    # Python >= 3.9; the result is a new reference, NULL on error.
+    object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf,
+                               PyObject* kwnames)
+
+
+cdef inline double as_double(object value) except? -1.0:
+    # float and its subclasses (numpy.float64) need no conversion call.
+    if PyFloat_Check(value):
+        return PyFloat_AS_DOUBLE(value)
+    return contract.as_real(value)
+
+
+cdef double* data_of(object array) except NULL:
+    cdef double[::1] view = array
+    return &view[0]
+
+
+cdef object read_only_array(Py_ssize_t rows, Py_ssize_t n, double** data):
+    """A new read-only float64 array of shape (n,) (rows == 0) or (rows, n).
+
+    data receives the address of its buffer: the evaluator writes there, f cannot.
+    """
+    array = np.empty(n) if rows == 0 else np.empty((rows, n))
+    data[0] = data_of(array.reshape(-1))
+    array.flags.writeable = False
+    return array
+
+
+cdef class PythonEvaluator(Evaluator):
+    """One call f(x, *args), or f(*x, *args) with unpack=True, per point."""
+    cdef object f
+    cdef tuple args
+    cdef bint unpack
+    cdef Py_ssize_t n, nargs, lead
+    cdef PyObject** argv      # borrowed: the point (or n floats), then args
+    cdef object point         # the read-only array f receives (not unpack)
+    cdef double* point_data
+    cdef Py_ssize_t point_refs  # its reference count while only we hold it
+    cdef list floats          # unpack: x as Python floats, owned here
+
+    def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
+        cdef Py_ssize_t j
+        self.f = f
+        self.args = args
+        self.unpack = unpack
+        self.n = n
+        self.lead = n if unpack else 1
+        self.nargs = self.lead + len(args)
+        self.argv = <PyObject**> PyMem_Malloc(self.nargs * sizeof(PyObject*))
+        if self.argv == NULL:
+            raise MemoryError()
+        for j in range(len(args)):
+            self.argv[self.lead + j] = <PyObject*> args[j]
+        if not unpack:
+            self.new_point(NULL)
+
+    def __dealloc__(self):
+        PyMem_Free(self.argv)
+
+    cdef int new_point(self, const double* x) except -1:
+        self.point = read_only_array(0, self.n, &self.point_data)
+        if x != NULL:
+            memcpy(self.point_data, x, self.n * sizeof(double))
+        self.argv[0] = <PyObject*> self.point
+        self.point_refs = Py_REFCNT(self.point)
+        return 0
+
+    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
+                      const double* value, Py_ssize_t k, double* out) except -1 nogil:
+        with gil:
+            if self.unpack:
+                return self.evaluate_unpacked(x, coord, value, k, out)
+            return self.evaluate_array(x, coord, value, k, out)
+
+    cdef int evaluate_array(self, const double* x, const Py_ssize_t* coord,
+                            const double* value, Py_ssize_t k, double* out) except -1:
+        cdef Py_ssize_t j, c
+        memcpy(self.point_data, x, self.n * sizeof(double))
+        for j in range(k):
+            c = coord[j]
+            if c >= 0:
+                self.point_data[c] = value[j]
+            result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
+            if Py_REFCNT(self.point) != self.point_refs:
+                self.new_point(x)  # f kept the array: leave it to f
+            elif c >= 0:
+                self.point_data[c] = x[c]
+            out[j] = as_double(result)
+        return 0
+
+    cdef int evaluate_unpacked(self, const double* x, const Py_ssize_t* coord,
+                               const double* value, Py_ssize_t k, double* out) except -1:
+        cdef Py_ssize_t i, j, c
+        cdef object moved
+        self.floats = [x[i] for i in range(self.n)]
+        for i in range(self.n):
+            self.argv[i] = <PyObject*> self.floats[i]
+        for j in range(k):
+            c = coord[j]
+            if c >= 0:
+                moved = value[j]
+                self.argv[c] = <PyObject*> moved
+                result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
+                self.argv[c] = <PyObject*> self.floats[c]
+            else:
+                result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
+            out[j] = as_double(result)
+        return 0
+
+
+cdef class VectorizedEvaluator(Evaluator):
+    """f(X, *args) on a (rows, n) array of points, or f(*X.T, *args) with unpack=True.
+
+    The stencil goes to f in chunks of at most contract.VECTORIZED_CHUNK_BYTES,
+    so memory stays O(n) for large n.
+    """
+    cdef object f
+    cdef tuple args
+    cdef bint unpack
+    cdef Py_ssize_t n, rows
+    cdef object matrix         # read-only (rows, n) array handed to f
+    cdef double* matrix_data
+    cdef Py_ssize_t matrix_refs
+
+    def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
+        self.f = f
+        self.args = args
+        self.unpack = unpack
+        self.n = n
+        self.rows = 0
+
+    cdef int new_matrix(self, Py_ssize_t rows) except -1:
+        self.matrix = read_only_array(rows, self.n, &self.matrix_data)
+        self.rows = rows
+        self.matrix_refs = Py_REFCNT(self.matrix)
+        return 0
+
+    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
+                      const double* value, Py_ssize_t k, double* out) except -1 nogil:
+        with gil:
+            return self.evaluate_chunks(x, coord, value, k, out)
+
+    cdef int evaluate_chunks(self, const double* x, const Py_ssize_t* coord,
+                             const double* value, Py_ssize_t k, double* out) except -1:
+        cdef Py_ssize_t start, m, r, c
+        cdef double* row
+        cdef Py_ssize_t per_call = contract.vectorized_rows_per_call(self.n)
+        for start in range(0, k, per_call):
+            m = min(per_call, k - start)
+            if self.rows < m:
+                self.new_matrix(min(per_call, k))
+            for r in range(m):
+                row = self.matrix_data + r * self.n
+                memcpy(row, x, self.n * sizeof(double))
+                c = coord[start + r]
+                if c >= 0:
+                    row[c] = value[start + r]
+            block = self.matrix if m == self.rows else self.matrix[:m]
+            if self.unpack:
+                result = self.f(*block.T, *self.args)
+            else:
+                result = self.f(block, *self.args)
+            block = None
+            if Py_REFCNT(self.matrix) != self.matrix_refs:
+                self.rows = 0  # f kept the points: the next chunk gets a fresh array
+            self.store(result, m, out + start)
+        return 0
+
+    cdef int store(self, result, Py_ssize_t m, double* out) except -1:
+        values = np.asarray(result)
+        if values.shape != (m,):
+            raise ValueError(contract.vectorized_shape_error(values.shape, m))
+        if values.dtype.kind not in "biuf":
+            raise TypeError(contract.vectorized_type_error(f"an array of dtype {values.dtype}"))
+        cdef const double[::1] view = np.ascontiguousarray(values, dtype=np.float64)
+        memcpy(out, &view[0], m * sizeof(double))
+        return 0

@@ -1,0 +1,63 @@
+"""DescentResult and the stop reasons of gradient_descent, shared by both implementations."""
+from dataclasses import dataclass
+from typing import Any, Optional
+
+# Why a descent stopped.  The Cython core reports these codes; both
+# implementations turn them into the same message with stop_message().
+CONVERGED = 0
+MAX_ITER = 1
+GRADIENT_NOT_FINITE = 2
+STEP_NOT_FINITE = 3
+STEP_LOST = 4
+STENCIL_LOST = 5
+CALLBACK = 6
+
+
+def stop_message(reason, nit, norm, tol, coordinate=-1):
+    """The message of a DescentResult: which rule stopped the run, and when."""
+    if reason == CONVERGED:
+        return f"converged: gradient norm {norm:.6g} <= tol {tol:.6g} after {nit} updates"
+    if reason == MAX_ITER:
+        return f"max_iter reached: {nit} updates made, gradient norm {norm:.6g} > tol {tol:.6g}"
+    if reason == GRADIENT_NOT_FINITE:
+        return (f"stopped at iteration {nit}: the gradient is not finite "
+                "(f returned nan or inf near x)")
+    if reason == STEP_NOT_FINITE:
+        return f"stopped at iteration {nit}: the update would make x not finite"
+    if reason == STEP_LOST:
+        return (f"stopped at iteration {nit}: the update is lost in rounding "
+                "(x would not change)")
+    if reason == STENCIL_LOST:
+        return (f"stopped at iteration {nit}: at the next x, h is too small for "
+                f"x[{coordinate}] (the realised step rounds to 0)")
+    if reason == CALLBACK:
+        return f"stopped by callback after {nit} updates"
+    raise AssertionError(f"unknown stop reason {reason}")
+
+
+@dataclass
+class DescentResult:
+    """What gradient_descent returns.
+
+    Attributes
+    ----------
+    x : the last iterate (float64 ndarray in ``fastgrad``, list in ``fastgrad.reference``).
+    fun : float, f at ``x``.
+    grad : the finite-difference gradient at ``x``.
+    nit : int, number of updates made.
+    nfev : int, evaluations of f (a vectorized call of k points counts k).
+    converged : bool, whether the gradient norm at ``x`` is <= tol.
+    message : str, which rule stopped the run.
+    path : with ``record=True``, the iterates x0, x1, ..., x (shape (nit + 1, n)); else None.
+    path_fun : with ``record=True``, f at each iterate of ``path``; else None.
+    """
+
+    x: Any
+    fun: float
+    grad: Any
+    nit: int
+    nfev: int
+    converged: bool
+    message: str
+    path: Optional[Any] = None
+    path_fun: Optional[Any] = None

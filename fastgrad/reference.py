@@ -1,0 +1,213 @@
+"""Pure-Python reference implementation of fastgrad (standard library only).
+
+It offers the same functions, parameters and semantics as ``fastgrad`` and is
+written to be checked against the formulas by eye.  The tests hold the Cython
+core to it bit for bit, and the benchmarks measure the core against it.
+
+For coordinate i, with the realised points xp = x[i] + h[i] and xm = x[i] - h[i]:
+
+    central:  g[i] = (f(x with x[i]=xp) - f(x with x[i]=xm)) / (xp - xm)
+    forward:  g[i] = (f(x with x[i]=xp) - f(x)) / (xp - x[i])
+    backward: g[i] = (f(x) - f(x with x[i]=xm)) / (x[i] - xm)
+
+Dividing by the realised step (xp - xm), not the nominal 2h, removes the
+rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
+"""
+import math
+
+from . import _contract as contract
+from . import _result
+from ._result import DescentResult
+
+__all__ = ["gradient", "gradient_descent_step", "gradient_descent", "DescentResult"]
+
+
+# -- evaluating f -------------------------------------------------------------
+
+def _evaluator(f, args, unpack, vectorized):
+    """A function values(x, points) -> [f at each point], in order.
+
+    A point is (i, v): x with coordinate i replaced by v, or (None, None) for x.
+    """
+    def point(x, i, v):
+        p = list(x)
+        if i is not None:
+            p[i] = v
+        return p
+
+    if not vectorized:
+        def values(x, points):
+            out = []
+            for i, v in points:
+                p = point(x, i, v)
+                out.append(contract.as_real(f(*p, *args) if unpack else f(p, *args)))
+            return out
+        return values
+
+    def values(x, points):
+        # Whole rows in one call of f, in chunks so that memory stays bounded.
+        rows = contract.vectorized_rows_per_call(len(x))
+        out = []
+        for start in range(0, len(points), rows):
+            block = [point(x, i, v) for i, v in points[start:start + rows]]
+            if unpack:
+                result = f(*[list(column) for column in zip(*block)], *args)
+            else:
+                result = f(block, *args)
+            out.extend(_vectorized_values(result, len(block)))
+        return out
+    return values
+
+
+def _vectorized_values(result, rows):
+    shape = getattr(result, "shape", None)
+    if shape is not None:
+        if tuple(shape) != (rows,):
+            raise ValueError(contract.vectorized_shape_error(tuple(shape), rows))
+    elif not hasattr(result, "__len__") or len(result) != rows:
+        got = (len(result),) if hasattr(result, "__len__") else "of a scalar"
+        raise ValueError(contract.vectorized_shape_error(got, rows))
+    values = []
+    for v in result:
+        if not contract._is_real(v):
+            raise TypeError(contract.vectorized_type_error(contract.describe(v)))
+        values.append(float(v))
+    return values
+
+
+# -- the stencil --------------------------------------------------------------
+
+def _stencil(x, h, method):
+    """The points where the gradient evaluates f, in evaluation order.
+
+    Returns the list of points, or raises ValueError if a realised step is 0.
+    """
+    points = [] if method == "central" else [(None, None)]
+    for i in range(len(x)):
+        xp, xm = x[i] + h[i], x[i] - h[i]
+        step = {"central": xp - xm, "forward": xp - x[i], "backward": x[i] - xm}[method]
+        if step == 0.0 or not math.isfinite(step):
+            return i
+        if method != "backward":
+            points.append((i, xp))
+        if method != "forward":
+            points.append((i, xm))
+    return points
+
+
+def _gradient_at(values, x, h, method):
+    """The gradient at x and the number of evaluations, or the bad coordinate."""
+    points = _stencil(x, h, method)
+    if isinstance(points, int):
+        return points, 0
+    fv = values(x, points)
+    g = []
+    for i in range(len(x)):
+        if method == "central":
+            (_, xp), (_, xm) = points[2 * i], points[2 * i + 1]
+            g.append((fv[2 * i] - fv[2 * i + 1]) / (xp - xm))
+        elif method == "forward":
+            g.append((fv[1 + i] - fv[0]) / (points[1 + i][1] - x[i]))
+        else:
+            g.append((fv[0] - fv[1 + i]) / (x[i] - points[1 + i][1]))
+    return g, len(points)
+
+
+def _prepare(f, x, h, method, args, unpack, vectorized):
+    contract.check_callable(f, args)
+    x = contract.point_values(x)
+    h = contract.step_values(h, len(x))
+    method = contract.check_method(method)
+    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
+                        contract.check_flag(vectorized, "vectorized"))
+    return values, x, h, method
+
+
+def _checked_gradient(values, x, h, method):
+    g, _ = _gradient_at(values, x, h, method)
+    if isinstance(g, int):
+        raise ValueError(contract.step_too_small(g, x[g], h[g]))
+    return g
+
+
+# -- the public functions -----------------------------------------------------
+
+def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
+    """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
+    values, x, h, method = _prepare(f, x, h, method, args, unpack, vectorized)
+    return _checked_gradient(values, x, h, method)
+
+
+def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
+                          unpack=False, vectorized=False):
+    """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
+    values, x, h, method = _prepare(f, x, h, method, args, unpack, vectorized)
+    learning_rate = contract.positive(learning_rate, "learning_rate")
+    g = _checked_gradient(values, x, h, method)
+    return [xi - learning_rate * gi for xi, gi in zip(x, g)]
+
+
+def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-5,
+                     method="central", args=(), unpack=False, vectorized=False,
+                     callback=None, record=False):
+    """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
+    values, x, h, method = _prepare(f, x0, h, method, args, unpack, vectorized)
+    learning_rate, max_iter, tol, record = contract.check_descent(
+        learning_rate, max_iter, tol, callback, record)
+    bad = _stencil(x, h, method)
+    if isinstance(bad, int):
+        raise ValueError(contract.step_too_small(bad, x[bad], h[bad]))
+
+    nit = nfev = 0
+    path, path_fun = ([x], values(x, [(None, None)])) if record else (None, None)
+    nfev += 1 if record else 0
+    stop_requested = False
+    coordinate = -1
+    while True:
+        g, used = _gradient_at(values, x, h, method)
+        nfev += used
+        if not all(math.isfinite(gi) for gi in g):
+            reason, norm = _result.GRADIENT_NOT_FINITE, math.nan
+            break
+        total = 0.0
+        for gi in g:
+            total += gi * gi
+        norm = math.sqrt(total)
+        if norm <= tol:
+            reason = _result.CONVERGED
+            break
+        if stop_requested:
+            reason = _result.CALLBACK
+            break
+        if nit == max_iter:
+            reason = _result.MAX_ITER
+            break
+        x_new = [xi - learning_rate * gi for xi, gi in zip(x, g)]
+        if not all(math.isfinite(v) for v in x_new):
+            reason = _result.STEP_NOT_FINITE
+            break
+        if x_new == x:
+            reason = _result.STEP_LOST
+            break
+        coordinate = _stencil(x_new, h, method)
+        if isinstance(coordinate, int):
+            reason = _result.STENCIL_LOST
+            break
+        x, nit = x_new, nit + 1
+        if record:
+            path.append(x)
+            path_fun.extend(values(x, [(None, None)]))
+            nfev += 1
+        if callback is not None:
+            stop_requested = bool(callback(list(x)))
+
+    if record:
+        fun = path_fun[-1]
+    else:
+        fun = values(x, [(None, None)])[0]
+        nfev += 1
+    return DescentResult(
+        x=x, fun=fun, grad=g, nit=nit, nfev=nfev, converged=reason == _result.CONVERGED,
+        message=_result.stop_message(reason, nit, norm, tol,
+                                     coordinate if isinstance(coordinate, int) else -1),
+        path=path, path_fun=path_fun)
