@@ -15,26 +15,37 @@ _METHOD_CODES = {"central": 0, "forward": 1, "backward": 2}
 
 
 def _point(x):
-    """x as a new float64 array (never a view of the caller's data)."""
-    if isinstance(x, np.ndarray) and x.dtype.kind in "biuf":
-        if x.ndim != 1:
-            raise ValueError(f"x must be 1-D, got shape {x.shape}")
-        point = np.array(x, dtype=np.float64)
-        if point.size == 0 or not np.isfinite(point).all():
-            contract.check_point(point.tolist())  # raises the shared message
-        return point
-    # Lists, tuples, other arrays: the general check names the bad entry.
+    """x as a new float64 array (never a view of the caller's data).
+
+    Finiteness is checked by the core while it places the stencil.
+    """
+    array = x if isinstance(x, np.ndarray) else None
+    if type(x) in (list, tuple):
+        try:
+            array = np.asarray(x)
+        except ValueError:  # ragged nesting: the general check says where
+            pass
+    if array is not None and array.dtype.kind in "biuf":
+        if array.ndim != 1:
+            raise ValueError(f"x must be 1-D, got shape {array.shape}")
+        if array.size == 0:
+            raise ValueError("x must not be empty")
+        return array.astype(np.float64, copy=array is x)
+    # Anything else (strings, complex, None, Fractions...): the general check
+    # names the bad entry, exactly as the reference does.
     return np.array(contract.point_values(x), dtype=np.float64)
 
 
 def _steps(h, n):
+    """h as a float (one step for every coordinate) or a new float64 array of n."""
     if type(h) is float and 0.0 < h < math.inf:
-        return np.full(n, h)
+        return h
     if isinstance(h, np.ndarray) and h.dtype.kind in "biuf" and h.shape == (n,):
         steps = np.array(h, dtype=np.float64)
         if ((steps > 0.0) & np.isfinite(steps)).all():
             return steps
-    return np.array(contract.step_values(h, n), dtype=np.float64)
+    steps = contract.step_values(h, n)
+    return steps[0] if contract._is_real(h) else np.array(steps, dtype=np.float64)
 
 
 def _prepare(f, x, h, method, args, unpack, vectorized):

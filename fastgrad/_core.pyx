@@ -41,13 +41,18 @@ cdef struct Stencil:
     Method method
     Py_ssize_t n          # dimension
     Py_ssize_t k          # points per gradient: 2n (central) or n + 1
+    const double* h       # the steps: h[i * h_stride] (stride 0: one step for all)
+    Py_ssize_t h_stride
     Py_ssize_t* coord     # point j is x with x[coord[j]] = value[j]; -1: x itself
     double* value
     double* fval          # f at the points
 
 
-cdef int stencil_alloc(Stencil* s, Py_ssize_t n, Method method) except -1:
+cdef int stencil_alloc(Stencil* s, Py_ssize_t n, Method method, const double* h,
+                       Py_ssize_t h_stride) except -1:
     s.method = method
+    s.h = h
+    s.h_stride = h_stride
     s.n = n
     s.k = 2 * n if method == CENTRAL else n + 1
     s.coord = <Py_ssize_t*> PyMem_RawMalloc(s.k * sizeof(Py_ssize_t))
@@ -68,28 +73,29 @@ cdef void stencil_free(Stencil* s) noexcept nogil:
     s.fval = NULL
 
 
-cdef Py_ssize_t stencil_place(Stencil* s, const double* x, const double* h) noexcept nogil:
+cdef Py_ssize_t stencil_place(Stencil* s, const double* x) noexcept nogil:
     """Place the points around x, in evaluation order.
 
-    Returns -1, or the first coordinate whose realised step is 0 or not finite
-    (nothing is evaluated then).
+    Returns -1, or the first coordinate where x is not finite or whose realised
+    step is 0 or not finite (nothing is evaluated then).
     """
     cdef Py_ssize_t i, j = 0
-    cdef double xp, xm, step
+    cdef double xp, xm, step, h
     if s.method != CENTRAL:
         s.coord[0] = -1
         s.value[0] = 0.0
         j = 1
     for i in range(s.n):
-        xp = x[i] + h[i]
-        xm = x[i] - h[i]
+        h = s.h[i * s.h_stride]
+        xp = x[i] + h
+        xm = x[i] - h
         if s.method == CENTRAL:
             step = xp - xm
         elif s.method == FORWARD:
             step = xp - x[i]
         else:
             step = x[i] - xm
-        if step == 0.0 or not isfinite(step):
+        if step == 0.0 or not isfinite(step) or not isfinite(x[i]):
             return i
         if s.method != BACKWARD:
             s.coord[j] = i
@@ -199,7 +205,7 @@ cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop
     return 0
 
 
-cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new, const double* h,
+cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
                  double learning_rate, Py_ssize_t max_iter, double tol, object callback,
                  Path* path, Outcome* out) except -1 nogil:
     """Gradient descent from x, whose stencil is already placed; x ends as the last iterate.
@@ -245,7 +251,7 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new, 
         if same_point(x_new, x, n):
             out.reason = STOP_STEP_LOST
             break
-        out.coordinate = stencil_place(s, x_new, h)
+        out.coordinate = stencil_place(s, x_new)
         if out.coordinate >= 0:
             out.reason = STOP_STENCIL_LOST
             break
@@ -275,26 +281,54 @@ cdef object copy_to_array(const double* v, Py_ssize_t n):
     return out
 
 
-def gradient(Evaluator ev, const double[::1] x, const double[::1] h, int method):
-    """The gradient at x (arguments already validated by _api)."""
+cdef class Steps:
+    """h as the core reads it: one step for every coordinate, or one each."""
+    cdef double scalar
+    cdef const double[::1] array
+    cdef const double* data
+    cdef Py_ssize_t stride
+
+    def __cinit__(self, h):
+        if isinstance(h, float):
+            self.scalar = h
+            self.data = &self.scalar
+            self.stride = 0
+        else:
+            self.array = h
+            self.data = &self.array[0]
+            self.stride = 1
+
+    cdef double at(self, Py_ssize_t i):
+        return self.data[i * self.stride]
+
+
+cdef int place_or_raise(Stencil* s, const double* x, Steps h) except -1:
+    """Place the stencil around x, or raise the ValueError of a bad x or h."""
+    cdef Py_ssize_t bad = stencil_place(s, x)
+    if bad < 0:
+        return 0
+    if not isfinite(x[bad]):
+        contract.check_point([x[i] for i in range(s.n)])
+    raise ValueError(contract.step_too_small(bad, x[bad], h.at(bad)))
+
+
+def gradient(Evaluator ev, const double[::1] x, h, int method):
+    """The gradient at x (h: float or float64 array; arguments already validated)."""
     cdef Py_ssize_t n = x.shape[0]
     cdef Stencil s
-    cdef Py_ssize_t bad
+    cdef Steps steps = Steps(h)
     g = np.empty(n)
     cdef double[::1] gv = g
-    stencil_alloc(&s, n, <Method> method)
+    stencil_alloc(&s, n, <Method> method, steps.data, steps.stride)
     try:
-        bad = stencil_place(&s, &x[0], &h[0])
-        if bad >= 0:
-            raise ValueError(contract.step_too_small(bad, x[bad], h[bad]))
+        place_or_raise(&s, &x[0], steps)
         stencil_gradient(ev, &s, &x[0], &gv[0])
     finally:
         stencil_free(&s)
     return g
 
 
-def descent_step(Evaluator ev, const double[::1] x, const double[::1] h, int method,
-                 double learning_rate):
+def descent_step(Evaluator ev, const double[::1] x, h, int method, double learning_rate):
     """x - learning_rate * gradient(x), as a new array."""
     g = gradient(ev, x, h, method)
     cdef double[::1] gv = g
@@ -302,14 +336,14 @@ def descent_step(Evaluator ev, const double[::1] x, const double[::1] h, int met
     return g
 
 
-def descent(Evaluator ev, const double[::1] x0, const double[::1] h, int method,
-            double learning_rate, Py_ssize_t max_iter, double tol, callback, bint record):
+def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_rate,
+            Py_ssize_t max_iter, double tol, callback, bint record):
     """Run gradient descent; returns the fields of a DescentResult as a dict."""
     cdef Py_ssize_t n = x0.shape[0]
     cdef Stencil s
+    cdef Steps steps = Steps(h)
     cdef Path path
     cdef Outcome out
-    cdef Py_ssize_t bad
     x = np.array(x0)
     g = np.empty(n)
     x_new = np.empty(n)
@@ -317,12 +351,10 @@ def descent(Evaluator ev, const double[::1] x0, const double[::1] h, int method,
     path.n = n
     path.length = path.capacity = 0
     path.xs = path.fs = NULL
-    stencil_alloc(&s, n, <Method> method)
+    stencil_alloc(&s, n, <Method> method, steps.data, steps.stride)
     try:
-        bad = stencil_place(&s, &xv[0], &h[0])
-        if bad >= 0:
-            raise ValueError(contract.step_too_small(bad, xv[bad], h[bad]))
-        descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], &h[0], learning_rate, max_iter, tol,
+        place_or_raise(&s, &xv[0], steps)
+        descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], learning_rate, max_iter, tol,
                 callback, &path if record else NULL, &out)
         if record:
             path_x = np.array(<double[:path.length, :n]> path.xs)
