@@ -8,7 +8,8 @@ import numpy as np
 
 from . import _contract as contract
 from . import _core
-from ._evaluators import PythonEvaluator, VectorizedEvaluator
+from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
+from .objectives import CFunction, Objective
 from ._result import DescentResult
 
 _METHOD_CODES = {"central": 0, "forward": 1, "backward": 2}
@@ -48,13 +49,38 @@ def _steps(h, n):
     return steps[0] if contract._is_real(h) else np.array(steps, dtype=np.float64)
 
 
-def _prepare(f, x, h, method, args, unpack, vectorized):
+def _is_c_callback(f):
+    # scipy.LowLevelCallable is a tuple (PyCapsule, function, user_data);
+    # checked by duck type so that scipy stays optional.
+    if isinstance(f, tuple):
+        return len(f) == 3 and type(f[0]).__name__ == "PyCapsule"
+    return type(f).__name__ == "PyCapsule"
+
+
+def _objective(f, args):
+    """f, checked; a C callback becomes a CFunction objective."""
+    if _is_c_callback(f):
+        f = CFunction(f)
     contract.check_callable(f, args)
+    return f
+
+
+def _evaluator(f, args, n, unpack, vectorized):
+    """The evaluation tier for f: compiled, vectorized or one Python call per point."""
+    unpack = contract.check_flag(unpack, "unpack")
+    if contract.check_flag(vectorized, "vectorized"):
+        return VectorizedEvaluator(f, args, n, unpack)
+    if isinstance(f, Objective) and not args and not unpack:
+        return CompiledEvaluator(f, n)
+    return PythonEvaluator(f, args, n, unpack)
+
+
+def _prepare(f, x, h, method, args, unpack, vectorized):
+    f = _objective(f, args)
     x = _point(x)
     h = _steps(h, x.shape[0])
     code = _METHOD_CODES[contract.check_method(method)]
-    tier = VectorizedEvaluator if contract.check_flag(vectorized, "vectorized") else PythonEvaluator
-    return tier(f, args, x.shape[0], contract.check_flag(unpack, "unpack")), x, h, code
+    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, code
 
 
 def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
@@ -169,3 +195,49 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-
         learning_rate, max_iter, tol, callback, record)
     return DescentResult(**_core.descent(evaluator, x, h, code, learning_rate, max_iter, tol,
                                          callback, record))
+
+
+def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False,
+                   num_threads=None):
+    """Gradients of f at the m points in the rows of X.
+
+    Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
+    real, finite numbers (m >= 1), and:
+
+    num_threads : int, optional
+        Threads for a compiled objective (``fastgrad.objectives``, or a C
+        callback); default: all cores (``OMP_NUM_THREADS`` respected).  Other
+        tiers evaluate f from the calling thread.
+
+    Returns
+    -------
+    ndarray of shape (m, n): row r is ``gradient(f, X[r], h, ...)``, bit for bit.
+
+    Every row's stencil is checked before f is evaluated: h too small for some
+    X[r, i] raises ValueError naming the row and the coordinate.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> from fastgrad.objectives import Sphere
+    >>> fastgrad.gradient_batch(Sphere(), [[1.0, 2.0], [3.0, -1.0]]).round(6)
+    array([[ 2.,  4.],
+           [ 6., -2.]])
+    """
+    f = _objective(f, args)
+    points = _batch(X)
+    m, n = points.shape
+    steps = _steps(h, n)
+    code = _METHOD_CODES[contract.check_method(method)]
+    threads = contract.check_threads(num_threads, _core.max_threads())
+    evaluator = _evaluator(f, args, n, unpack, vectorized)
+    return _core.gradient_batch(evaluator, points, steps, code, threads)
+
+
+def _batch(X):
+    """X as a new C-contiguous (m, n) float64 array, checked."""
+    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.ndim == 2 and X.size > 0:
+        points = np.array(X, dtype=np.float64, order="C")
+        if np.isfinite(points).all():
+            return points
+    return np.array(contract.batch_values(X), dtype=np.float64)

@@ -118,6 +118,44 @@ def step_values(h, n):
     return [positive(hi, f"h[{i}]") for i, hi in enumerate(h)]
 
 
+def batch_values(X):
+    """X as a list of m >= 1 rows of n floats each (the general path)."""
+    shape = getattr(X, "shape", None)
+    if shape is not None and len(shape) != 2:
+        raise ValueError(f"X must be 2-D (one point per row), got shape {tuple(shape)}")
+    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        raise TypeError(f"X must be a 2-D sequence of real numbers, got {describe(X)}")
+    if len(X) == 0:
+        raise ValueError("X must hold at least one point")
+    rows = []
+    for r, row in enumerate(X):
+        if isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
+            raise ValueError(f"X must be 2-D (one point per row), but X[{r}] is {describe(row)}")
+        try:
+            rows.append(point_values(row))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"X[{r}]: {error}") from None
+        if len(rows[-1]) != len(rows[0]):
+            raise ValueError(f"X must have rows of equal length, but X[{r}] has "
+                             f"{len(rows[-1])} entries and X[0] has {len(rows[0])}")
+    return rows
+
+
+def check_threads(num_threads, default):
+    """num_threads: None (default) or a positive int."""
+    if num_threads is None:
+        return default
+    if isinstance(num_threads, bool):
+        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+    try:
+        num_threads = operator.index(num_threads)
+    except TypeError:
+        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}") from None
+    if num_threads < 1:
+        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
+    return num_threads
+
+
 def check_descent(learning_rate, max_iter, tol, callback, record):
     """The scalar arguments of gradient_descent, normalised."""
     learning_rate = positive(learning_rate, "learning_rate")
@@ -136,9 +174,10 @@ def check_descent(learning_rate, max_iter, tol, callback, record):
     return learning_rate, max_iter, float(tol), check_flag(record, "record")
 
 
-def step_too_small(i, xi, hi):
+def step_too_small(i, xi, hi, row=None):
     """The error for a stencil whose realised step at coordinate i is 0 or not finite."""
-    return (f"h[{i}] = {hi!r} gives no usable step at x[{i}] = {xi!r}: "
+    where = f"x[{i}]" if row is None else f"X[{row}, {i}]"
+    return (f"h[{i}] = {hi!r} gives no usable step at {where} = {xi!r}: "
             "the realised step (x[i] + h) - (x[i] - h) rounds to 0 or is not finite")
 
 

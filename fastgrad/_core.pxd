@@ -13,6 +13,9 @@ cdef class Evaluator:
     Point j is x with coordinate coord[j] replaced by value[j] (coord[j] < 0:
     x itself).  evaluate() writes f at the k points, in order, to out[0:k] and
     returns 0, or sets a Python exception and returns -1.
+
+    gil_free: evaluate() needs no GIL, so the core releases it (compiled tier).
     """
+    cdef bint gil_free
     cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
                       const double* value, Py_ssize_t k, double* out) except -1 nogil

@@ -18,7 +18,9 @@ The arithmetic is exactly that of ``fastgrad.reference`` (see DESIGN.md): same
 operations, same order, no contraction into FMA (setup.py passes
 -ffp-contract=off), so the Python tier agrees with the reference bit for bit.
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite, sqrt, NAN
 from libc.string cimport memcpy
 
@@ -26,6 +28,29 @@ import numpy as np
 
 from . import _contract as contract
 from . import _result
+
+
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define FASTGRAD_OPENMP 1
+    #define fastgrad_max_threads() omp_get_max_threads()
+    #else
+    #define FASTGRAD_OPENMP 0
+    #define fastgrad_max_threads() 1
+    #endif
+    """
+    const bint FASTGRAD_OPENMP
+    int fastgrad_max_threads() noexcept nogil
+
+#: Whether this build runs gradient_batch in parallel (setup.py found OpenMP).
+OPENMP = FASTGRAD_OPENMP
+
+
+def max_threads():
+    """The number of threads gradient_batch uses by default (1 without OpenMP)."""
+    return fastgrad_max_threads()
 
 
 cdef class Evaluator:
@@ -199,6 +224,12 @@ cdef inline bint same_point(const double* a, const double* b, Py_ssize_t n) noex
     return True
 
 
+cdef int interrupted() except -1 nogil:
+    with gil:
+        PyErr_CheckSignals()
+    return 0
+
+
 cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop) except -1 nogil:
     with gil:
         stop[0] = bool(callback(copy_to_array(x, n)))
@@ -225,6 +256,8 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
         out.nfev += 1
         path_append(path, x, fx)
     while True:
+        if ev.gil_free and out.nit % 1024 == 1023:
+            interrupted()  # with the GIL released, Ctrl-C must still stop a long run
         stencil_gradient(ev, s, x, g)
         out.nfev += s.k
         if not all_finite(g, n):
@@ -302,14 +335,14 @@ cdef class Steps:
         return self.data[i * self.stride]
 
 
-cdef int place_or_raise(Stencil* s, const double* x, Steps h) except -1:
+cdef int place_or_raise(Stencil* s, const double* x, Steps h, Py_ssize_t row=-1) except -1:
     """Place the stencil around x, or raise the ValueError of a bad x or h."""
     cdef Py_ssize_t bad = stencil_place(s, x)
     if bad < 0:
         return 0
     if not isfinite(x[bad]):
         contract.check_point([x[i] for i in range(s.n)])
-    raise ValueError(contract.step_too_small(bad, x[bad], h.at(bad)))
+    raise ValueError(contract.step_too_small(bad, x[bad], h.at(bad), None if row < 0 else row))
 
 
 def gradient(Evaluator ev, const double[::1] x, h, int method):
@@ -322,7 +355,11 @@ def gradient(Evaluator ev, const double[::1] x, h, int method):
     stencil_alloc(&s, n, <Method> method, steps.data, steps.stride)
     try:
         place_or_raise(&s, &x[0], steps)
-        stencil_gradient(ev, &s, &x[0], &gv[0])
+        if ev.gil_free:
+            with nogil:
+                stencil_gradient(ev, &s, &x[0], &gv[0])
+        else:
+            stencil_gradient(ev, &s, &x[0], &gv[0])
     finally:
         stencil_free(&s)
     return g
@@ -354,8 +391,13 @@ def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_r
     stencil_alloc(&s, n, <Method> method, steps.data, steps.stride)
     try:
         place_or_raise(&s, &xv[0], steps)
-        descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], learning_rate, max_iter, tol,
-                callback, &path if record else NULL, &out)
+        if ev.gil_free and callback is None:
+            with nogil:
+                descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], learning_rate, max_iter, tol,
+                        None, &path if record else NULL, &out)
+        else:
+            descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], learning_rate, max_iter, tol,
+                    callback, &path if record else NULL, &out)
         if record:
             path_x = np.array(<double[:path.length, :n]> path.xs)
             path_fun = np.array(<double[:path.length]> path.fs)
@@ -369,6 +411,50 @@ def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_r
                 converged=out.reason == STOP_CONVERGED,
                 message=_result.stop_message(out.reason, out.nit, out.norm, tol, out.coordinate),
                 path=path_x, path_fun=path_fun)
+
+
+def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_threads):
+    """Gradients at the m rows of X, shape (m, n); rows in parallel on the compiled tier."""
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t
+    cdef Steps steps = Steps(h)
+    cdef int threads = min(num_threads, m) if ev.gil_free else 1
+    G = np.empty((m, n))
+    cdef double[:, ::1] gv = G
+    # One stencil per thread, allocated here so that failure raises cleanly.
+    cdef Stencil* stencils = <Stencil*> PyMem_RawMalloc(threads * sizeof(Stencil))
+    if stencils == NULL:
+        raise MemoryError()
+    for t in range(threads):
+        stencils[t].coord = NULL
+        stencils[t].value = NULL
+        stencils[t].fval = NULL
+    try:
+        for t in range(threads):
+            stencil_alloc(&stencils[t], n, <Method> method, steps.data, steps.stride)
+        # Every point's stencil is checked before f is evaluated anywhere.
+        for r in range(m):
+            place_or_raise(&stencils[0], &X[r, 0], steps, r)
+        if ev.gil_free:
+            with nogil:
+                batch_rows(ev, stencils, X, gv, threads)
+        else:
+            batch_rows(ev, stencils, X, gv, 1)
+    finally:
+        for t in range(threads):
+            stencil_free(&stencils[t])
+        PyMem_RawFree(stencils)
+    return G
+
+
+cdef int batch_rows(Evaluator ev, Stencil* stencils, const double[:, ::1] X, double[:, ::1] G,
+                    int threads) except -1 nogil:
+    cdef Py_ssize_t r
+    cdef Stencil* s
+    for r in prange(X.shape[0], schedule="static", num_threads=threads):
+        s = &stencils[threadid()]
+        stencil_place(s, &X[r, 0])
+        stencil_gradient(ev, s, &X[r, 0], &G[r, 0])
+    return 0
 
 
 STOP_CODES = dict(CONVERGED=STOP_CONVERGED, MAX_ITER=STOP_MAX_ITER,

@@ -23,11 +23,13 @@ from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.object cimport PyObject
 from cpython.float cimport PyFloat_Check, PyFloat_AS_DOUBLE
 from cpython.ref cimport Py_REFCNT
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 import numpy as np
 
 from ._core cimport Evaluator
+from .objectives cimport Objective
 from . import _contract as contract
 
 
@@ -208,4 +210,36 @@ cdef class VectorizedEvaluator(Evaluator):
             raise TypeError(contract.vectorized_type_error(f"an array of dtype {values.dtype}"))
         cdef const double[::1] view = np.ascontiguousarray(values, dtype=np.float64)
         memcpy(out, &view[0], m * sizeof(double))
+        return 0
+
+
+cdef class CompiledEvaluator(Evaluator):
+    """A compiled objective's C method, called per point without the GIL.
+
+    evaluate() allocates its own scratch point per call, so one evaluator
+    serves many threads at once (gradient_batch).
+    """
+    cdef Objective objective
+
+    def __cinit__(self, Objective objective, Py_ssize_t n):
+        objective.check_dimension(n)
+        self.objective = objective
+        self.gil_free = True
+
+    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
+                      const double* value, Py_ssize_t k, double* out) except -1 nogil:
+        cdef Py_ssize_t j, c
+        cdef double* point = <double*> malloc(n * sizeof(double))
+        if point == NULL:
+            with gil:
+                raise MemoryError()
+        memcpy(point, x, n * sizeof(double))
+        for j in range(k):
+            c = coord[j]
+            if c >= 0:
+                point[c] = value[j]
+            out[j] = self.objective.value(point, n)
+            if c >= 0:
+                point[c] = x[c]
+        free(point)
         return 0

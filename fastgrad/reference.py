@@ -19,7 +19,8 @@ from . import _contract as contract
 from . import _result
 from ._result import DescentResult
 
-__all__ = ["gradient", "gradient_descent_step", "gradient_descent", "DescentResult"]
+__all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
+           "DescentResult"]
 
 
 # -- evaluating f -------------------------------------------------------------
@@ -136,6 +137,23 @@ def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorize
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
     values, x, h, method = _prepare(f, x, h, method, args, unpack, vectorized)
     return _checked_gradient(values, x, h, method)
+
+
+def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False,
+                   num_threads=None):
+    """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
+    contract.check_callable(f, args)
+    rows = contract.batch_values(X)
+    h = contract.step_values(h, len(rows[0]))
+    method = contract.check_method(method)
+    contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
+    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
+                        contract.check_flag(vectorized, "vectorized"))
+    for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
+        bad = _stencil(x, h, method)
+        if isinstance(bad, int):
+            raise ValueError(contract.step_too_small(bad, x[bad], h[bad], r))
+    return [_checked_gradient(values, x, h, method) for x in rows]
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),

@@ -1,0 +1,32 @@
+# The compiled-objective interface, for Cython users:
+#
+#     from fastgrad.objectives cimport wrap_c_function
+#
+#     cdef double my_f(int n, double* x, void* user_data) noexcept nogil:
+#         ...
+#     objective = wrap_c_function(my_f, NULL, None)   # a fastgrad.objectives.CFunction
+#
+# The function must not modify x, must not raise, and must be thread-safe
+# (gradient_batch calls it from several threads at once).
+
+ctypedef double (*objective_function)(int n, double* x, void* user_data) noexcept nogil
+ctypedef double (*objective_function_no_data)(int n, double* x) noexcept nogil
+
+
+cdef class Objective:
+    # Required dimension, or -1 where any n >= min_dim works.
+    cdef readonly Py_ssize_t dim
+    cdef Py_ssize_t min_dim
+    # f at x[0:n]; n already checked by check_dimension.  No GIL, no exceptions.
+    cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil
+    cdef int check_dimension(self, Py_ssize_t n) except -1
+
+
+cdef class CFunction(Objective):
+    cdef objective_function function
+    cdef objective_function_no_data function_no_data
+    cdef void* user_data
+    cdef object owner  # keeps the callback and its user data alive
+
+
+cdef CFunction wrap_c_function(objective_function function, void* user_data, object owner)

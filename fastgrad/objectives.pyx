@@ -1,0 +1,340 @@
+# cython: language_level=3
+"""Compiled objectives: scalar functions that fastgrad evaluates in C, without the GIL.
+
+Design
+------
+An ``Objective`` is two things at once:
+
+* an ordinary Python callable, ``obj(x) -> float``, so ``fastgrad.reference``
+  (and any other code) can use it unchanged;
+* a C method ``value(x, n)`` that the core calls directly, with the GIL
+  released, for every stencil point.  ``obj(x)`` calls the same ``value``, so
+  the compiled tier and the reference agree bit for bit.
+
+Built-in objectives copy their parameters once, at construction, into
+read-only float64 arrays; objectives are immutable and thread-safe.
+``CFunction`` wraps a user C function (scipy.LowLevelCallable, a PyCapsule
+from Cython's ``__pyx_capi__``, or ``wrap_c_function`` from Cython code).
+"""
+from cpython.pycapsule cimport (PyCapsule_CheckExact, PyCapsule_GetContext,
+                                PyCapsule_GetName, PyCapsule_GetPointer)
+from libc.limits cimport INT_MAX
+from libc.math cimport exp, log1p, fabs
+
+import numpy as np
+
+__all__ = ["Objective", "Sphere", "Rosenbrock", "Quadratic", "LeastSquares", "LogisticLoss",
+           "Himmelblau", "Booth", "Beale", "CFunction"]
+
+#: C signatures a user callback may have (those scipy.integrate.quad accepts
+#: for n-dimensional functions), as scipy.LowLevelCallable spells them.
+SIGNATURES_WITH_DATA = ("double (int, double *, void *)", "double (int, const double *, void *)")
+SIGNATURES_NO_DATA = ("double (int, double *)", "double (int, const double *)")
+
+
+def _parameter(value, name, ndim):
+    """A read-only C-contiguous float64 copy of a real, finite array parameter."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    array = np.array(array, dtype=np.float64, order="C")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite")
+    array.flags.writeable = False
+    return array
+
+
+cdef class Objective:
+    """Base of the compiled objectives; call as ``obj(x)`` with x a 1-D sequence of n reals."""
+
+    def __cinit__(self, *args, **kwargs):
+        self.dim = -1
+        self.min_dim = 1
+
+    cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
+        return 0.0
+
+    cdef int check_dimension(self, Py_ssize_t n) except -1:
+        if self.dim >= 0 and n != self.dim:
+            raise ValueError(f"{type(self).__name__} takes x of length {self.dim}, got {n}")
+        if n < self.min_dim:
+            raise ValueError(
+                f"{type(self).__name__} takes x of length >= {self.min_dim}, got {n}")
+        return 0
+
+    def __call__(self, x):
+        array = np.asarray(x)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"x must hold real numbers, got {type(x).__name__} of dtype {array.dtype}")
+        if array.ndim != 1:
+            raise ValueError(f"x must be 1-D, got shape {array.shape}")
+        cdef const double[::1] view = np.ascontiguousarray(array, dtype=np.float64)
+        self.check_dimension(view.shape[0])
+        return self.value(&view[0], view.shape[0])
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+cdef class Sphere(Objective):
+    """sum(x_i**2); gradient 2x."""
+
+    cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
+        cdef double total = 0.0
+        cdef Py_ssize_t i
+        for i in range(n):
+            total += x[i] * x[i]
+        return total
+
+    def __reduce__(self):
+        return (Sphere, ())
+
+
+cdef class Rosenbrock(Objective):
+    """sum over i < n-1 of 100 (x_{i+1} - x_i**2)**2 + (1 - x_i)**2 (n >= 2); minimum 0 at ones."""
+
+    def __init__(self):
+        self.min_dim = 2
+
+    cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
+        cdef double total = 0.0, a, b
+        cdef Py_ssize_t i
+        for i in range(n - 1):
+            a = x[i + 1] - x[i] * x[i]
+            b = 1.0 - x[i]
+            total += 100.0 * a * a + b * b
+        return total
+
+    def __reduce__(self):
+        return (Rosenbrock, ())
+
+
+cdef class Quadratic(Objective):
+    """1/2 x^T A x + b^T x + c, with A (n, n), b (n,), c a real number; gradient (A + A^T) x / 2 + b."""
+    cdef readonly object A, b
+    cdef readonly double c
+    cdef const double[:, ::1] a_view
+    cdef const double[::1] b_view
+
+    def __init__(self, A, b, c=0.0):
+        self.A = _parameter(A, "A", 2)
+        self.b = _parameter(b, "b", 1)
+        if self.A.shape != (self.b.shape[0], self.b.shape[0]):
+            raise ValueError(f"A must have shape (n, n) with n = len(b) = {self.b.shape[0]}, "
+                             f"got {self.A.shape}")
+        c = float(c)
+        if not np.isfinite(c):
+            raise ValueError(f"c must be finite, got {c!r}")
+        self.c = c
+        self.a_view = self.A
+        self.b_view = self.b
+        self.dim = self.b.shape[0]
+
+    cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
+        cdef double quad = 0.0, lin = 0.0, row
+        cdef Py_ssize_t i, j
+        for i in range(n):
+            row = 0.0
+            for j in range(n):
+                row += self.a_view[i, j] * x[j]
+            quad += x[i] * row
+            lin += self.b_view[i] * x[i]
+        return 0.5 * quad + lin + self.c
+
+    def __reduce__(self):
+        return (Quadratic, (self.A, self.b, self.c))
+
+    def __repr__(self):
+        return f"Quadratic(A=<{self.A.shape[0]}x{self.A.shape[1]}>, b=<{self.b.shape[0]}>, c={self.c!r})"
+
+
+cdef class _LinearModel(Objective):
+    # Shared by the data-fitting losses: X (m, n) and y (m,), copied once.
+    cdef readonly object X, y
+    cdef const double[:, ::1] x_view
+    cdef const double[::1] y_view
+
+    cdef int set_data(self, X, y) except -1:
+        self.X = _parameter(X, "X", 2)
+        self.y = _parameter(y, "y", 1)
+        if self.y.shape[0] != self.X.shape[0]:
+            raise ValueError(f"y must have one entry per row of X ({self.X.shape[0]}), "
+                             f"got {self.y.shape[0]}")
+        self.x_view = self.X
+        self.y_view = self.y
+        self.dim = self.X.shape[1]
+        return 0
+
+    cdef inline double linear(self, Py_ssize_t row, const double* w, Py_ssize_t n) noexcept nogil:
+        cdef double z = 0.0
+        cdef Py_ssize_t j
+        for j in range(n):
+            z += self.x_view[row, j] * w[j]
+        return z
+
+    def __repr__(self):
+        return f"{type(self).__name__}(X=<{self.X.shape[0]}x{self.X.shape[1]}>, y=<{self.y.shape[0]}>)"
+
+
+cdef class LeastSquares(_LinearModel):
+    """Mean squared error of the linear model X w against y: mean((X w - y)**2); x is w."""
+
+    def __init__(self, X, y):
+        self.set_data(X, y)
+
+    cdef double value(self, const double* w, Py_ssize_t n) noexcept nogil:
+        cdef double total = 0.0, r
+        cdef Py_ssize_t i, m = self.y_view.shape[0]
+        for i in range(m):
+            r = self.linear(i, w, n) - self.y_view[i]
+            total += r * r
+        return total / m
+
+    def __reduce__(self):
+        return (LeastSquares, (self.X, self.y))
+
+
+cdef class LogisticLoss(_LinearModel):
+    """Mean logistic loss of X w against labels y in {0, 1}, plus l2/2 * ||w||**2.
+
+    loss_i = log(1 + exp(z_i)) - y_i z_i with z_i = (X w)_i, computed stably.
+    """
+    cdef readonly double l2
+
+    def __init__(self, X, y, l2=0.0):
+        self.set_data(X, y)
+        if not np.isin(self.y, (0.0, 1.0)).all():
+            raise ValueError("y must hold labels 0 and 1 only")
+        l2 = float(l2)
+        if not (l2 >= 0.0 and np.isfinite(l2)):
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+        self.l2 = l2
+
+    cdef double value(self, const double* w, Py_ssize_t n) noexcept nogil:
+        cdef double total = 0.0, z, penalty = 0.0
+        cdef Py_ssize_t i, m = self.y_view.shape[0]
+        for i in range(m):
+            z = self.linear(i, w, n)
+            # log(1 + e^z) = max(z, 0) + log1p(e^-|z|), without overflow
+            total += (z if z > 0.0 else 0.0) + log1p(exp(-fabs(z))) - self.y_view[i] * z
+        for i in range(n):
+            penalty += w[i] * w[i]
+        return total / m + 0.5 * self.l2 * penalty
+
+    def __reduce__(self):
+        return (LogisticLoss, (self.X, self.y, self.l2))
+
+    def __repr__(self):
+        return (f"LogisticLoss(X=<{self.X.shape[0]}x{self.X.shape[1]}>, "
+                f"y=<{self.y.shape[0]}>, l2={self.l2!r})")
+
+
+cdef class Himmelblau(Objective):
+    """(x**2 + y - 11)**2 + (x + y**2 - 7)**2; four minima of 0, one at (3, 2)."""
+
+    def __init__(self):
+        self.dim = 2
+
+    cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
+        cdef double x = v[0], y = v[1]
+        cdef double a = x * x + y - 11.0, b = x + y * y - 7.0
+        return a * a + b * b
+
+    def __reduce__(self):
+        return (Himmelblau, ())
+
+
+cdef class Booth(Objective):
+    """(x + 2y - 7)**2 + (2x + y - 5)**2; minimum 0 at (1, 3)."""
+
+    def __init__(self):
+        self.dim = 2
+
+    cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
+        cdef double a = v[0] + 2.0 * v[1] - 7.0, b = 2.0 * v[0] + v[1] - 5.0
+        return a * a + b * b
+
+    def __reduce__(self):
+        return (Booth, ())
+
+
+cdef class Beale(Objective):
+    """(1.5 - x + xy)**2 + (2.25 - x + xy**2)**2 + (2.625 - x + xy**3)**2; minimum 0 at (3, 0.5)."""
+
+    def __init__(self):
+        self.dim = 2
+
+    cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
+        cdef double x = v[0], y = v[1]
+        cdef double a = 1.5 - x + x * y
+        cdef double b = 2.25 - x + x * y * y
+        cdef double c = 2.625 - x + x * y * y * y
+        return a * a + b * b + c * c
+
+    def __reduce__(self):
+        return (Beale, ())
+
+
+cdef class CFunction(Objective):
+    """A user C function as a compiled objective.
+
+    Parameters
+    ----------
+    callback : scipy.LowLevelCallable or PyCapsule
+        With C signature ``double (int n, double *x, void *user_data)`` or
+        ``double (int n, double *x)`` (as for scipy.integrate.quad): a numba
+        ``@cfunc``'s ``.ctypes`` wrapped in LowLevelCallable, a ctypes function,
+        or a Cython ``cdef api`` function via ``LowLevelCallable.from_cython``.
+        The function must not modify x and must be thread-safe.
+    dim : int, optional
+        The length of x it takes, if fixed.
+    """
+
+    def __init__(self, callback, dim=None):
+        capsule = callback
+        if isinstance(callback, tuple) and len(callback) == 3 and PyCapsule_CheckExact(callback[0]):
+            capsule = callback[0]  # scipy.LowLevelCallable is a tuple (capsule, function, user_data)
+        if not PyCapsule_CheckExact(capsule):
+            raise TypeError("callback must be a scipy.LowLevelCallable or a PyCapsule with "
+                            f"signature {' or '.join(map(repr, SIGNATURES_WITH_DATA + SIGNATURES_NO_DATA))}, "
+                            f"got {type(callback).__name__}")
+        cdef const char* raw_name = PyCapsule_GetName(capsule)
+        name = raw_name.decode() if raw_name != NULL else None
+        if name in SIGNATURES_WITH_DATA:
+            self.function = <objective_function> PyCapsule_GetPointer(capsule, raw_name)
+        elif name in SIGNATURES_NO_DATA:
+            self.function_no_data = <objective_function_no_data> PyCapsule_GetPointer(capsule, raw_name)
+        else:
+            raise TypeError(f"callback has signature {name!r}; accepted: "
+                            f"{', '.join(map(repr, SIGNATURES_WITH_DATA + SIGNATURES_NO_DATA))}")
+        self.user_data = PyCapsule_GetContext(capsule)
+        self.owner = callback
+        if dim is not None:
+            self.dim = dim
+
+    cdef int check_dimension(self, Py_ssize_t n) except -1:
+        Objective.check_dimension(self, n)
+        if n > INT_MAX:
+            raise ValueError(f"a C callback takes int n; x of length {n} is too long")
+        return 0
+
+    cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
+        if self.function != NULL:
+            return self.function(<int> n, <double*> x, self.user_data)
+        return self.function_no_data(<int> n, <double*> x)
+
+    def __repr__(self):
+        return f"CFunction({self.owner!r})"
+
+
+cdef CFunction wrap_c_function(objective_function function, void* user_data, object owner):
+    """A CFunction around a C function pointer, for Cython code (see objectives.pxd)."""
+    cdef CFunction objective = CFunction.__new__(CFunction)
+    objective.function = function
+    objective.user_data = user_data
+    objective.owner = owner
+    return objective

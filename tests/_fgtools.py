@@ -1,0 +1,124 @@
+"""Helpers shared by the test modules (imported as a plain module: pytest puts
+tests/ on sys.path because tests/ is not a package; the package under test is
+always the installed ``fastgrad``)."""
+import math
+
+import numpy as np
+
+import fastgrad
+import fastgrad.reference
+
+EPS = np.finfo(np.float64).eps  # 2**-52
+METHODS = ("central", "forward", "backward")
+
+
+def is_fast(impl):
+    return impl is fastgrad
+
+
+def floats(v):
+    """A result vector (float64 ndarray or list) as a list of Python floats."""
+    if isinstance(v, np.ndarray):
+        return [float(t) for t in v.tolist()]
+    return [float(t) for t in v]
+
+
+def bit_key(value):
+    """A float's exact identity: -0.0 and 0.0 differ; every NaN is the same NaN.
+
+    The sign/payload of a NaN carries no meaning in IEEE 754, so NaNs compare
+    equal to each other here, deliberately; everything else must match bit for bit.
+    """
+    value = float(value)
+    return "nan" if math.isnan(value) else value.hex()
+
+
+def bits(v):
+    return [bit_key(t) for t in floats(v)]
+
+
+def assert_bits_equal(a, b, what=""):
+    ka, kb = bits(a), bits(b)
+    assert ka == kb, f"{what}: not bit-identical\n  fast:      {floats(a)}\n  reference: {floats(b)}"
+
+
+def matrix_bits(m):
+    """A path (2-D ndarray or list of lists) as nested lists of bit keys."""
+    if m is None:
+        return None
+    rows = m.tolist() if isinstance(m, np.ndarray) else m
+    return [bits(r) for r in rows]
+
+
+def check_vector(impl, v, n):
+    """fastgrad returns new float64 ndarrays of shape (n,); the reference lists of floats."""
+    if is_fast(impl):
+        assert isinstance(v, np.ndarray), type(v)
+        assert v.dtype == np.float64
+        assert v.shape == (n,)
+    else:
+        assert isinstance(v, list), type(v)
+        assert len(v) == n
+        assert all(type(t) is float for t in v), [type(t) for t in v]
+
+
+def check_matrix(impl, m, rows, n):
+    if is_fast(impl):
+        assert isinstance(m, np.ndarray)
+        assert m.dtype == np.float64
+        assert m.shape == (rows, n)
+    else:
+        assert isinstance(m, list) and len(m) == rows
+        for r in m:
+            assert isinstance(r, list) and len(r) == n
+            assert all(type(t) is float for t in r)
+
+
+def point_of(arg):
+    """What f received (ndarray in fastgrad, list in the reference) as a tuple of floats."""
+    return tuple(float(t) for t in (arg.tolist() if isinstance(arg, np.ndarray) else arg))
+
+
+def stencil_points(x, h, method):
+    """The points the contract says are evaluated, in order (tuples of floats)."""
+    x = [float(v) for v in x]
+    n = len(x)
+    h = [float(h)] * n if np.ndim(h) == 0 else [float(v) for v in h]
+    points = [] if method == "central" else [tuple(x)]
+    for i in range(n):
+        if method != "backward":
+            p = list(x)
+            p[i] = x[i] + h[i]
+            points.append(tuple(p))
+        if method != "forward":
+            p = list(x)
+            p[i] = x[i] - h[i]
+            points.append(tuple(p))
+    return points
+
+
+def fields(result):
+    """A DescentResult as a dict of exactly comparable values."""
+    return dict(
+        x=bits(result.x), grad=bits(result.grad), fun=bit_key(result.fun), nit=result.nit,
+        nfev=result.nfev, converged=result.converged, message=result.message,
+        path=matrix_bits(result.path),
+        path_fun=None if result.path_fun is None else bits(result.path_fun))
+
+
+# -- finite-difference error bounds -------------------------------------------
+#
+# f is evaluated in floating point with an absolute error |df| <= ops*EPS*S,
+# where S bounds the sum of the absolute values of the terms that make up f
+# near x and ops counts the roundings along the way.  A difference quotient
+# (f(a) - f(b)) / step then carries the rounding error 2*ops*EPS*S/step (the
+# step itself is the *realised* one, so it adds no error).  On top of that
+# comes the truncation error of the formula (Taylor):
+#   central:  |g - f'| <= h**2/6 * max|f'''| on [x-h, x+h]      (O(h**2))
+#   forward/backward:  |g - f'| <= h/2 * max|f''| on [x, x+-h]   (O(h))
+
+def fd_bound(method, h, d2, d3, scale, ops=16):
+    """Bound on |finite difference - exact derivative| for one coordinate."""
+    if method == "central":
+        return h * h / 6.0 * d3 + 2 * ops * EPS * scale / (2 * h)
+    return h / 2.0 * d2 + 2 * ops * EPS * scale / h
