@@ -50,10 +50,10 @@ def _steps(h, n):
 
 
 def _is_c_callback(f):
-    # scipy.LowLevelCallable is a tuple (PyCapsule, function, user_data);
-    # checked by duck type so that scipy stays optional.
+    # scipy.LowLevelCallable is a tuple (PyCapsule, function, user_data) whose
+    # [] raises; checked by duck type so that scipy stays optional.
     if isinstance(f, tuple):
-        return len(f) == 3 and type(f[0]).__name__ == "PyCapsule"
+        return len(f) == 3 and type(tuple.__getitem__(f, 0)).__name__ == "PyCapsule"
     return type(f).__name__ == "PyCapsule"
 
 

@@ -296,8 +296,9 @@ cdef class CFunction(Objective):
 
     def __init__(self, callback, dim=None):
         capsule = callback
-        if isinstance(callback, tuple) and len(callback) == 3 and PyCapsule_CheckExact(callback[0]):
-            capsule = callback[0]  # scipy.LowLevelCallable is a tuple (capsule, function, user_data)
+        if isinstance(callback, tuple) and len(callback) == 3:
+            # scipy.LowLevelCallable: a tuple (capsule, function, user_data) whose [] raises
+            capsule = tuple.__getitem__(callback, 0)
         if not PyCapsule_CheckExact(capsule):
             raise TypeError("callback must be a scipy.LowLevelCallable or a PyCapsule with "
                             f"signature {' or '.join(map(repr, SIGNATURES_WITH_DATA + SIGNATURES_NO_DATA))}, "

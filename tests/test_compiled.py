@@ -1,0 +1,406 @@
+"""The compiled tier: built-in objectives, C callbacks, GIL-free loops, gradient_batch."""
+import ctypes
+import importlib.util
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastgrad
+import fastgrad.reference as reference
+from fastgrad import objectives
+from fastgrad.objectives import (Beale, Booth, CFunction, Himmelblau, LeastSquares, LogisticLoss,
+                                 Quadratic, Rosenbrock, Sphere)
+
+RNG = np.random.default_rng(20261125)
+X_FIT = RNG.normal(size=(7, 3))
+Y_FIT = RNG.normal(size=7)
+LABELS = (RNG.random(7) > 0.5).astype(float)
+A = RNG.normal(size=(3, 3))
+
+
+def rosenbrock_grad(x):
+    g = np.zeros_like(x)
+    g[:-1] = -400.0 * x[:-1] * (x[1:] - x[:-1] ** 2) - 2.0 * (1.0 - x[:-1])
+    g[1:] += 200.0 * (x[1:] - x[:-1] ** 2)
+    return g
+
+
+def logistic_grad(w, X, y, l2):
+    p = 1.0 / (1.0 + np.exp(-(X @ w)))
+    return X.T @ (p - y) / len(y) + l2 * w
+
+
+# (objective, point, analytic gradient at the point)
+CASES = {
+    "sphere": (Sphere(), np.array([1.0, -2.0, 0.5]), lambda x: 2 * x),
+    "rosenbrock": (Rosenbrock(), np.array([-1.2, 1.0, 0.3, 0.8]), rosenbrock_grad),
+    "quadratic": (Quadratic(A, [1.0, -1.0, 2.0], 3.0), np.array([0.3, -0.7, 1.1]),
+                  lambda x: 0.5 * (A + A.T) @ x + np.array([1.0, -1.0, 2.0])),
+    "least_squares": (LeastSquares(X_FIT, Y_FIT), np.array([0.2, -0.1, 0.4]),
+                      lambda w: 2.0 * X_FIT.T @ (X_FIT @ w - Y_FIT) / len(Y_FIT)),
+    "logistic": (LogisticLoss(X_FIT, LABELS, l2=0.3), np.array([0.5, -1.0, 0.25]),
+                 lambda w: logistic_grad(w, X_FIT, LABELS, 0.3)),
+    "himmelblau": (Himmelblau(), np.array([1.0, 2.0]),
+                   lambda v: np.array([4 * v[0] * (v[0] ** 2 + v[1] - 11) + 2 * (v[0] + v[1] ** 2 - 7),
+                                       2 * (v[0] ** 2 + v[1] - 11) + 4 * v[1] * (v[0] + v[1] ** 2 - 7)])),
+    "booth": (Booth(), np.array([0.0, 0.0]),
+              lambda v: np.array([2 * (v[0] + 2 * v[1] - 7) + 4 * (2 * v[0] + v[1] - 5),
+                                  4 * (v[0] + 2 * v[1] - 7) + 2 * (2 * v[0] + v[1] - 5)])),
+    "beale": (Beale(), np.array([1.0, 1.5]), lambda v: np.array([
+        2 * (1.5 - v[0] + v[0] * v[1]) * (v[1] - 1) + 2 * (2.25 - v[0] + v[0] * v[1] ** 2) * (v[1] ** 2 - 1)
+        + 2 * (2.625 - v[0] + v[0] * v[1] ** 3) * (v[1] ** 3 - 1),
+        2 * (1.5 - v[0] + v[0] * v[1]) * v[0] + 2 * (2.25 - v[0] + v[0] * v[1] ** 2) * 2 * v[0] * v[1]
+        + 2 * (2.625 - v[0] + v[0] * v[1] ** 3) * 3 * v[0] * v[1] ** 2])),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_objective_matches_its_analytic_gradient(name):
+    objective, x, analytic = CASES[name]
+    # Central differences: truncation error h**2/6 * |f'''| (here |f'''| <~ 1e4 at
+    # these points, so ~2e-7 at h=1e-5) plus rounding eps*|f|/h (~1e-10 * |f|).
+    g = fastgrad.gradient(objective, x)
+    expected = analytic(x)
+    assert np.allclose(g, expected, rtol=1e-6, atol=1e-6), (g, expected)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("method", ["central", "forward", "backward"])
+def test_compiled_tier_is_bit_identical_to_the_reference(name, method):
+    objective, x, _ = CASES[name]
+    h = np.linspace(1e-6, 1e-4, x.size)  # per-coordinate steps too
+    fast = fastgrad.gradient(objective, x, h, method=method)
+    slow = reference.gradient(objective, list(x), list(h), method=method)
+    assert fast.tolist() == slow
+    step = fastgrad.gradient_descent_step(objective, x, 1e-3, h, method=method)
+    assert step.tolist() == reference.gradient_descent_step(objective, list(x), 1e-3, list(h), method=method)
+
+
+@pytest.mark.parametrize("name", ["rosenbrock", "himmelblau", "logistic", "quadratic"])
+def test_compiled_descent_is_bit_identical_to_the_reference(name):
+    objective, x, _ = CASES[name]
+    fast = fastgrad.gradient_descent(objective, x, 1e-3, max_iter=200, tol=1e-8, record=True)
+    slow = reference.gradient_descent(objective, list(x), 1e-3, max_iter=200, tol=1e-8, record=True)
+    assert fast.x.tolist() == slow.x
+    assert fast.grad.tolist() == slow.grad
+    assert (fast.fun, fast.nit, fast.nfev, fast.converged, fast.message) == \
+        (slow.fun, slow.nit, slow.nfev, slow.converged, slow.message)
+    assert fast.path.tolist() == slow.path
+    assert fast.path_fun.tolist() == slow.path_fun
+
+
+def test_objectives_are_plain_callables():
+    assert Rosenbrock()([1.0, 1.0, 1.0]) == 0.0
+    assert Sphere()((3, 4)) == 25.0
+    assert Booth()(np.array([1.0, 3.0])) == 0.0
+    assert Himmelblau()([3.0, 2.0]) == 0.0
+    assert Beale()([3.0, 0.5]) == 0.0
+    assert Quadratic([[2.0]], [1.0], 5.0)([3.0]) == 0.5 * 18.0 + 3.0 + 5.0
+    assert LeastSquares([[1.0, 0.0], [0.0, 1.0]], [1.0, 2.0])([1.0, 0.0]) == 2.0
+    assert LogisticLoss([[0.0]], [1.0])([5.0]) == np.log(2.0)
+
+
+def test_objective_dimension_and_input_errors():
+    with pytest.raises(ValueError, match="Himmelblau takes x of length 2, got 3"):
+        Himmelblau()([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="Rosenbrock takes x of length >= 2, got 1"):
+        fastgrad.gradient(Rosenbrock(), [1.0])
+    with pytest.raises(ValueError, match="Quadratic takes x of length 3, got 2"):
+        fastgrad.gradient(CASES["quadratic"][0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="x must be 1-D"):
+        Sphere()([[1.0]])
+    with pytest.raises(TypeError, match="x must hold real numbers"):
+        Sphere()(["a"])
+
+
+def test_objective_parameters_are_validated_and_copied():
+    with pytest.raises(ValueError, match=r"A must have shape \(n, n\)"):
+        Quadratic(np.ones((2, 3)), [1.0, 2.0])
+    with pytest.raises(ValueError, match="b must be 1-D"):
+        Quadratic(np.eye(2), [[1.0, 2.0]])
+    with pytest.raises(ValueError, match="c must be finite"):
+        Quadratic(np.eye(1), [1.0], float("inf"))
+    with pytest.raises(ValueError, match="A must be finite"):
+        Quadratic([[np.nan]], [1.0])
+    with pytest.raises(TypeError, match="X must hold real numbers"):
+        LeastSquares([["a"]], [1.0])
+    with pytest.raises(ValueError, match="y must have one entry per row of X"):
+        LeastSquares(np.ones((3, 2)), [1.0, 2.0])
+    with pytest.raises(ValueError, match="y must hold labels 0 and 1 only"):
+        LogisticLoss(np.ones((2, 2)), [0.0, 2.0])
+    with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
+        LogisticLoss(np.ones((2, 2)), [0.0, 1.0], l2=-1.0)
+    A_user = np.eye(2)
+    q = Quadratic(A_user, [0.0, 0.0])
+    before = q([1.0, 2.0])
+    A_user[0, 0] = 100.0  # the objective holds its own copy
+    assert q([1.0, 2.0]) == before
+    with pytest.raises(ValueError):
+        q.A[0, 0] = 3.0  # and it is read-only
+    with pytest.raises(AttributeError):
+        q.c = 1.0
+
+
+def test_objectives_pickle():
+    import pickle
+    for objective, x, _ in CASES.values():
+        clone = pickle.loads(pickle.dumps(objective))
+        assert type(clone) is type(objective)
+        assert clone(x) == objective(x)
+
+
+# -- user C callbacks ---------------------------------------------------------
+
+C_SOURCE = r"""
+#include <math.h>
+double rosen(int n, double *x, void *user_data) {
+    double total = 0.0;
+    for (int i = 0; i < n - 1; i++) {
+        double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
+        total += 100.0 * a * a + b * b;
+    }
+    return total;
+}
+double rosen_no_data(int n, double *x) { return rosen(n, x, 0); }
+double scaled_sphere(int n, double *x, void *user_data) {
+    double scale = *(double *)user_data, total = 0.0;
+    for (int i = 0; i < n; i++) total += x[i] * x[i];
+    return scale * total;
+}
+double nan_below_half(int n, double *x, void *user_data) {
+    return x[0] < 0.5 ? NAN : (x[0] - 0.0) * (x[0] - 0.0);
+}
+double two_ints(int a, int b) { return a + b; }
+"""
+
+
+@pytest.fixture(scope="module")
+def c_library(tmp_path_factory):
+    """A shared library of C objectives, compiled as a user would (no FMA contraction)."""
+    tmp = tmp_path_factory.mktemp("ccallback")
+    source = tmp / "objectives.c"
+    source.write_text(C_SOURCE)
+    library = tmp / "objectives.so"
+    subprocess.run(["cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", str(source), "-o",
+                    str(library)], check=True)
+    lib = ctypes.CDLL(str(library))
+    for name in ("rosen", "scaled_sphere", "nan_below_half"):
+        getattr(lib, name).restype = ctypes.c_double
+        getattr(lib, name).argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_void_p)
+    lib.rosen_no_data.restype = ctypes.c_double
+    lib.rosen_no_data.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_double))
+    lib.two_ints.restype = ctypes.c_double
+    lib.two_ints.argtypes = (ctypes.c_int, ctypes.c_int)
+    return lib
+
+
+def test_ctypes_callbacks_with_and_without_user_data(c_library):
+    from scipy import LowLevelCallable
+    x = np.array([-1.2, 1.0, 0.3, 0.8])
+    expected = fastgrad.gradient(Rosenbrock(), x)
+    for callback in (LowLevelCallable(c_library.rosen), LowLevelCallable(c_library.rosen_no_data)):
+        g = fastgrad.gradient(callback, x)
+        assert g.tolist() == expected.tolist()  # same C arithmetic, bit for bit
+        assert g.tolist() == reference.gradient(CFunction(callback), list(x))
+    scale = ctypes.c_double(3.0)
+    scaled = LowLevelCallable(c_library.scaled_sphere, ctypes.cast(ctypes.pointer(scale), ctypes.c_void_p))
+    assert CFunction(scaled)([1.0, 2.0]) == 15.0
+    assert np.allclose(fastgrad.gradient(scaled, [1.0, 2.0]), [6.0, 12.0], rtol=1e-9)
+    batch = fastgrad.gradient_batch(LowLevelCallable(c_library.rosen), np.tile(x, (5, 1)), num_threads=2)
+    assert batch.tolist() == [expected.tolist()] * 5
+
+
+def test_wrong_callback_signature_is_a_type_error(c_library):
+    from scipy import LowLevelCallable
+    with pytest.raises(TypeError, match=r"signature 'double \(int, int\)'; accepted: "
+                                        r"'double \(int, double \*, void \*\)'"):
+        fastgrad.gradient(LowLevelCallable(c_library.two_ints), [1.0, 2.0])
+    with pytest.raises(TypeError, match="callback must be a scipy.LowLevelCallable or a PyCapsule"):
+        CFunction(lambda n, x: 0.0)
+
+
+def test_nan_from_a_compiled_objective_stops_descent_at_the_last_finite_iterate(c_library):
+    from scipy import LowLevelCallable
+    objective = LowLevelCallable(c_library.nan_below_half)
+    g = fastgrad.gradient(objective, [0.5])
+    assert np.isnan(g[0])  # the minus point is below 0.5: gradient propagates nan
+    result = fastgrad.gradient_descent(objective, [3.0], 0.1)
+    slow = reference.gradient_descent(CFunction(objective), [3.0], 0.1)
+    assert not result.converged
+    assert np.isfinite(result.x).all()
+    assert result.message == slow.message
+    assert "not finite" in result.message and f"iteration {result.nit}" in result.message
+    assert result.x.tolist() == slow.x
+
+
+def test_numba_cfunc_callback():
+    numba = pytest.importorskip("numba", reason="numba is an optional test dependency")
+    from numba import carray, cfunc, types
+    from scipy import LowLevelCallable
+
+    @cfunc(types.double(types.intc, types.CPointer(types.double), types.voidptr), nogil=True)
+    def rosen(n, x_ptr, user_data):
+        x = carray(x_ptr, (n,))
+        total = 0.0
+        for i in range(n - 1):
+            a = x[i + 1] - x[i] * x[i]
+            b = 1.0 - x[i]
+            total += 100.0 * a * a + b * b
+        return total
+
+    x = np.linspace(-1.0, 1.0, 6)
+    g = fastgrad.gradient(LowLevelCallable(rosen.ctypes), x)
+    assert np.allclose(g, rosenbrock_grad(x), rtol=1e-6, atol=1e-6)
+    assert np.allclose(g, fastgrad.gradient(Rosenbrock(), x), rtol=1e-12, atol=0)
+
+
+CYTHON_USER_MODULE = textwrap.dedent("""
+    # cython: language_level=3
+    from fastgrad.objectives cimport wrap_c_function
+
+    cdef double sphere(int n, double* x, void* user_data) noexcept nogil:
+        cdef double total = 0.0
+        cdef int i
+        for i in range(n):
+            total += x[i] * x[i]
+        return total
+
+    cdef api double sphere_api(int n, double* x, void* user_data) noexcept nogil:
+        return sphere(n, x, user_data)
+
+    def make():
+        return wrap_c_function(sphere, NULL, None)
+""")
+
+
+def test_cython_cimport_route(tmp_path):
+    pytest.importorskip("Cython", reason="Cython is needed to build the user's module")
+    (tmp_path / "user_objective.pyx").write_text(CYTHON_USER_MODULE)
+    # Where the installed fastgrad's .pxd files are (an editable install is not on sys.path).
+    include = str(Path(fastgrad.__file__).resolve().parent.parent)
+    (tmp_path / "setup.py").write_text(textwrap.dedent(f"""
+        from setuptools import setup, Extension
+        from Cython.Build import cythonize
+        setup(ext_modules=cythonize([Extension("user_objective", ["user_objective.pyx"])],
+                                    include_path=[{include!r}]))
+    """))
+    subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path,
+                   check=True, capture_output=True)
+    built = next(tmp_path.glob("user_objective*.so"))
+    spec = importlib.util.spec_from_file_location("user_objective", built)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    objective = module.make()
+    assert isinstance(objective, CFunction)
+    x = np.array([1.0, -2.0, 0.5])
+    assert fastgrad.gradient(objective, x).tolist() == fastgrad.gradient(Sphere(), x).tolist()
+    from scipy import LowLevelCallable
+    via_capi = LowLevelCallable.from_cython(module, "sphere_api")
+    assert fastgrad.gradient(via_capi, x).tolist() == fastgrad.gradient(Sphere(), x).tolist()
+
+
+# -- gradient_batch ------------------------------------------------------------
+
+def test_gradient_batch_rows_equal_single_gradients(impl):
+    X = RNG.normal(size=(6, 4))
+    for f, kw in [(Rosenbrock(), {}), (lambda x: float(np.sum(np.sin(x))), {}),
+                  (lambda a, b, c, d: a * b + c * d, {"unpack": True}),
+                  (lambda P: np.sin(np.asarray(P)).sum(axis=1), {"vectorized": True})]:
+        batch = impl.gradient_batch(f, X, method="forward", **kw)
+        rows = [impl.gradient(f, x, method="forward", **kw) for x in X]
+        assert np.asarray(batch).tolist() == np.asarray(rows).tolist()
+
+
+def test_gradient_batch_threads_give_identical_results():
+    X = RNG.normal(size=(1000, 10))
+    one = fastgrad.gradient_batch(Rosenbrock(), X, num_threads=1)
+    two = fastgrad.gradient_batch(Rosenbrock(), X, num_threads=2)
+    default = fastgrad.gradient_batch(Rosenbrock(), X)
+    assert np.array_equal(one, two) and np.array_equal(one, default)
+    assert one.tolist() == reference.gradient_batch(Rosenbrock(), X[:50].tolist()) + one[50:].tolist()
+
+
+def test_gradient_batch_errors(impl):
+    with pytest.raises(ValueError, match="num_threads must be a positive int or None, got 0"):
+        impl.gradient_batch(Sphere(), [[1.0]], num_threads=0)
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        impl.gradient_batch(Sphere(), np.ones(3))
+    with pytest.raises(ValueError, match="X must hold at least one point"):
+        impl.gradient_batch(Sphere(), [])
+    with pytest.raises(ValueError, match="X must have rows of equal length"):
+        impl.gradient_batch(Sphere(), [[1.0, 2.0], [1.0]])
+    with pytest.raises(ValueError, match=r"X\[1\]: x must be finite"):
+        impl.gradient_batch(Sphere(), [[1.0], [np.nan]])
+    with pytest.raises(ValueError, match=r"h\[0\] = 1e-05 gives no usable step at X\[2, 0\] = 1e\+20"):
+        impl.gradient_batch(Sphere(), [[1.0], [2.0], [1e20]])
+
+
+def test_openmp_build_is_reported():
+    from fastgrad import _core
+    assert _core.OPENMP in (True, False)
+    if sys.platform.startswith("linux"):
+        assert _core.OPENMP, "gcc on Linux has OpenMP: the build should have found it"
+        assert _core.max_threads() >= 1
+
+
+# -- the GIL --------------------------------------------------------------------
+
+def _progress_during(call):
+    """How often another Python thread ran while call() ran in this one."""
+    counter = [0]
+    done = threading.Event()
+
+    def count():
+        while not done.is_set():
+            counter[0] += 1
+
+    thread = threading.Thread(target=count)
+    thread.start()
+    time.sleep(0.05)
+    start = counter[0]
+    call()
+    during = counter[0] - start
+    done.set()
+    thread.join()
+    return during
+
+
+def test_compiled_descent_releases_the_gil():
+    # Without the GIL released, the counting thread could not run at all during
+    # the call (the C loop never yields); with it released it counts freely.
+    long_run = lambda: fastgrad.gradient_descent(Rosenbrock(), np.full(200, 0.5), 1e-4,
+                                                 max_iter=3000, tol=0.0)
+    assert _progress_during(long_run) > 1000
+
+
+def test_two_threads_compute_the_same_as_one():
+    X = RNG.normal(size=(400, 20))
+    expected = fastgrad.gradient_batch(Rosenbrock(), X, num_threads=1)
+    results = [None, None]
+
+    def work(k):
+        results[k] = fastgrad.gradient_batch(Rosenbrock(), X, num_threads=1)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(r, expected) for r in results)
+
+
+def test_keyboard_interrupt_stops_a_long_compiled_descent():
+    import _thread
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        fastgrad.gradient_descent(Sphere(), np.full(50, 1.0), 1e-12, max_iter=10**9, tol=0.0)
+    timer.join()
+    assert time.perf_counter() - started < 30  # it stopped, long before max_iter
