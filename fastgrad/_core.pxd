@@ -1,6 +1,22 @@
 # Declarations of the core, so that evaluator modules (and later the compiled
 # tier) can cimport the interface they implement.
 
+cdef extern from *:
+    """
+    #ifdef _OPENMP
+    #include <omp.h>
+    #define FASTGRAD_OPENMP 1
+    #define fastgrad_max_threads() omp_get_max_threads()
+    #else
+    #define FASTGRAD_OPENMP 0
+    #define fastgrad_max_threads() 1
+    #endif
+    """
+    # Whether this module was compiled with OpenMP, and its default thread count.
+    const bint FASTGRAD_OPENMP
+    int fastgrad_max_threads() noexcept nogil
+
+
 cdef enum Method:
     CENTRAL = 0
     FORWARD = 1

@@ -30,20 +30,6 @@ from . import _contract as contract
 from . import _result
 
 
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    #define FASTGRAD_OPENMP 1
-    #define fastgrad_max_threads() omp_get_max_threads()
-    #else
-    #define FASTGRAD_OPENMP 0
-    #define fastgrad_max_threads() 1
-    #endif
-    """
-    const bint FASTGRAD_OPENMP
-    int fastgrad_max_threads() noexcept nogil
-
 #: Whether this build runs gradient_batch in parallel (setup.py found OpenMP).
 OPENMP = FASTGRAD_OPENMP
 
@@ -450,7 +436,8 @@ cdef int batch_rows(Evaluator ev, Stencil* stencils, const double[:, ::1] X, dou
                     int threads) except -1 nogil:
     cdef Py_ssize_t r
     cdef Stencil* s
-    for r in prange(X.shape[0], schedule="static", num_threads=threads):
+    for r in prange(X.shape[0], schedule="dynamic", chunksize=max(1, X.shape[0] // (16 * threads)),
+                    num_threads=threads):
         s = &stencils[threadid()]
         stencil_place(s, &X[r, 0])
         stencil_gradient(ev, s, &X[r, 0], &G[r, 0])
