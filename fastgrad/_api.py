@@ -3,6 +3,7 @@
 No numeric loops here: the stencil and descent loops live in ``_core.pyx``.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -193,6 +194,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-
     evaluator, x, h, code = _prepare(f, x0, h, method, args, unpack, vectorized)
     learning_rate, max_iter, tol, record = contract.check_descent(
         learning_rate, max_iter, tol, callback, record)
+    max_iter = min(max_iter, sys.maxsize)  # beyond any run's reach; the core counts in C
     return DescentResult(**_core.descent(evaluator, x, h, code, learning_rate, max_iter, tol,
                                          callback, record))
 

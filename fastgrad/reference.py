@@ -70,6 +70,8 @@ def _vectorized_values(result, rows):
         raise ValueError(contract.vectorized_shape_error(got, rows))
     values = []
     for v in result:
+        if hasattr(v, "__len__") and not isinstance(v, (str, bytes)):  # a nested list
+            raise ValueError(contract.vectorized_shape_error((rows, len(v)), rows))
         if not contract._is_real(v):
             raise TypeError(contract.vectorized_type_error(contract.describe(v)))
         values.append(float(v))
