@@ -11,6 +11,7 @@ from . import _contract as contract
 from . import _core
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from .objectives import CFunction, Objective
+from ._optimizers import as_optimizer
 from ._result import DescentResult
 
 _METHOD_CODES = {"central": 0, "forward": 1, "backward": 2}
@@ -148,25 +149,35 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     return _core.descent_step(evaluator, x, h, code, learning_rate)
 
 
-def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-5,
-                     method="central", args=(), unpack=False, vectorized=False,
+def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
+                     method="central", optimizer=None, args=(), unpack=False, vectorized=False,
                      callback=None, record=False):
     """Minimise f by gradient descent with finite-difference gradients.
 
     Each iteration k computes g = gradient(f, x_k); stops (converged) if
-    ``sqrt(sum(g_i**2)) <= tol``; otherwise ``x_{k+1} = x_k - learning_rate * g``.
-    The whole loop runs in the compiled core.
+    ``sqrt(sum(g_i**2)) <= tol``; otherwise moves to x_{k+1} by the optimizer
+    (plain steps ``x_k - learning_rate * g`` by default).  The whole loop runs
+    in the compiled core -- without the GIL for a compiled objective.
 
     Parameters
     ----------
     f, x0, h, method, args, unpack, vectorized
         As for :func:`gradient` (x0 is the start point).
     learning_rate : float
-        Positive, finite step size.
+        Positive, finite step size (Armijo: the first trial step).
     max_iter : int
         Most updates to make (>= 0); the gradient at the final x decides ``converged``.
     tol : float
-        Stop when the gradient norm is <= tol (>= 0).
+        Stop, converged, when the gradient norm is <= tol (>= 0).
+    ftol : float, optional
+        Stop, converged, when an update changes f by at most
+        ``ftol * max(|f_k|, |f_{k+1}|, 1)`` (scipy's relative test); costs one
+        evaluation of f per iterate.
+    optimizer : None, str or optimizer object
+        None or "sgd": plain steps; "momentum", "nesterov", "adam", "armijo", or
+        ``fastgrad.Momentum(momentum, dampening, nesterov)``,
+        ``fastgrad.Adam(beta1, beta2, eps)``, ``fastgrad.Armijo(c, shrink, max_backtracks)``
+        with the update rules given in their docstrings.
     callback : callable, optional
         ``callback(x)`` after each update, with a copy of the new iterate; returning
         a true value stops the run (once the gradient at x is known).
@@ -180,9 +191,10 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-
         x, fun, grad, nit, nfev, converged, message (and path, path_fun).
 
     Numeric trouble along the way (a non-finite gradient, an update that overflows
-    or is lost in rounding, h too small for the next x) does not raise: the run
-    stops at the last good iterate, ``converged=False``, and ``message`` names the
-    iteration and the reason.  Bad arguments raise before f is called.
+    or is lost in rounding, h too small for the next x, a failed line search)
+    does not raise: the run stops at the last good iterate, ``converged=False``,
+    and ``message`` names the iteration and the reason.  Bad arguments raise
+    before f is called.
 
     Examples
     --------
@@ -190,13 +202,17 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-
     >>> r = fastgrad.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
     >>> r.converged, r.nit
     (True, 67)
+    >>> fastgrad.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True,
+    ...                           optimizer="nesterov").nit
+    64
     """
     evaluator, x, h, code = _prepare(f, x0, h, method, args, unpack, vectorized)
-    learning_rate, max_iter, tol, record = contract.check_descent(
-        learning_rate, max_iter, tol, callback, record)
+    learning_rate, max_iter, tol, ftol, record = contract.check_descent(
+        learning_rate, max_iter, tol, ftol, callback, record)
+    rule = as_optimizer(optimizer)
     max_iter = min(max_iter, sys.maxsize)  # beyond any run's reach; the core counts in C
     return DescentResult(**_core.descent(evaluator, x, h, code, learning_rate, max_iter, tol,
-                                         callback, record))
+                                         ftol, rule, callback, record))
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False,

@@ -156,8 +156,8 @@ def check_threads(num_threads, default):
     return num_threads
 
 
-def check_descent(learning_rate, max_iter, tol, callback, record):
-    """The scalar arguments of gradient_descent, normalised."""
+def check_descent(learning_rate, max_iter, tol, ftol, callback, record):
+    """The scalar arguments of gradient_descent, normalised (ftol None: off)."""
     learning_rate = positive(learning_rate, "learning_rate")
     if isinstance(max_iter, bool):
         raise ValueError(f"max_iter must be a non-negative int, got {max_iter!r}")
@@ -169,9 +169,12 @@ def check_descent(learning_rate, max_iter, tol, callback, record):
         raise ValueError(f"max_iter must be a non-negative int, got {max_iter!r}")
     if not _is_real(tol) or not float(tol) >= 0.0:
         raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
+    if ftol is not None and (not _is_real(ftol) or not float(ftol) >= 0.0):
+        raise ValueError(f"ftol must be None or a real number >= 0, got {ftol!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {describe(callback)}")
-    return learning_rate, max_iter, float(tol), check_flag(record, "record")
+    ftol = None if ftol is None else float(ftol)
+    return learning_rate, max_iter, float(tol), ftol, check_flag(record, "record")
 
 
 def step_too_small(i, xi, hi, row=None):

@@ -19,9 +19,9 @@ operations, same order, no contraction into FMA (setup.py passes
 -ffp-contract=off), so the Python tier agrees with the reference bit for bit.
 """
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.mem cimport PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
 from cython.parallel cimport prange, threadid
-from libc.math cimport isfinite, sqrt, NAN
+from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
 from libc.string cimport memcpy
 
 import numpy as np
@@ -184,6 +184,8 @@ cdef enum Stop:
     STOP_STEP_LOST = 4
     STOP_STENCIL_LOST = 5
     STOP_CALLBACK = 6
+    STOP_FTOL = 7
+    STOP_LINE_SEARCH_FAILED = 8
 
 
 cdef struct Outcome:
@@ -222,25 +224,100 @@ cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop
     return 0
 
 
+# -- descent methods (formulas in _optimizers.py; fastgrad.reference mirrors them) --
+
+cdef enum Rule:
+    RULE_SGD
+    RULE_MOMENTUM
+    RULE_ADAM
+    RULE_ARMIJO
+
+
+cdef struct Optimizer:
+    Rule rule
+    double learning_rate
+    double momentum, dampening   # Momentum
+    bint nesterov
+    double beta1, beta2, eps     # Adam
+    double beta1_t, beta2_t      # beta^t, as running products
+    double c, shrink             # Armijo
+    Py_ssize_t max_backtracks
+    Py_ssize_t updates           # made so far
+    double* b                    # Momentum buffer, or Adam's m
+    double* v                    # Adam's v
+
+
+cdef void update(Optimizer* o, const double* x, const double* g, Py_ssize_t n,
+                 double* x_new) noexcept nogil:
+    """x_new = the next iterate by SGD, Momentum or Adam (Armijo searches in descend)."""
+    cdef Py_ssize_t i
+    cdef double m_hat, v_hat
+    if o.rule == RULE_MOMENTUM:
+        for i in range(n):
+            if o.updates == 0:
+                o.b[i] = g[i]  # torch.optim.SGD: the buffer starts as the first gradient
+            else:
+                o.b[i] = o.momentum * o.b[i] + (1.0 - o.dampening) * g[i]
+            if o.nesterov:
+                x_new[i] = x[i] - o.learning_rate * (g[i] + o.momentum * o.b[i])
+            else:
+                x_new[i] = x[i] - o.learning_rate * o.b[i]
+    elif o.rule == RULE_ADAM:
+        o.beta1_t *= o.beta1
+        o.beta2_t *= o.beta2
+        for i in range(n):
+            o.b[i] = o.beta1 * o.b[i] + (1.0 - o.beta1) * g[i]
+            o.v[i] = o.beta2 * o.v[i] + (1.0 - o.beta2) * g[i] * g[i]
+            m_hat = o.b[i] / (1.0 - o.beta1_t)
+            v_hat = o.v[i] / (1.0 - o.beta2_t)
+            x_new[i] = x[i] - o.learning_rate * m_hat / (sqrt(v_hat) + o.eps)
+    else:
+        take_step(x, g, o.learning_rate, n, x_new)
+    o.updates += 1
+
+
+cdef int armijo(Evaluator ev, Optimizer* o, const double* x, const double* g, Py_ssize_t n,
+                double fx, double g_squared, double* x_new, double* f_new,
+                Py_ssize_t* trials) except -1 nogil:
+    """Backtracking line search into x_new; returns 1 if a step was found, else 0."""
+    cdef Py_ssize_t tries, itself = -1
+    cdef double step = o.learning_rate
+    for tries in range(o.max_backtracks + 1):
+        take_step(x, g, step, n, x_new)
+        if all_finite(x_new, n):
+            ev.evaluate(x_new, n, &itself, f_new, 1, f_new)
+            trials[0] += 1
+            if f_new[0] <= fx - o.c * step * g_squared:
+                return 1
+        step *= o.shrink
+    return 0
+
+
+# -- the descent loop -----------------------------------------------------------
+
 cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
-                 double learning_rate, Py_ssize_t max_iter, double tol, object callback,
+                 Optimizer* opt, Py_ssize_t max_iter, double tol, double ftol, object callback,
                  Path* path, Outcome* out) except -1 nogil:
     """Gradient descent from x, whose stencil is already placed; x ends as the last iterate.
 
-    Mirrors fastgrad.reference.gradient_descent step for step.
+    ftol < 0: no test on the change of f.  Mirrors fastgrad.reference.gradient_descent
+    step for step.
     """
     cdef Py_ssize_t n = s.n, i
     cdef Py_ssize_t itself = -1  # a one-point batch at x itself
-    cdef double total, fx
-    cdef bint stop_requested = False
+    cdef double total, fx = NAN, f_new = NAN
+    cdef bint stop_requested = False, small_change = False
+    # f along the iterates is needed to record them, for ftol, and for Armijo.
+    cdef bint tracking = path != NULL or ftol >= 0.0 or opt.rule == RULE_ARMIJO
     out.nit = 0
     out.nfev = 0
     out.coordinate = -1
     out.norm = NAN
-    if path != NULL:
+    if tracking:
         ev.evaluate(x, n, &itself, &fx, 1, &fx)
         out.nfev += 1
-        path_append(path, x, fx)
+        if path != NULL:
+            path_append(path, x, fx)
     while True:
         if ev.gil_free and out.nit % 1024 == 1023:
             interrupted()  # with the GIL released, Ctrl-C must still stop a long run
@@ -260,13 +337,21 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
         if stop_requested:
             out.reason = STOP_CALLBACK
             break
+        if small_change:
+            out.reason = STOP_FTOL
+            break
         if out.nit == max_iter:
             out.reason = STOP_MAX_ITER
             break
-        take_step(x, g, learning_rate, n, x_new)
-        if not all_finite(x_new, n):
-            out.reason = STOP_STEP_NOT_FINITE
-            break
+        if opt.rule == RULE_ARMIJO:
+            if not armijo(ev, opt, x, g, n, fx, total, x_new, &f_new, &out.nfev):
+                out.reason = STOP_LINE_SEARCH_FAILED
+                break
+        else:
+            update(opt, x, g, n, x_new)
+            if not all_finite(x_new, n):
+                out.reason = STOP_STEP_NOT_FINITE
+                break
         if same_point(x_new, x, n):
             out.reason = STOP_STEP_LOST
             break
@@ -276,17 +361,21 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
             break
         memcpy(x, x_new, n * sizeof(double))
         out.nit += 1
-        if path != NULL:
-            ev.evaluate(x, n, &itself, &fx, 1, &fx)
-            out.nfev += 1
-            path_append(path, x, fx)
+        if tracking:
+            if opt.rule != RULE_ARMIJO:
+                ev.evaluate(x, n, &itself, &f_new, 1, &f_new)
+                out.nfev += 1
+            if ftol >= 0.0:
+                small_change = fabs(fx - f_new) <= ftol * fmax(fmax(fabs(fx), fabs(f_new)), 1.0)
+            fx = f_new
+            if path != NULL:
+                path_append(path, x, fx)
         if callback is not None:
             ask_callback(callback, x, n, &stop_requested)
-    if path != NULL:
-        out.fun = path.fs[path.length - 1]
-    else:
-        ev.evaluate(x, n, &itself, &fx, 1, &out.fun)
+    if not tracking:
+        ev.evaluate(x, n, &itself, &fx, 1, &fx)
         out.nfev += 1
+    out.fun = fx
     return 0
 
 
@@ -358,14 +447,42 @@ def descent_step(Evaluator ev, const double[::1] x, h, int method, double learni
     return g
 
 
+cdef int optimizer_init(Optimizer* o, rule, double learning_rate, Py_ssize_t n) except -1:
+    """Fill o from a validated optimizer object of _optimizers; zeroed state."""
+    o.learning_rate = learning_rate
+    o.updates = 0
+    o.b = o.v = NULL
+    o.beta1_t = o.beta2_t = 1.0
+    kind = type(rule).__name__
+    if kind == "Momentum":
+        o.rule = RULE_MOMENTUM
+        o.momentum, o.dampening, o.nesterov = rule.momentum, rule.dampening, rule.nesterov
+    elif kind == "Adam":
+        o.rule = RULE_ADAM
+        o.beta1, o.beta2, o.eps = rule.beta1, rule.beta2, rule.eps
+    elif kind == "Armijo":
+        o.rule = RULE_ARMIJO
+        o.c, o.shrink, o.max_backtracks = rule.c, rule.shrink, rule.max_backtracks
+    else:
+        o.rule = RULE_SGD
+    if o.rule == RULE_MOMENTUM or o.rule == RULE_ADAM:
+        o.b = <double*> PyMem_RawCalloc(n, sizeof(double))
+        o.v = <double*> PyMem_RawCalloc(n, sizeof(double))
+        if o.b == NULL or o.v == NULL:
+            raise MemoryError()
+    return 0
+
+
 def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_rate,
-            Py_ssize_t max_iter, double tol, callback, bint record):
+            Py_ssize_t max_iter, double tol, ftol, rule, callback, bint record):
     """Run gradient descent; returns the fields of a DescentResult as a dict."""
     cdef Py_ssize_t n = x0.shape[0]
     cdef Stencil s
     cdef Steps steps = Steps(h)
+    cdef Optimizer opt
     cdef Path path
     cdef Outcome out
+    cdef double f_tolerance = -1.0 if ftol is None else ftol
     x = np.array(x0)
     g = np.empty(n)
     x_new = np.empty(n)
@@ -373,15 +490,17 @@ def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_r
     path.n = n
     path.length = path.capacity = 0
     path.xs = path.fs = NULL
+    opt.b = opt.v = NULL
     stencil_alloc(&s, n, <Method> method, steps.data, steps.stride)
     try:
+        optimizer_init(&opt, rule, learning_rate, n)
         place_or_raise(&s, &xv[0], steps)
         if ev.gil_free and callback is None:
             with nogil:
-                descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], learning_rate, max_iter, tol,
+                descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], &opt, max_iter, tol, f_tolerance,
                         None, &path if record else NULL, &out)
         else:
-            descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], learning_rate, max_iter, tol,
+            descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], &opt, max_iter, tol, f_tolerance,
                     callback, &path if record else NULL, &out)
         if record:
             path_x = np.array(<double[:path.length, :n]> path.xs)
@@ -390,12 +509,15 @@ def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_r
             path_x = path_fun = None
     finally:
         stencil_free(&s)
+        PyMem_RawFree(opt.b)
+        PyMem_RawFree(opt.v)
         PyMem_RawFree(path.xs)
         PyMem_RawFree(path.fs)
+    message = _result.stop_message(out.reason, out.nit, out.norm, tol, out.coordinate, ftol,
+                                   getattr(rule, "max_backtracks", None))
     return dict(x=x, fun=out.fun, grad=g, nit=out.nit, nfev=out.nfev,
-                converged=out.reason == STOP_CONVERGED,
-                message=_result.stop_message(out.reason, out.nit, out.norm, tol, out.coordinate),
-                path=path_x, path_fun=path_fun)
+                converged=out.reason == STOP_CONVERGED or out.reason == STOP_FTOL,
+                message=message, path=path_x, path_fun=path_fun)
 
 
 def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_threads):
@@ -446,4 +568,5 @@ cdef int batch_rows(Evaluator ev, Stencil* stencils, const double[:, ::1] X, dou
 STOP_CODES = dict(CONVERGED=STOP_CONVERGED, MAX_ITER=STOP_MAX_ITER,
                   GRADIENT_NOT_FINITE=STOP_GRADIENT_NOT_FINITE,
                   STEP_NOT_FINITE=STOP_STEP_NOT_FINITE, STEP_LOST=STOP_STEP_LOST,
-                  STENCIL_LOST=STOP_STENCIL_LOST, CALLBACK=STOP_CALLBACK)
+                  STENCIL_LOST=STOP_STENCIL_LOST, CALLBACK=STOP_CALLBACK, FTOL=STOP_FTOL,
+                  LINE_SEARCH_FAILED=STOP_LINE_SEARCH_FAILED)

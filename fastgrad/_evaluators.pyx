@@ -207,7 +207,12 @@ cdef class VectorizedEvaluator(Evaluator):
         values = np.asarray(result)
         if values.shape != (m,):
             raise ValueError(contract.vectorized_shape_error(values.shape, m))
-        if values.dtype.kind not in "biuf":
+        if values.dtype.kind == "O":  # e.g. Fractions: each must be a real scalar
+            for v in values:
+                if not contract._is_real(v):
+                    raise TypeError(contract.vectorized_type_error(contract.describe(v)))
+            values = values.astype(np.float64)
+        elif values.dtype.kind not in "biuf":
             raise TypeError(contract.vectorized_type_error(f"an array of dtype {values.dtype}"))
         cdef const double[::1] view = np.ascontiguousarray(values, dtype=np.float64)
         memcpy(out, &view[0], m * sizeof(double))

@@ -11,9 +11,11 @@ STEP_NOT_FINITE = 3
 STEP_LOST = 4
 STENCIL_LOST = 5
 CALLBACK = 6
+FTOL = 7
+LINE_SEARCH_FAILED = 8
 
 
-def stop_message(reason, nit, norm, tol, coordinate=-1):
+def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtracks=None):
     """The message of a DescentResult: which rule stopped the run, and when."""
     if reason == CONVERGED:
         return f"converged: gradient norm {norm:.6g} <= tol {tol:.6g} after {nit} updates"
@@ -32,6 +34,12 @@ def stop_message(reason, nit, norm, tol, coordinate=-1):
                 f"x[{coordinate}] (the realised step rounds to 0)")
     if reason == CALLBACK:
         return f"stopped by callback after {nit} updates"
+    if reason == FTOL:
+        return (f"converged: the relative change of f in update {nit} is <= ftol {ftol:.6g} "
+                f"(gradient norm {norm:.6g})")
+    if reason == LINE_SEARCH_FAILED:
+        return (f"stopped at iteration {nit}: no step satisfied the Armijo condition "
+                f"after {max_backtracks} backtracks")
     raise AssertionError(f"unknown stop reason {reason}")
 
 

@@ -17,10 +17,11 @@ import math
 
 from . import _contract as contract
 from . import _result
+from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult"]
+           "DescentResult", "SGD", "Momentum", "Adam", "Armijo"]
 
 
 # -- evaluating f -------------------------------------------------------------
@@ -70,7 +71,8 @@ def _vectorized_values(result, rows):
         raise ValueError(contract.vectorized_shape_error(got, rows))
     values = []
     for v in result:
-        if hasattr(v, "__len__") and not isinstance(v, (str, bytes)):  # a nested list
+        nested = hasattr(v, "__len__") and not isinstance(v, (str, bytes))
+        if nested and getattr(v, "shape", None) != ():  # a nested list (0-d arrays are scalars)
             raise ValueError(contract.vectorized_shape_error((rows, len(v)), rows))
         if not contract._is_real(v):
             raise TypeError(contract.vectorized_type_error(contract.describe(v)))
@@ -167,21 +169,30 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     return [xi - learning_rate * gi for xi, gi in zip(x, g)]
 
 
-def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-5,
-                     method="central", args=(), unpack=False, vectorized=False,
+def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
+                     method="central", optimizer=None, args=(), unpack=False, vectorized=False,
                      callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
     values, x, h, method = _prepare(f, x0, h, method, args, unpack, vectorized)
-    learning_rate, max_iter, tol, record = contract.check_descent(
-        learning_rate, max_iter, tol, callback, record)
+    learning_rate, max_iter, tol, ftol, record = contract.check_descent(
+        learning_rate, max_iter, tol, ftol, callback, record)
+    rule = as_optimizer(optimizer)
     bad = _stencil(x, h, method)
     if isinstance(bad, int):
         raise ValueError(contract.step_too_small(bad, x[bad], h[bad]))
 
+    def f_at(point):
+        return values(point, [(None, None)])[0]
+
+    # f along the iterates is needed to record them, for ftol, and for Armijo.
+    tracking = record or ftol is not None or isinstance(rule, Armijo)
     nit = nfev = 0
-    path, path_fun = ([x], values(x, [(None, None)])) if record else (None, None)
-    nfev += 1 if record else 0
-    stop_requested = False
+    fx = None
+    if tracking:
+        fx, nfev = f_at(x), 1
+    path, path_fun = ([x], [fx]) if record else (None, None)
+    step = _update_rule(rule, len(x), learning_rate)
+    stop_requested = small_change = False
     coordinate = -1
     while True:
         g, used = _gradient_at(values, x, h, method)
@@ -199,13 +210,23 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-
         if stop_requested:
             reason = _result.CALLBACK
             break
+        if small_change:
+            reason = _result.FTOL
+            break
         if nit == max_iter:
             reason = _result.MAX_ITER
             break
-        x_new = [xi - learning_rate * gi for xi, gi in zip(x, g)]
-        if not all(math.isfinite(v) for v in x_new):
-            reason = _result.STEP_NOT_FINITE
-            break
+        if isinstance(rule, Armijo):
+            x_new, f_new, trials = _armijo(f_at, rule, x, g, fx, total, learning_rate)
+            nfev += trials
+            if x_new is None:
+                reason = _result.LINE_SEARCH_FAILED
+                break
+        else:
+            x_new = step(x, g)
+            if not all(math.isfinite(v) for v in x_new):
+                reason = _result.STEP_NOT_FINITE
+                break
         if x_new == x:
             reason = _result.STEP_LOST
             break
@@ -214,20 +235,81 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, h=1e-
             reason = _result.STENCIL_LOST
             break
         x, nit = x_new, nit + 1
-        if record:
-            path.append(x)
-            path_fun.extend(values(x, [(None, None)]))
-            nfev += 1
+        if tracking:
+            if not isinstance(rule, Armijo):
+                f_new, nfev = f_at(x), nfev + 1
+            if ftol is not None:
+                small_change = abs(fx - f_new) <= ftol * max(abs(fx), abs(f_new), 1.0)
+            fx = f_new
+            if record:
+                path.append(x)
+                path_fun.append(fx)
         if callback is not None:
             stop_requested = bool(callback(list(x)))
 
-    if record:
-        fun = path_fun[-1]
-    else:
-        fun = values(x, [(None, None)])[0]
-        nfev += 1
+    if not tracking:
+        fx, nfev = f_at(x), nfev + 1
+    message = _result.stop_message(
+        reason, nit, norm, tol, coordinate if isinstance(coordinate, int) else -1, ftol,
+        getattr(rule, "max_backtracks", None))
     return DescentResult(
-        x=x, fun=fun, grad=g, nit=nit, nfev=nfev, converged=reason == _result.CONVERGED,
-        message=_result.stop_message(reason, nit, norm, tol,
-                                     coordinate if isinstance(coordinate, int) else -1),
+        x=x, fun=fx, grad=g, nit=nit, nfev=nfev,
+        converged=reason in (_result.CONVERGED, _result.FTOL), message=message,
         path=path, path_fun=path_fun)
+
+
+# -- descent methods (formulas in fastgrad/_optimizers.py) ----------------------
+
+def _update_rule(rule, n, lr):
+    """A function step(x, g) -> the next iterate, holding the method's state."""
+    if isinstance(rule, Momentum):
+        state = {"b": None}
+
+        def step(x, g):
+            if state["b"] is None:
+                b = list(g)
+            else:
+                b = [rule.momentum * bi + (1.0 - rule.dampening) * gi
+                     for bi, gi in zip(state["b"], g)]
+            state["b"] = b
+            if rule.nesterov:
+                d = [gi + rule.momentum * bi for gi, bi in zip(g, b)]
+            else:
+                d = b
+            return [xi - lr * di for xi, di in zip(x, d)]
+        return step
+
+    if isinstance(rule, Adam):
+        state = {"m": [0.0] * n, "v": [0.0] * n, "beta1_t": 1.0, "beta2_t": 1.0}
+
+        def step(x, g):
+            b1, b2 = rule.beta1, rule.beta2
+            state["m"] = m = [b1 * mi + (1.0 - b1) * gi for mi, gi in zip(state["m"], g)]
+            state["v"] = v = [b2 * vi + (1.0 - b2) * gi * gi for vi, gi in zip(state["v"], g)]
+            state["beta1_t"] *= b1
+            state["beta2_t"] *= b2
+            x_new = []
+            for xi, mi, vi in zip(x, m, v):
+                m_hat = mi / (1.0 - state["beta1_t"])
+                v_hat = vi / (1.0 - state["beta2_t"])
+                x_new.append(xi - lr * m_hat / (math.sqrt(v_hat) + rule.eps))
+            return x_new
+        return step
+
+    def step(x, g):  # SGD
+        return [xi - lr * gi for xi, gi in zip(x, g)]
+    return step
+
+
+def _armijo(f_at, rule, x, g, fx, g_squared, lr):
+    """Backtracking line search: (x_new, f(x_new), evaluations), x_new None if none works."""
+    s, trials = lr, 0
+    for _ in range(rule.max_backtracks + 1):
+        trial = [xi - s * gi for xi, gi in zip(x, g)]
+        if all(math.isfinite(v) for v in trial):
+            f_trial = f_at(trial)
+            trials += 1
+            if f_trial <= fx - rule.c * s * g_squared:
+                return trial, f_trial, trials
+        s *= rule.shrink
+    return None, None, trials

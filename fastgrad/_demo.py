@@ -1,0 +1,121 @@
+"""The demo pictures: plain descent, momentum and Adam on three classic 2-D problems.
+
+``write_demo(out_dir)`` (run by ``python -m fastgrad demo --out DIR``) writes
+quadratic.png, rosenbrock.png, himmelblau.png (descent paths and loss curves side
+by side) and himmelblau_field.png (the gradient field).  Figures are rendered
+with Agg through Figure objects: no pyplot, no display needed.
+"""
+from pathlib import Path
+
+import fastgrad
+from fastgrad import plot
+from fastgrad.objectives import Himmelblau, Rosenbrock
+
+DPI = 110
+SIZE = (10, 4.5)
+
+
+def _quadratic(x, y):
+    return x**2 + y**2
+
+
+# name, title, f, unpack, start, (xlim, ylim), runs: (label, optimizer, learning_rate, max_iter)
+# with optimizer None (plain steps) or (class name in fastgrad, parameters).
+PROBLEMS = [
+    ("quadratic", "$f(x, y) = x^2 + y^2$", _quadratic, True, (-4.0, 3.0),
+     ((-5.0, 5.0), (-4.0, 4.0)),
+     [("plain, lr=0.05", None, 0.05, 300),
+      ("momentum 0.9, lr=0.02", ("Momentum", {"momentum": 0.9}), 0.02, 300),
+      ("Adam, lr=0.3", ("Adam", {}), 0.3, 300)]),
+    ("rosenbrock", "Rosenbrock $100(y - x^2)^2 + (1 - x)^2$", Rosenbrock(), False, (-1.5, 2.0),
+     ((-2.0, 2.0), (-1.0, 3.0)),
+     [("plain, lr=1e-3", None, 1e-3, 3000),
+      ("momentum 0.9, lr=2e-4", ("Momentum", {"momentum": 0.9}), 2e-4, 3000),
+      ("Adam, lr=0.05", ("Adam", {}), 0.05, 3000)]),
+    ("himmelblau", "Himmelblau $(x^2 + y - 11)^2 + (x + y^2 - 7)^2$", Himmelblau(), False,
+     (0.0, -4.0), ((-5.0, 5.0), (-5.0, 5.0)),
+     [("plain, lr=0.01", None, 0.01, 300),
+      ("momentum 0.9, lr=2e-3", ("Momentum", {"momentum": 0.9}), 2e-3, 300),
+      ("Adam, lr=0.2", ("Adam", {}), 0.2, 300)]),
+]
+
+
+def _descend(f, start, unpack, spec, learning_rate, max_iter, plain):
+    """One recorded run with the optimizer of spec: (result, note for its label).
+
+    Fallback while fastgrad has no optimizers yet: plain steps with the plain
+    run's settings ``plain = (learning_rate, max_iter)``, and a note saying so.
+    """
+    kwargs = dict(max_iter=max_iter, unpack=unpack, record=True)
+    if not hasattr(fastgrad, "Adam"):
+        kwargs["max_iter"] = plain[1]
+        note = "" if spec is None else " [n/a: plain steps]"
+        return fastgrad.gradient_descent(f, start, plain[0], **kwargs), note
+    optimizer = None if spec is None else getattr(fastgrad, spec[0])(**spec[1])
+    return fastgrad.gradient_descent(f, start, learning_rate, optimizer=optimizer, **kwargs), ""
+
+
+def _runs(f, unpack, start, runs):
+    plain = next((lr, max_iter) for _, spec, lr, max_iter in runs if spec is None)
+    results, labels = [], []
+    for label, spec, learning_rate, max_iter in runs:
+        result, note = _descend(f, start, unpack, spec, learning_rate, max_iter, plain)
+        results.append(result)
+        labels.append(label + note)
+    return results, labels
+
+
+def _save(fig, path):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=DPI)
+    return path
+
+
+def write_demo(out_dir):
+    """Write the demo pictures into out_dir (created if missing).
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        The directory to write to.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written: quadratic.png, rosenbrock.png, himmelblau.png and
+        himmelblau_field.png.
+
+    Examples
+    --------
+    >>> from fastgrad._demo import write_demo
+    >>> write_demo("docs")  # doctest: +SKIP
+    [PosixPath('docs/quadratic.png'), ...]
+    """
+    mpl = plot._matplotlib()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, title, f, unpack, start, (xlim, ylim), runs in PROBLEMS:
+        results, labels = _runs(f, unpack, start, runs)
+        fig = mpl.figure.Figure(figsize=SIZE, layout="constrained")
+        left, right = fig.subplots(1, 2, width_ratios=[1.15, 1])
+        plot.descent_path(f, results, labels=labels, xlim=xlim, ylim=ylim, ax=left,
+                          unpack=unpack)
+        plot.loss_curve(results, labels=labels, ax=right)
+        # One legend for both panels, under them: nothing of the pictures hidden.
+        handles = left.get_legend().legend_handles
+        left.get_legend().remove()
+        right.get_legend().remove()
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+                   fontsize="small", frameon=False)
+        fig.suptitle(title)
+        written.append(_save(fig, out / f"{name}.png"))
+
+    fig = mpl.figure.Figure(figsize=(7.5, 6), layout="constrained")
+    ax = plot.gradient_field(Himmelblau(), (-5, 5), (-5, 5), num=25, normalize=True,
+                             ax=fig.add_subplot())
+    ax.set_title("Himmelblau: gradient field (arrow direction; colour: $|\\nabla f|$)")
+    written.append(_save(fig, out / "himmelblau_field.png"))
+    return written

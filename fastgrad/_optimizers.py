@@ -1,0 +1,115 @@
+"""Descent methods: what gradient_descent does with a gradient (shared by both implementations).
+
+Standard library only.  These classes hold and check parameters; the update
+rules themselves are written twice on purpose -- in ``fastgrad.reference``
+(Python, to read) and in ``_core.pyx`` (C, to run) -- and the tests hold the
+two to the same bits.  With g the gradient at x_k and lr the learning rate:
+
+SGD        x_{k+1} = x_k - lr g
+Momentum   b = g on the first update, then b = momentum b + (1 - dampening) g;
+           d = g + momentum b if nesterov else b;  x_{k+1} = x_k - lr d
+           (torch.optim.SGD without weight decay)
+Adam       m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g g;
+           m_hat = m / (1 - beta1^t);  v_hat = v / (1 - beta2^t);
+           x_{k+1} = x_k - lr m_hat / (sqrt(v_hat) + eps)   (t = 1, 2, ...;
+           beta^t is kept as a running product)
+Armijo     backtracking line search: s = lr, then s = shrink s until
+           f(x_k - s g) <= f(x_k) - c s |g|^2 (at most max_backtracks times);
+           x_{k+1} = x_k - s g
+"""
+import math
+from dataclasses import dataclass
+
+from ._contract import _is_real, describe
+
+
+def _unit_interval(value, name, closed_left=True):
+    if not _is_real(value):
+        raise TypeError(f"{name} must be a real number, got {describe(value)}")
+    v = float(value)
+    if not ((0.0 <= v if closed_left else 0.0 < v) and v < 1.0):
+        interval = "[0, 1)" if closed_left else "(0, 1)"
+        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class SGD:
+    """Plain gradient descent: x_{k+1} = x_k - learning_rate * g."""
+
+
+@dataclass(frozen=True)
+class Momentum:
+    """Heavy-ball momentum, or Nesterov momentum, with torch.optim.SGD's semantics.
+
+    b = g on the first update, then b = momentum * b + (1 - dampening) * g;
+    the step direction is b, or g + momentum * b with nesterov=True;
+    x_{k+1} = x_k - learning_rate * direction.
+    """
+    momentum: float = 0.9
+    dampening: float = 0.0
+    nesterov: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "momentum", _unit_interval(self.momentum, "momentum"))
+        object.__setattr__(self, "dampening", _unit_interval(self.dampening, "dampening"))
+        if not isinstance(self.nesterov, bool):
+            raise TypeError(f"nesterov must be True or False, got {describe(self.nesterov)}")
+        if self.nesterov and (self.momentum == 0.0 or self.dampening != 0.0):
+            raise ValueError("Nesterov momentum requires momentum > 0 and dampening = 0")
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam (Kingma and Ba, 2015) with bias correction.
+
+    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g g;
+    x_{k+1} = x_k - learning_rate * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps).
+    """
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+
+    def __post_init__(self):
+        object.__setattr__(self, "beta1", _unit_interval(self.beta1, "beta1"))
+        object.__setattr__(self, "beta2", _unit_interval(self.beta2, "beta2"))
+        eps = float(self.eps)
+        if not (eps > 0.0 and math.isfinite(eps)):
+            raise ValueError(f"eps must be positive and finite, got {self.eps!r}")
+        object.__setattr__(self, "eps", eps)
+
+
+@dataclass(frozen=True)
+class Armijo:
+    """Gradient steps with Armijo backtracking line search.
+
+    From s = learning_rate, s *= shrink until f(x - s g) <= f(x) - c s |g|^2,
+    at most max_backtracks times (the run stops, not converged, if none works).
+    Costs one evaluation of f per trial step.
+    """
+    c: float = 1e-4
+    shrink: float = 0.5
+    max_backtracks: int = 50
+
+    def __post_init__(self):
+        object.__setattr__(self, "c", _unit_interval(self.c, "c", closed_left=False))
+        object.__setattr__(self, "shrink", _unit_interval(self.shrink, "shrink", closed_left=False))
+        if isinstance(self.max_backtracks, bool) or not isinstance(self.max_backtracks, int) \
+                or self.max_backtracks < 0:
+            raise ValueError(f"max_backtracks must be a non-negative int, got {self.max_backtracks!r}")
+
+
+_NAMED = {"sgd": SGD(), "momentum": Momentum(), "nesterov": Momentum(nesterov=True),
+          "adam": Adam(), "armijo": Armijo()}
+
+
+def as_optimizer(optimizer):
+    """None, a name ('sgd', 'momentum', 'nesterov', 'adam', 'armijo') or an optimizer object."""
+    if optimizer is None:
+        return _NAMED["sgd"]
+    if isinstance(optimizer, (SGD, Momentum, Adam, Armijo)):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer in _NAMED:
+        return _NAMED[optimizer]
+    raise ValueError(f"optimizer must be one of {', '.join(map(repr, _NAMED))} or an SGD, "
+                     f"Momentum, Adam or Armijo object, got {optimizer!r}")
