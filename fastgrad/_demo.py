@@ -20,49 +20,30 @@ def _quadratic(x, y):
 
 
 # name, title, f, unpack, start, (xlim, ylim), runs: (label, optimizer, learning_rate, max_iter)
-# with optimizer None (plain steps) or (class name in fastgrad, parameters).
 PROBLEMS = [
     ("quadratic", "$f(x, y) = x^2 + y^2$", _quadratic, True, (-4.0, 3.0),
      ((-5.0, 5.0), (-4.0, 4.0)),
      [("plain, lr=0.05", None, 0.05, 300),
-      ("momentum 0.9, lr=0.02", ("Momentum", {"momentum": 0.9}), 0.02, 300),
-      ("Adam, lr=0.3", ("Adam", {}), 0.3, 300)]),
+      ("momentum 0.9, lr=0.02", fastgrad.Momentum(0.9), 0.02, 300),
+      ("Adam, lr=0.3", fastgrad.Adam(), 0.3, 300)]),
     ("rosenbrock", "Rosenbrock $100(y - x^2)^2 + (1 - x)^2$", Rosenbrock(), False, (-1.5, 2.0),
      ((-2.0, 2.0), (-1.0, 3.0)),
      [("plain, lr=1e-3", None, 1e-3, 3000),
-      ("momentum 0.9, lr=2e-4", ("Momentum", {"momentum": 0.9}), 2e-4, 3000),
-      ("Adam, lr=0.05", ("Adam", {}), 0.05, 3000)]),
+      ("momentum 0.9, lr=2e-4", fastgrad.Momentum(0.9), 2e-4, 3000),
+      ("Adam, lr=0.05", fastgrad.Adam(), 0.05, 3000)]),
     ("himmelblau", "Himmelblau $(x^2 + y - 11)^2 + (x + y^2 - 7)^2$", Himmelblau(), False,
      (0.0, -4.0), ((-5.0, 5.0), (-5.0, 5.0)),
-     [("plain, lr=0.01", None, 0.01, 300),
-      ("momentum 0.9, lr=2e-3", ("Momentum", {"momentum": 0.9}), 2e-3, 300),
-      ("Adam, lr=0.2", ("Adam", {}), 0.2, 300)]),
+     [("plain, lr=0.01", None, 0.01, 600),
+      ("momentum 0.9, lr=2e-3", fastgrad.Momentum(0.9), 2e-3, 600),
+      ("Adam, lr=0.2", fastgrad.Adam(), 0.2, 600)]),
 ]
 
 
-def _descend(f, start, unpack, spec, learning_rate, max_iter, plain):
-    """One recorded run with the optimizer of spec: (result, note for its label).
-
-    Fallback while fastgrad has no optimizers yet: plain steps with the plain
-    run's settings ``plain = (learning_rate, max_iter)``, and a note saying so.
-    """
-    kwargs = dict(max_iter=max_iter, unpack=unpack, record=True)
-    if not hasattr(fastgrad, "Adam"):
-        kwargs["max_iter"] = plain[1]
-        note = "" if spec is None else " [n/a: plain steps]"
-        return fastgrad.gradient_descent(f, start, plain[0], **kwargs), note
-    optimizer = None if spec is None else getattr(fastgrad, spec[0])(**spec[1])
-    return fastgrad.gradient_descent(f, start, learning_rate, optimizer=optimizer, **kwargs), ""
-
-
 def _runs(f, unpack, start, runs):
-    plain = next((lr, max_iter) for _, spec, lr, max_iter in runs if spec is None)
-    results, labels = [], []
-    for label, spec, learning_rate, max_iter in runs:
-        result, note = _descend(f, start, unpack, spec, learning_rate, max_iter, plain)
-        results.append(result)
-        labels.append(label + note)
-    return results, labels
+    results = [fastgrad.gradient_descent(f, start, learning_rate, optimizer=optimizer,
+                                         max_iter=max_iter, unpack=unpack, record=True)
+               for _, optimizer, learning_rate, max_iter in runs]
+    return results, [label for label, *_ in runs]
 
 
 def _save(fig, path):

@@ -54,6 +54,11 @@ def _limits(lim, name):
     return lo, hi
 
 
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
+        raise ValueError(f"{name} must be an integer >= 2, got {value!r}")
+
+
 def _grid_values(f, X, Y, *, unpack=False, args=(), vectorized=False):
     """f at the grid points (X[i, j], Y[i, j]), in fastgrad's calling conventions.
 
@@ -75,6 +80,8 @@ def _grid_values(f, X, Y, *, unpack=False, args=(), vectorized=False):
 
 def _levels(Z, levels, log_levels):
     """Contour levels over the range of Z: geometric from just above its minimum if log_levels."""
+    if Z.count() == 0:  # f not finite anywhere on the grid
+        return None
     lo, hi = float(Z.min()), float(Z.max())
     if not hi > lo:
         return None
@@ -151,8 +158,7 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
     """
     mpl = _matplotlib()
     xlim, ylim = _limits(xlim, "xlim"), _limits(ylim, "ylim")
-    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 2:
-        raise ValueError(f"num must be an integer >= 2, got {num!r}")
+    _check_count(num, "num")
     ax = _axes(ax)
     X, Y = np.meshgrid(np.linspace(*xlim, num), np.linspace(*ylim, num))
     G = fastgrad.gradient_batch(f, np.column_stack([X.ravel(), Y.ravel()]), **gradient_kwargs)
@@ -287,6 +293,8 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
     >>> ax.figure.savefig("paths.png")  # doctest: +SKIP
     """
     mpl = _matplotlib()
+    for value, name in ((levels, "levels"), (resolution, "resolution")):
+        _check_count(value, name)
     results = _as_results(results)
     paths = _paths(results)
     labels = _labels(labels, len(results))
