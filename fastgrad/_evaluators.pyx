@@ -21,7 +21,7 @@ differs from x is a new float object per point.
 """
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.object cimport PyObject
-from cpython.float cimport PyFloat_Check, PyFloat_AS_DOUBLE
+from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.ref cimport Py_REFCNT
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
@@ -40,9 +40,13 @@ cdef extern from "Python.h":
                                PyObject* kwnames)
 
 
+cdef type float64 = np.float64
+
+
 cdef inline double as_double(object value) except? -1.0:
-    # float and its subclasses (numpy.float64) need no conversion call.
-    if PyFloat_Check(value):
+    # float and numpy.float64 need no conversion call; anything else (a float
+    # subclass with its own __float__ too) converts as the reference does.
+    if PyFloat_CheckExact(value) or type(value) is float64:
         return PyFloat_AS_DOUBLE(value)
     return contract.as_real(value)
 
@@ -57,10 +61,12 @@ cdef object read_only_array(Py_ssize_t rows, Py_ssize_t n, double** data):
 
     data receives the address of its buffer: the evaluator writes there, f cannot.
     """
-    array = np.empty(n) if rows == 0 else np.empty((rows, n))
-    data[0] = data_of(array.reshape(-1))
-    array.flags.writeable = False
-    return array
+    owner = np.empty(n) if rows == 0 else np.empty((rows, n))
+    data[0] = data_of(owner.reshape(-1))
+    owner.flags.writeable = False
+    # f gets a view of the read-only owner: unlike the owner itself, a view
+    # cannot be made writeable again (numpy refuses while its base is read-only).
+    return owner.view()
 
 
 cdef class PythonEvaluator(Evaluator):

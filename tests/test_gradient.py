@@ -4,7 +4,9 @@ Tolerances come from fd_bound() in _fgtools.py: truncation error (central
 O(h**2): h**2/6*max|f'''|; forward/backward O(h): h/2*max|f''|) plus the
 rounding of f amplified by 1/step.  Each test states the numbers.
 """
+import functools
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -303,9 +305,23 @@ def test_vectorized_unpack_gets_columns(impl):
         assert values == expected
 
 
-def test_vectorized_f_may_return_a_list(impl):
-    g = floats(impl.gradient(lambda X: [float(r[0]) * 2.0 for r in X], [1.0], vectorized=True))
-    assert abs(g[0] - 2.0) <= fd_bound("central", 1e-5, 0.0, 0.0, scale=2.1)
+@pytest.mark.parametrize("scalar", [float, np.float64, np.float32, lambda v: np.array(v), Fraction],
+                         ids=["float", "float64", "float32", "0-d-array", "Fraction"])
+@pytest.mark.parametrize("container", [list, tuple, np.array])
+def test_vectorized_f_may_return_a_sequence_of_real_scalars(impl, scalar, container):
+    # Real scalars are what the Python tier accepts from f (0-d arrays included);
+    # k of them in a sequence of length k is the right shape for the vectorized tier.
+    def f(X):
+        return container([scalar(2.0 * float(r[0])) for r in X])
+
+    g = floats(impl.gradient(f, [1.0], vectorized=True))
+    # The same values one point at a time give the same gradient, bit for bit
+    # (float32 rounding included: both tiers read the same float32 values).
+    expected = floats(impl.gradient(lambda p: scalar(2.0 * float(p[0])), [1.0]))
+    assert g == expected
+    if scalar is not np.float32:
+        # f = 2x is linear: the rounding bound alone, 2*16*EPS*2.1/(2e-5) ~ 7e-10
+        assert abs(g[0] - 2.0) <= fd_bound("central", 1e-5, 0.0, 0.0, scale=2.1)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -368,3 +384,55 @@ def test_inf_from_f_propagates(impl):
     # backward never leaves t <= 1: (1 - xm) / (1 - xm) == 1 exactly
     g = floats(impl.gradient(f, [1.0], method="backward"))
     assert g == [1.0]
+
+
+# -- any callable; re-entrant use ------------------------------------------------------
+
+class Scaled:
+    """A callable object (not a function) with state."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def __call__(self, p):
+        return self.k * (float(p[0]) ** 2 + float(p[1]) ** 2)
+
+    def method(self, p):
+        return self(p)
+
+
+def weighted(p, w):
+    return w * (float(p[0]) ** 2 + float(p[1]) ** 2)
+
+
+@pytest.mark.parametrize("f", [Scaled(3.0), Scaled(3.0).method, functools.partial(weighted, w=3.0)],
+                         ids=["callable-object", "bound-method", "partial"])
+def test_any_python_callable(impl, f):
+    g = floats(impl.gradient(f, [1.0, -1.0]))
+    # 3(x**2 + y**2): quadratic, rounding only: 2*16*EPS*6.1/(2e-5) ~ 2.2e-9
+    bound = fd_bound("central", 1e-5, 0.0, 0.0, scale=6.1)
+    assert abs(g[0] - 6.0) <= bound and abs(g[1] + 6.0) <= bound
+
+
+def test_builtin_callable_with_unpack(impl):
+    g = floats(impl.gradient(math.hypot, [3.0, 4.0], unpack=True))
+    # d/dx hypot = x/r: (0.6, 0.8).  Third derivatives of hypot near (3, 4) are
+    # below 3/r**2 = 0.12, so truncation <= 1e-10/6*0.12; rounding 2*16*EPS*5/(2e-5)
+    bound = fd_bound("central", 1e-5, d2=1.0, d3=0.12, scale=5.0)
+    assert abs(g[0] - 0.6) <= bound and abs(g[1] - 0.8) <= bound
+
+
+def test_nested_gradients_second_derivatives(impl):
+    # f may itself call the library (re-entrant use): the outer gradient of
+    # d f/dx for the cubic gives the Hessian row (2y, 2x + 9y**2).
+    def dfdx(x, y):
+        return float(impl.gradient(cubic, [x, y], 1e-5, unpack=True)[0])
+
+    x, y = 0.7, -1.3
+    row = floats(impl.gradient(dfdx, [x, y], 1e-3, unpack=True))
+    # inner: d f/dx is exact up to rounding (d3/dx3 = 0), error ~ 16*EPS*S/h_in with
+    # S ~ 7: ~2.5e-9; the outer quotient divides that by 2e-3: ~1.3e-6, plus the
+    # outer truncation h_out**2/6 * d3(df/dx)/dy3 = 0 (df/dx is cubic in y: 18)
+    # -> 1e-6/6*18 = 3e-6.  Bound 1e-5.
+    assert abs(row[0] - 2 * y) <= 1e-5
+    assert abs(row[1] - (2 * x + 9 * y * y)) <= 1e-5

@@ -1,0 +1,108 @@
+"""The pieces the two implementations share: public names and signatures, the stop
+codes of the core and their messages, and the documented examples."""
+import doctest
+import importlib.machinery
+import inspect
+
+import pytest
+
+import fastgrad
+import fastgrad._api
+import fastgrad._core
+import fastgrad._result as result
+import fastgrad.reference
+
+PUBLIC = ["gradient", "gradient_descent_step", "gradient_descent"]
+
+
+def result_constants():
+    return {name: value for name, value in vars(result).items()
+            if name.isupper() and isinstance(value, int)}
+
+
+def test_core_stop_codes_match_result_constants():
+    # The core reports why a descent stopped by number; _result turns the number
+    # into the message.  Both sides must mean the same thing by each number.
+    constants = result_constants()
+    assert constants  # CONVERGED, MAX_ITER, ...
+    assert fastgrad._core.STOP_CODES == constants
+
+
+def test_stop_codes_are_distinct_and_each_has_a_message():
+    codes = list(fastgrad._core.STOP_CODES.values())
+    assert len(set(codes)) == len(codes)
+    messages = {result.stop_message(code, 3, 0.5, 1e-6, 1, **message_extras())
+                for code in codes}
+    assert len(messages) == len(codes)  # each rule says which rule it is
+    with pytest.raises(AssertionError):
+        result.stop_message(max(codes) + 1, 3, 0.5, 1e-6)
+
+
+def message_extras():
+    # later stop rules (ftol, line search) take extra details, passed if accepted
+    accepted = inspect.signature(result.stop_message).parameters
+    extras = dict(ftol=1e-9, max_backtracks=20)
+    return {k: v for k, v in extras.items() if k in accepted}
+
+
+@pytest.mark.parametrize("name,words", [
+    ("CONVERGED", ["converged", "after 3 updates"]),
+    ("MAX_ITER", ["max_iter", "3 updates"]),
+    ("GRADIENT_NOT_FINITE", ["iteration 3", "not finite"]),
+    ("STEP_NOT_FINITE", ["iteration 3", "not finite"]),
+    ("STEP_LOST", ["iteration 3", "lost in rounding"]),
+    ("STENCIL_LOST", ["iteration 3", "x[1]", "h is too small"]),
+    ("CALLBACK", ["callback", "3 updates"]),
+])
+def test_stop_messages_name_the_iteration_and_the_reason(name, words):
+    message = result.stop_message(fastgrad._core.STOP_CODES[name], 3, 0.5, 1e-6, 1)
+    for word in words:
+        assert word in message, message
+
+
+def test_public_names():
+    assert set(PUBLIC + ["DescentResult", "__version__"]) <= set(fastgrad.__all__)
+    for name in fastgrad.__all__:
+        assert hasattr(fastgrad, name)
+    for name in PUBLIC + ["DescentResult"]:
+        assert name in fastgrad.reference.__all__
+    assert isinstance(fastgrad.__version__, str) and fastgrad.__version__
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_identical_signatures(name):
+    fast = inspect.signature(getattr(fastgrad, name))
+    ref = inspect.signature(getattr(fastgrad.reference, name))
+    assert fast == ref
+    # the contract's defaults
+    params = fast.parameters
+    assert params["h"].default == 1e-5
+    assert params["method"].default == "central"
+    assert params["args"].default == ()
+    assert params["unpack"].default is False and params["vectorized"].default is False
+    assert params["method"].kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_descent_defaults():
+    params = inspect.signature(fastgrad.gradient_descent).parameters
+    assert params["learning_rate"].default == 0.1
+    assert params["max_iter"].default == 1000
+    assert params["tol"].default == 1e-6
+    assert params["callback"].default is None and params["record"].default is False
+
+
+def test_the_core_is_compiled():
+    # The installed package runs the Cython core, not a Python stand-in.
+    for module in (fastgrad._core, fastgrad._api._core):
+        assert any(module.__file__.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES)
+
+
+def test_reference_uses_the_standard_library_only():
+    source = inspect.getsource(fastgrad.reference)
+    assert "import numpy" not in source and "from numpy" not in source
+
+
+def test_api_docstring_examples():
+    outcome = doctest.testmod(fastgrad._api, verbose=False, report=True)
+    assert outcome.attempted >= 3
+    assert outcome.failed == 0

@@ -1,0 +1,244 @@
+"""Nothing leaks: reference counts of everything the caller hands over (x, args,
+f, callback) and of everything f hands back stay put over 10**5 calls, and
+traced memory stays flat over many calls, exceptions from f included.
+
+Small n keeps this fast; one leaked reference per call would show as +10**5.
+"""
+import gc
+import sys
+import tracemalloc
+
+import numpy as np
+import pytest
+
+
+CALLS = 10**5
+
+
+class Real(float):
+    """A float subclass: the core reads it without a conversion call."""
+
+
+def returns_in_turn(objects):
+    """An f that returns the kept objects in turn (each stays alive in the closure)."""
+    state = [0]
+
+    def f(*a):
+        state[0] += 1
+        return objects[state[0] % len(objects)]
+
+    return f
+
+
+def returned_objects():
+    # float subclass, numpy float64 (a float subclass), and three that go through
+    # the general conversion: numpy float32, a big int, a 0-d array
+    return [Real(1.5), np.float64(2.5), np.float32(0.5), 10**20, np.array(3.0)]
+
+
+def refcounts(objects):
+    return [sys.getrefcount(o) for o in objects]
+
+
+@pytest.mark.parametrize("unpack", [False, True])
+def test_refcounts_stable_over_many_gradient_calls(impl, unpack):
+    x = np.array([1.0]) if not unpack else [1.0]
+    a, b = Real(2.0), object()
+    args = (a, b)
+    kept = returned_objects()
+    f = returns_in_turn(kept)
+    watched = [x, a, b, args, f] + kept + ([x[0]] if unpack else [])
+    impl.gradient(f, x, args=args, unpack=unpack)  # warm up
+    before = refcounts(watched)
+    for _ in range(CALLS):
+        impl.gradient(f, x, args=args, unpack=unpack)
+    after = refcounts(watched)
+    assert after == before
+
+
+def test_refcounts_stable_with_a_list_x_and_per_coordinate_h(impl):
+    x = [1.0, 2.0]
+    h = [1e-5, 1e-4]
+    item = Real(3.0)
+    kept = [Real(0.25)]
+    f = returns_in_turn(kept)
+    watched = [x, h, x[0], x[1], h[0], item, f, kept[0]]
+    before = refcounts(watched)
+    for _ in range(CALLS // 2):
+        impl.gradient(f, x, h, args=(item,), method="forward")
+    assert refcounts(watched) == before
+
+
+def test_refcounts_stable_vectorized(impl):
+    x = np.array([1.0])
+    ret = np.zeros(2)
+    item = Real(1.0)
+    f = returns_in_turn([ret])
+    watched = [x, ret, item, f]
+    before = refcounts(watched)
+    for _ in range(CALLS // 2):
+        impl.gradient(f, x, args=(item,), vectorized=True)
+    assert refcounts(watched) == before
+
+
+def test_refcounts_stable_over_many_descents(impl):
+    x0 = np.array([1.0])
+    item = Real(1.0)
+    kept = [Real(v) for v in (1.0, 2.0, 4.0, 3.0)]
+    f = returns_in_turn(kept)
+    stop = [True]
+
+    def callback(x):
+        return stop[0]
+
+    watched = [x0, item, f, callback, stop[0]] + kept
+    before = refcounts(watched)
+    for _ in range(CALLS // 20):
+        impl.gradient_descent(f, x0, args=(item,), callback=callback, record=True,
+                              max_iter=3)
+    assert refcounts(watched) == before
+
+
+def test_refcounts_stable_when_f_raises(impl):
+    error = ValueError("kept")
+    x = np.array([1.0, 2.0])
+    item = Real(1.0)
+
+    def f(p, a):
+        raise error
+
+    watched = [x, item, f]
+    before = refcounts(watched)
+    error_before = None
+    for i in range(CALLS // 10):
+        try:
+            impl.gradient(f, x, args=(item,))
+        except ValueError as e:
+            assert e is error
+        if i == 0:
+            error.__traceback__ = None
+            error_before = sys.getrefcount(error)
+    error.__traceback__ = None
+    assert refcounts(watched) == before
+    assert sys.getrefcount(error) == error_before
+
+
+def test_refcounts_stable_when_f_returns_a_bad_value(impl):
+    bad = "not a number"
+    x = np.array([1.0])
+    f = returns_in_turn([bad])
+    before = refcounts([bad, x, f])
+    for _ in range(CALLS // 10):
+        try:
+            impl.gradient(f, x)
+        except TypeError:
+            pass
+    assert refcounts([bad, x, f]) == before
+
+
+def test_fast_arrays_kept_by_f_are_released_with_f():
+    # The fresh buffers the core swaps in when f keeps its array belong to f alone.
+    import fastgrad
+    import weakref
+
+    kept = []
+    fastgrad.gradient(lambda p: kept.append(p) or 0.0, [1.0, 2.0])
+    refs = [weakref.ref(p) for p in kept]
+    assert len(kept) == 4
+    assert all(sys.getrefcount(p) == 3 for p in kept)  # the list, the loop variable, the call
+    del kept
+    gc.collect()
+    assert all(r() is None for r in refs)
+
+
+# -- memory flat ----------------------------------------------------------------------
+
+def traced_growth(fn, rounds):
+    """Traced memory after 2*rounds calls minus after rounds calls (bytes)."""
+    for _ in range(rounds // 10):
+        fn()  # warm up caches (type caches, free lists, numpy's)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(rounds):
+            fn()
+        gc.collect()
+        first = tracemalloc.get_traced_memory()[0]
+        for _ in range(rounds):
+            fn()
+        gc.collect()
+        second = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return second - first
+
+
+# A leak of one float (24 bytes) per call over 4000 calls is ~96 KB, of one
+# stencil buffer far more; 16 KiB leaves room only for allocator noise.
+BOUND = 16 * 1024
+
+
+def sphere(p):
+    return float(p[0]) ** 2 + float(p[1]) ** 2
+
+
+def raising(p):
+    raise RuntimeError("inside f")
+
+
+def returning_str(p):
+    return "x"
+
+
+def scenarios(impl):
+    def gradient():
+        impl.gradient(sphere, [1.0, 2.0])
+
+    def gradient_unpack():
+        impl.gradient(lambda a, b: a * a + b * b, np.array([1.0, 2.0]), unpack=True)
+
+    def gradient_vectorized():
+        impl.gradient(lambda X: np.asarray(X, float).sum(axis=1), [1.0, 2.0], vectorized=True)
+
+    def gradient_keeping_arrays():
+        kept = []
+        impl.gradient(lambda p: kept.append(p) or 0.0, [1.0, 2.0])
+
+    def descent():
+        impl.gradient_descent(sphere, [1.0, 2.0], 0.3, max_iter=20, record=True,
+                              callback=lambda x: False)
+
+    def f_raises():
+        try:
+            impl.gradient_descent(raising, [1.0, 2.0])
+        except RuntimeError:
+            pass
+
+    def f_returns_str():
+        try:
+            impl.gradient(returning_str, [1.0, 2.0])
+        except TypeError:
+            pass
+
+    def bad_argument():
+        try:
+            impl.gradient_descent(sphere, [1.0, 2.0], tol=-1.0)
+        except ValueError:
+            pass
+
+    def nan_stop():
+        impl.gradient_descent(lambda p: float("nan"), [1.0, 2.0])
+
+    return dict(gradient=(gradient, 4000), gradient_unpack=(gradient_unpack, 4000),
+                gradient_vectorized=(gradient_vectorized, 4000),
+                gradient_keeping_arrays=(gradient_keeping_arrays, 4000),
+                descent=(descent, 200), f_raises=(f_raises, 4000),
+                f_returns_str=(f_returns_str, 4000), bad_argument=(bad_argument, 4000),
+                nan_stop=(nan_stop, 4000))
+
+
+@pytest.mark.parametrize("name", sorted(scenarios(None)))
+def test_memory_flat(impl, name):
+    fn, rounds = scenarios(impl)[name]
+    growth = traced_growth(fn, rounds)
+    assert growth < BOUND, f"{name}: traced memory grew by {growth} bytes over {rounds} calls"
