@@ -56,17 +56,29 @@ cdef double* data_of(object array) except NULL:
     return &view[0]
 
 
-cdef object read_only_array(Py_ssize_t rows, Py_ssize_t n, double** data):
-    """A new read-only float64 array of shape (n,) (rows == 0) or (rows, n).
+cdef class Handout:
+    """A read-only float64 array handed to f, and whether f kept a reference to it.
 
-    data receives the address of its buffer: the evaluator writes there, f cannot.
+    The evaluator writes the points through ``data``; f cannot: it gets a view
+    of a read-only owner, which (unlike the owner itself) cannot be made
+    writeable again.  Views f takes of it reference the owner, so f keeping
+    the array or any view of it shows in one of the two reference counts.
     """
-    owner = np.empty(n) if rows == 0 else np.empty((rows, n))
-    data[0] = data_of(owner.reshape(-1))
-    owner.flags.writeable = False
-    # f gets a view of the read-only owner: unlike the owner itself, a view
-    # cannot be made writeable again (numpy refuses while its base is read-only).
-    return owner.view()
+    cdef readonly object array
+    cdef object owner
+    cdef double* data
+    cdef Py_ssize_t array_refs, owner_refs
+
+    def __cinit__(self, Py_ssize_t rows, Py_ssize_t n):
+        self.owner = np.empty(n) if rows == 0 else np.empty((rows, n))
+        self.data = data_of(self.owner.reshape(-1))
+        self.owner.flags.writeable = False
+        self.array = self.owner.view()
+        self.array_refs = Py_REFCNT(self.array)
+        self.owner_refs = Py_REFCNT(self.owner)
+
+    cdef inline bint kept(self):
+        return Py_REFCNT(self.array) != self.array_refs or Py_REFCNT(self.owner) != self.owner_refs
 
 
 cdef class PythonEvaluator(Evaluator):
@@ -76,9 +88,7 @@ cdef class PythonEvaluator(Evaluator):
     cdef bint unpack
     cdef Py_ssize_t n, nargs, lead
     cdef PyObject** argv      # borrowed: the point (or n floats), then args
-    cdef object point         # the read-only array f receives (not unpack)
-    cdef double* point_data
-    cdef Py_ssize_t point_refs  # its reference count while only we hold it
+    cdef Handout point        # the array f receives (not unpack)
     cdef list floats          # unpack: x as Python floats, owned here
 
     def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
@@ -101,11 +111,10 @@ cdef class PythonEvaluator(Evaluator):
         PyMem_Free(self.argv)
 
     cdef int new_point(self, const double* x) except -1:
-        self.point = read_only_array(0, self.n, &self.point_data)
+        self.point = Handout(0, self.n)
         if x != NULL:
-            memcpy(self.point_data, x, self.n * sizeof(double))
-        self.argv[0] = <PyObject*> self.point
-        self.point_refs = Py_REFCNT(self.point)
+            memcpy(self.point.data, x, self.n * sizeof(double))
+        self.argv[0] = <PyObject*> self.point.array
         return 0
 
     cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
@@ -118,16 +127,16 @@ cdef class PythonEvaluator(Evaluator):
     cdef int evaluate_array(self, const double* x, const Py_ssize_t* coord,
                             const double* value, Py_ssize_t k, double* out) except -1:
         cdef Py_ssize_t j, c
-        memcpy(self.point_data, x, self.n * sizeof(double))
+        memcpy(self.point.data, x, self.n * sizeof(double))
         for j in range(k):
             c = coord[j]
             if c >= 0:
-                self.point_data[c] = value[j]
+                self.point.data[c] = value[j]
             result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
-            if Py_REFCNT(self.point) != self.point_refs:
+            if self.point.kept():
                 self.new_point(x)  # f kept the array: leave it to f
             elif c >= 0:
-                self.point_data[c] = x[c]
+                self.point.data[c] = x[c]
             out[j] = as_double(result)
         return 0
 
@@ -161,9 +170,7 @@ cdef class VectorizedEvaluator(Evaluator):
     cdef tuple args
     cdef bint unpack
     cdef Py_ssize_t n, rows
-    cdef object matrix         # read-only (rows, n) array handed to f
-    cdef double* matrix_data
-    cdef Py_ssize_t matrix_refs
+    cdef Handout matrix        # the (rows, n) points handed to f
 
     def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
         self.f = f
@@ -173,9 +180,8 @@ cdef class VectorizedEvaluator(Evaluator):
         self.rows = 0
 
     cdef int new_matrix(self, Py_ssize_t rows) except -1:
-        self.matrix = read_only_array(rows, self.n, &self.matrix_data)
+        self.matrix = Handout(rows, self.n)
         self.rows = rows
-        self.matrix_refs = Py_REFCNT(self.matrix)
         return 0
 
     cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
@@ -193,18 +199,18 @@ cdef class VectorizedEvaluator(Evaluator):
             if self.rows < m:
                 self.new_matrix(min(per_call, k))
             for r in range(m):
-                row = self.matrix_data + r * self.n
+                row = self.matrix.data + r * self.n
                 memcpy(row, x, self.n * sizeof(double))
                 c = coord[start + r]
                 if c >= 0:
                     row[c] = value[start + r]
-            block = self.matrix if m == self.rows else self.matrix[:m]
+            block = self.matrix.array if m == self.rows else self.matrix.array[:m]
             if self.unpack:
                 result = self.f(*block.T, *self.args)
             else:
                 result = self.f(block, *self.args)
             block = None
-            if Py_REFCNT(self.matrix) != self.matrix_refs:
+            if self.matrix.kept():
                 self.rows = 0  # f kept the points: the next chunk gets a fresh array
             self.store(result, m, out + start)
         return 0
