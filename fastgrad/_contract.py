@@ -141,32 +141,31 @@ def batch_values(X):
     return rows
 
 
+def whole_number(value, name, minimum, wording):
+    """An int >= minimum (bools and floats refused), or the ValueError naming the parameter."""
+    message = f"{name} must be {wording}, got {value!r}"
+    if isinstance(value, bool):
+        raise ValueError(message)
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise ValueError(message) from None
+    if number < minimum:
+        raise ValueError(message)
+    return number
+
+
 def check_threads(num_threads, default):
     """num_threads: None (default) or a positive int."""
     if num_threads is None:
         return default
-    if isinstance(num_threads, bool):
-        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
-    try:
-        num_threads = operator.index(num_threads)
-    except TypeError:
-        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}") from None
-    if num_threads < 1:
-        raise ValueError(f"num_threads must be a positive int or None, got {num_threads!r}")
-    return num_threads
+    return whole_number(num_threads, "num_threads", 1, "a positive int or None")
 
 
 def check_descent(learning_rate, max_iter, tol, ftol, callback, record):
     """The scalar arguments of gradient_descent, normalised (ftol None: off)."""
     learning_rate = positive(learning_rate, "learning_rate")
-    if isinstance(max_iter, bool):
-        raise ValueError(f"max_iter must be a non-negative int, got {max_iter!r}")
-    try:
-        max_iter = operator.index(max_iter)
-    except TypeError:
-        raise ValueError(f"max_iter must be a non-negative int, got {max_iter!r}") from None
-    if max_iter < 0:
-        raise ValueError(f"max_iter must be a non-negative int, got {max_iter!r}")
+    max_iter = whole_number(max_iter, "max_iter", 0, "a non-negative int")
     if not _is_real(tol) or not float(tol) >= 0.0:
         raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
     if ftol is not None and (not _is_real(ftol) or not float(ftol) >= 0.0):

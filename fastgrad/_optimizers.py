@@ -20,7 +20,7 @@ Armijo     backtracking line search: s = lr, then s = shrink s until
 import math
 from dataclasses import dataclass
 
-from ._contract import _is_real, describe
+from ._contract import _is_real, describe, whole_number
 
 
 def _unit_interval(value, name, closed_left=True):
@@ -94,9 +94,8 @@ class Armijo:
     def __post_init__(self):
         object.__setattr__(self, "c", _unit_interval(self.c, "c", closed_left=False))
         object.__setattr__(self, "shrink", _unit_interval(self.shrink, "shrink", closed_left=False))
-        if isinstance(self.max_backtracks, bool) or not isinstance(self.max_backtracks, int) \
-                or self.max_backtracks < 0:
-            raise ValueError(f"max_backtracks must be a non-negative int, got {self.max_backtracks!r}")
+        object.__setattr__(self, "max_backtracks", whole_number(
+            self.max_backtracks, "max_backtracks", 0, "a non-negative int"))
 
 
 _NAMED = {"sgd": SGD(), "momentum": Momentum(), "nesterov": Momentum(nesterov=True),

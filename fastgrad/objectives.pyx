@@ -79,6 +79,10 @@ cdef class Objective:
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+    def __reduce__(self):
+        # Parameterless objectives; those with parameters pass them back.
+        return (type(self), ())
+
 
 cdef class Sphere(Objective):
     """sum(x_i**2); gradient 2x."""
@@ -89,9 +93,6 @@ cdef class Sphere(Objective):
         for i in range(n):
             total += x[i] * x[i]
         return total
-
-    def __reduce__(self):
-        return (Sphere, ())
 
 
 cdef class Rosenbrock(Objective):
@@ -108,9 +109,6 @@ cdef class Rosenbrock(Objective):
             b = 1.0 - x[i]
             total += 100.0 * a * a + b * b
         return total
-
-    def __reduce__(self):
-        return (Rosenbrock, ())
 
 
 cdef class Quadratic(Objective):
@@ -233,40 +231,31 @@ cdef class LogisticLoss(_LinearModel):
                 f"y=<{self.y.shape[0]}>, l2={self.l2!r})")
 
 
-cdef class Himmelblau(Objective):
-    """(x**2 + y - 11)**2 + (x + y**2 - 7)**2; four minima of 0, one at (3, 2)."""
-
+cdef class _Plane(Objective):
+    # The classic teaching functions of two variables.
     def __init__(self):
         self.dim = 2
+
+
+cdef class Himmelblau(_Plane):
+    """(x**2 + y - 11)**2 + (x + y**2 - 7)**2; four minima of 0, one at (3, 2)."""
 
     cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
         cdef double x = v[0], y = v[1]
         cdef double a = x * x + y - 11.0, b = x + y * y - 7.0
         return a * a + b * b
 
-    def __reduce__(self):
-        return (Himmelblau, ())
 
-
-cdef class Booth(Objective):
+cdef class Booth(_Plane):
     """(x + 2y - 7)**2 + (2x + y - 5)**2; minimum 0 at (1, 3)."""
-
-    def __init__(self):
-        self.dim = 2
 
     cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
         cdef double a = v[0] + 2.0 * v[1] - 7.0, b = 2.0 * v[0] + v[1] - 5.0
         return a * a + b * b
 
-    def __reduce__(self):
-        return (Booth, ())
 
-
-cdef class Beale(Objective):
+cdef class Beale(_Plane):
     """(1.5 - x + xy)**2 + (2.25 - x + xy**2)**2 + (2.625 - x + xy**3)**2; minimum 0 at (3, 0.5)."""
-
-    def __init__(self):
-        self.dim = 2
 
     cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
         cdef double x = v[0], y = v[1]
@@ -274,9 +263,6 @@ cdef class Beale(Objective):
         cdef double b = 2.25 - x + x * y * y
         cdef double c = 2.625 - x + x * y * y * y
         return a * a + b * b + c * c
-
-    def __reduce__(self):
-        return (Beale, ())
 
 
 cdef class CFunction(Objective):
@@ -330,6 +316,9 @@ cdef class CFunction(Objective):
 
     def __repr__(self):
         return f"CFunction({self.owner!r})"
+
+    def __reduce__(self):
+        raise TypeError("a CFunction holds a C function pointer and cannot be pickled")
 
 
 cdef CFunction wrap_c_function(objective_function function, void* user_data, object owner):
