@@ -5,6 +5,7 @@ import sys
 import sysconfig
 import tempfile
 
+import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
@@ -63,6 +64,8 @@ OPENMP_COMPILE, OPENMP_LINK = openmp_flags()
 def extension(name, openmp=False):
     return Extension(
         f"fastgrad.{name}", [f"fastgrad/{name}.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=COMPILE_ARGS + (OPENMP_COMPILE if openmp else []),
         extra_link_args=OPENMP_LINK if openmp else [])
 

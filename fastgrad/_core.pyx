@@ -25,11 +25,14 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
 from libc.string cimport memcpy
 
+cimport numpy as cnp
 import numpy as np
 
 from . import _contract as contract
 from . import _result
 
+
+cnp.import_array()
 
 #: Whether this build runs gradient_batch and large compiled stencils in
 #: parallel (setup.py found OpenMP).
@@ -391,10 +394,26 @@ cdef object copy_to_array(const double* v, Py_ssize_t n):
     return out
 
 
+cdef double* float64_data(object array) except NULL:
+    """The buffer of a C-contiguous float64 ndarray, as _api hands them to the core.
+
+    The numpy C API, not a memoryview: this is paid on every gradient() call.
+    """
+    if not (cnp.PyArray_Check(array) and cnp.PyArray_TYPE(array) == cnp.NPY_FLOAT64
+            and cnp.PyArray_IS_C_CONTIGUOUS(array)):
+        raise TypeError(f"internal: expected a C-contiguous float64 array, got {type(array)}")
+    return <double*> cnp.PyArray_DATA(array)
+
+
+cdef object new_vector(Py_ssize_t n):
+    cdef cnp.npy_intp size = n
+    return cnp.PyArray_EMPTY(1, &size, cnp.NPY_FLOAT64, 0)
+
+
 cdef class Steps:
     """h as the core reads it: one step for every coordinate, or one each."""
     cdef double scalar
-    cdef const double[::1] array
+    cdef object array
     cdef const double* data
     cdef Py_ssize_t stride
 
@@ -405,7 +424,7 @@ cdef class Steps:
             self.stride = 0
         else:
             self.array = h
-            self.data = &self.array[0]
+            self.data = float64_data(h)
             self.stride = 1
 
     cdef double at(self, Py_ssize_t i):
@@ -421,31 +440,32 @@ cdef int place_or_raise(Stencil* s, const double* x, Steps h, Py_ssize_t row=-1)
     raise ValueError(contract.step_too_small(bad, x[bad], h.at(bad), None if row < 0 else row))
 
 
-def gradient(Evaluator ev, const double[::1] x, h, int method):
-    """The gradient at x (h: float or float64 array; arguments already validated)."""
-    cdef Py_ssize_t n = x.shape[0]
+def gradient(Evaluator ev, x, h, int method):
+    """The gradient at x (x: float64 array; h: float or float64 array; both validated)."""
+    cdef const double* xp = float64_data(x)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
     cdef Stencil s
     cdef Steps steps = Steps(h)
-    g = np.empty(n)
-    cdef double[::1] gv = g
+    g = new_vector(n)
+    cdef double* gp = <double*> cnp.PyArray_DATA(g)
     stencil_alloc(&s, n, <Method> method, steps.data, steps.stride)
     try:
-        place_or_raise(&s, &x[0], steps)
+        place_or_raise(&s, xp, steps)
         if ev.gil_free:
             with nogil:
-                stencil_gradient(ev, &s, &x[0], &gv[0])
+                stencil_gradient(ev, &s, xp, gp)
         else:
-            stencil_gradient(ev, &s, &x[0], &gv[0])
+            stencil_gradient(ev, &s, xp, gp)
     finally:
         stencil_free(&s)
     return g
 
 
-def descent_step(Evaluator ev, const double[::1] x, h, int method, double learning_rate):
+def descent_step(Evaluator ev, x, h, int method, double learning_rate):
     """x - learning_rate * gradient(x), as a new array."""
     g = gradient(ev, x, h, method)
-    cdef double[::1] gv = g
-    take_step(&x[0], &gv[0], learning_rate, x.shape[0], &gv[0])
+    cdef double* gp = <double*> cnp.PyArray_DATA(g)
+    take_step(float64_data(x), gp, learning_rate, cnp.PyArray_SIZE(x), gp)
     return g
 
 

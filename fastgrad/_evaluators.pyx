@@ -27,11 +27,19 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 from cython.parallel cimport prange, threadid
 
+cimport numpy as cnp
 import numpy as np
 
 from ._core cimport Evaluator, fastgrad_max_threads
 from .objectives cimport Objective
 from . import _contract as contract
+
+cnp.import_array()
+
+
+cdef extern from "numpy/arrayobject.h":
+    # Left out of numpy's .pxd; NULL dtype and type keep the array's own.
+    object PyArray_View(cnp.ndarray array, void* dtype, void* subtype)
 
 
 cdef extern from "Python.h":
@@ -51,11 +59,6 @@ cdef inline double as_double(object value) except? -1.0:
     return contract.as_real(value)
 
 
-cdef double* data_of(object array) except NULL:
-    cdef double[::1] view = array
-    return &view[0]
-
-
 cdef class Handout:
     """A read-only float64 array handed to f, and whether f kept a reference to it.
 
@@ -65,15 +68,22 @@ cdef class Handout:
     the array or any view of it shows in one of the two reference counts.
     """
     cdef readonly object array
-    cdef object owner
+    cdef cnp.ndarray owner
     cdef double* data
     cdef Py_ssize_t array_refs, owner_refs
 
     def __cinit__(self, Py_ssize_t rows, Py_ssize_t n):
-        self.owner = np.empty(n) if rows == 0 else np.empty((rows, n))
-        self.data = data_of(self.owner.reshape(-1))
-        self.owner.flags.writeable = False
-        self.array = self.owner.view()
+        # The numpy C API: a Python tier makes one of these per gradient() call.
+        cdef cnp.npy_intp shape[2]
+        shape[0] = rows
+        shape[1] = n
+        if rows == 0:
+            self.owner = cnp.PyArray_EMPTY(1, &shape[1], cnp.NPY_FLOAT64, 0)
+        else:
+            self.owner = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+        self.data = <double*> cnp.PyArray_DATA(self.owner)
+        cnp.PyArray_CLEARFLAGS(self.owner, cnp.NPY_ARRAY_WRITEABLE)
+        self.array = PyArray_View(self.owner, NULL, NULL)
         self.array_refs = Py_REFCNT(self.array)
         self.owner_refs = Py_REFCNT(self.owner)
 
