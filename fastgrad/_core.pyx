@@ -577,9 +577,9 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_
 
 cdef int batch_rows(Evaluator ev, Stencil* stencils, const double[:, ::1] X, double[:, ::1] G,
                     int threads) except -1 nogil:
-    cdef Py_ssize_t r
+    cdef Py_ssize_t r, m = X.shape[0]  # read outside the OpenMP region (debug builds check it)
     cdef Stencil* s
-    for r in prange(X.shape[0], schedule="dynamic", chunksize=max(1, X.shape[0] // (16 * threads)),
+    for r in prange(m, schedule="dynamic", chunksize=max(1, m // (16 * threads)),
                     num_threads=threads):
         s = &stencils[threadid()]
         stencil_place(s, &X[r, 0])

@@ -243,7 +243,7 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
         assert isinstance(info.value.__cause__, ImportError)
 
 
-def test_plots_never_import_pyplot():
+def test_plots_never_import_pyplot(tmp_path):
     code = (
         "import sys, fastgrad, fastgrad.plot as p\n"
         "f = lambda x, y: x**2 + 2*y**2\n"
@@ -253,7 +253,8 @@ def test_plots_never_import_pyplot():
         "p.loss_curve(r).figure.savefig('/dev/null', format='png')\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot imported'\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
+                   cwd=tmp_path)  # away from the source tree: the installed fastgrad
 
 
 # --- the demo ----------------------------------------------------------------------------
