@@ -82,39 +82,44 @@ def _vectorized_values(result, rows):
 
 # -- the stencil --------------------------------------------------------------
 
-def _stencil(x, h, method):
-    """The points where the gradient evaluates f, in evaluation order.
+def _realised_step(x, h, i, method):
+    xp, xm = x[i] + h[i], x[i] - h[i]
+    return {"central": xp - xm, "forward": xp - x[i], "backward": x[i] - xm}[method]
 
-    Returns the list of points, or raises ValueError if a realised step is 0.
-    """
-    points = [] if method == "central" else [(None, None)]
+
+def _bad_coordinate(x, h, method):
+    """The first i whose realised step is 0 or not finite (h too small or too large), or None."""
     for i in range(len(x)):
-        xp, xm = x[i] + h[i], x[i] - h[i]
-        step = {"central": xp - xm, "forward": xp - x[i], "backward": x[i] - xm}[method]
+        step = _realised_step(x, h, i, method)
         if step == 0.0 or not math.isfinite(step):
             return i
+    return None
+
+
+def _stencil(x, h, method):
+    """The points where the gradient evaluates f, in evaluation order."""
+    points = [] if method == "central" else [(None, None)]
+    for i in range(len(x)):
         if method != "backward":
-            points.append((i, xp))
+            points.append((i, x[i] + h[i]))
         if method != "forward":
-            points.append((i, xm))
+            points.append((i, x[i] - h[i]))
     return points
 
 
 def _gradient_at(values, x, h, method):
-    """The gradient at x and the number of evaluations, or the bad coordinate."""
+    """The gradient at x (whose stencil is checked) and the number of evaluations."""
     points = _stencil(x, h, method)
-    if isinstance(points, int):
-        return points, 0
     fv = values(x, points)
     g = []
     for i in range(len(x)):
+        step = _realised_step(x, h, i, method)
         if method == "central":
-            (_, xp), (_, xm) = points[2 * i], points[2 * i + 1]
-            g.append((fv[2 * i] - fv[2 * i + 1]) / (xp - xm))
+            g.append((fv[2 * i] - fv[2 * i + 1]) / step)
         elif method == "forward":
-            g.append((fv[1 + i] - fv[0]) / (points[1 + i][1] - x[i]))
+            g.append((fv[1 + i] - fv[0]) / step)
         else:
-            g.append((fv[0] - fv[1 + i]) / (x[i] - points[1 + i][1]))
+            g.append((fv[0] - fv[1 + i]) / step)
     return g, len(points)
 
 
@@ -128,11 +133,15 @@ def _prepare(f, x, h, method, args, unpack, vectorized):
     return values, x, h, method
 
 
+def _check_stencil(x, h, method, row=None):
+    bad = _bad_coordinate(x, h, method)
+    if bad is not None:
+        raise ValueError(contract.step_too_small(bad, x[bad], h[bad], row))
+
+
 def _checked_gradient(values, x, h, method):
-    g, _ = _gradient_at(values, x, h, method)
-    if isinstance(g, int):
-        raise ValueError(contract.step_too_small(g, x[g], h[g]))
-    return g
+    _check_stencil(x, h, method)
+    return _gradient_at(values, x, h, method)[0]
 
 
 # -- the public functions -----------------------------------------------------
@@ -154,10 +163,8 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
-        bad = _stencil(x, h, method)
-        if isinstance(bad, int):
-            raise ValueError(contract.step_too_small(bad, x[bad], h[bad], r))
-    return [_checked_gradient(values, x, h, method) for x in rows]
+        _check_stencil(x, h, method, r)
+    return [_gradient_at(values, x, h, method)[0] for x in rows]
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
@@ -177,9 +184,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     rule = as_optimizer(optimizer)
-    bad = _stencil(x, h, method)
-    if isinstance(bad, int):
-        raise ValueError(contract.step_too_small(bad, x[bad], h[bad]))
+    _check_stencil(x, h, method)
 
     def f_at(point):
         return values(point, [(None, None)])[0]
@@ -193,7 +198,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     path, path_fun = ([x], [fx]) if record else (None, None)
     step = _update_rule(rule, len(x), learning_rate)
     stop_requested = small_change = False
-    coordinate = -1
+    coordinate = None
     while True:
         g, used = _gradient_at(values, x, h, method)
         nfev += used
@@ -230,8 +235,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if x_new == x:
             reason = _result.STEP_LOST
             break
-        coordinate = _stencil(x_new, h, method)
-        if isinstance(coordinate, int):
+        coordinate = _bad_coordinate(x_new, h, method)
+        if coordinate is not None:
             reason = _result.STENCIL_LOST
             break
         x, nit = x_new, nit + 1
@@ -250,7 +255,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
     message = _result.stop_message(
-        reason, nit, norm, tol, coordinate if isinstance(coordinate, int) else -1, ftol,
+        reason, nit, norm, tol, -1 if coordinate is None else coordinate, ftol,
         getattr(rule, "max_backtracks", None))
     return DescentResult(
         x=x, fun=fx, grad=g, nit=nit, nfev=nfev,
