@@ -70,7 +70,6 @@ def extension(name, openmp=False):
         extra_link_args=OPENMP_LINK if openmp else [])
 
 
-extensions = [extension("_core", openmp=True), extension("_evaluators", openmp=True),
-              extension("objectives")]
+extensions = [extension("_core", openmp=True), extension("_evaluators"), extension("objectives")]
 
 setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))

@@ -8,7 +8,7 @@ Three layers, as in scikit-learn's ``_loss``:
 1. Evaluators (``Evaluator`` subclasses, see ``_evaluators.pyx``) say how f is
    evaluated at a batch of stencil points: one Python call per point, one
    vectorized call per chunk, or a compiled objective's C function without
-   the GIL (shared among OpenMP threads for large stencils).
+   the GIL.
 2. This module: the stencil (which points, in which order), the gradient
    formula, and the descent loop.  They are ``nogil`` C functions that touch
    Python only through the evaluator and the user's callback, so the compiled
@@ -34,13 +34,12 @@ from . import _result
 
 cnp.import_array()
 
-#: Whether this build runs gradient_batch and large compiled stencils in
-#: parallel (setup.py found OpenMP).
+#: Whether this build runs gradient_batch in parallel (setup.py found OpenMP).
 OPENMP = FASTGRAD_OPENMP
 
 
 def max_threads():
-    """The number of threads the compiled tier uses by default (1 without OpenMP)."""
+    """The number of threads gradient_batch uses by default (1 without OpenMP)."""
     return fastgrad_max_threads()
 
 

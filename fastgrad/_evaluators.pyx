@@ -25,12 +25,11 @@ from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.ref cimport Py_REFCNT
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
-from cython.parallel cimport prange, threadid
 
 cimport numpy as cnp
 import numpy as np
 
-from ._core cimport Evaluator, fastgrad_max_threads
+from ._core cimport Evaluator
 from .objectives cimport Objective
 from . import _contract as contract
 
@@ -241,21 +240,19 @@ cdef class VectorizedEvaluator(Evaluator):
         return 0
 
 
-# A gradient whose stencil holds at least this many coordinates in all
-# (k points x n) is evaluated by several threads: below it, starting them
-# costs more than it saves.
 cdef enum:
-    PARALLEL_WORK = 65536
     SMALL_N = 64  # scratch points of up to this many coordinates live on the stack
 
 
 cdef class CompiledEvaluator(Evaluator):
     """A compiled objective's C method, called per point without the GIL.
 
-    Large stencils are shared among OpenMP threads (OMP_NUM_THREADS respected);
-    every point is evaluated independently, so the result does not depend on
-    the number of threads.  Scratch points are allocated per call and thread,
-    so one evaluator serves many threads at once (gradient_batch).
+    One gradient's points are evaluated by the calling thread: sharing them
+    among OpenMP threads was 1.6x faster on an idle 2-core machine but up to
+    10x slower on a loaded one (threads spin-waiting for a busy core), so
+    parallelism is left to gradient_batch, where the caller asks for it.
+    The scratch point is allocated per call, so one evaluator serves many
+    threads at once.
     """
     cdef Objective objective
 
@@ -266,27 +263,19 @@ cdef class CompiledEvaluator(Evaluator):
 
     cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
                       const double* value, Py_ssize_t k, double* out) except -1 nogil:
-        cdef int threads = fastgrad_max_threads() if k * n >= PARALLEL_WORK else 1
         cdef double on_stack[SMALL_N]
-        cdef double* scratch = on_stack
-        cdef Py_ssize_t j, t
-        if threads * n > SMALL_N:
-            scratch = <double*> malloc(threads * n * sizeof(double))
-            if scratch == NULL:
+        cdef double* point = on_stack
+        cdef Py_ssize_t j
+        if n > SMALL_N:
+            point = <double*> malloc(n * sizeof(double))
+            if point == NULL:
                 with gil:
                     raise MemoryError()
-        for t in range(threads):
-            memcpy(scratch + t * n, x, n * sizeof(double))
-        if threads == 1:
-            for j in range(k):
-                out[j] = self.at_point(scratch, x, n, coord[j], value[j])
-        else:
-            # Dynamic chunks: a thread slowed by other load does not hold up the rest.
-            for j in prange(k, schedule="dynamic", chunksize=max(1, k // (16 * threads)),
-                            num_threads=threads):
-                out[j] = self.at_point(scratch + threadid() * n, x, n, coord[j], value[j])
-        if scratch != on_stack:
-            free(scratch)
+        memcpy(point, x, n * sizeof(double))
+        for j in range(k):
+            out[j] = self.at_point(point, x, n, coord[j], value[j])
+        if point != on_stack:
+            free(point)
         return 0
 
     cdef inline double at_point(self, double* point, const double* x, Py_ssize_t n,

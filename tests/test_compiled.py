@@ -159,13 +159,19 @@ def test_objectives_pickle():
 
 C_SOURCE = r"""
 #include <math.h>
+static double term(double *x, int i) {
+    double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
+    return 100.0 * a * a + b * b;
+}
+/* Rosenbrock summed in the order of fastgrad.objectives.Rosenbrock (two partial sums) */
 double rosen(int n, double *x, void *user_data) {
-    double total = 0.0;
-    for (int i = 0; i < n - 1; i++) {
-        double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
-        total += 100.0 * a * a + b * b;
+    double even = 0.0, odd = 0.0;
+    for (int i = 0; i < n - 2; i += 2) {
+        even += term(x, i);
+        odd += term(x, i + 1);
     }
-    return total;
+    if (n % 2 == 0) even += term(x, n - 2);
+    return even + odd;
 }
 double rosen_no_data(int n, double *x) { return rosen(n, x, 0); }
 double scaled_sphere(int n, double *x, void *user_data) {
@@ -404,3 +410,23 @@ def test_keyboard_interrupt_stops_a_long_compiled_descent():
         fastgrad.gradient_descent(Sphere(), np.full(50, 1.0), 1e-12, max_iter=10**9, tol=0.0)
     timer.join()
     assert time.perf_counter() - started < 30  # it stopped, long before max_iter
+
+
+@pytest.mark.parametrize("n", range(1, 10))
+def test_objective_values_match_their_formulas_for_every_length(n):
+    # The C loops sum in interleaved partial sums with tails; every length exercises them.
+    x = RNG.normal(size=n)
+    X, y = RNG.normal(size=(5, n)), RNG.normal(size=5)
+    labels = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
+    A, b = RNG.normal(size=(n, n)), RNG.normal(size=n)
+    z = X @ x
+    expected = {
+        Sphere(): np.sum(x * x),
+        Quadratic(A, b, 0.5): 0.5 * x @ A @ x + b @ x + 0.5,
+        LeastSquares(X, y): np.mean((z - y) ** 2),
+        LogisticLoss(X, labels, l2=0.2): np.mean(np.logaddexp(0.0, z) - labels * z) + 0.1 * x @ x,
+    }
+    if n >= 2:
+        expected[Rosenbrock()] = np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    for objective, value in expected.items():
+        assert objective(x) == pytest.approx(value, rel=1e-13, abs=1e-13), type(objective).__name__
