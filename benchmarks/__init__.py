@@ -1,0 +1,13 @@
+"""The fastgrad benchmark suite: fastgrad against its pure-Python reference, scipy,
+numdifftools and the per-call limit.
+
+Run ``python benchmarks/run.py`` (or ``python -m benchmarks`` from the repository
+root); see benchmarks/README.md.  One module per idea:
+
+- ``workloads``   the objective functions and their start points;
+- ``competitors`` who computes the gradient (a registry; fastgrad tiers are one entry each);
+- ``measure``     interleaved timing: warm-up, repeats, median/min/max, ratios;
+- ``memory``      peak extra memory of one gradient at large n (tracemalloc);
+- ``report``      Markdown table, JSON with machine info, PNG plot;
+- ``run``         the command line.
+"""
