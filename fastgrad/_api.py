@@ -22,6 +22,9 @@ def _point(x):
 
     Finiteness is checked by the core while it places the stencil.
     """
+    point = _core.as_point(x)  # lists of floats and real arrays, in C
+    if point is not None:
+        return point
     array = x if isinstance(x, np.ndarray) else None
     if type(x) in (list, tuple):
         try:

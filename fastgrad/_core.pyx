@@ -409,6 +409,39 @@ cdef object new_vector(Py_ssize_t n):
     return cnp.PyArray_EMPTY(1, &size, cnp.NPY_FLOAT64, 0)
 
 
+def as_point(x):
+    """x as a new float64 array, on the fast paths only: None means "check it in Python".
+
+    A list or tuple of Python floats and ints (a finite check follows in
+    stencil_place), or a 1-D real ndarray, which is copied.  Everything else,
+    errors included, goes through _contract's general check.
+    """
+    cdef Py_ssize_t i, n
+    cdef double* data
+    if cnp.PyArray_Check(x):
+        if cnp.PyArray_NDIM(x) == 1 and cnp.PyArray_SIZE(x) > 0 and \
+                cnp.PyArray_TYPE(x) in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT, cnp.NPY_LONG, cnp.NPY_INT):
+            return cnp.PyArray_FROMANY(x, cnp.NPY_DOUBLE, 1, 1,
+                                       cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ENSURECOPY)
+        return None
+    if type(x) is not list and type(x) is not tuple:
+        return None
+    n = len(x)
+    if n == 0:
+        return None
+    point = new_vector(n)
+    data = <double*> cnp.PyArray_DATA(point)
+    for i in range(n):
+        item = x[i]
+        if type(item) is float:
+            data[i] = <double> item
+        elif type(item) is int:
+            data[i] = item  # as float(item) does: correctly rounded, OverflowError if huge
+        else:
+            return None
+    return point
+
+
 cdef class Steps:
     """h as the core reads it: one step for every coordinate, or one each."""
     cdef double scalar
