@@ -179,6 +179,7 @@ cdef class VectorizedEvaluator(Evaluator):
     cdef tuple args
     cdef bint unpack
     cdef Py_ssize_t n, rows
+    cdef Py_ssize_t per_call   # rows that fit in the chunk
     cdef Handout matrix        # the (rows, n) points handed to f
 
     def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
@@ -187,6 +188,7 @@ cdef class VectorizedEvaluator(Evaluator):
         self.unpack = unpack
         self.n = n
         self.rows = 0
+        self.per_call = contract.vectorized_rows_per_call(n)
 
     cdef int new_matrix(self, Py_ssize_t rows) except -1:
         self.matrix = Handout(rows, self.n)
@@ -202,7 +204,7 @@ cdef class VectorizedEvaluator(Evaluator):
                              const double* value, Py_ssize_t k, double* out) except -1:
         cdef Py_ssize_t start, m, r, c
         cdef double* row
-        cdef Py_ssize_t per_call = contract.vectorized_rows_per_call(self.n)
+        cdef Py_ssize_t per_call = self.per_call
         for start in range(0, k, per_call):
             m = min(per_call, k - start)
             if self.rows < m:
@@ -225,6 +227,14 @@ cdef class VectorizedEvaluator(Evaluator):
         return 0
 
     cdef int store(self, result, Py_ssize_t m, double* out) except -1:
+        cdef const double* data
+        if cnp.PyArray_Check(result) and cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE and \
+                cnp.PyArray_NDIM(result) == 1 and cnp.PyArray_DIM(result, 0) == m and \
+                cnp.PyArray_IS_C_CONTIGUOUS(result):
+            # The common case, a float64 vector: no conversion.
+            data = <const double*> cnp.PyArray_DATA(result)
+            memcpy(out, data, m * sizeof(double))
+            return 0
         values = np.asarray(result)
         if values.shape != (m,):
             raise ValueError(contract.vectorized_shape_error(values.shape, m))
