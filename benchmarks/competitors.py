@@ -109,8 +109,7 @@ TIERS = (
     Tier("fastgrad vectorized", ("vectorized",), lambda: _first_plus_last_rows,
          "vectorized=True: the stencil in one (chunked) call of f", chunked=True),
     Tier("fastgrad compiled", ("compiled",), _first_plus_last_in_c,
-         "fastgrad.objectives: f evaluated in C without the GIL; large stencils "
-         "(2n * n >= 65536, so n = 1000 here) are shared among OpenMP threads"),
+         "fastgrad.objectives: f evaluated in C without the GIL, on the calling thread"),
 )
 
 

@@ -70,7 +70,7 @@ def machine_info():
         # Other work on a shared machine shows here; interleaving evens it out, it cannot remove it.
         "load_average_at_start": load_average(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        # The compiled tier runs large stencils on OpenMP threads: these settings matter.
+        # gradient_batch runs on OpenMP threads, and OpenBLAS's threads may spin: recorded.
         "environment": {name: os.environ.get(name) for name in
                         ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")},
         "versions": {name: version_of(name) for name in LIBRARIES},
@@ -202,6 +202,11 @@ def markdown(doc, competitors, full=True):
              machine_line(doc["machine"]),
              summary_tables(doc["cells"], [c.name for c in competitors]),
              legend(_present(competitors, doc["cells"]), doc["config"])]
+    if doc.get("aims"):
+        from benchmarks import aims
+        parts += ["### Compiled-tier checkpoints",
+                  "Medians of interleaved repeats; a ratio is slower / faster, repeat by repeat.",
+                  aims.markdown(doc["aims"])]
     if doc["memory"]["records"]:
         parts += ["### Peak extra memory of one gradient",
                   "Measured with tracemalloc, with an f that reads two entries of x, so the "

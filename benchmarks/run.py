@@ -38,7 +38,7 @@ def _load_as_package():
 if not __package__:
     _load_as_package()
 
-from benchmarks import competitors, measure, memory, report, workloads  # noqa: E402
+from benchmarks import aims, competitors, measure, memory, report, workloads  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -160,10 +160,11 @@ def run(config, out, only=()):
     gc.freeze()  # the imported libraries' objects: collections between cells stay cheap
     cells = [timed_cell(task, w, n, config, usable) for task, w, n in plan(config, only)]
     mem = run_memory(config, skipped)
+    checkpoints = run_aims(config, skipped)
     machine["load_average_at_end"] = report.load_average()
     doc = {"config": asdict(config), "machine": machine,
            "competitors": [{"name": c.name, "kind": c.kind, "note": c.note} for c in entries],
-           "cells": cells, "memory": mem, "skipped": skipped}
+           "cells": cells, "memory": mem, "aims": checkpoints, "skipped": skipped}
     return finish(doc, entries, out, start)
 
 
@@ -187,6 +188,19 @@ def run_memory(config, skipped):
     skipped += [f"memory, {s['tier']}: {s['reason']}" for s in not_measured]
     progress(f"memory: {time.perf_counter() - t0:.1f} s")
     return {"numpy_traced_by_tracemalloc": True, "records": records}
+
+
+def run_aims(config, skipped):
+    """The compiled tier's checkpoints (batch threads, long descent, n = 1000)."""
+    t0 = time.perf_counter()
+    try:
+        import fastgrad.objectives  # noqa: F401
+    except ImportError as error:
+        skipped.append(f"compiled-tier checkpoints: {error}")
+        return []
+    rows = aims.measure_aims(config.mode == "quick")
+    progress(f"checkpoints: {time.perf_counter() - t0:.1f} s")
+    return rows
 
 
 def finish(doc, entries, out, start):

@@ -311,6 +311,8 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
     cdef Py_ssize_t itself = -1  # a one-point batch at x itself
     cdef double total, fx = NAN, f_new = NAN
     cdef bint stop_requested = False, small_change = False
+    cdef double* given = x       # x and x_new trade places on each update
+    cdef double* swap
     # f along the iterates is needed to record them, for ftol, and for Armijo.
     cdef bint tracking = path != NULL or ftol >= 0.0 or opt.rule == RULE_ARMIJO
     out.nit = 0
@@ -363,7 +365,9 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
         if out.coordinate >= 0:
             out.reason = STOP_STENCIL_LOST
             break
-        memcpy(x, x_new, n * sizeof(double))
+        swap = x
+        x = x_new
+        x_new = swap
         out.nit += 1
         if tracking:
             if opt.rule != RULE_ARMIJO:
@@ -380,6 +384,8 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
         ev.evaluate(x, n, &itself, &fx, 1, &fx)
         out.nfev += 1
     out.fun = fx
+    if x != given:
+        memcpy(given, x, n * sizeof(double))
     return 0
 
 
