@@ -51,7 +51,7 @@ def _steps(h, n):
         if ((steps > 0.0) & np.isfinite(steps)).all():
             return steps
     steps = contract.step_values(h, n)
-    return steps[0] if contract._is_real(h) else np.array(steps, dtype=np.float64)
+    return steps[0] if contract.is_real(h) else np.array(steps, dtype=np.float64)
 
 
 def _is_c_callback(f):

@@ -31,7 +31,7 @@ def describe(value):
     return f"{type(value).__name__} {text}"
 
 
-def _is_real(value):
+def is_real(value):
     # numbers.Real covers bool, int, float, Fraction and numpy's real scalars;
     # 0-d real arrays (what some numpy reductions return) are scalars too.
     if isinstance(value, numbers.Real):
@@ -44,7 +44,7 @@ def _is_real(value):
 
 def as_real(value):
     """f's return value as a float, or TypeError naming what f returned."""
-    if _is_real(value):
+    if is_real(value):
         return float(value)
     raise TypeError(f"f must return a real scalar, got {describe(value)}")
 
@@ -78,7 +78,7 @@ def point_values(x):
         raise ValueError(f"x must be 1-D, got shape {tuple(shape)}")
     values = []
     for i, v in enumerate(x):
-        if not _is_real(v):
+        if not is_real(v):
             if hasattr(v, "__len__") and not isinstance(v, (str, bytes)):
                 raise ValueError(f"x must be 1-D, but x[{i}] is {describe(v)}")
             raise TypeError(f"x must hold real numbers, but x[{i}] is {describe(v)}")
@@ -98,7 +98,7 @@ def check_point(values):
 
 def positive(value, name):
     """A positive finite real number, or the error naming the parameter."""
-    if not _is_real(value):
+    if not is_real(value):
         raise TypeError(f"{name} must be a positive finite real number, got {describe(value)}")
     v = float(value)
     if not (v > 0.0 and math.isfinite(v)):
@@ -108,7 +108,7 @@ def positive(value, name):
 
 def step_values(h, n):
     """h as a list of n positive finite floats (scalar h is broadcast)."""
-    if _is_real(h):
+    if is_real(h):
         return [positive(h, "h")] * n
     if isinstance(h, (str, bytes)) or not hasattr(h, "__len__"):
         raise TypeError(
@@ -166,9 +166,9 @@ def check_descent(learning_rate, max_iter, tol, ftol, callback, record):
     """The scalar arguments of gradient_descent, normalised (ftol None: off)."""
     learning_rate = positive(learning_rate, "learning_rate")
     max_iter = whole_number(max_iter, "max_iter", 0, "a non-negative int")
-    if not _is_real(tol) or not float(tol) >= 0.0:
+    if not is_real(tol) or not float(tol) >= 0.0:
         raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
-    if ftol is not None and (not _is_real(ftol) or not float(ftol) >= 0.0):
+    if ftol is not None and (not is_real(ftol) or not float(ftol) >= 0.0):
         raise ValueError(f"ftol must be None or a real number >= 0, got {ftol!r}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {describe(callback)}")

@@ -240,7 +240,7 @@ cdef class VectorizedEvaluator(Evaluator):
             raise ValueError(contract.vectorized_shape_error(values.shape, m))
         if values.dtype.kind == "O":  # e.g. Fractions: each must be a real scalar
             for v in values:
-                if not contract._is_real(v):
+                if not contract.is_real(v):
                     raise TypeError(contract.vectorized_type_error(contract.describe(v)))
             values = values.astype(np.float64)
         elif values.dtype.kind not in "biuf":

@@ -20,11 +20,11 @@ Armijo     backtracking line search: s = lr, then s = shrink s until
 import math
 from dataclasses import dataclass
 
-from ._contract import _is_real, describe, whole_number
+from ._contract import is_real, describe, whole_number
 
 
 def _unit_interval(value, name, closed_left=True):
-    if not _is_real(value):
+    if not is_real(value):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
     v = float(value)
     if not ((0.0 <= v if closed_left else 0.0 < v) and v < 1.0):

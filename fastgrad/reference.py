@@ -74,7 +74,7 @@ def _vectorized_values(result, rows):
         nested = hasattr(v, "__len__") and not isinstance(v, (str, bytes))
         if nested and getattr(v, "shape", None) != ():  # a nested list (0-d arrays are scalars)
             raise ValueError(contract.vectorized_shape_error((rows, len(v)), rows))
-        if not contract._is_real(v):
+        if not contract.is_real(v):
             raise TypeError(contract.vectorized_type_error(contract.describe(v)))
         values.append(float(v))
     return values
