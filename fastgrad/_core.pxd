@@ -31,7 +31,16 @@ cdef class Evaluator:
     returns 0, or sets a Python exception and returns -1.
 
     gil_free: evaluate() needs no GIL, so the core releases it (compiled tier).
+
+    rows_per_call > 0: the evaluator gains from many points per call (the
+    vectorized tier), so gradient_batch hands it the stencils of several rows
+    of X at once through evaluate_rows(): point j is row X[row[j]] with
+    coordinate coord[j] replaced by value[j].
     """
     cdef bint gil_free
+    cdef Py_ssize_t rows_per_call
     cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
                       const double* value, Py_ssize_t k, double* out) except -1 nogil
+    cdef int evaluate_rows(self, const double* X, Py_ssize_t n, const Py_ssize_t* row,
+                           const Py_ssize_t* coord, const double* value, Py_ssize_t k,
+                           double* out) except -1 nogil

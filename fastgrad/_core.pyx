@@ -49,6 +49,12 @@ cdef class Evaluator:
         with gil:
             raise NotImplementedError("Evaluator.evaluate")
 
+    cdef int evaluate_rows(self, const double* X, Py_ssize_t n, const Py_ssize_t* row,
+                           const Py_ssize_t* coord, const double* value, Py_ssize_t k,
+                           double* out) except -1 nogil:
+        with gil:
+            raise NotImplementedError("Evaluator.evaluate_rows")
+
 
 # -- the stencil --------------------------------------------------------------
 
@@ -125,8 +131,14 @@ cdef Py_ssize_t stencil_place(Stencil* s, const double* x) noexcept nogil:
 
 cdef int stencil_gradient(Evaluator ev, Stencil* s, const double* x, double* g) except -1 nogil:
     """g = the gradient at x, from the points stencil_place() put around x."""
-    cdef Py_ssize_t i
     ev.evaluate(x, s.n, s.coord, s.value, s.k, s.fval)
+    stencil_combine(s, x, g)
+    return 0
+
+
+cdef void stencil_combine(const Stencil* s, const double* x, double* g) noexcept nogil:
+    """g from the values of f at the stencil's points (s.fval)."""
+    cdef Py_ssize_t i
     # Divide by the realised step, as fastgrad.reference does.
     if s.method == CENTRAL:
         for i in range(s.n):
@@ -137,7 +149,6 @@ cdef int stencil_gradient(Evaluator ev, Stencil* s, const double* x, double* g) 
     else:
         for i in range(s.n):
             g[i] = (s.fval[0] - s.fval[1 + i]) / (x[i] - s.value[1 + i])
-    return 0
 
 
 cdef inline void take_step(const double* x, const double* g, double learning_rate,
@@ -604,6 +615,8 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_
         if ev.gil_free:
             with nogil:
                 batch_rows(ev, stencils, X, gv, threads)
+        elif ev.rows_per_call > 0:
+            batch_grouped(ev, &stencils[0], X, gv)
         else:
             batch_rows(ev, stencils, X, gv, 1)
     finally:
@@ -611,6 +624,49 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_
             stencil_free(&stencils[t])
         PyMem_RawFree(stencils)
     return G
+
+
+cdef enum:
+    # Most points per evaluate_rows() call: the bookkeeping (32 bytes a point)
+    # stays within 2 MiB; the evaluator chunks what it hands f on its own.
+    GROUP_POINTS = 65536
+
+
+cdef int batch_grouped(Evaluator ev, Stencil* s, const double[:, ::1] X,
+                       double[:, ::1] G) except -1:
+    """gradient_batch for an evaluator that wants many points per call: the
+    stencils of as many rows as fit in one call, evaluated together."""
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], k = s.k
+    cdef Py_ssize_t per_group = max(1, min(ev.rows_per_call, GROUP_POINTS) // k)
+    cdef Py_ssize_t first, last, r, j, size = min(per_group, m) * k
+    cdef Stencil part = s[0]
+    cdef Py_ssize_t* row = <Py_ssize_t*> PyMem_RawMalloc(size * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* coord = <Py_ssize_t*> PyMem_RawMalloc(size * sizeof(Py_ssize_t))
+    cdef double* value = <double*> PyMem_RawMalloc(size * sizeof(double))
+    cdef double* fval = <double*> PyMem_RawMalloc(size * sizeof(double))
+    try:
+        if row == NULL or coord == NULL or value == NULL or fval == NULL:
+            raise MemoryError()
+        for first in range(0, m, per_group):
+            last = min(first + per_group, m)
+            # Row r's stencil is the slice of the group's arrays at (r - first) * k.
+            for r in range(first, last):
+                part.coord = coord + (r - first) * k
+                part.value = value + (r - first) * k
+                stencil_place(&part, &X[r, 0])
+                for j in range(k):
+                    row[(r - first) * k + j] = r
+            ev.evaluate_rows(&X[0, 0], n, row, coord, value, (last - first) * k, fval)
+            for r in range(first, last):
+                part.value = value + (r - first) * k
+                part.fval = fval + (r - first) * k
+                stencil_combine(&part, &X[r, 0], &G[r, 0])
+    finally:
+        PyMem_RawFree(row)
+        PyMem_RawFree(coord)
+        PyMem_RawFree(value)
+        PyMem_RawFree(fval)
+    return 0
 
 
 cdef int batch_rows(Evaluator ev, Stencil* stencils, const double[:, ::1] X, double[:, ::1] G,

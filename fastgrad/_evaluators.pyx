@@ -189,6 +189,7 @@ cdef class VectorizedEvaluator(Evaluator):
         self.n = n
         self.rows = 0
         self.per_call = contract.vectorized_rows_per_call(n)
+        self.rows_per_call = self.per_call  # gradient_batch: group rows' stencils
 
     cdef int new_matrix(self, Py_ssize_t rows) except -1:
         self.matrix = Handout(rows, self.n)
@@ -198,10 +199,18 @@ cdef class VectorizedEvaluator(Evaluator):
     cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
                       const double* value, Py_ssize_t k, double* out) except -1 nogil:
         with gil:
-            return self.evaluate_chunks(x, coord, value, k, out)
+            return self.evaluate_chunks(x, NULL, coord, value, k, out)
 
-    cdef int evaluate_chunks(self, const double* x, const Py_ssize_t* coord,
-                             const double* value, Py_ssize_t k, double* out) except -1:
+    cdef int evaluate_rows(self, const double* X, Py_ssize_t n, const Py_ssize_t* row,
+                           const Py_ssize_t* coord, const double* value, Py_ssize_t k,
+                           double* out) except -1 nogil:
+        with gil:
+            return self.evaluate_chunks(X, row, coord, value, k, out)
+
+    cdef int evaluate_chunks(self, const double* X, const Py_ssize_t* base,
+                             const Py_ssize_t* coord, const double* value, Py_ssize_t k,
+                             double* out) except -1:
+        """Point j: row base[j] of X (base NULL: X is the one point x) with coord[j] set."""
         cdef Py_ssize_t start, m, r, c
         cdef double* row
         cdef Py_ssize_t per_call = self.per_call
@@ -211,7 +220,8 @@ cdef class VectorizedEvaluator(Evaluator):
                 self.new_matrix(min(per_call, k))
             for r in range(m):
                 row = self.matrix.data + r * self.n
-                memcpy(row, x, self.n * sizeof(double))
+                memcpy(row, X if base == NULL else X + base[start + r] * self.n,
+                       self.n * sizeof(double))
                 c = coord[start + r]
                 if c >= 0:
                     row[c] = value[start + r]

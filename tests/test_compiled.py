@@ -430,3 +430,38 @@ def test_objective_values_match_their_formulas_for_every_length(n):
         expected[Rosenbrock()] = np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
     for objective, value in expected.items():
         assert objective(x) == pytest.approx(value, rel=1e-13, abs=1e-13), type(objective).__name__
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "backward"])
+def test_vectorized_gradient_batch_groups_rows_into_few_calls(method):
+    calls = []
+
+    def rows(P):
+        calls.append(P.shape)
+        return np.sin(P).sum(axis=1) + P[:, 0] * P[:, -1]
+
+    X = RNG.normal(size=(50, 3))
+    batch = fastgrad.gradient_batch(rows, X, method=method, vectorized=True)
+    k = 6 if method == "central" else 4
+    assert calls == [(50 * k, 3)]  # every row's stencil in one call
+    for r in range(50):
+        assert batch[r].tolist() == fastgrad.gradient(rows, X[r], method=method,
+                                                      vectorized=True).tolist()
+    slow = reference.gradient_batch(lambda P: rows(np.asarray(P)), X.tolist(), method=method,
+                                    vectorized=True)
+    assert np.allclose(batch, slow, rtol=1e-12, atol=0)
+
+
+def test_vectorized_gradient_batch_splits_large_batches():
+    # 65536 points a group at most: 40000 rows of 4 points make three groups.
+    calls = []
+
+    def rows(P):
+        calls.append(len(P))
+        return (P * P).sum(axis=1)
+
+    X = RNG.normal(size=(40000, 2))
+    batch = fastgrad.gradient_batch(rows, X, vectorized=True)
+    assert sum(calls) == 40000 * 4 and len(calls) == 3
+    assert np.allclose(batch, 2 * X, rtol=1e-6, atol=1e-9)
+    assert batch[-1].tolist() == fastgrad.gradient(rows, X[-1], vectorized=True).tolist()
