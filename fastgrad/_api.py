@@ -228,7 +228,8 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
     num_threads : int, optional
         Threads for a compiled objective (``fastgrad.objectives``, or a C
         callback); default: all cores (``OMP_NUM_THREADS`` respected).  Other
-        tiers evaluate f from the calling thread.
+        tiers evaluate f from the calling thread; a vectorized f gets the
+        stencils of many rows in one call (up to 65536 points).
 
     Returns
     -------
