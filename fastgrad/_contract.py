@@ -34,6 +34,8 @@ def describe(value):
 def is_real(value):
     # numbers.Real covers bool, int, float, Fraction and numpy's real scalars;
     # 0-d real arrays (what some numpy reductions return) are scalars too.
+    if type(value) is float or type(value) is int:  # the common case, without the ABC check
+        return True
     if isinstance(value, numbers.Real):
         return True
     if getattr(value, "shape", None) == ():
