@@ -544,20 +544,24 @@ cdef int optimizer_init(Optimizer* o, rule, double learning_rate, Py_ssize_t n) 
     return 0
 
 
-def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_rate,
+def descent(Evaluator ev, x, h, int method, double learning_rate,
             Py_ssize_t max_iter, double tol, ftol, rule, callback, bint record):
-    """Run gradient descent; returns the fields of a DescentResult as a dict."""
-    cdef Py_ssize_t n = x0.shape[0]
+    """Run gradient descent from x; returns the fields of a DescentResult as a dict.
+
+    x is a new float64 array of _api's (never the caller's): it becomes result.x.
+    """
+    cdef double* xp = float64_data(x)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x)
     cdef Stencil s
     cdef Steps steps = Steps(h)
     cdef Optimizer opt
     cdef Path path
     cdef Outcome out
     cdef double f_tolerance = -1.0 if ftol is None else ftol
-    x = np.array(x0)
-    g = np.empty(n)
-    x_new = np.empty(n)
-    cdef double[::1] xv = x, gv = g, x_new_v = x_new
+    g = new_vector(n)
+    x_new = new_vector(n)
+    cdef double* gp = <double*> cnp.PyArray_DATA(g)
+    cdef double* x_new_p = <double*> cnp.PyArray_DATA(x_new)
     path.n = n
     path.length = path.capacity = 0
     path.xs = path.fs = NULL
@@ -565,13 +569,13 @@ def descent(Evaluator ev, const double[::1] x0, h, int method, double learning_r
     stencil_alloc(&s, n, <Method> method, steps.data, steps.stride)
     try:
         optimizer_init(&opt, rule, learning_rate, n)
-        place_or_raise(&s, &xv[0], steps)
+        place_or_raise(&s, xp, steps)
         if ev.gil_free and callback is None:
             with nogil:
-                descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], &opt, max_iter, tol, f_tolerance,
+                descend(ev, &s, xp, gp, x_new_p, &opt, max_iter, tol, f_tolerance,
                         None, &path if record else NULL, &out)
         else:
-            descend(ev, &s, &xv[0], &gv[0], &x_new_v[0], &opt, max_iter, tol, f_tolerance,
+            descend(ev, &s, xp, gp, x_new_p, &opt, max_iter, tol, f_tolerance,
                     callback, &path if record else NULL, &out)
         if record:
             path_x = np.array(<double[:path.length, :n]> path.xs)
