@@ -340,13 +340,14 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
             interrupted()  # with the GIL released, Ctrl-C must still stop a long run
         stencil_gradient(ev, s, x, g)
         out.nfev += s.k
-        if not all_finite(g, n):
-            out.reason = STOP_GRADIENT_NOT_FINITE
-            out.norm = NAN
-            break
         total = 0.0
         for i in range(n):
             total += g[i] * g[i]
+        # A finite sum means a finite gradient; only an infinite one needs a look.
+        if not isfinite(total) and not all_finite(g, n):
+            out.reason = STOP_GRADIENT_NOT_FINITE
+            out.norm = NAN
+            break
         out.norm = sqrt(total)
         if out.norm <= tol:
             out.reason = STOP_CONVERGED
