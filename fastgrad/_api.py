@@ -75,7 +75,9 @@ def _evaluator(f, args, n, unpack, vectorized):
     unpack = contract.check_flag(unpack, "unpack")
     if contract.check_flag(vectorized, "vectorized"):
         return VectorizedEvaluator(f, args, n, unpack)
-    if isinstance(f, Objective) and not args and not unpack:
+    # The compiled tier, unless a Python subclass redefines what calling f means.
+    if isinstance(f, Objective) and type(f).__call__ is Objective.__call__ \
+            and not args and not unpack:
         return CompiledEvaluator(f, n)
     return PythonEvaluator(f, args, n, unpack)
 

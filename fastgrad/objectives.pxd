@@ -17,6 +17,8 @@ cdef class Objective:
     # Required dimension, or -1 where any n >= min_dim works.
     cdef readonly Py_ssize_t dim
     cdef Py_ssize_t min_dim
+    cdef bint initialised  # objectives are immutable: __init__ runs once
+    cdef int init_once(self) except -1
     # f at x[0:n]; n already checked by check_dimension.  No GIL, no exceptions.
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil
     cdef int check_dimension(self, Py_ssize_t n) except -1

@@ -12,16 +12,21 @@ An ``Objective`` is two things at once:
   the compiled tier and the reference agree bit for bit.
 
 Built-in objectives copy their parameters once, at construction, into
-read-only float64 arrays; objectives are immutable and thread-safe.
+float64 arrays that nothing can write to; __init__ runs once; objectives are
+immutable and thread-safe.
 ``CFunction`` wraps a user C function (scipy.LowLevelCallable, a PyCapsule
 from Cython's ``__pyx_capi__``, or ``wrap_c_function`` from Cython code).
 """
 from cpython.pycapsule cimport (PyCapsule_CheckExact, PyCapsule_GetContext,
                                 PyCapsule_GetName, PyCapsule_GetPointer)
 from libc.limits cimport INT_MAX
-from libc.math cimport exp, log1p, fabs
+from libc.math cimport NAN, exp, log1p, fabs
+
+import math
 
 import numpy as np
+
+from ._contract import is_real, whole_number
 
 __all__ = ["Objective", "Sphere", "Rosenbrock", "Quadratic", "LeastSquares", "LogisticLoss",
            "Himmelblau", "Booth", "Beale", "CFunction"]
@@ -39,7 +44,11 @@ cdef const double* data_of(array):
 
 
 def _parameter(value, name, ndim):
-    """A read-only C-contiguous float64 copy of a real, finite array parameter."""
+    """An immutable C-contiguous float64 copy of a real, finite array parameter.
+
+    The copy lives in a bytes object: numpy cannot make an array over it
+    writeable again, so the objective's data stay as they were checked.
+    """
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
@@ -47,11 +56,18 @@ def _parameter(value, name, ndim):
         raise ValueError(f"{name} must be {ndim}-D, got shape {array.shape}")
     if array.size == 0:
         raise ValueError(f"{name} must not be empty")
-    array = np.array(array, dtype=np.float64, order="C")
+    array = np.ascontiguousarray(array, dtype=np.float64)
     if not np.isfinite(array).all():
         raise ValueError(f"{name} must be finite")
-    array.flags.writeable = False
-    return array
+    return np.frombuffer(array.tobytes(), dtype=np.float64).reshape(array.shape)
+
+
+def _real(value, name):
+    """A finite real number parameter."""
+    if not is_real(value) or not math.isfinite(float(value)):
+        raise (ValueError if is_real(value) else TypeError)(
+            f"{name} must be a finite real number, got {value!r}")
+    return float(value)
 
 
 cdef inline double dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
@@ -73,11 +89,21 @@ cdef class Objective:
     """Base of the compiled objectives; call as ``obj(x)`` with x a 1-D sequence of n reals."""
 
     def __cinit__(self, *args, **kwargs):
+        if type(self) is Objective:
+            raise TypeError("Objective is an abstract base: use a built-in objective, "
+                            "or CFunction for a C function")
         self.dim = -1
         self.min_dim = 1
 
+    cdef int init_once(self) except -1:
+        if self.initialised:
+            raise TypeError(f"{type(self).__name__} objects are immutable: "
+                            "__init__ cannot run again")
+        self.initialised = True
+        return 0
+
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
-        return 0.0
+        return NAN  # never reached: every concrete objective defines its own
 
     cdef int check_dimension(self, Py_ssize_t n) except -1:
         if self.dim >= 0 and n != self.dim:
@@ -121,6 +147,7 @@ cdef class Rosenbrock(Objective):
     """sum over i < n-1 of 100 (x_{i+1} - x_i**2)**2 + (1 - x_i)**2 (n >= 2); minimum 0 at ones."""
 
     def __init__(self):
+        self.init_once()
         self.min_dim = 2
 
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
@@ -143,15 +170,13 @@ cdef class Quadratic(Objective):
     cdef const double* b_data
 
     def __init__(self, A, b, c=0.0):
+        self.init_once()
         self.A = _parameter(A, "A", 2)
         self.b = _parameter(b, "b", 1)
         if self.A.shape != (self.b.shape[0], self.b.shape[0]):
             raise ValueError(f"A must have shape (n, n) with n = len(b) = {self.b.shape[0]}, "
                              f"got {self.A.shape}")
-        c = float(c)
-        if not np.isfinite(c):
-            raise ValueError(f"c must be finite, got {c!r}")
-        self.c = c
+        self.c = _real(c, "c")
         self.a_data = data_of(self.A)
         self.b_data = data_of(self.b)
         self.dim = self.b.shape[0]
@@ -178,6 +203,7 @@ cdef class _LinearModel(Objective):
     cdef Py_ssize_t m
 
     cdef int set_data(self, X, y) except -1:
+        self.init_once()
         self.X = _parameter(X, "X", 2)
         self.y = _parameter(y, "y", 1)
         if self.y.shape[0] != self.X.shape[0]:
@@ -225,8 +251,8 @@ cdef class LogisticLoss(_LinearModel):
         self.set_data(X, y)
         if not np.isin(self.y, (0.0, 1.0)).all():
             raise ValueError("y must hold labels 0 and 1 only")
-        l2 = float(l2)
-        if not (l2 >= 0.0 and np.isfinite(l2)):
+        l2 = _real(l2, "l2")
+        if l2 < 0.0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self.l2 = l2
 
@@ -250,6 +276,7 @@ cdef class LogisticLoss(_LinearModel):
 cdef class _Plane(Objective):
     # The classic teaching functions of two variables.
     def __init__(self):
+        self.init_once()
         self.dim = 2
 
 
@@ -297,6 +324,7 @@ cdef class CFunction(Objective):
     """
 
     def __init__(self, callback, dim=None):
+        self.init_once()
         capsule = callback
         if isinstance(callback, tuple) and len(callback) == 3:
             # scipy.LowLevelCallable: a tuple (capsule, function, user_data) whose [] raises
@@ -317,7 +345,7 @@ cdef class CFunction(Objective):
         self.user_data = PyCapsule_GetContext(capsule)
         self.owner = callback
         if dim is not None:
-            self.dim = dim
+            self.dim = whole_number(dim, "dim", 1, "a positive int or None")
 
     cdef int check_dimension(self, Py_ssize_t n) except -1:
         Objective.check_dimension(self, n)
@@ -340,6 +368,7 @@ cdef class CFunction(Objective):
 cdef CFunction wrap_c_function(objective_function function, void* user_data, object owner):
     """A CFunction around a C function pointer, for Cython code (see objectives.pxd)."""
     cdef CFunction objective = CFunction.__new__(CFunction)
+    objective.initialised = True
     objective.function = function
     objective.user_data = user_data
     objective.owner = owner

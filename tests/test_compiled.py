@@ -124,8 +124,10 @@ def test_objective_parameters_are_validated_and_copied():
         Quadratic(np.ones((2, 3)), [1.0, 2.0])
     with pytest.raises(ValueError, match="b must be 1-D"):
         Quadratic(np.eye(2), [[1.0, 2.0]])
-    with pytest.raises(ValueError, match="c must be finite"):
+    with pytest.raises(ValueError, match="c must be a finite real number, got inf"):
         Quadratic(np.eye(1), [1.0], float("inf"))
+    with pytest.raises(TypeError, match="c must be a finite real number, got '2.5'"):
+        Quadratic(np.eye(1), [1.0], "2.5")
     with pytest.raises(ValueError, match="A must be finite"):
         Quadratic([[np.nan]], [1.0])
     with pytest.raises(TypeError, match="X must hold real numbers"):
@@ -142,9 +144,37 @@ def test_objective_parameters_are_validated_and_copied():
     A_user[0, 0] = 100.0  # the objective holds its own copy
     assert q([1.0, 2.0]) == before
     with pytest.raises(ValueError):
-        q.A[0, 0] = 3.0  # and it is read-only
+        q.A[0, 0] = 3.0  # and it is read-only,
+    for array in (q.A, q.A.base):
+        with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
+            array.flags.writeable = True  # for good
     with pytest.raises(AttributeError):
         q.c = 1.0
+    with pytest.raises(TypeError, match="Quadratic objects are immutable"):
+        q.__init__(np.eye(2) * 5, [1.0, 1.0])  # __init__ runs once
+    assert q([1.0, 2.0]) == before
+    with pytest.raises(TypeError, match="LeastSquares objects are immutable"):
+        LeastSquares([[1.0]], [1.0]).__init__([[2.0]], [2.0])
+
+
+def test_objective_is_an_abstract_base():
+    with pytest.raises(TypeError, match="Objective is an abstract base"):
+        objectives.Objective()
+
+
+def test_a_python_subclass_that_redefines_calling_runs_on_the_python_tier(impl):
+    class Tilted(Sphere):
+        def __call__(self, x):
+            return float(x[0] ** 2 + 3.0 * x[1])
+
+    g = impl.gradient(Tilted(), [1.0, 2.0])
+    assert np.allclose(g, [2.0, 3.0], rtol=1e-8)
+    assert list(g) == reference.gradient(Tilted(), [1.0, 2.0])  # the same calls of f
+
+    class Plain(Sphere):  # calling is Sphere's: the compiled tier, Sphere's bits
+        pass
+
+    assert list(impl.gradient(Plain(), [1.0, 2.0])) == list(fastgrad.gradient(Sphere(), [1.0, 2.0]))
 
 
 def test_objectives_pickle():
