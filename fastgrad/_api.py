@@ -36,9 +36,11 @@ def _point(x):
             raise ValueError(f"x must be 1-D, got shape {array.shape}")
         if array.size == 0:
             raise ValueError("x must not be empty")
-        return array.astype(np.float64, copy=array is x)
-    # Anything else (strings, complex, None, Fractions...): the general check
-    # names the bad entry, exactly as the reference does.
+        point = np.array(array, dtype=np.float64)  # a new plain ndarray, also for subclasses
+        if np.isfinite(point).all():
+            return point
+    # Anything else (strings, complex, None, Fractions, non-finite...): the
+    # general check names the bad entry, exactly as the reference does.
     return np.array(contract.point_values(x), dtype=np.float64)
 
 
@@ -253,7 +255,7 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
     m, n = points.shape
     steps = _steps(h, n)
     code = _METHOD_CODES[contract.check_method(method)]
-    threads = contract.check_threads(num_threads, _core.max_threads())
+    threads = min(contract.check_threads(num_threads, _core.max_threads()), m)
     evaluator = _evaluator(f, args, n, unpack, vectorized)
     return _core.gradient_batch(evaluator, points, steps, code, threads)
 

@@ -84,7 +84,10 @@ def point_values(x):
             if hasattr(v, "__len__") and not isinstance(v, (str, bytes)):
                 raise ValueError(f"x must be 1-D, but x[{i}] is {describe(v)}")
             raise TypeError(f"x must hold real numbers, but x[{i}] is {describe(v)}")
-        values.append(float(v))
+        try:
+            values.append(float(v))
+        except OverflowError:  # an int beyond the float range
+            raise ValueError(f"x must be finite, but x[{i}] = {v!r} overflows a float") from None
     check_point(values)
     return values
 

@@ -29,6 +29,7 @@ cimport numpy as cnp
 import numpy as np
 
 from . import _contract as contract
+from . import _optimizers
 from . import _result
 
 
@@ -201,6 +202,7 @@ cdef enum Stop:
     STOP_CALLBACK = 6
     STOP_FTOL = 7
     STOP_LINE_SEARCH_FAILED = 8
+    STOP_F_NOT_FINITE = 9
 
 
 cdef struct Outcome:
@@ -296,11 +298,11 @@ cdef int armijo(Evaluator ev, Optimizer* o, const double* x, const double* g, Py
                 Py_ssize_t* trials) except -1 nogil:
     """Backtracking line search into x_new; returns 1 if a step was found, else 0."""
     cdef Py_ssize_t tries, itself = -1
-    cdef double step = o.learning_rate
+    cdef double step = o.learning_rate, unused = 0.0
     for tries in range(o.max_backtracks + 1):
         take_step(x, g, step, n, x_new)
         if all_finite(x_new, n):
-            ev.evaluate(x_new, n, &itself, f_new, 1, f_new)
+            ev.evaluate(x_new, n, &itself, &unused, 1, f_new)
             trials[0] += 1
             if f_new[0] <= fx - o.c * step * g_squared:
                 return 1
@@ -323,6 +325,7 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
     cdef double total, fx = NAN, f_new = NAN
     cdef bint stop_requested = False, small_change = False
     cdef double* given = x       # x and x_new trade places on each update
+    cdef double unused = 0.0     # the value slot of a one-point batch at x itself
     cdef double* swap
     # f along the iterates is needed to record them, for ftol, and for Armijo.
     cdef bint tracking = path != NULL or ftol >= 0.0 or opt.rule == RULE_ARMIJO
@@ -331,7 +334,7 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
     out.coordinate = -1
     out.norm = NAN
     if tracking:
-        ev.evaluate(x, n, &itself, &fx, 1, &fx)
+        ev.evaluate(x, n, &itself, &unused, 1, &fx)
         out.nfev += 1
         if path != NULL:
             path_append(path, x, fx)
@@ -377,14 +380,20 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
         if out.coordinate >= 0:
             out.reason = STOP_STENCIL_LOST
             break
+        if tracking:
+            if opt.rule != RULE_ARMIJO:
+                ev.evaluate(x_new, n, &itself, &unused, 1, &f_new)
+                out.nfev += 1
+            # f itself decides (ftol, Armijo): an inf or nan f would pass their tests.
+            # Recording alone only looks on.
+            if not isfinite(f_new) and (ftol >= 0.0 or opt.rule == RULE_ARMIJO):
+                out.reason = STOP_F_NOT_FINITE
+                break
         swap = x
         x = x_new
         x_new = swap
         out.nit += 1
         if tracking:
-            if opt.rule != RULE_ARMIJO:
-                ev.evaluate(x, n, &itself, &f_new, 1, &f_new)
-                out.nfev += 1
             if ftol >= 0.0:
                 small_change = fabs(fx - f_new) <= ftol * fmax(fmax(fabs(fx), fabs(f_new)), 1.0)
             fx = f_new
@@ -393,7 +402,7 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
         if callback is not None:
             ask_callback(callback, x, n, &stop_requested)
     if not tracking:
-        ev.evaluate(x, n, &itself, &fx, 1, &fx)
+        ev.evaluate(x, n, &itself, &unused, 1, &fx)
         out.nfev += 1
     out.fun = fx
     if x != given:
@@ -427,35 +436,44 @@ cdef object new_vector(Py_ssize_t n):
     return cnp.PyArray_EMPTY(1, &size, cnp.NPY_FLOAT64, 0)
 
 
-def as_point(x):
-    """x as a new float64 array, on the fast paths only: None means "check it in Python".
+INT_LIMIT = 2**1023  # ints below this in magnitude convert to finite floats
 
-    A list or tuple of Python floats and ints (a finite check follows in
-    stencil_place), or a 1-D real ndarray, which is copied.  Everything else,
-    errors included, goes through _contract's general check.
+
+def as_point(x):
+    """x as a new, finite float64 array, on the fast paths only.
+
+    A list or tuple of Python floats and ints, or a 1-D real ndarray (copied,
+    as a plain ndarray).  None means "check it in Python": everything else,
+    and every error, goes through _contract's general check, so that the
+    message is the reference's.
     """
     cdef Py_ssize_t i, n
     cdef double* data
     if cnp.PyArray_Check(x):
-        if cnp.PyArray_NDIM(x) == 1 and cnp.PyArray_SIZE(x) > 0 and \
-                cnp.PyArray_TYPE(x) in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT, cnp.NPY_LONG, cnp.NPY_INT):
-            return cnp.PyArray_FROMANY(x, cnp.NPY_DOUBLE, 1, 1,
-                                       cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ENSURECOPY)
+        if not (cnp.PyArray_NDIM(x) == 1 and cnp.PyArray_SIZE(x) > 0 and
+                cnp.PyArray_TYPE(x) in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT, cnp.NPY_LONG, cnp.NPY_INT)):
+            return None
+        point = cnp.PyArray_FROMANY(x, cnp.NPY_DOUBLE, 1, 1, cnp.NPY_ARRAY_C_CONTIGUOUS
+                                    | cnp.NPY_ARRAY_ENSURECOPY | cnp.NPY_ARRAY_ENSUREARRAY)
+    elif type(x) is list or type(x) is tuple:
+        n = len(x)
+        if n == 0:
+            return None
+        point = new_vector(n)
+        data = <double*> cnp.PyArray_DATA(point)
+        for i in range(n):
+            item = x[i]
+            if type(item) is float:
+                data[i] = <double> item
+            elif type(item) is int and -INT_LIMIT < item < INT_LIMIT:  # no overflow
+                data[i] = item  # as float(item) does: correctly rounded
+            else:
+                return None
+    else:
         return None
-    if type(x) is not list and type(x) is not tuple:
-        return None
-    n = len(x)
-    if n == 0:
-        return None
-    point = new_vector(n)
     data = <double*> cnp.PyArray_DATA(point)
-    for i in range(n):
-        item = x[i]
-        if type(item) is float:
-            data[i] = <double> item
-        elif type(item) is int:
-            data[i] = item  # as float(item) does: correctly rounded, OverflowError if huge
-        else:
+    for i in range(cnp.PyArray_SIZE(point)):
+        if not isfinite(data[i]):
             return None
     return point
 
@@ -525,14 +543,13 @@ cdef int optimizer_init(Optimizer* o, rule, double learning_rate, Py_ssize_t n) 
     o.updates = 0
     o.b = o.v = NULL
     o.beta1_t = o.beta2_t = 1.0
-    kind = type(rule).__name__
-    if kind == "Momentum":
+    if isinstance(rule, _optimizers.Momentum):
         o.rule = RULE_MOMENTUM
         o.momentum, o.dampening, o.nesterov = rule.momentum, rule.dampening, rule.nesterov
-    elif kind == "Adam":
+    elif isinstance(rule, _optimizers.Adam):
         o.rule = RULE_ADAM
         o.beta1, o.beta2, o.eps = rule.beta1, rule.beta2, rule.eps
-    elif kind == "Armijo":
+    elif isinstance(rule, _optimizers.Armijo):
         o.rule = RULE_ARMIJO
         o.c, o.shrink, o.max_backtracks = rule.c, rule.shrink, rule.max_backtracks
     else:
@@ -571,10 +588,10 @@ def descent(Evaluator ev, x, h, int method, double learning_rate,
     try:
         optimizer_init(&opt, rule, learning_rate, n)
         place_or_raise(&s, xp, steps)
-        if ev.gil_free and callback is None:
+        if ev.gil_free:  # a callback takes the GIL for its own call only
             with nogil:
                 descend(ev, &s, xp, gp, x_new_p, &opt, max_iter, tol, f_tolerance,
-                        None, &path if record else NULL, &out)
+                        callback, &path if record else NULL, &out)
         else:
             descend(ev, &s, xp, gp, x_new_p, &opt, max_iter, tol, f_tolerance,
                     callback, &path if record else NULL, &out)
@@ -690,4 +707,4 @@ STOP_CODES = dict(CONVERGED=STOP_CONVERGED, MAX_ITER=STOP_MAX_ITER,
                   GRADIENT_NOT_FINITE=STOP_GRADIENT_NOT_FINITE,
                   STEP_NOT_FINITE=STOP_STEP_NOT_FINITE, STEP_LOST=STOP_STEP_LOST,
                   STENCIL_LOST=STOP_STENCIL_LOST, CALLBACK=STOP_CALLBACK, FTOL=STOP_FTOL,
-                  LINE_SEARCH_FAILED=STOP_LINE_SEARCH_FAILED)
+                  LINE_SEARCH_FAILED=STOP_LINE_SEARCH_FAILED, F_NOT_FINITE=STOP_F_NOT_FINITE)

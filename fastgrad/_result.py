@@ -13,6 +13,7 @@ STENCIL_LOST = 5
 CALLBACK = 6
 FTOL = 7
 LINE_SEARCH_FAILED = 8
+F_NOT_FINITE = 9
 
 
 def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtracks=None):
@@ -37,6 +38,8 @@ def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtrack
     if reason == FTOL:
         return (f"converged: the relative change of f in update {nit} is <= ftol {ftol:.6g} "
                 f"(gradient norm {norm:.6g})")
+    if reason == F_NOT_FINITE:
+        return f"stopped at iteration {nit}: f is not finite at the next x"
     if reason == LINE_SEARCH_FAILED:
         return (f"stopped at iteration {nit}: no step satisfied the Armijo condition "
                 f"after {max_backtracks} backtracks")

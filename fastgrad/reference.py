@@ -239,10 +239,16 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if coordinate is not None:
             reason = _result.STENCIL_LOST
             break
-        x, nit = x_new, nit + 1
         if tracking:
             if not isinstance(rule, Armijo):
-                f_new, nfev = f_at(x), nfev + 1
+                f_new, nfev = f_at(x_new), nfev + 1
+            # f itself decides (ftol, Armijo): an inf or nan f would pass their tests.
+            # Recording alone only looks on.
+            if not math.isfinite(f_new) and (ftol is not None or isinstance(rule, Armijo)):
+                reason = _result.F_NOT_FINITE
+                break
+        x, nit = x_new, nit + 1
+        if tracking:
             if ftol is not None:
                 small_change = abs(fx - f_new) <= ftol * max(abs(fx), abs(f_new), 1.0)
             fx = f_new

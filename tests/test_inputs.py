@@ -5,6 +5,8 @@ import copy
 import numpy as np
 import pytest
 
+import fastgrad
+
 from _fgtools import check_matrix, check_vector, floats, is_fast
 
 
@@ -129,3 +131,22 @@ def test_caller_changing_x_or_h_inside_f_does_not_affect_the_run(impl, container
     r = impl.gradient_descent(meddling, x, 0.1, max_iter=5, h=h)
     assert floats(r.x) == floats(clean.x) and r.nfev == clean.nfev
     assert floats(r.grad) == floats(clean.grad)
+
+
+def test_array_subclasses_give_plain_arrays():
+    x = np.ma.array([1.0, -1.0])
+    g = fastgrad.gradient(lambda v: float(v[0] ** 2 + v[1] ** 2), x)
+    r = fastgrad.gradient_descent(lambda v: float(v[0] ** 2 + v[1] ** 2), x, max_iter=3)
+    assert type(g) is np.ndarray and type(r.x) is np.ndarray and type(r.grad) is np.ndarray
+
+
+@pytest.mark.parametrize("kwargs", [{"method": "bogus"}, {"h": -1.0}])
+def test_a_non_finite_x_is_named_first_in_both(impl, kwargs):
+    # Arguments are checked in the same order in both: x before h and method.
+    with pytest.raises(ValueError, match=r"x must be finite, but x\[1\] = nan"):
+        impl.gradient(lambda v: 0.0, [1.0, float("nan")], **kwargs)
+
+
+def test_ints_beyond_the_float_range_are_not_finite(impl):
+    with pytest.raises(ValueError, match=r"x must be finite, but x\[0\] = 1000.* overflows"):
+        impl.gradient(lambda v: 0.0, [10**400, 1.0])

@@ -251,3 +251,39 @@ def test_momentum_follows_torch_sgd(impl, name):
     r = impl.gradient_descent(quadratic, [1.5, -0.5], 0.02, unpack=True, optimizer=optimizer,
                               max_iter=6, tol=0.0, record=True)
     assert np.allclose(np.asarray(r.path)[1:], torch_path, rtol=0, atol=1e-9)
+
+
+def test_ftol_and_armijo_stop_where_f_is_not_finite(impl):
+    # f is inf for x < 0.5: with ftol, |f_k - inf| <= ftol * inf would pass for
+    # "converged"; the run stops instead, at the last x where f is finite.
+    def f(p):
+        return p[0] * p[0] if p[0] >= 0.5 else math.inf
+
+    r = impl.gradient_descent(f, [3.0], 0.3, max_iter=100, ftol=1e-3)
+    assert not r.converged and r.nit == 1  # 3 -> 1.2 -> (-0.48: f = inf)
+    assert r.message == "stopped at iteration 1: f is not finite at the next x"
+    assert abs(float(r.x[0]) - 1.2) < 1e-9 and r.fun == float(r.x[0]) ** 2
+    # Armijo backtracks out of the inf region (inf fails its test) and never steps into it.
+    r = impl.gradient_descent(f, [3.0], 0.3, max_iter=100, optimizer="armijo")
+    assert not r.converged and float(r.x[0]) >= 0.5 and math.isfinite(r.fun)
+
+
+def test_optimizer_subclasses_keep_their_rule(impl):
+    class MyAdam(fastgrad.Adam):
+        pass
+
+    mine = impl.gradient_descent(quadratic, [1.0, -1.0], 0.05, unpack=True, max_iter=30,
+                                 optimizer=MyAdam())
+    adam = impl.gradient_descent(quadratic, [1.0, -1.0], 0.05, unpack=True, max_iter=30,
+                                 optimizer="adam")
+    assert list(mine.x) == list(adam.x)
+
+
+def test_compiled_descent_with_a_callback(impl):
+    seen = []
+    r = impl.gradient_descent(Rosenbrock(), [-1.2, 1.0], 1e-3, max_iter=50, optimizer="nesterov",
+                              callback=lambda x: seen.append(list(x)))
+    assert r.nit == 50 and len(seen) == 50 and seen[-1] == list(r.x)
+    slow = reference.gradient_descent(Rosenbrock(), [-1.2, 1.0], 1e-3, max_iter=50,
+                                      optimizer="nesterov")
+    assert list(r.x) == slow.x
