@@ -26,6 +26,8 @@ from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
 from libc.string cimport memcpy
 
 cimport numpy as cnp
+import os
+
 import numpy as np
 
 from . import _contract as contract
@@ -37,6 +39,19 @@ cnp.import_array()
 
 #: Whether this build runs gradient_batch in parallel (setup.py found OpenMP).
 OPENMP = FASTGRAD_OPENMP
+
+# libgomp's threads do not survive fork(): a child that used them would hang.
+# A forked child (multiprocessing's "fork" pool, say) computes batches serially.
+cdef bint forked_child = False
+
+
+def _mark_forked_child():
+    global forked_child
+    forked_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked_child)
 
 
 def max_threads():
@@ -617,7 +632,8 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_
     """Gradients at the m rows of X, shape (m, n); rows in parallel on the compiled tier."""
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t
     cdef Steps steps = Steps(h)
-    cdef int threads = min(num_threads, m) if ev.gil_free else 1
+    cdef int threads = min(num_threads, m) if ev.gil_free and not forked_child else 1
+    cdef Py_ssize_t first, block
     G = np.empty((m, n))
     cdef double[:, ::1] gv = G
     # One stencil per thread, allocated here so that failure raises cleanly.
@@ -635,8 +651,14 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_
         for r in range(m):
             place_or_raise(&stencils[0], &X[r, 0], steps, r)
         if ev.gil_free:
-            with nogil:
-                batch_rows(ev, stencils, X, gv, threads)
+            # In blocks of rows (about 2^17 points each), so that Ctrl-C is seen
+            # between blocks while the GIL is released.
+            block = max(64 * threads, BLOCK_POINTS // stencils[0].k)
+            for first in range(0, m, block):
+                with nogil:
+                    batch_rows(ev, stencils, X[first:first + block], gv[first:first + block],
+                               threads)
+                PyErr_CheckSignals()
         elif ev.rows_per_call > 0:
             batch_grouped(ev, &stencils[0], X, gv)
         else:
@@ -652,6 +674,8 @@ cdef enum:
     # Most points per evaluate_rows() call: the bookkeeping (32 bytes a point)
     # stays within 2 MiB; the evaluator chunks what it hands f on its own.
     GROUP_POINTS = 65536
+    # Points per block of a compiled gradient_batch between checks for Ctrl-C.
+    BLOCK_POINTS = 131072
 
 
 cdef int batch_grouped(Evaluator ev, Stencil* s, const double[:, ::1] X,

@@ -1,6 +1,7 @@
 """The compiled tier: built-in objectives, C callbacks, GIL-free loops, gradient_batch."""
 import ctypes
 import importlib.util
+import os
 import subprocess
 import sys
 import textwrap
@@ -213,6 +214,14 @@ double nan_below_half(int n, double *x, void *user_data) {
     return x[0] < 0.5 ? NAN : (x[0] - 0.0) * (x[0] - 0.0);
 }
 double two_ints(int a, int b) { return a + b; }
+long calls = 0;
+/* about a microsecond a call, counted (used with one thread only) */
+double slow_count(int n, double *x, void *user_data) {
+    volatile double total = 0.0;
+    calls++;
+    for (int k = 0; k < 500; k++) total += x[0] * k;
+    return total;
+}
 """
 
 
@@ -226,7 +235,7 @@ def c_library(tmp_path_factory):
     subprocess.run(["cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", str(source), "-o",
                     str(library)], check=True)
     lib = ctypes.CDLL(str(library))
-    for name in ("rosen", "scaled_sphere", "nan_below_half"):
+    for name in ("rosen", "scaled_sphere", "nan_below_half", "slow_count"):
         getattr(lib, name).restype = ctypes.c_double
         getattr(lib, name).argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_void_p)
     lib.rosen_no_data.restype = ctypes.c_double
@@ -495,3 +504,43 @@ def test_vectorized_gradient_batch_splits_large_batches():
     assert sum(calls) == 40000 * 4 and len(calls) == 3
     assert np.allclose(batch, 2 * X, rtol=1e-6, atol=1e-9)
     assert batch[-1].tolist() == fastgrad.gradient(rows, X[-1], vectorized=True).tolist()
+
+
+def test_keyboard_interrupt_stops_a_long_compiled_batch(c_library):
+    # The batch runs in blocks of rows, with the GIL released; Ctrl-C is seen
+    # between blocks, long before the 4 million evaluations are done.
+    import _thread
+    from scipy import LowLevelCallable
+    counter = ctypes.c_long.in_dll(c_library, "calls")
+    counter.value = 0
+    X = np.ones((200000, 10))
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        fastgrad.gradient_batch(LowLevelCallable(c_library.slow_count), X, num_threads=1)
+    timer.join()
+    assert 0 < counter.value < 200000 * 20
+
+
+FORK_SCRIPT = """
+import os, sys
+import numpy as np
+import fastgrad
+from fastgrad.objectives import Rosenbrock
+X = np.random.default_rng(0).normal(size=(2000, 10))
+parent = fastgrad.gradient_batch(Rosenbrock(), X, num_threads=2)  # OpenMP threads start
+pid = os.fork()
+if pid == 0:  # libgomp cannot be used here: fastgrad must fall back to one thread
+    child = fastgrad.gradient_batch(Rosenbrock(), X)
+    os._exit(0 if np.array_equal(child, parent) else 3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_gradient_batch_works_in_a_forked_child(tmp_path):
+    # A hang here would be the libgomp-after-fork deadlock; the timeout turns it into a failure.
+    run = subprocess.run([sys.executable, "-c", FORK_SCRIPT], cwd=tmp_path, timeout=120,
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
