@@ -1,13 +1,16 @@
-"""Extension list and compile flags; everything else is in pyproject.toml."""
+"""Extension list and compile flags; everything else is in pyproject.toml.
+
+Flags depend on the compiler actually used (GCC/Clang or MSVC), so they are
+chosen in build_ext, where the compiler is known (as scikit-learn does).
+"""
 import os
-import subprocess
 import sys
-import sysconfig
 import tempfile
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 # FASTGRAD_DEBUG=1 turns the checks back on for a debug build.
 DEBUG = os.environ.get("FASTGRAD_DEBUG", "") not in ("", "0")
@@ -19,57 +22,86 @@ DIRECTIVES = {
     # The core divides only by realised steps that it checked are non-zero.
     "cdivision": True,
 }
-
-if sys.platform == "win32":
-    COMPILE_ARGS = ["/fp:precise"]
-    OPENMP_ARGS = (["/openmp"], [])
-else:
-    # No FMA contraction (GCC contracts by default where the CPU has FMA, e.g.
-    # aarch64): the core must round exactly as the pure-Python reference does.
-    # No -ffast-math either, for the same reason.
-    COMPILE_ARGS = ["-ffp-contract=off"]
-    OPENMP_ARGS = (["-fopenmp"], ["-fopenmp"])
+OPENMP_MODULES = {"fastgrad._core"}  # gradient_batch's prange
+OPENMP_CHECK = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
 
 
-def openmp_flags():
-    """(compile, link) flags for OpenMP, or ([], []) where the compiler lacks it.
+class BuildExt(build_ext):
+    def finalize_options(self):
+        super().finalize_options()
+        # Debug and release builds share build/lib*: always compile, never
+        # reuse an extension built in the other mode.
+        self.force = True
 
-    FASTGRAD_OPENMP=0 builds without it.  Whether a build has it is
-    fastgrad._core.OPENMP, so a serial build never goes unnoticed.
-    """
-    if os.environ.get("FASTGRAD_OPENMP", "1") == "0":
+    def build_extensions(self):
+        unix = self.compiler.compiler_type != "msvc"
+        # No FMA contraction (GCC contracts by default where the CPU has FMA,
+        # e.g. aarch64) and no fast-math: the core must round exactly as the
+        # pure-Python reference does.
+        precise = ["-ffp-contract=off"] if unix else ["/fp:precise"]
+        openmp_compile, openmp_link = self.openmp_flags(unix)
+        for ext in self.extensions:
+            ext.extra_compile_args += precise
+            if ext.name in OPENMP_MODULES:
+                ext.extra_compile_args += openmp_compile
+                ext.extra_link_args += openmp_link
+        super().build_extensions()
+
+    def openmp_flags(self, unix):
+        """(compile, link) flags for OpenMP, or ([], []): gradient_batch then runs serially.
+
+        FASTGRAD_OPENMP=0 builds without it; FASTGRAD_OPENMP_CFLAGS and
+        FASTGRAD_OPENMP_LDFLAGS give the flags outright.  Whether a build has
+        OpenMP is fastgrad._core.OPENMP, so a serial build never goes unnoticed.
+        """
+        if os.environ.get("FASTGRAD_OPENMP", "1") == "0":
+            return [], []
+        if "FASTGRAD_OPENMP_CFLAGS" in os.environ:
+            return (os.environ["FASTGRAD_OPENMP_CFLAGS"].split(),
+                    os.environ.get("FASTGRAD_OPENMP_LDFLAGS", "").split())
+        if not unix:
+            candidates = [(["/openmp"], [])]
+        else:
+            candidates = [(["-fopenmp"], ["-fopenmp"])]
+            if sys.platform == "darwin":  # Apple clang with libomp (e.g. from Homebrew)
+                candidates.append((["-Xpreprocessor", "-fopenmp"], ["-lomp"]))
+        for flags in candidates:
+            if self.compiles(*flags):
+                return flags
+        print("fastgrad: no OpenMP with this compiler; gradient_batch will run serially")
         return [], []
-    if sys.platform == "win32":
-        return OPENMP_ARGS  # MSVC always has /openmp
-    compiler = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
-    with tempfile.TemporaryDirectory() as tmp:
-        source = os.path.join(tmp, "check.c")
-        with open(source, "w") as f:
-            f.write("#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n")
-        command = compiler.split() + OPENMP_ARGS[0] + [source, "-o", os.path.join(tmp, "check")]
-        command += OPENMP_ARGS[1]
-        try:
-            ok = subprocess.run(command, capture_output=True).returncode == 0
-        except OSError:
-            ok = False
-    if not ok:
-        print("fastgrad: the compiler does not accept -fopenmp; gradient_batch will run serially")
-        return [], []
-    return OPENMP_ARGS
+
+    def compiles(self, compile_flags, link_flags):
+        """Whether a small OpenMP program compiles and links with these flags."""
+        here = os.getcwd()
+        with tempfile.TemporaryDirectory() as tmp:
+            os.chdir(tmp)
+            try:
+                with open("check.c", "w") as f:
+                    f.write(OPENMP_CHECK)
+                objects = self.compiler.compile(["check.c"], extra_postargs=compile_flags)
+                self.compiler.link_executable(objects, "check", extra_postargs=link_flags)
+                return True
+            except Exception:  # CompileError, LinkError: no OpenMP with these flags
+                return False
+            finally:
+                os.chdir(here)
 
 
-OPENMP_COMPILE, OPENMP_LINK = openmp_flags()
+extensions = [
+    Extension(f"fastgrad.{name}", [f"fastgrad/{name}.pyx"],
+              include_dirs=[numpy.get_include()],
+              define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                             # runs on numpy >= 1.22 (the runtime floor), built with any
+                             ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")])
+    for name in ("_core", "_evaluators", "objectives")
+]
 
-
-def extension(name, openmp=False):
-    return Extension(
-        f"fastgrad.{name}", [f"fastgrad/{name}.pyx"],
-        include_dirs=[numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-        extra_compile_args=COMPILE_ARGS + (OPENMP_COMPILE if openmp else []),
-        extra_link_args=OPENMP_LINK if openmp else [])
-
-
-extensions = [extension("_core", openmp=True), extension("_evaluators"), extension("objectives")]
-
-setup(ext_modules=cythonize(extensions, compiler_directives=DIRECTIVES))
+setup(
+    ext_modules=cythonize(
+        extensions, compiler_directives=DIRECTIVES,
+        # Generated C per mode, outside the package: a debug build never reuses
+        # release C (Cython does not track directives), and no .c reaches a wheel.
+        build_dir=os.path.join("build", "cython-debug" if DEBUG else "cython-release")),
+    cmdclass={"build_ext": BuildExt},
+)
