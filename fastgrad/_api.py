@@ -237,7 +237,9 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
 
     Returns
     -------
-    ndarray of shape (m, n): row r is ``gradient(f, X[r], h, ...)``, bit for bit.
+    ndarray of shape (m, n): row r is ``gradient(f, X[r], h, ...)``, bit for bit on the
+    Python and compiled tiers; on the vectorized tier f sees the rows of many
+    points at once, so the rows agree to within the rounding of f.
 
     Every row's stencil is checked before f is evaluated: h too small for some
     X[r, i] raises ValueError naming the row and the coordinate.

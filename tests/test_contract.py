@@ -106,3 +106,23 @@ def test_api_docstring_examples():
     outcome = doctest.testmod(fastgrad._api, verbose=False, report=True)
     assert outcome.attempted >= 3
     assert outcome.failed == 0
+
+
+REFERENCE_ALONE = """
+import sys
+sys.modules["numpy"] = None  # as if numpy were not installed
+for name in ("fastgrad._core", "fastgrad._evaluators", "fastgrad.objectives"):
+    sys.modules[name] = None  # nor the compiled core
+import fastgrad.reference as ref
+g = ref.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
+r = ref.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True, optimizer="adam")
+assert [round(v, 6) for v in g] == [2.0, -2.0] and r.converged, (g, r)
+"""
+
+
+def test_the_reference_needs_neither_numpy_nor_the_compiled_core(tmp_path):
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", REFERENCE_ALONE], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
