@@ -60,8 +60,9 @@ def show_gradients():
 def show_descent(title, f, x0, **options):
     fast = fastgrad.gradient_descent(f, x0, unpack=True, **options)
     slow = reference.gradient_descent(f, x0, unpack=True, **options)
-    same = (fast.x.tolist(), fast.grad.tolist(), fast.nit, fast.nfev) == \
-        (slow.x, slow.grad, slow.nit, slow.nfev)
+    fields = ("fun", "nit", "nfev", "converged", "message")
+    same = (fast.x.tolist(), fast.grad.tolist()) == (slow.x, slow.grad) and \
+        all(getattr(fast, name) == getattr(slow, name) for name in fields)
     settings = ", ".join(f"{k}={v}" for k, v in options.items())
     print(f"gradient_descent: {title} from {tuple(x0)} ({settings or 'defaults'})")
     print(f"  x         = {fast.x}")

@@ -3,6 +3,7 @@
 No numeric loops here: the stencil and descent loops live in ``_core.pyx``.
 """
 import math
+import os
 import sys
 
 import numpy as np
@@ -18,29 +19,16 @@ _METHOD_CODES = {"central": 0, "forward": 1, "backward": 2}
 
 
 def _point(x):
-    """x as a new float64 array (never a view of the caller's data).
-
-    Finiteness is checked by the core while it places the stencil.
-    """
-    point = _core.as_point(x)  # lists of floats and real arrays, in C
+    """x as a new float64 array (never a view of the caller's data)."""
+    point = _core.as_point(x)  # lists of floats, the common real arrays: in C
     if point is not None:
         return point
-    array = x if isinstance(x, np.ndarray) else None
-    if type(x) in (list, tuple):
-        try:
-            array = np.asarray(x)
-        except ValueError:  # ragged nesting: the general check says where
-            pass
-    if array is not None and array.dtype.kind in "biuf":
-        if array.ndim != 1:
-            raise ValueError(f"x must be 1-D, got shape {array.shape}")
-        if array.size == 0:
-            raise ValueError("x must not be empty")
-        point = np.array(array, dtype=np.float64)  # a new plain ndarray, also for subclasses
+    if type(x) is np.ndarray and x.dtype.kind in "biuf" and x.ndim == 1 and x.size:
+        point = np.array(x, dtype=np.float64)
         if np.isfinite(point).all():
             return point
-    # Anything else (strings, complex, None, Fractions, non-finite...): the
-    # general check names the bad entry, exactly as the reference does.
+    # Anything else (subclasses, strings, complex, nesting, non-finite...): the
+    # general check, so that value and message are exactly the reference's.
     return np.array(contract.point_values(x), dtype=np.float64)
 
 
@@ -74,8 +62,8 @@ def _objective(f, args):
 
 def _evaluator(f, args, n, unpack, vectorized):
     """The evaluation tier for f: compiled, vectorized or one Python call per point."""
-    unpack = contract.check_flag(unpack, "unpack")
-    if contract.check_flag(vectorized, "vectorized"):
+    args = tuple(args)  # a tuple subclass (a namedtuple) is passed on as its items
+    if vectorized:
         return VectorizedEvaluator(f, args, n, unpack)
     # The compiled tier, unless a Python subclass redefines what calling f means.
     if isinstance(f, Objective) and type(f).__call__ is Objective.__call__ \
@@ -85,11 +73,17 @@ def _evaluator(f, args, n, unpack, vectorized):
 
 
 def _prepare(f, x, h, method, args, unpack, vectorized):
+    """The checked arguments, in the reference's order of checks.
+
+    The evaluator is made later, after the callers' own checks: a compiled
+    objective checks x's length there, as the reference's first call of f does.
+    """
     f = _objective(f, args)
     x = _point(x)
     h = _steps(h, x.shape[0])
     code = _METHOD_CODES[contract.check_method(method)]
-    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, code
+    return (f, x, h, code, contract.check_flag(unpack, "unpack"),
+            contract.check_flag(vectorized, "vectorized"))
 
 
 def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
@@ -134,8 +128,8 @@ def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorize
     >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
     array([ 2., -2.])
     """
-    evaluator, x, h, code = _prepare(f, x, h, method, args, unpack, vectorized)
-    return _core.gradient(evaluator, x, h, code)
+    f, x, h, code, unpack, vectorized = _prepare(f, x, h, method, args, unpack, vectorized)
+    return _core.gradient(_evaluator(f, args, x.shape[0], unpack, vectorized), x, h, code)
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
@@ -151,8 +145,9 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     >>> fastgrad.gradient_descent_step(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25, unpack=True)
     array([ 0.5, -0.5])
     """
-    evaluator, x, h, code = _prepare(f, x, h, method, args, unpack, vectorized)
+    f, x, h, code, unpack, vectorized = _prepare(f, x, h, method, args, unpack, vectorized)
     learning_rate = contract.positive(learning_rate, "learning_rate")
+    evaluator = _evaluator(f, args, x.shape[0], unpack, vectorized)
     return _core.descent_step(evaluator, x, h, code, learning_rate)
 
 
@@ -213,10 +208,11 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     ...                           optimizer="nesterov").nit
     64
     """
-    evaluator, x, h, code = _prepare(f, x0, h, method, args, unpack, vectorized)
+    f, x, h, code, unpack, vectorized = _prepare(f, x0, h, method, args, unpack, vectorized)
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     rule = as_optimizer(optimizer)
+    evaluator = _evaluator(f, args, x.shape[0], unpack, vectorized)
     max_iter = min(max_iter, sys.maxsize)  # beyond any run's reach; the core counts in C
     return DescentResult(**_core.descent(evaluator, x, h, code, learning_rate, max_iter, tol,
                                          ftol, rule, callback, record))
@@ -257,14 +253,19 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
     m, n = points.shape
     steps = _steps(h, n)
     code = _METHOD_CODES[contract.check_method(method)]
-    threads = min(contract.check_threads(num_threads, _core.max_threads()), m)
+    # More threads than rows, or than a few per core, only cost: capped (the
+    # result is the same for any number of threads).
+    threads = min(contract.check_threads(num_threads, _core.max_threads()), m,
+                  4 * (os.cpu_count() or 1))
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
     evaluator = _evaluator(f, args, n, unpack, vectorized)
     return _core.gradient_batch(evaluator, points, steps, code, threads)
 
 
 def _batch(X):
     """X as a new C-contiguous (m, n) float64 array, checked."""
-    if isinstance(X, np.ndarray) and X.dtype.kind in "biuf" and X.ndim == 2 and X.size > 0:
+    if type(X) is np.ndarray and X.dtype.kind in "biuf" and X.ndim == 2 and X.size > 0:
         points = np.array(X, dtype=np.float64, order="C")
         if np.isfinite(points).all():
             return points

@@ -27,6 +27,7 @@ from libc.string cimport memcpy
 
 cimport numpy as cnp
 import os
+import sys
 
 import numpy as np
 
@@ -428,10 +429,8 @@ cdef int descend(Evaluator ev, Stencil* s, double* x, double* g, double* x_new,
 # -- the entry points the API calls -------------------------------------------
 
 cdef object copy_to_array(const double* v, Py_ssize_t n):
-    out = np.empty(n)
-    cdef double[::1] view = out
-    if n:
-        memcpy(&view[0], v, n * sizeof(double))
+    out = new_vector(n)
+    memcpy(cnp.PyArray_DATA(out), v, n * sizeof(double))
     return out
 
 
@@ -464,7 +463,7 @@ def as_point(x):
     """
     cdef Py_ssize_t i, n
     cdef double* data
-    if cnp.PyArray_Check(x):
+    if cnp.PyArray_CheckExact(x):  # subclasses (masked arrays...) take the general path
         if not (cnp.PyArray_NDIM(x) == 1 and cnp.PyArray_SIZE(x) > 0 and
                 cnp.PyArray_TYPE(x) in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT, cnp.NPY_LONG, cnp.NPY_INT)):
             return None
@@ -566,7 +565,9 @@ cdef int optimizer_init(Optimizer* o, rule, double learning_rate, Py_ssize_t n) 
         o.beta1, o.beta2, o.eps = rule.beta1, rule.beta2, rule.eps
     elif isinstance(rule, _optimizers.Armijo):
         o.rule = RULE_ARMIJO
-        o.c, o.shrink, o.max_backtracks = rule.c, rule.shrink, rule.max_backtracks
+        # beyond any run's reach; the + 1 trial of the search must not overflow
+        o.c, o.shrink, o.max_backtracks = rule.c, rule.shrink, min(rule.max_backtracks,
+                                                                   sys.maxsize - 1)
     else:
         o.rule = RULE_SGD
     if o.rule == RULE_MOMENTUM or o.rule == RULE_ADAM:

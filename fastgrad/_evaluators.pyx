@@ -19,11 +19,10 @@ invisible to f:
 With ``unpack=True``, f gets Python floats; only the one coordinate that
 differs from x is a new float object per point.
 """
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_RawFree, PyMem_RawMalloc
 from cpython.object cimport PyObject
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.ref cimport Py_REFCNT
-from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy
 
 cimport numpy as cnp
@@ -161,8 +160,10 @@ cdef class PythonEvaluator(Evaluator):
             if c >= 0:
                 moved = value[j]
                 self.argv[c] = <PyObject*> moved
-                result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
-                self.argv[c] = <PyObject*> self.floats[c]
+                try:
+                    result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
+                finally:  # argv never points at a float that is gone
+                    self.argv[c] = <PyObject*> self.floats[c]
             else:
                 result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
             out[j] = as_double(result)
@@ -179,7 +180,6 @@ cdef class VectorizedEvaluator(Evaluator):
     cdef tuple args
     cdef bint unpack
     cdef Py_ssize_t n, rows
-    cdef Py_ssize_t per_call   # rows that fit in the chunk
     cdef Handout matrix        # the (rows, n) points handed to f
 
     def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
@@ -188,8 +188,8 @@ cdef class VectorizedEvaluator(Evaluator):
         self.unpack = unpack
         self.n = n
         self.rows = 0
-        self.per_call = contract.vectorized_rows_per_call(n)
-        self.rows_per_call = self.per_call  # gradient_batch: group rows' stencils
+        # Rows that fit in a chunk; gradient_batch groups rows' stencils up to it.
+        self.rows_per_call = contract.vectorized_rows_per_call(n)
 
     cdef int new_matrix(self, Py_ssize_t rows) except -1:
         self.matrix = Handout(rows, self.n)
@@ -213,7 +213,7 @@ cdef class VectorizedEvaluator(Evaluator):
         """Point j: row base[j] of X (base NULL: X is the one point x) with coord[j] set."""
         cdef Py_ssize_t start, m, r, c
         cdef double* row
-        cdef Py_ssize_t per_call = self.per_call
+        cdef Py_ssize_t per_call = self.rows_per_call
         for start in range(0, k, per_call):
             m = min(per_call, k - start)
             if self.rows < m:
@@ -240,7 +240,7 @@ cdef class VectorizedEvaluator(Evaluator):
         cdef const double* data
         if cnp.PyArray_Check(result) and cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE and \
                 cnp.PyArray_NDIM(result) == 1 and cnp.PyArray_DIM(result, 0) == m and \
-                cnp.PyArray_IS_C_CONTIGUOUS(result):
+                cnp.PyArray_IS_C_CONTIGUOUS(result) and cnp.PyArray_ISNOTSWAPPED(result):
             # The common case, a float64 vector: no conversion.
             data = <const double*> cnp.PyArray_DATA(result)
             memcpy(out, data, m * sizeof(double))
@@ -287,7 +287,7 @@ cdef class CompiledEvaluator(Evaluator):
         cdef double* point = on_stack
         cdef Py_ssize_t j
         if n > SMALL_N:
-            point = <double*> malloc(n * sizeof(double))
+            point = <double*> PyMem_RawMalloc(n * sizeof(double))  # seen by tracemalloc
             if point == NULL:
                 with gil:
                     raise MemoryError()
@@ -295,7 +295,7 @@ cdef class CompiledEvaluator(Evaluator):
         for j in range(k):
             out[j] = self.at_point(point, x, n, coord[j], value[j])
         if point != on_stack:
-            free(point)
+            PyMem_RawFree(point)
         return 0
 
     cdef inline double at_point(self, double* point, const double* x, Py_ssize_t n,

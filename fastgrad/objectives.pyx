@@ -106,6 +106,11 @@ cdef class Objective:
         return NAN  # never reached: every concrete objective defines its own
 
     cdef int check_dimension(self, Py_ssize_t n) except -1:
+        # Every use goes through here: an object whose __init__ never ran (made
+        # with __new__, or a subclass that skipped it) has no data to read.
+        if not self.initialised:
+            raise TypeError(f"this {type(self).__name__} was not initialised: "
+                            "its __init__ did not run")
         if self.dim >= 0 and n != self.dim:
             raise ValueError(f"{type(self).__name__} takes x of length {self.dim}, got {n}")
         if n < self.min_dim:
@@ -133,6 +138,9 @@ cdef class Objective:
 
 cdef class Sphere(Objective):
     """sum(x_i**2); gradient 2x."""
+
+    def __init__(self):
+        self.init_once()
 
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
         return dot(x, x, n)
@@ -263,6 +271,8 @@ cdef class LogisticLoss(_LinearModel):
             z = self.linear(i, w, n)
             # log(1 + e^z) = max(z, 0) + log1p(e^-|z|), without overflow
             total += (z if z > 0.0 else 0.0) + log1p(exp(-fabs(z))) - self.y_data[i] * z
+        if self.l2 == 0.0:
+            return total / self.m  # no 0 * inf for a huge w
         return total / self.m + 0.5 * self.l2 * dot(w, w, n)
 
     def __reduce__(self):

@@ -547,3 +547,33 @@ def test_gradient_batch_works_in_a_forked_child(tmp_path):
     run = subprocess.run([sys.executable, "-c", FORK_SCRIPT], cwd=tmp_path, timeout=120,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_an_objective_whose_init_did_not_run_is_refused(impl):
+    class Forgetful(Quadratic):
+        def __init__(self, scale):  # forgets Quadratic.__init__
+            self.scale = scale
+
+    for objective in (Quadratic.__new__(Quadratic), CFunction.__new__(CFunction),
+                      Sphere.__new__(Sphere), Forgetful(2.0)):
+        with pytest.raises(TypeError, match="was not initialised: its __init__ did not run"):
+            objective([1.0])
+        with pytest.raises(TypeError, match="was not initialised"):
+            impl.gradient(objective, [1.0])
+
+
+def test_logistic_loss_without_penalty_takes_huge_weights():
+    # log(1 + e^z) - y z at z = 0 is log 2, whatever the (unused) second weight.
+    assert LogisticLoss([[1.0, 0.0]], [1.0])([0.0, 1e200]) == np.log(2.0)
+
+
+def test_huge_thread_counts_are_capped_not_fatal():
+    X = np.ones((5000, 3))
+    assert np.array_equal(fastgrad.gradient_batch(Sphere(), X, num_threads=60000),
+                          fastgrad.gradient_batch(Sphere(), X, num_threads=1))
+
+
+def test_objective_dimension_is_checked_after_the_descent_arguments(impl):
+    # As in the reference, where the first call of f finds the wrong length.
+    with pytest.raises(TypeError, match="learning_rate"):
+        impl.gradient_descent(Rosenbrock(), [1.0], "a")

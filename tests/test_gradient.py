@@ -436,3 +436,16 @@ def test_nested_gradients_second_derivatives(impl):
     # -> 1e-6/6*18 = 3e-6.  Bound 1e-5.
     assert abs(row[0] - 2 * y) <= 1e-5
     assert abs(row[1] - (2 * x + 9 * y * y)) <= 1e-5
+
+
+def test_vectorized_results_in_any_byte_order(impl):
+    f = lambda X: (np.asarray(X) ** 2).sum(axis=1).astype(">f8")  # big-endian float64
+    g = floats(impl.gradient(f, [1.0, 2.0], vectorized=True))
+    assert abs(g[0] - 2.0) < 1e-9 and abs(g[1] - 4.0) < 1e-9
+
+
+def test_args_may_be_a_namedtuple(impl):
+    import collections
+    Scale = collections.namedtuple("Scale", "a")
+    g = floats(impl.gradient(lambda x, a: float(x[0]) * a, [1.0], args=Scale(2.0)))
+    assert abs(g[0] - 2.0) < 1e-9

@@ -287,3 +287,13 @@ def test_compiled_descent_with_a_callback(impl):
     slow = reference.gradient_descent(Rosenbrock(), [-1.2, 1.0], 1e-3, max_iter=50,
                                       optimizer="nesterov")
     assert list(r.x) == slow.x
+
+
+def test_armijo_with_unlimited_backtracks(impl):
+    import sys
+    o = fastgrad.Armijo(max_backtracks=sys.maxsize)
+    r = impl.gradient_descent(quadratic, [1.0, 1.0], 10.0, unpack=True, optimizer=o, max_iter=20)
+    assert r.nit == 20 and r.message.startswith("max_iter reached")
+    big = fastgrad.Armijo(max_backtracks=sys.maxsize + 1)
+    assert list(impl.gradient_descent(quadratic, [1.0, 1.0], 10.0, unpack=True, optimizer=big,
+                                      max_iter=20).x) == list(r.x)
