@@ -11,6 +11,8 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from fastgrad.objectives import Rosenbrock
+
 
 CALLS = 10**5
 
@@ -54,6 +56,20 @@ def test_refcounts_stable_over_many_gradient_calls(impl, unpack):
         impl.gradient(f, x, args=args, unpack=unpack)
     after = refcounts(watched)
     assert after == before
+
+
+def test_refcounts_stable_on_the_compiled_tier(impl):
+    x = np.array([-1.2, 1.0, 0.5])
+    callback = lambda v: False  # noqa: E731
+    watched = [x, ROSENBROCK, callback]
+    impl.gradient_descent(ROSENBROCK, x, 1e-3, max_iter=3, callback=callback)
+    before = refcounts(watched)
+    for _ in range(CALLS // 100):
+        impl.gradient(ROSENBROCK, x)
+        impl.gradient_descent(ROSENBROCK, x, 1e-3, max_iter=3, optimizer="adam",
+                              callback=callback, record=True)
+        impl.gradient_batch(ROSENBROCK, BATCH)
+    assert refcounts(watched) == before
 
 
 def test_refcounts_stable_with_a_list_x_and_per_coordinate_h(impl):
@@ -182,6 +198,10 @@ def sphere(p):
     return float(p[0]) ** 2 + float(p[1]) ** 2
 
 
+ROSENBROCK = Rosenbrock()
+BATCH = np.random.default_rng(0).normal(size=(8, 3))
+
+
 def raising(p):
     raise RuntimeError("inside f")
 
@@ -229,7 +249,24 @@ def scenarios(impl):
     def nan_stop():
         impl.gradient_descent(lambda p: float("nan"), [1.0, 2.0])
 
+    def compiled_descents():  # every optimizer's C state, the path, a callback
+        for optimizer in ("momentum", "adam", "armijo"):
+            impl.gradient_descent(ROSENBROCK, [-1.2, 1.0], 1e-3, max_iter=10, record=True,
+                                  optimizer=optimizer, callback=lambda x: False)
+
+    def compiled_batch():
+        impl.gradient_batch(ROSENBROCK, BATCH, num_threads=2)
+
+    def compiled_wrong_length():
+        try:
+            impl.gradient(ROSENBROCK, [1.0])
+        except ValueError:
+            pass
+
     return dict(gradient=(gradient, 4000), gradient_unpack=(gradient_unpack, 4000),
+                compiled_descents=(compiled_descents, 300),
+                compiled_batch=(compiled_batch, 1000),
+                compiled_wrong_length=(compiled_wrong_length, 4000),
                 gradient_vectorized=(gradient_vectorized, 4000),
                 gradient_keeping_arrays=(gradient_keeping_arrays, 4000),
                 descent=(descent, 200), f_raises=(f_raises, 4000),

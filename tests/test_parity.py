@@ -109,11 +109,20 @@ def test_step_bit_identical(problem, lr):
     assert_bits_equal(fast, ref, "step")
 
 
-@settings(max_examples=120, deadline=None)
+optimizers = st.one_of(
+    st.sampled_from([None, "sgd", "momentum", "nesterov", "adam", "armijo"]),
+    st.builds(fastgrad.Momentum, st.floats(0.0, 0.99), st.floats(0.0, 0.9)),
+    st.builds(fastgrad.Adam, st.floats(0.0, 0.99), st.floats(0.0, 0.9999),
+              st.floats(1e-12, 1e-2)),
+    st.builds(fastgrad.Armijo, st.floats(1e-6, 0.9), st.floats(0.05, 0.95), st.integers(0, 60)))
+
+
+@settings(max_examples=150, deadline=None)
 @given(problem=problems(max_n=4), lr=st.floats(1e-3, 0.6), max_iter=st.integers(0, 40),
        tol=st.sampled_from([0.0, 1e-8, 1e-4, 1e-2, 0.5]), record=st.booleans(),
-       stop_after=st.one_of(st.none(), st.integers(1, 10)))
-def test_descent_bit_identical(problem, lr, max_iter, tol, record, stop_after):
+       stop_after=st.one_of(st.none(), st.integers(1, 10)), optimizer=optimizers,
+       ftol=st.sampled_from([None, 0.0, 1e-9, 1e-3]))
+def test_descent_bit_identical(problem, lr, max_iter, tol, record, stop_after, optimizer, ftol):
     f = python_f(problem)
     results, seen = [], []
     for impl in (fastgrad, reference):
@@ -126,7 +135,7 @@ def test_descent_bit_identical(problem, lr, max_iter, tol, record, stop_after):
         results.append(impl.gradient_descent(
             f, problem["x"], lr, max_iter=max_iter, tol=tol, h=problem["h"],
             method=problem["method"], args=problem["args"], unpack=problem["unpack"],
-            callback=callback, record=record))
+            callback=callback, record=record, optimizer=optimizer, ftol=ftol))
         seen.append(calls)
     fast, ref = (fields(r) for r in results)
     assert fast == ref
