@@ -19,6 +19,7 @@ The arithmetic is exactly that of ``fastgrad.reference`` (see DESIGN.md): same
 operations, same order, no contraction into FMA (setup.py passes
 -ffp-contract=off), so the Python tier agrees with the reference bit for bit.
 """
+cimport cython
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawMalloc, PyMem_RawRealloc, PyMem_RawFree
 from cython.parallel cimport prange, threadid
@@ -679,6 +680,8 @@ cdef enum:
     BLOCK_POINTS = 131072
 
 
+@cython.boundscheck(False)  # rows first <= r < last <= m
+@cython.wraparound(False)
 cdef int batch_grouped(Evaluator ev, Stencil* s, const double[:, ::1] X,
                        double[:, ::1] G) except -1:
     """gradient_batch for an evaluator that wants many points per call: the
@@ -716,6 +719,8 @@ cdef int batch_grouped(Evaluator ev, Stencil* s, const double[:, ::1] X,
     return 0
 
 
+@cython.boundscheck(False)  # rows 0 <= r < m
+@cython.wraparound(False)
 cdef int batch_rows(Evaluator ev, Stencil* stencils, const double[:, ::1] X, double[:, ::1] G,
                     int threads) except -1 nogil:
     cdef Py_ssize_t r, m = X.shape[0]  # read outside the OpenMP region (debug builds check it)
