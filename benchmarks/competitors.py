@@ -28,8 +28,9 @@ import fastgrad
 import fastgrad.reference
 
 H = 1e-5
-#: The bound on the stencil matrix one vectorized call gets (fastgrad's design: 32 MiB).
-CHUNK_BYTES = 32 * 2**20
+#: The bound on the stencil matrix one vectorized call gets, from fastgrad itself.
+from fastgrad._contract import VECTORIZED_CHUNK_BYTES as CHUNK_BYTES  # noqa: E402
+from fastgrad._contract import vectorized_rows_per_call  # noqa: E402
 NUMDIFFTOOLS_MAX_N = 10
 
 #: What each workload style means in fastgrad's API (the reference takes the same).

@@ -20,7 +20,7 @@ import numpy as np
 
 import fastgrad
 
-from .competitors import CHUNK_BYTES, H, STYLE_KWARGS
+from .competitors import CHUNK_BYTES, H, STYLE_KWARGS, vectorized_rows_per_call
 
 
 def numpy_is_traced():
@@ -51,7 +51,7 @@ def chunk_bytes(n, chunked):
     """Bytes of the stencil matrix a chunked tier hands f at once: min(2n rows, the bound)."""
     if not chunked:
         return 0
-    rows = min(2 * n, max(1, CHUNK_BYTES // (8 * n)))
+    rows = min(2 * n, vectorized_rows_per_call(n))
     return rows * n * 8
 
 
