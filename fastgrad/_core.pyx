@@ -653,7 +653,7 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, int method, int num_
         for r in range(m):
             place_or_raise(&stencils[0], &X[r, 0], steps, r)
         if ev.gil_free:
-            # In blocks of rows (about 2^17 points each), so that Ctrl-C is seen
+            # In blocks of rows (about 2^20 points each), so that Ctrl-C is seen
             # between blocks while the GIL is released.
             block = max(64 * threads, BLOCK_POINTS // stencils[0].k)
             for first in range(0, m, block):
@@ -677,7 +677,7 @@ cdef enum:
     # stays within 2 MiB; the evaluator chunks what it hands f on its own.
     GROUP_POINTS = 65536
     # Points per block of a compiled gradient_batch between checks for Ctrl-C.
-    BLOCK_POINTS = 131072
+    BLOCK_POINTS = 1048576
 
 
 @cython.boundscheck(False)  # rows first <= r < last <= m
