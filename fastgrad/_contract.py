@@ -65,7 +65,7 @@ def check_flag(value, name):
 
 
 def check_method(method):
-    if method not in METHODS or not isinstance(method, str):
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(
             f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
     return method

@@ -115,8 +115,9 @@ cdef void stencil_free(Stencil* s) noexcept nogil:
 cdef Py_ssize_t stencil_place(Stencil* s, const double* x) noexcept nogil:
     """Place the points around x, in evaluation order.
 
-    Returns -1, or the first coordinate where x is not finite or whose realised
-    step is 0 or not finite (nothing is evaluated then).
+    Returns -1, or the first coordinate whose realised step is 0 or not finite
+    (nothing is evaluated then); a non-finite x[i] makes its step nan, so it
+    is caught there too.
     """
     cdef Py_ssize_t i, j = 0
     cdef double xp, xm, step, h
@@ -134,7 +135,7 @@ cdef Py_ssize_t stencil_place(Stencil* s, const double* x) noexcept nogil:
             step = xp - x[i]
         else:
             step = x[i] - xm
-        if step == 0.0 or not isfinite(step) or not isfinite(x[i]):
+        if step == 0.0 or not isfinite(step):
             return i
         if s.method != BACKWARD:
             s.coord[j] = i
