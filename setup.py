@@ -23,7 +23,7 @@ DIRECTIVES = {
     # 1 - beta**t with beta < 1, sqrt(v) + eps with eps > 0, counts >= 1.
     "cdivision": True,
 }
-OPENMP_MODULES = {"fastgrad._core"}  # gradient_batch's prange
+OPENMP_MODULES = {"fastgrad._batch"}  # gradient_batch's prange
 OPENMP_CHECK = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
 
 
@@ -53,7 +53,7 @@ class BuildExt(build_ext):
 
         FASTGRAD_OPENMP=0 builds without it; FASTGRAD_OPENMP_CFLAGS and
         FASTGRAD_OPENMP_LDFLAGS give the flags outright.  Whether a build has
-        OpenMP is fastgrad._core.OPENMP, so a serial build never goes unnoticed.
+        OpenMP is fastgrad._batch.OPENMP, so a serial build never goes unnoticed.
         """
         if os.environ.get("FASTGRAD_OPENMP", "1") == "0":
             return [], []
@@ -95,7 +95,7 @@ extensions = [
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                              # runs on numpy >= 1.22 (the runtime floor), built with any
                              ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")])
-    for name in ("_core", "_evaluators", "objectives")
+    for name in ("_arguments", "_evaluators", "_stencil", "_descent", "_batch", "objectives")
 ]
 
 setup(

@@ -13,7 +13,7 @@ import timeit
 import numpy as np
 
 import fastgrad
-from fastgrad import _core, objectives, reference
+from fastgrad import _batch as _core, objectives, reference  # TODO(merge): show_config
 
 
 # -- the examples -------------------------------------------------------------

@@ -1,47 +1,28 @@
-"""The public functions of fastgrad: validate once, pick the evaluation tier, run the core.
+"""The public functions of fastgrad: arguments -> evaluator -> kernel -> result.
 
-No numeric loops here: the stencil and descent loops live in ``_core.pyx``.
+Thin on purpose: ``_arguments`` converts and checks x, h and X; the evaluator
+tier is picked here from what f is; the kernels (``_stencil``, ``_descent``,
+``_batch``) run the loops and report what went wrong as indices, which are
+turned into the reference's messages here; ``_result`` builds DescentResult.
 """
-import math
 import os
 import sys
 
-import numpy as np
-
+from . import _arguments as arguments
 from . import _contract as contract
-from . import _core
+from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
+from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
+from ._result import descent_result
+from ._stencils import DEFAULT_ORDER, STENCILS
 from .objectives import CFunction, Objective
-from ._optimizers import as_optimizer
-from ._result import DescentResult
 
-_METHOD_CODES = {"central": 0, "forward": 1, "backward": 2}
+#: Every row of the stencil table in C form, made once.
+_ROWS = {key: _stencil.StencilRow(row) for key, row in STENCILS.items()}
 
-
-def _point(x):
-    """x as a new float64 array (never a view of the caller's data)."""
-    point = _core.as_point(x)  # lists of floats, the common real arrays: in C
-    if point is not None:
-        return point
-    if type(x) is np.ndarray and x.dtype.kind in "biuf" and x.ndim == 1 and x.size:
-        point = np.array(x, dtype=np.float64)
-        if np.isfinite(point).all():
-            return point
-    # Anything else (subclasses, strings, complex, nesting, non-finite...): the
-    # general check, so that value and message are exactly the reference's.
-    return np.array(contract.point_values(x), dtype=np.float64)
-
-
-def _steps(h, n):
-    """h as a float (one step for every coordinate) or a new float64 array of n."""
-    if type(h) is float and 0.0 < h < math.inf:
-        return h
-    if isinstance(h, np.ndarray) and h.dtype.kind in "biuf" and h.shape == (n,):
-        steps = np.array(h, dtype=np.float64)
-        if ((steps > 0.0) & np.isfinite(steps)).all():
-            return steps
-    steps = contract.step_values(h, n)
-    return steps[0] if contract.is_real(h) else np.array(steps, dtype=np.float64)
+#: The compiled rule for each optimizer class (fastgrad.reference has the same table).
+_RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent.AdamRule,
+          Armijo: _descent.ArmijoRule}
 
 
 def _is_c_callback(f):
@@ -68,22 +49,30 @@ def _evaluator(f, args, n, unpack, vectorized):
     # The compiled tier, unless a Python subclass redefines what calling f means.
     if isinstance(f, Objective) and type(f).__call__ is Objective.__call__ \
             and not args and not unpack:
-        return CompiledEvaluator(f, n)
+        return CompiledEvaluator(f)
     return PythonEvaluator(f, args, n, unpack)
 
 
-def _prepare(f, x, h, method, args, unpack, vectorized):
-    """The checked arguments, in the reference's order of checks.
+def _stencil_row(method):
+    method = contract.check_method(method)
+    return _ROWS[method, DEFAULT_ORDER[method]]
 
-    The evaluator is made later, after the callers' own checks: a compiled
-    objective checks x's length there, as the reference's first call of f does.
-    """
+
+def _prepare(f, x, h, method, args, unpack, vectorized):
+    """The checked arguments and the evaluator, in the reference's order of checks."""
     f = _objective(f, args)
-    x = _point(x)
-    h = _steps(h, x.shape[0])
-    code = _METHOD_CODES[contract.check_method(method)]
-    return (f, x, h, code, contract.check_flag(unpack, "unpack"),
-            contract.check_flag(vectorized, "vectorized"))
+    x = arguments.point(x)
+    h = arguments.steps(h, x.shape[0])
+    row = _stencil_row(method)
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
+
+
+def _no_usable_step(x, h, i, row=None):
+    """The ValueError for a stencil whose realised step at coordinate i is 0 or not finite."""
+    step = h if isinstance(h, float) else float(h[i])
+    return ValueError(contract.step_too_small(i, float(x[i]), step, row))
 
 
 def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
@@ -128,8 +117,11 @@ def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorize
     >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
     array([ 2., -2.])
     """
-    f, x, h, code, unpack, vectorized = _prepare(f, x, h, method, args, unpack, vectorized)
-    return _core.gradient(_evaluator(f, args, x.shape[0], unpack, vectorized), x, h, code)
+    evaluator, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
+    g = _stencil.gradient(evaluator, x, h, row)
+    if type(g) is int:
+        raise _no_usable_step(x, h, g)
+    return g
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
@@ -145,10 +137,12 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     >>> fastgrad.gradient_descent_step(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25, unpack=True)
     array([ 0.5, -0.5])
     """
-    f, x, h, code, unpack, vectorized = _prepare(f, x, h, method, args, unpack, vectorized)
+    evaluator, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
     learning_rate = contract.positive(learning_rate, "learning_rate")
-    evaluator = _evaluator(f, args, x.shape[0], unpack, vectorized)
-    return _core.descent_step(evaluator, x, h, code, learning_rate)
+    x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
+    if type(x_new) is int:
+        raise _no_usable_step(x, h, x_new)
+    return x_new
 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
@@ -208,14 +202,22 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     ...                           optimizer="nesterov").nit
     64
     """
-    f, x, h, code, unpack, vectorized = _prepare(f, x0, h, method, args, unpack, vectorized)
+    evaluator, x, h, row = _prepare(f, x0, h, method, args, unpack, vectorized)
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
-    rule = as_optimizer(optimizer)
-    evaluator = _evaluator(f, args, x.shape[0], unpack, vectorized)
-    max_iter = min(max_iter, sys.maxsize)  # beyond any run's reach; the core counts in C
-    return DescentResult(**_core.descent(evaluator, x, h, code, learning_rate, max_iter, tol,
-                                         ftol, rule, callback, record))
+    optimizer = as_optimizer(optimizer)
+    # Counts beyond any run's reach are capped to what C counts in (Armijo's
+    # max_backtracks + 1 trial must fit too).
+    rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
+    rule = rule_class(optimizer, learning_rate,
+                      min(getattr(optimizer, "max_backtracks", 0), sys.maxsize - 1))
+    outcome = _descent.descent(evaluator, x, h, row, rule, min(max_iter, sys.maxsize), tol,
+                               ftol, callback, record)
+    if type(outcome) is int:
+        raise _no_usable_step(x, h, outcome)
+    reason, x, fun, grad, nit, nfev, norm, coordinate, path, path_fun = outcome
+    return descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol,
+                          optimizer, path, path_fun)
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False,
@@ -249,24 +251,19 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
            [ 6., -2.]])
     """
     f = _objective(f, args)
-    points = _batch(X)
+    points = arguments.batch(X)
     m, n = points.shape
-    steps = _steps(h, n)
-    code = _METHOD_CODES[contract.check_method(method)]
+    steps = arguments.steps(h, n)
+    row = _stencil_row(method)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
-    threads = min(contract.check_threads(num_threads, _core.max_threads()), m,
+    threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
                   4 * (os.cpu_count() or 1))
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     evaluator = _evaluator(f, args, n, unpack, vectorized)
-    return _core.gradient_batch(evaluator, points, steps, code, threads)
-
-
-def _batch(X):
-    """X as a new C-contiguous (m, n) float64 array, checked."""
-    if type(X) is np.ndarray and X.dtype.kind in "biuf" and X.ndim == 2 and X.size > 0:
-        points = np.array(X, dtype=np.float64, order="C")
-        if np.isfinite(points).all():
-            return points
-    return np.array(contract.batch_values(X), dtype=np.float64)
+    G = _batch.gradient_batch(evaluator, points, steps, row, threads)
+    if type(G) is tuple:
+        r, i = G
+        raise _no_usable_step(points[r], steps, i, r)
+    return G

@@ -1,10 +1,17 @@
 # cython: language_level=3
-"""The Python-callable and vectorized evaluation tiers.
+"""The evaluation tiers: how f is evaluated at a list of points.
 
 Design
 ------
-Each evaluator implements ``Evaluator.evaluate`` from ``_core.pxd``: f at a
-batch of stencil points, in order.  The loops that use them live in ``_core``.
+One interface (``_evaluators.pxd``): ``evaluate`` takes a list of points --
+(base row, coordinate, value) -- and writes f at each, in order;
+``evaluate_at`` is f at one x.  The stencil, descent and batch loops
+(``_stencil``, ``_descent``, ``_batch``) are written once against it; the
+tiers differ only here:
+
+* PythonEvaluator: one call of f per point;
+* VectorizedEvaluator: one call of f per chunk of points (rows of a matrix);
+* CompiledEvaluator: a compiled objective's C function, without the GIL.
 
 PythonEvaluator makes one call of f per point and no other Python work per
 point: the arguments sit in a C array handed to ``PyObject_Vectorcall`` (no
@@ -19,7 +26,7 @@ invisible to f:
 With ``unpack=True``, f gets Python floats; only the one coordinate that
 differs from x is a new float object per point.
 """
-from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_RawFree, PyMem_RawMalloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.ref cimport Py_REFCNT
@@ -28,7 +35,6 @@ from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
-from ._core cimport Evaluator
 from .objectives cimport Objective
 from . import _contract as contract
 
@@ -47,6 +53,31 @@ cdef extern from "Python.h":
 
 
 cdef type float64 = np.float64
+
+
+cdef class Evaluator:
+    cdef int ready(self, Py_ssize_t n) except -1:
+        return 0
+
+    cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
+        with gil:
+            raise NotImplementedError("Evaluator.evaluate")
+
+    cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil:
+        cdef Py_ssize_t itself = -1
+        cdef double unused = 0.0
+        cdef Points p
+        p.base = x
+        p.n = n
+        p.row = NULL
+        p.coord = &itself
+        p.value = &unused
+        p.k = 1
+        return self.evaluate(&p, NULL, out)
+
+
+cdef inline const double* base_of(const Points* p, Py_ssize_t j) noexcept nogil:
+    return p.base if p.row == NULL else p.base + p.row[j] * p.n
 
 
 cdef inline double as_double(object value) except? -1.0:
@@ -125,21 +156,22 @@ cdef class PythonEvaluator(Evaluator):
         self.argv[0] = <PyObject*> self.point.array
         return 0
 
-    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
-                      const double* value, Py_ssize_t k, double* out) except -1 nogil:
+    cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         with gil:
             if self.unpack:
-                return self.evaluate_unpacked(x, coord, value, k, out)
-            return self.evaluate_array(x, coord, value, k, out)
+                return self.evaluate_unpacked(p, out)
+            return self.evaluate_array(p, out)
 
-    cdef int evaluate_array(self, const double* x, const Py_ssize_t* coord,
-                            const double* value, Py_ssize_t k, double* out) except -1:
+    cdef int evaluate_array(self, const Points* p, double* out) except -1:
         cdef Py_ssize_t j, c
-        memcpy(self.point.data, x, self.n * sizeof(double))
-        for j in range(k):
-            c = coord[j]
+        cdef const double* x = NULL
+        for j in range(p.k):
+            if base_of(p, j) != x:
+                x = base_of(p, j)
+                memcpy(self.point.data, x, self.n * sizeof(double))
+            c = p.coord[j]
             if c >= 0:
-                self.point.data[c] = value[j]
+                self.point.data[c] = p.value[j]
             result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
             if self.point.kept():
                 self.new_point(x)  # f kept the array: leave it to f
@@ -148,17 +180,19 @@ cdef class PythonEvaluator(Evaluator):
             out[j] = as_double(result)
         return 0
 
-    cdef int evaluate_unpacked(self, const double* x, const Py_ssize_t* coord,
-                               const double* value, Py_ssize_t k, double* out) except -1:
+    cdef int evaluate_unpacked(self, const Points* p, double* out) except -1:
         cdef Py_ssize_t i, j, c
         cdef object moved
-        self.floats = [x[i] for i in range(self.n)]
-        for i in range(self.n):
-            self.argv[i] = <PyObject*> self.floats[i]
-        for j in range(k):
-            c = coord[j]
+        cdef const double* x = NULL
+        for j in range(p.k):
+            if base_of(p, j) != x:
+                x = base_of(p, j)
+                self.floats = [x[i] for i in range(self.n)]
+                for i in range(self.n):
+                    self.argv[i] = <PyObject*> self.floats[i]
+            c = p.coord[j]
             if c >= 0:
-                moved = value[j]
+                moved = p.value[j]
                 self.argv[c] = <PyObject*> moved
                 try:
                     result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
@@ -189,42 +223,31 @@ cdef class VectorizedEvaluator(Evaluator):
         self.n = n
         self.rows = 0
         # Rows that fit in a chunk; gradient_batch groups rows' stencils up to it.
-        self.rows_per_call = contract.vectorized_rows_per_call(n)
+        self.points_per_call = contract.vectorized_rows_per_call(n)
 
     cdef int new_matrix(self, Py_ssize_t rows) except -1:
         self.matrix = Handout(rows, self.n)
         self.rows = rows
         return 0
 
-    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
-                      const double* value, Py_ssize_t k, double* out) except -1 nogil:
+    cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         with gil:
-            return self.evaluate_chunks(x, NULL, coord, value, k, out)
+            return self.evaluate_chunks(p, out)
 
-    cdef int evaluate_rows(self, const double* X, Py_ssize_t n, const Py_ssize_t* row,
-                           const Py_ssize_t* coord, const double* value, Py_ssize_t k,
-                           double* out) except -1 nogil:
-        with gil:
-            return self.evaluate_chunks(X, row, coord, value, k, out)
-
-    cdef int evaluate_chunks(self, const double* X, const Py_ssize_t* base,
-                             const Py_ssize_t* coord, const double* value, Py_ssize_t k,
-                             double* out) except -1:
-        """Point j: row base[j] of X (base NULL: X is the one point x) with coord[j] set."""
-        cdef Py_ssize_t start, m, r, c
+    cdef int evaluate_chunks(self, const Points* p, double* out) except -1:
+        cdef Py_ssize_t start, m, r, c, k = p.k
         cdef double* row
-        cdef Py_ssize_t per_call = self.rows_per_call
+        cdef Py_ssize_t per_call = self.points_per_call
         for start in range(0, k, per_call):
             m = min(per_call, k - start)
             if self.rows < m:
                 self.new_matrix(min(per_call, k))
             for r in range(m):
                 row = self.matrix.data + r * self.n
-                memcpy(row, X if base == NULL else X + base[start + r] * self.n,
-                       self.n * sizeof(double))
-                c = coord[start + r]
+                memcpy(row, base_of(p, start + r), self.n * sizeof(double))
+                c = p.coord[start + r]
                 if c >= 0:
-                    row[c] = value[start + r]
+                    row[c] = p.value[start + r]
             block = self.matrix.array if m == self.rows else self.matrix.array[:m]
             if self.unpack:
                 result = self.f(*block.T, *self.args)
@@ -260,10 +283,6 @@ cdef class VectorizedEvaluator(Evaluator):
         return 0
 
 
-cdef enum:
-    SMALL_N = 64  # scratch points of up to this many coordinates live on the stack
-
-
 cdef class CompiledEvaluator(Evaluator):
     """A compiled objective's C method, called per point without the GIL.
 
@@ -271,40 +290,34 @@ cdef class CompiledEvaluator(Evaluator):
     among OpenMP threads was 1.6x faster on an idle 2-core machine but up to
     10x slower on a loaded one (threads spin-waiting for a busy core), so
     parallelism is left to gradient_batch, where the caller asks for it.
-    The scratch point is allocated per call, so one evaluator serves many
-    threads at once.
+    The working copy of x is the caller's scratch (one per thread), so one
+    evaluator serves many threads at once.
     """
     cdef Objective objective
 
-    def __cinit__(self, Objective objective, Py_ssize_t n):
-        objective.check_dimension(n)
+    def __cinit__(self, Objective objective):
         self.objective = objective
         self.gil_free = True
 
-    cdef int evaluate(self, const double* x, Py_ssize_t n, const Py_ssize_t* coord,
-                      const double* value, Py_ssize_t k, double* out) except -1 nogil:
-        cdef double on_stack[SMALL_N]
-        cdef double* point = on_stack
-        cdef Py_ssize_t j
-        if n > SMALL_N:
-            point = <double*> PyMem_RawMalloc(n * sizeof(double))  # seen by tracemalloc
-            if point == NULL:
-                with gil:
-                    raise MemoryError()
-        memcpy(point, x, n * sizeof(double))
-        for j in range(k):
-            out[j] = self.at_point(point, x, n, coord[j], value[j])
-        if point != on_stack:
-            PyMem_RawFree(point)
+    cdef int ready(self, Py_ssize_t n) except -1:
+        return self.objective.check_dimension(n)
+
+    cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
+        cdef Py_ssize_t j, c, n = p.n
+        cdef const double* x = NULL
+        for j in range(p.k):
+            if base_of(p, j) != x:
+                x = base_of(p, j)
+                memcpy(scratch, x, n * sizeof(double))
+            c = p.coord[j]
+            if c >= 0:
+                scratch[c] = p.value[j]
+                out[j] = self.objective.value(scratch, n)
+                scratch[c] = x[c]
+            else:
+                out[j] = self.objective.value(scratch, n)
         return 0
 
-    cdef inline double at_point(self, double* point, const double* x, Py_ssize_t n,
-                                Py_ssize_t c, double v) noexcept nogil:
-        """f at x with x[c] = v (c < 0: at x); point holds x and is restored."""
-        cdef double result
-        if c >= 0:
-            point[c] = v
-        result = self.objective.value(point, n)
-        if c >= 0:
-            point[c] = x[c]
-        return result
+    cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil:
+        out[0] = self.objective.value(x, n)
+        return 0

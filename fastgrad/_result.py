@@ -1,49 +1,56 @@
-"""DescentResult and the stop reasons of gradient_descent, shared by both implementations."""
+"""What a descent returns, built here once for both implementations.
+
+Both loops (``fastgrad.reference``'s and the compiled one in ``_descent.pyx``)
+end with an outcome -- the stop reason, counts and arrays -- and hand it to
+``descent_result``, which writes the message and the DescentResult.
+"""
+import enum
 from dataclasses import dataclass
 from typing import Any, Optional
 
-# Why a descent stopped.  The Cython core reports these codes; both
-# implementations turn them into the same message with stop_message().
-CONVERGED = 0
-MAX_ITER = 1
-GRADIENT_NOT_FINITE = 2
-STEP_NOT_FINITE = 3
-STEP_LOST = 4
-STENCIL_LOST = 5
-CALLBACK = 6
-FTOL = 7
-LINE_SEARCH_FAILED = 8
-F_NOT_FINITE = 9
+
+class Stop(enum.IntEnum):
+    """Why a descent stopped.
+
+    ``_descent.pyx`` declares the same members as a ``cpdef enum`` for its C
+    loop; tests/test_contract.py holds the two to the same names and numbers.
+    """
+    CONVERGED = 0
+    MAX_ITER = 1
+    GRADIENT_NOT_FINITE = 2
+    STEP_NOT_FINITE = 3
+    STEP_LOST = 4
+    STENCIL_LOST = 5
+    CALLBACK = 6
+    FTOL = 7
+    LINE_SEARCH_FAILED = 8
+    F_NOT_FINITE = 9
+
+
+#: The message of each stop reason; fields: nit, norm, tol, coordinate, ftol, max_backtracks.
+MESSAGES = {
+    Stop.CONVERGED: "converged: gradient norm {norm:.6g} <= tol {tol:.6g} after {nit} updates",
+    Stop.MAX_ITER: "max_iter reached: {nit} updates made, gradient norm {norm:.6g} > tol {tol:.6g}",
+    Stop.GRADIENT_NOT_FINITE: ("stopped at iteration {nit}: the gradient is not finite "
+                               "(f returned nan or inf near x)"),
+    Stop.STEP_NOT_FINITE: "stopped at iteration {nit}: the update would make x not finite",
+    Stop.STEP_LOST: ("stopped at iteration {nit}: the update is lost in rounding "
+                     "(x would not change)"),
+    Stop.STENCIL_LOST: ("stopped at iteration {nit}: at the next x, h is too small for "
+                        "x[{coordinate}] (the realised step rounds to 0)"),
+    Stop.CALLBACK: "stopped by callback after {nit} updates",
+    Stop.FTOL: ("converged: the relative change of f in update {nit} is <= ftol {ftol:.6g} "
+                "(gradient norm {norm:.6g})"),
+    Stop.LINE_SEARCH_FAILED: ("stopped at iteration {nit}: no step satisfied the Armijo "
+                              "condition after {max_backtracks} backtracks"),
+    Stop.F_NOT_FINITE: "stopped at iteration {nit}: f is not finite at the next x",
+}
 
 
 def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtracks=None):
     """The message of a DescentResult: which rule stopped the run, and when."""
-    if reason == CONVERGED:
-        return f"converged: gradient norm {norm:.6g} <= tol {tol:.6g} after {nit} updates"
-    if reason == MAX_ITER:
-        return f"max_iter reached: {nit} updates made, gradient norm {norm:.6g} > tol {tol:.6g}"
-    if reason == GRADIENT_NOT_FINITE:
-        return (f"stopped at iteration {nit}: the gradient is not finite "
-                "(f returned nan or inf near x)")
-    if reason == STEP_NOT_FINITE:
-        return f"stopped at iteration {nit}: the update would make x not finite"
-    if reason == STEP_LOST:
-        return (f"stopped at iteration {nit}: the update is lost in rounding "
-                "(x would not change)")
-    if reason == STENCIL_LOST:
-        return (f"stopped at iteration {nit}: at the next x, h is too small for "
-                f"x[{coordinate}] (the realised step rounds to 0)")
-    if reason == CALLBACK:
-        return f"stopped by callback after {nit} updates"
-    if reason == FTOL:
-        return (f"converged: the relative change of f in update {nit} is <= ftol {ftol:.6g} "
-                f"(gradient norm {norm:.6g})")
-    if reason == F_NOT_FINITE:
-        return f"stopped at iteration {nit}: f is not finite at the next x"
-    if reason == LINE_SEARCH_FAILED:
-        return (f"stopped at iteration {nit}: no step satisfied the Armijo condition "
-                f"after {max_backtracks} backtracks")
-    raise AssertionError(f"unknown stop reason {reason}")
+    return MESSAGES[Stop(reason)].format(nit=nit, norm=norm, tol=tol, coordinate=coordinate,
+                                         ftol=ftol, max_backtracks=max_backtracks)
 
 
 @dataclass
@@ -72,3 +79,13 @@ class DescentResult:
     message: str
     path: Optional[Any] = None
     path_fun: Optional[Any] = None
+
+
+def descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol, optimizer,
+                   path=None, path_fun=None):
+    """The DescentResult of a run that stopped for ``reason`` (both implementations)."""
+    message = stop_message(reason, nit, norm, tol, coordinate, ftol,
+                           getattr(optimizer, "max_backtracks", None))
+    return DescentResult(x=x, fun=fun, grad=grad, nit=nit, nfev=nfev,
+                         converged=reason == Stop.CONVERGED or reason == Stop.FTOL,
+                         message=message, path=path, path_fun=path_fun)

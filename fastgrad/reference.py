@@ -4,7 +4,9 @@ It offers the same functions, parameters and semantics as ``fastgrad`` and is
 written to be checked against the formulas by eye.  The tests hold the Cython
 core to it bit for bit, and the benchmarks measure the core against it.
 
-For coordinate i, with the realised points xp = x[i] + h[i] and xm = x[i] - h[i]:
+The stencils are rows of ``_stencils.STENCILS`` (read by the compiled core
+too).  For coordinate i, with the realised points xp = x[i] + h[i] and
+xm = x[i] - h[i], the default rows are:
 
     central:  g[i] = (f(x with x[i]=xp) - f(x with x[i]=xm)) / (xp - xm)
     forward:  g[i] = (f(x with x[i]=xp) - f(x)) / (xp - x[i])
@@ -16,9 +18,9 @@ rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
 import math
 
 from . import _contract as contract
-from . import _result
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
-from ._result import DescentResult
+from ._result import DescentResult, Stop, descent_result
+from ._stencils import stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "DescentResult", "SGD", "Momentum", "Adam", "Armijo"]
@@ -80,46 +82,57 @@ def _vectorized_values(result, rows):
     return values
 
 
-# -- the stencil --------------------------------------------------------------
+# -- the stencil (a row of _stencils.STENCILS) ----------------------------------
 
-def _realised_step(x, h, i, method):
-    xp, xm = x[i] + h[i], x[i] - h[i]
-    return {"central": xp - xm, "forward": xp - x[i], "backward": x[i] - xm}[method]
+def _realised(xi, hi, offset):
+    """x[i] + offset * h[i]; offset +-1 gives exactly x + h and x - h."""
+    return xi if offset == 0 else xi + offset * hi
 
 
-def _bad_coordinate(x, h, method):
-    """The first i whose realised step is 0 or not finite (h too small or too large), or None."""
+def _span(x, h, i, row):
+    """The realised distance coordinate i's sum is divided by."""
+    hi_, lo = row.span
+    return _realised(x[i], h[i], hi_) - _realised(x[i], h[i], lo)
+
+
+def _bad_coordinate(x, h, row):
+    """The first i whose realised span is 0 or not finite (h too small or too large)
+    or, for rows reaching beyond their span, with a point that is not finite; else None."""
+    reach = max(abs(row.span[0]), abs(row.span[1]))
     for i in range(len(x)):
-        step = _realised_step(x, h, i, method)
-        if step == 0.0 or not math.isfinite(step):
+        span = _span(x, h, i, row)
+        if span == 0.0 or not math.isfinite(span):
             return i
+        for offset in row.point_offsets:
+            if abs(offset) > reach and not math.isfinite(_realised(x[i], h[i], offset)):
+                return i
     return None
 
 
-def _stencil(x, h, method):
+def _stencil(x, h, row):
     """The points where the gradient evaluates f, in evaluation order."""
-    points = [] if method == "central" else [(None, None)]
+    points = [(None, None)] if row.needs_center else []
     for i in range(len(x)):
-        if method != "backward":
-            points.append((i, x[i] + h[i]))
-        if method != "forward":
-            points.append((i, x[i] - h[i]))
+        for offset in row.point_offsets:
+            points.append((i, _realised(x[i], h[i], offset)))
     return points
 
 
-def _gradient_at(values, x, h, method):
+def _gradient_at(values, x, h, row):
     """The gradient at x (whose stencil is checked) and the number of evaluations."""
-    points = _stencil(x, h, method)
+    points = _stencil(x, h, row)
     fv = values(x, points)
+    center = fv[0] if row.needs_center else None
+    first = 1 if row.needs_center else 0
+    per_coordinate = len(row.point_offsets)
     g = []
     for i in range(len(x)):
-        step = _realised_step(x, h, i, method)
-        if method == "central":
-            g.append((fv[2 * i] - fv[2 * i + 1]) / step)
-        elif method == "forward":
-            g.append((fv[1 + i] - fv[0]) / step)
-        else:
-            g.append((fv[0] - fv[1 + i]) / step)
+        at = iter(fv[first + i * per_coordinate:first + (i + 1) * per_coordinate])
+        total = None
+        for offset, weight in zip(row.offsets, row.float_weights):
+            term = weight * (center if offset == 0 else next(at))
+            total = term if total is None else total + term  # 0.0 + -0.0 would lose a sign
+        g.append(total / _span(x, h, i, row))
     return g, len(points)
 
 
@@ -127,29 +140,29 @@ def _prepare(f, x, h, method, args, unpack, vectorized):
     contract.check_callable(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
-    method = contract.check_method(method)
+    row = stencil_row(contract.check_method(method))
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
-    return values, x, h, method
+    return values, x, h, row
 
 
-def _check_stencil(x, h, method, row=None):
-    bad = _bad_coordinate(x, h, method)
+def _check_stencil(x, h, row, r=None):
+    bad = _bad_coordinate(x, h, row)
     if bad is not None:
-        raise ValueError(contract.step_too_small(bad, x[bad], h[bad], row))
+        raise ValueError(contract.step_too_small(bad, x[bad], h[bad], r))
 
 
-def _checked_gradient(values, x, h, method):
-    _check_stencil(x, h, method)
-    return _gradient_at(values, x, h, method)[0]
+def _checked_gradient(values, x, h, row):
+    _check_stencil(x, h, row)
+    return _gradient_at(values, x, h, row)[0]
 
 
 # -- the public functions -----------------------------------------------------
 
 def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
-    values, x, h, method = _prepare(f, x, h, method, args, unpack, vectorized)
-    return _checked_gradient(values, x, h, method)
+    values, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
+    return _checked_gradient(values, x, h, row)
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False,
@@ -158,21 +171,21 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
     contract.check_callable(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
-    method = contract.check_method(method)
+    row = stencil_row(contract.check_method(method))
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
-        _check_stencil(x, h, method, r)
-    return [_gradient_at(values, x, h, method)[0] for x in rows]
+        _check_stencil(x, h, row, r)
+    return [_gradient_at(values, x, h, row)[0] for x in rows]
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
                           unpack=False, vectorized=False):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
-    values, x, h, method = _prepare(f, x, h, method, args, unpack, vectorized)
+    values, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
     learning_rate = contract.positive(learning_rate, "learning_rate")
-    g = _checked_gradient(values, x, h, method)
+    g = _checked_gradient(values, x, h, row)
     return [xi - learning_rate * gi for xi, gi in zip(x, g)]
 
 
@@ -180,72 +193,70 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                      method="central", optimizer=None, args=(), unpack=False, vectorized=False,
                      callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
-    values, x, h, method = _prepare(f, x0, h, method, args, unpack, vectorized)
+    values, x, h, row = _prepare(f, x0, h, method, args, unpack, vectorized)
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
-    rule = as_optimizer(optimizer)
-    _check_stencil(x, h, method)
+    optimizer = as_optimizer(optimizer)
+    rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
+    rule = rule_class(optimizer, learning_rate)
+    _check_stencil(x, h, row)
 
     def f_at(point):
         return values(point, [(None, None)])[0]
 
-    # f along the iterates is needed to record them, for ftol, and for Armijo.
-    tracking = record or ftol is not None or isinstance(rule, Armijo)
+    # f along the iterates is needed to record them, for ftol, and for line searches.
+    tracking = record or ftol is not None or rule.searches
     nit = nfev = 0
     fx = None
     if tracking:
         fx, nfev = f_at(x), 1
     path, path_fun = ([x], [fx]) if record else (None, None)
-    step = _update_rule(rule, len(x), learning_rate)
     stop_requested = small_change = False
     coordinate = None
     while True:
-        g, used = _gradient_at(values, x, h, method)
+        g, used = _gradient_at(values, x, h, row)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
-            reason, norm = _result.GRADIENT_NOT_FINITE, math.nan
+            reason, norm = Stop.GRADIENT_NOT_FINITE, math.nan
             break
         total = 0.0
         for gi in g:
             total += gi * gi
         norm = math.sqrt(total)
         if norm <= tol:
-            reason = _result.CONVERGED
+            reason = Stop.CONVERGED
             break
         if stop_requested:
-            reason = _result.CALLBACK
+            reason = Stop.CALLBACK
             break
         if small_change:
-            reason = _result.FTOL
+            reason = Stop.FTOL
             break
         if nit == max_iter:
-            reason = _result.MAX_ITER
+            reason = Stop.MAX_ITER
             break
-        if isinstance(rule, Armijo):
-            x_new, f_new, trials = _armijo(f_at, rule, x, g, fx, total, learning_rate)
-            nfev += trials
-            if x_new is None:
-                reason = _result.LINE_SEARCH_FAILED
-                break
-        else:
-            x_new = step(x, g)
-            if not all(math.isfinite(v) for v in x_new):
-                reason = _result.STEP_NOT_FINITE
-                break
+        x_new, f_new, evaluations = rule.propose(x, g, total, fx, f_at)
+        nfev += evaluations
+        if x_new is None:
+            reason = rule.failure
+            break
+        if not all(math.isfinite(v) for v in x_new):
+            reason = Stop.STEP_NOT_FINITE
+            break
         if x_new == x:
-            reason = _result.STEP_LOST
+            reason = Stop.STEP_LOST
             break
-        coordinate = _bad_coordinate(x_new, h, method)
+        coordinate = _bad_coordinate(x_new, h, row)
         if coordinate is not None:
-            reason = _result.STENCIL_LOST
+            reason = Stop.STENCIL_LOST
             break
         if tracking:
-            if not isinstance(rule, Armijo):
+            if not rule.searches:
                 f_new, nfev = f_at(x_new), nfev + 1
-            # f itself decides (ftol, Armijo): an inf or nan f would pass their tests.
-            # Recording alone only looks on.
-            if not math.isfinite(f_new) and (ftol is not None or isinstance(rule, Armijo)):
-                reason = _result.F_NOT_FINITE
+            # f itself decides (ftol, a line search): an inf or nan f would pass
+            # their tests.  Recording alone only looks on.
+            if not math.isfinite(f_new) and (ftol is not None or rule.searches):
+                reason = Stop.F_NOT_FINITE
                 break
         x, nit = x_new, nit + 1
         if tracking:
@@ -260,67 +271,83 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
-    message = _result.stop_message(
-        reason, nit, norm, tol, -1 if coordinate is None else coordinate, ftol,
-        getattr(rule, "max_backtracks", None))
-    return DescentResult(
-        x=x, fun=fx, grad=g, nit=nit, nfev=nfev,
-        converged=reason in (_result.CONVERGED, _result.FTOL), message=message,
-        path=path, path_fun=path_fun)
+    return descent_result(reason, x, fx, g, nit, nfev, norm,
+                          -1 if coordinate is None else coordinate, tol, ftol, optimizer,
+                          path, path_fun)
 
 
-# -- descent methods (formulas in fastgrad/_optimizers.py) ----------------------
+# -- descent rules (formulas in fastgrad/_optimizers.py; _descent.pyx mirrors them) --
 
-def _update_rule(rule, n, lr):
-    """A function step(x, g) -> the next iterate, holding the method's state."""
-    if isinstance(rule, Momentum):
-        state = {"b": None}
+class _Rule:
+    """How an update is made: propose(x, g, |g|^2, f(x), f_at) -> (x_new or None,
+    f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
+    evaluates f itself (a line search); failure: the stop reason when it finds no step."""
+    searches = False
+    failure = Stop.LINE_SEARCH_FAILED
 
-        def step(x, g):
-            if state["b"] is None:
-                b = list(g)
-            else:
-                b = [rule.momentum * bi + (1.0 - rule.dampening) * gi
-                     for bi, gi in zip(state["b"], g)]
-            state["b"] = b
-            if rule.nesterov:
-                d = [gi + rule.momentum * bi for gi, bi in zip(g, b)]
-            else:
-                d = b
-            return [xi - lr * di for xi, di in zip(x, d)]
-        return step
+    def __init__(self, params, lr):
+        self.params, self.lr = params, lr
 
-    if isinstance(rule, Adam):
-        state = {"m": [0.0] * n, "v": [0.0] * n, "beta1_t": 1.0, "beta2_t": 1.0}
-
-        def step(x, g):
-            b1, b2 = rule.beta1, rule.beta2
-            state["m"] = m = [b1 * mi + (1.0 - b1) * gi for mi, gi in zip(state["m"], g)]
-            state["v"] = v = [b2 * vi + (1.0 - b2) * gi * gi for vi, gi in zip(state["v"], g)]
-            state["beta1_t"] *= b1
-            state["beta2_t"] *= b2
-            x_new = []
-            for xi, mi, vi in zip(x, m, v):
-                m_hat = mi / (1.0 - state["beta1_t"])
-                v_hat = vi / (1.0 - state["beta2_t"])
-                x_new.append(xi - lr * m_hat / (math.sqrt(v_hat) + rule.eps))
-            return x_new
-        return step
-
-    def step(x, g):  # SGD
-        return [xi - lr * gi for xi, gi in zip(x, g)]
-    return step
+    def propose(self, x, g, g_squared, fx, f_at):
+        return [xi - self.lr * gi for xi, gi in zip(x, g)], None, 0
 
 
-def _armijo(f_at, rule, x, g, fx, g_squared, lr):
-    """Backtracking line search: (x_new, f(x_new), evaluations), x_new None if none works."""
-    s, trials = lr, 0
-    for _ in range(rule.max_backtracks + 1):
-        trial = [xi - s * gi for xi, gi in zip(x, g)]
-        if all(math.isfinite(v) for v in trial):
-            f_trial = f_at(trial)
-            trials += 1
-            if f_trial <= fx - rule.c * s * g_squared:
-                return trial, f_trial, trials
-        s *= rule.shrink
-    return None, None, trials
+class _SGDRule(_Rule):
+    pass
+
+
+class _MomentumRule(_Rule):
+    b = None
+
+    def propose(self, x, g, g_squared, fx, f_at):
+        p = self.params
+        if self.b is None:
+            b = list(g)  # torch.optim.SGD: the buffer starts as the first gradient
+        else:
+            b = [p.momentum * bi + (1.0 - p.dampening) * gi for bi, gi in zip(self.b, g)]
+        self.b = b
+        d = [gi + p.momentum * bi for gi, bi in zip(g, b)] if p.nesterov else b
+        return [xi - self.lr * di for xi, di in zip(x, d)], None, 0
+
+
+class _AdamRule(_Rule):
+    def __init__(self, params, lr):
+        super().__init__(params, lr)
+        self.m = self.v = None
+        self.beta1_t = self.beta2_t = 1.0
+
+    def propose(self, x, g, g_squared, fx, f_at):
+        b1, b2 = self.params.beta1, self.params.beta2
+        if self.m is None:
+            self.m, self.v = [0.0] * len(x), [0.0] * len(x)
+        self.beta1_t *= b1
+        self.beta2_t *= b2
+        self.m = [b1 * mi + (1.0 - b1) * gi for mi, gi in zip(self.m, g)]
+        self.v = [b2 * vi + (1.0 - b2) * gi * gi for vi, gi in zip(self.v, g)]
+        x_new = []
+        for xi, mi, vi in zip(x, self.m, self.v):
+            m_hat = mi / (1.0 - self.beta1_t)
+            v_hat = vi / (1.0 - self.beta2_t)
+            x_new.append(xi - self.lr * m_hat / (math.sqrt(v_hat) + self.params.eps))
+        return x_new, None, 0
+
+
+class _ArmijoRule(_Rule):
+    searches = True
+
+    def propose(self, x, g, g_squared, fx, f_at):
+        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2."""
+        s, trials = self.lr, 0
+        for _ in range(self.params.max_backtracks + 1):
+            trial = [xi - s * gi for xi, gi in zip(x, g)]
+            if all(math.isfinite(v) for v in trial):
+                f_trial = f_at(trial)
+                trials += 1
+                if f_trial <= fx - self.params.c * s * g_squared:
+                    return trial, f_trial, trials
+            s *= self.params.shrink
+        return None, None, trials
+
+
+#: The rule for each optimizer class (fastgrad._api has the same table of compiled rules).
+_RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule}

@@ -389,12 +389,12 @@ def test_gradient_batch_errors(impl):
 def test_openmp_build_is_reported():
     # A build asked to be serial (FASTGRAD_OPENMP=0, set for the tests too) says so;
     # on Linux, GCC and Clang have OpenMP, so any other build there must have found it.
-    from fastgrad import _core
+    from fastgrad import _batch
     if os.environ.get("FASTGRAD_OPENMP") == "0":
-        assert _core.OPENMP is False and _core.max_threads() == 1
+        assert _batch.OPENMP is False and _batch.max_threads() == 1
     elif sys.platform.startswith("linux"):
-        assert _core.OPENMP is True, "the compiler has OpenMP: the build should have found it"
-    assert _core.max_threads() >= 1
+        assert _batch.OPENMP is True, "the compiler has OpenMP: the build should have found it"
+    assert _batch.max_threads() >= 1
 
 
 # -- the GIL --------------------------------------------------------------------

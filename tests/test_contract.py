@@ -1,6 +1,7 @@
 """The pieces the two implementations share: public names and signatures, the stop
 codes of the core and their messages, and the documented examples."""
 import doctest
+import importlib
 import importlib.machinery
 import inspect
 
@@ -8,33 +9,32 @@ import pytest
 
 import fastgrad
 import fastgrad._api
-import fastgrad._core
+import fastgrad._descent
 import fastgrad._result as result
 import fastgrad.reference
 
 PUBLIC = ["gradient", "gradient_descent_step", "gradient_descent"]
 
-
-def result_constants():
-    return {name: value for name, value in vars(result).items()
-            if name.isupper() and isinstance(value, int)}
+COMPILED = ["fastgrad._arguments", "fastgrad._evaluators", "fastgrad._stencil",
+            "fastgrad._descent", "fastgrad._batch", "fastgrad.objectives"]
 
 
 def test_core_stop_codes_match_result_constants():
-    # The core reports why a descent stopped by number; _result turns the number
-    # into the message.  Both sides must mean the same thing by each number.
-    constants = result_constants()
-    assert constants  # CONVERGED, MAX_ITER, ...
-    assert fastgrad._core.STOP_CODES == constants
+    # The C loop reports why a descent stopped through its cpdef enum; _result
+    # turns the reason into the message.  Both must mean the same by each number.
+    core = {member.name: int(member) for member in fastgrad._descent.Stop}
+    assert core == {member.name: int(member) for member in result.Stop}
+    assert core["CONVERGED"] == 0 and len(core) == 10
 
 
 def test_stop_codes_are_distinct_and_each_has_a_message():
-    codes = list(fastgrad._core.STOP_CODES.values())
+    codes = [int(member) for member in result.Stop]
     assert len(set(codes)) == len(codes)
     messages = {result.stop_message(code, 3, 0.5, 1e-6, 1, **message_extras())
                 for code in codes}
     assert len(messages) == len(codes)  # each rule says which rule it is
-    with pytest.raises(AssertionError):
+    assert set(result.MESSAGES) == set(result.Stop)
+    with pytest.raises(ValueError, match="is not a valid Stop"):
         result.stop_message(max(codes) + 1, 3, 0.5, 1e-6)
 
 
@@ -55,7 +55,7 @@ def message_extras():
     ("CALLBACK", ["callback", "3 updates"]),
 ])
 def test_stop_messages_name_the_iteration_and_the_reason(name, words):
-    message = result.stop_message(fastgrad._core.STOP_CODES[name], 3, 0.5, 1e-6, 1)
+    message = result.stop_message(result.Stop[name], 3, 0.5, 1e-6, 1)
     for word in words:
         assert word in message, message
 
@@ -93,7 +93,8 @@ def test_descent_defaults():
 
 def test_the_core_is_compiled():
     # The installed package runs the Cython core, not a Python stand-in.
-    for module in (fastgrad._core, fastgrad._api._core):
+    for name in COMPILED:
+        module = importlib.import_module(name)
         assert any(module.__file__.endswith(s) for s in importlib.machinery.EXTENSION_SUFFIXES)
 
 
@@ -111,7 +112,8 @@ def test_api_docstring_examples():
 REFERENCE_ALONE = """
 import sys
 sys.modules["numpy"] = None  # as if numpy were not installed
-for name in ("fastgrad._core", "fastgrad._evaluators", "fastgrad.objectives"):
+for name in ("fastgrad._arguments", "fastgrad._evaluators", "fastgrad._stencil",
+             "fastgrad._descent", "fastgrad._batch", "fastgrad.objectives"):
     sys.modules[name] = None  # nor the compiled core
 import fastgrad.reference as ref
 g = ref.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)

@@ -1,0 +1,411 @@
+# cython: language_level=3
+"""The descent loop, written once; optimizers are Rule classes behind one interface.
+
+Design
+------
+``descend`` mirrors ``fastgrad.reference.gradient_descent`` step for step:
+gradient at x -> stop tests -> the rule proposes x_new -> checks on x_new ->
+move.  What an optimizer does is a ``Rule``: ``propose`` writes x_new from x
+and g (a line search evaluates f itself and reports f at x_new).  Adding an
+optimizer adds a Rule subclass and a row in the API's table; the loop does
+not change.  The loop ends with an outcome (stop reason, counts, the last
+iterate); ``_result.descent_result`` turns it into the DescentResult and its
+message, for both implementations.
+
+Rules take their parameters from the validated optimizer objects of
+``_optimizers`` by attribute, and never import Python helpers.
+"""
+from cpython.exc cimport PyErr_CheckSignals
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawRealloc
+from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
+from libc.string cimport memcpy
+
+cimport numpy as cnp
+import numpy as np
+
+from ._evaluators cimport Evaluator
+from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, new_vector, stencil_gradient,
+                        stencil_init, stencil_place, workspace_alloc, workspace_free)
+
+cnp.import_array()
+
+
+cpdef enum Stop:
+    # Why a descent stopped: the members of _result.Stop, same names and numbers
+    # (tests/test_contract.py holds them together).
+    CONVERGED = 0
+    MAX_ITER = 1
+    GRADIENT_NOT_FINITE = 2
+    STEP_NOT_FINITE = 3
+    STEP_LOST = 4
+    STENCIL_LOST = 5
+    CALLBACK = 6
+    FTOL = 7
+    LINE_SEARCH_FAILED = 8
+    F_NOT_FINITE = 9
+
+
+cdef struct Iterate:
+    # What a rule sees and writes for one update.
+    Py_ssize_t n
+    const double* x
+    const double* g
+    double g_squared        # sum g_i^2 in index order
+    double fx               # f at x (NaN unless the run tracks f)
+    double* x_new
+    double f_new            # written by rules that search (evaluate f themselves)
+    Py_ssize_t nfev         # evaluations the rule made
+
+
+# -- rules (formulas in _optimizers.py; fastgrad.reference mirrors them) --------
+
+cdef class Rule:
+    """How an update is made.  ``searches``: the rule evaluates f (a line search),
+    so the run tracks f, and f must stay finite; ``failure``: the stop reason
+    when propose() finds no step."""
+    cdef double learning_rate
+    cdef readonly bint searches
+    cdef Stop failure
+
+    def __cinit__(self, params, double learning_rate, *args):
+        self.learning_rate = learning_rate
+        self.failure = LINE_SEARCH_FAILED
+
+    cdef int start(self, Py_ssize_t n) except -1:
+        """Allocate the state for a run in n dimensions (with the GIL)."""
+        return 0
+
+    cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
+        """Write x_new; return 1, or 0 if no step was found (stop with `failure`)."""
+        cdef Py_ssize_t i
+        for i in range(it.n):
+            it.x_new[i] = it.x[i] - self.learning_rate * it.g[i]
+        return 1
+
+
+cdef class SGDRule(Rule):
+    pass
+
+
+cdef class MomentumRule(Rule):
+    cdef double momentum, dampening
+    cdef bint nesterov, first
+    cdef double* b
+
+    def __cinit__(self, params, double learning_rate, *args):
+        self.momentum, self.dampening = params.momentum, params.dampening
+        self.nesterov = params.nesterov
+        self.first = True
+
+    def __dealloc__(self):
+        PyMem_RawFree(self.b)
+
+    cdef int start(self, Py_ssize_t n) except -1:
+        self.b = <double*> PyMem_RawCalloc(n, sizeof(double))
+        if self.b == NULL:
+            raise MemoryError()
+        return 0
+
+    cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
+        cdef Py_ssize_t i
+        for i in range(it.n):
+            if self.first:
+                self.b[i] = it.g[i]  # torch.optim.SGD: the buffer starts as the first gradient
+            else:
+                self.b[i] = self.momentum * self.b[i] + (1.0 - self.dampening) * it.g[i]
+            if self.nesterov:
+                it.x_new[i] = it.x[i] - self.learning_rate * (it.g[i] + self.momentum * self.b[i])
+            else:
+                it.x_new[i] = it.x[i] - self.learning_rate * self.b[i]
+        self.first = False
+        return 1
+
+
+cdef class AdamRule(Rule):
+    cdef double beta1, beta2, eps
+    cdef double beta1_t, beta2_t  # beta^t, as running products
+    cdef double* m
+    cdef double* v
+
+    def __cinit__(self, params, double learning_rate, *args):
+        self.beta1, self.beta2, self.eps = params.beta1, params.beta2, params.eps
+        self.beta1_t = self.beta2_t = 1.0
+
+    def __dealloc__(self):
+        PyMem_RawFree(self.m)
+        PyMem_RawFree(self.v)
+
+    cdef int start(self, Py_ssize_t n) except -1:
+        self.m = <double*> PyMem_RawCalloc(n, sizeof(double))
+        self.v = <double*> PyMem_RawCalloc(n, sizeof(double))
+        if self.m == NULL or self.v == NULL:
+            raise MemoryError()
+        return 0
+
+    cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
+        cdef Py_ssize_t i
+        cdef double m_hat, v_hat, g
+        self.beta1_t *= self.beta1
+        self.beta2_t *= self.beta2
+        for i in range(it.n):
+            g = it.g[i]
+            self.m[i] = self.beta1 * self.m[i] + (1.0 - self.beta1) * g
+            self.v[i] = self.beta2 * self.v[i] + (1.0 - self.beta2) * g * g
+            m_hat = self.m[i] / (1.0 - self.beta1_t)
+            v_hat = self.v[i] / (1.0 - self.beta2_t)
+            it.x_new[i] = it.x[i] - self.learning_rate * m_hat / (sqrt(v_hat) + self.eps)
+        return 1
+
+
+cdef class ArmijoRule(Rule):
+    cdef double c, shrink
+    cdef Py_ssize_t max_backtracks
+
+    def __cinit__(self, params, double learning_rate, Py_ssize_t max_backtracks):
+        self.c, self.shrink = params.c, params.shrink
+        self.max_backtracks = max_backtracks  # capped by the API: the + 1 trial fits
+        self.searches = True
+
+    cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
+        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2."""
+        cdef Py_ssize_t tries, i
+        cdef double step = self.learning_rate
+        cdef bint finite
+        for tries in range(self.max_backtracks + 1):
+            finite = True
+            for i in range(it.n):
+                it.x_new[i] = it.x[i] - step * it.g[i]
+                finite = finite and isfinite(it.x_new[i])
+            if finite:
+                ev.evaluate_at(it.x_new, it.n, &it.f_new)
+                it.nfev += 1
+                if it.f_new <= it.fx - self.c * step * it.g_squared:
+                    return 1
+            step *= self.shrink
+        return 0
+
+
+# -- the record of the path ------------------------------------------------------
+
+cdef struct Path:
+    # Growable record of the iterates and f at them (record=True).
+    Py_ssize_t n, length, capacity
+    double* xs
+    double* fs
+
+
+cdef int path_append(Path* p, const double* x, double fx) except -1 nogil:
+    cdef Py_ssize_t capacity
+    cdef double* xs
+    cdef double* fs
+    if p.length == p.capacity:
+        capacity = 2 * p.capacity + 16
+        xs = <double*> PyMem_RawRealloc(p.xs, capacity * p.n * sizeof(double))
+        if xs != NULL:
+            p.xs = xs
+        fs = <double*> PyMem_RawRealloc(p.fs, capacity * sizeof(double))
+        if fs != NULL:
+            p.fs = fs
+        if xs == NULL or fs == NULL:
+            with gil:
+                raise MemoryError()
+        p.capacity = capacity
+    memcpy(p.xs + p.length * p.n, x, p.n * sizeof(double))
+    p.fs[p.length] = fx
+    p.length += 1
+    return 0
+
+
+# -- the loop ----------------------------------------------------------------------
+
+cdef struct Outcome:
+    Stop reason
+    Py_ssize_t nit, nfev
+    Py_ssize_t coordinate  # STENCIL_LOST: the coordinate whose step vanished
+    double norm
+    double fun             # f at the returned x
+
+
+cdef struct Settings:
+    Py_ssize_t max_iter
+    double tol
+    double ftol            # < 0: no test on the change of f
+    bint tracking          # f is evaluated along the iterates
+
+
+cdef inline bint all_finite(const double* v, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if not isfinite(v[i]):
+            return False
+    return True
+
+
+cdef inline bint same_point(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if a[i] != b[i]:
+            return False
+    return True
+
+
+cdef int interrupted() except -1 nogil:
+    with gil:
+        PyErr_CheckSignals()
+    return 0
+
+
+cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop) except -1 nogil:
+    with gil:
+        copy = new_vector(n)
+        memcpy(cnp.PyArray_DATA(copy), x, n * sizeof(double))
+        stop[0] = bool(callback(copy))
+    return 0
+
+
+cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
+                 double* g, double* x_new, const Settings* run, object callback, Path* path,
+                 Outcome* out) except -1 nogil:
+    """Gradient descent from x, whose stencil is already placed; x ends as the last iterate."""
+    cdef Py_ssize_t n = s.n, i
+    cdef double total, fx = NAN
+    cdef bint stop_requested = False, small_change = False
+    cdef double* given = x       # x and x_new trade places on each update
+    cdef double* swap
+    cdef Iterate it
+    cdef int found
+    it.n = n
+    out.nit = 0
+    out.nfev = 0
+    out.coordinate = -1
+    out.norm = NAN
+    if run.tracking:
+        ev.evaluate_at(x, n, &fx)
+        out.nfev += 1
+        if path != NULL:
+            path_append(path, x, fx)
+    while True:
+        if ev.gil_free and (out.nit & 1023) == 1023:  # every 1024 iterations, no division
+            interrupted()  # with the GIL released, Ctrl-C must still stop a long run
+        stencil_gradient(ev, s, x, w, g)
+        out.nfev += s.k
+        total = 0.0
+        for i in range(n):
+            total += g[i] * g[i]
+        # A finite sum means a finite gradient; only an infinite one needs a look.
+        if not isfinite(total) and not all_finite(g, n):
+            out.reason = GRADIENT_NOT_FINITE
+            out.norm = NAN
+            break
+        out.norm = sqrt(total)
+        if out.norm <= run.tol:
+            out.reason = CONVERGED
+            break
+        if stop_requested:
+            out.reason = CALLBACK
+            break
+        if small_change:
+            out.reason = FTOL
+            break
+        if out.nit == run.max_iter:
+            out.reason = MAX_ITER
+            break
+        it.x, it.g, it.g_squared, it.fx, it.x_new, it.nfev = x, g, total, fx, x_new, 0
+        found = rule.propose(ev, &it)
+        out.nfev += it.nfev
+        if not found:
+            out.reason = rule.failure
+            break
+        if not all_finite(x_new, n):
+            out.reason = STEP_NOT_FINITE
+            break
+        if same_point(x_new, x, n):
+            out.reason = STEP_LOST
+            break
+        out.coordinate = stencil_place(s, x_new, w.coord, w.value)
+        if out.coordinate >= 0:
+            out.reason = STENCIL_LOST
+            break
+        if run.tracking:
+            if not rule.searches:
+                ev.evaluate_at(x_new, n, &it.f_new)
+                out.nfev += 1
+            # f itself decides (ftol, a line search): an inf or nan f would pass
+            # their tests.  Recording alone only looks on.
+            if not isfinite(it.f_new) and (run.ftol >= 0.0 or rule.searches):
+                out.reason = F_NOT_FINITE
+                break
+        swap = x
+        x = x_new
+        x_new = swap
+        out.nit += 1
+        if run.tracking:
+            if run.ftol >= 0.0:
+                small_change = fabs(fx - it.f_new) <= run.ftol * fmax(
+                    fmax(fabs(fx), fabs(it.f_new)), 1.0)
+            fx = it.f_new
+            if path != NULL:
+                path_append(path, x, fx)
+        if callback is not None:
+            ask_callback(callback, x, n, &stop_requested)
+    if not run.tracking:
+        ev.evaluate_at(x, n, &fx)
+        out.nfev += 1
+    out.fun = fx
+    if x != given:
+        memcpy(given, x, n * sizeof(double))
+    return 0
+
+
+def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_t max_iter,
+            double tol, ftol, callback, bint record):
+    """Run gradient descent from x (a new float64 array of the API's: it becomes
+    result.x).  Returns the bad coordinate (an int) if x's stencil has no usable
+    step, else the outcome: (reason, x, fun, grad, nit, nfev, norm, coordinate,
+    path, path_fun)."""
+    cdef double* xp = <double*> cnp.PyArray_DATA(x)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad
+    cdef Stencil s
+    cdef Workspace w
+    cdef Path path
+    cdef Outcome out
+    cdef Settings run
+    cdef Steps steps = Steps(h)
+    cdef double* gp
+    cdef double* x_new_p
+    run.max_iter, run.tol = max_iter, tol
+    run.ftol = -1.0 if ftol is None else ftol
+    run.tracking = record or ftol is not None or rule.searches
+    path.n = n
+    path.length = path.capacity = 0
+    path.xs = path.fs = NULL
+    stencil_init(&s, &row.scheme, n, steps)
+    workspace_alloc(&w, s.k, n, False)
+    try:
+        bad = stencil_place(&s, xp, w.coord, w.value)
+        if bad >= 0:
+            return bad
+        ev.ready(n)
+        rule.start(n)
+        g = new_vector(n)
+        x_new = new_vector(n)
+        gp = <double*> cnp.PyArray_DATA(g)
+        x_new_p = <double*> cnp.PyArray_DATA(x_new)
+        if ev.gil_free:  # a callback takes the GIL for its own call only
+            with nogil:
+                descend(ev, rule, &s, &w, xp, gp, x_new_p, &run, callback,
+                        &path if record else NULL, &out)
+        else:
+            descend(ev, rule, &s, &w, xp, gp, x_new_p, &run, callback,
+                    &path if record else NULL, &out)
+        if record:
+            path_x = np.array(<double[:path.length, :n]> path.xs)
+            path_fun = np.array(<double[:path.length]> path.fs)
+        else:
+            path_x = path_fun = None
+    finally:
+        workspace_free(&w)
+        PyMem_RawFree(path.xs)
+        PyMem_RawFree(path.fs)
+    return (out.reason, x, out.fun, g, out.nit, out.nfev, out.norm, out.coordinate,
+            path_x, path_fun)

@@ -1,0 +1,28 @@
+# The one interface every evaluation tier implements (see _evaluators.pyx).
+
+cdef struct Points:
+    # Point j is base row row[j] (row NULL: row 0 for every point) with
+    # coordinate coord[j] replaced by value[j] (coord[j] < 0: the row itself).
+    const double* base      # the base rows, (rows, n) C-contiguous
+    Py_ssize_t n
+    const Py_ssize_t* row
+    const Py_ssize_t* coord
+    const double* value
+    Py_ssize_t k            # number of points
+
+
+cdef class Evaluator:
+    # evaluate() needs no GIL: the loops release it (the compiled tier).
+    cdef bint gil_free
+    # Points one evaluate() call takes to advantage (the vectorized tier hands
+    # f many at once); gradient_batch groups that many points of several rows.
+    cdef Py_ssize_t points_per_call
+    # Called once, with the GIL, after the stencil is checked and before the
+    # first evaluation: where the reference first calls f (a compiled objective
+    # checks x's length here, as its __call__ does).
+    cdef int ready(self, Py_ssize_t n) except -1
+    # f at the k points, in order, into out[0:k]; scratch holds n doubles owned
+    # by the caller's workspace (one per thread).  0, or -1 with an exception set.
+    cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil
+    # f at x itself into out[0].
+    cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil

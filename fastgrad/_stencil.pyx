@@ -1,0 +1,217 @@
+# cython: language_level=3
+"""The stencil: place the points of a table row around x, combine f's values.
+
+Design
+------
+``_stencils.STENCILS`` (standard library, read by both implementations) says
+where f is evaluated and with which weights the values combine.  Here a row
+becomes a C ``Scheme``, and three loops over its terms do all the work:
+
+* ``stencil_place``: the points around x, in evaluation order, or the first
+  coordinate whose realised span is 0 or not finite (nothing is evaluated);
+* an evaluator (``_evaluators``) writes f at the points;
+* ``stencil_combine``: g[i] = (sum_t w_t f_t) / realised span, summed in the
+  row's order -- exactly the reference's operations, so the bits agree.
+
+No message is built here: a bad coordinate is returned, and the API raises.
+"""
+from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from libc.math cimport isfinite
+from libc.string cimport memcpy
+
+cimport numpy as cnp
+
+from ._evaluators cimport Evaluator, Points
+
+cnp.import_array()
+
+
+cdef class StencilRow:
+    """A row of ``_stencils.STENCILS`` in C form; made once per row by the API."""
+
+    def __cinit__(self, row):
+        cdef Py_ssize_t t, slot = 0
+        offsets, weights = row.offsets, row.float_weights
+        if not 0 < len(offsets) <= MAX_TERMS:
+            raise ValueError(f"a stencil row has 1 to {MAX_TERMS} terms, got {len(offsets)}")
+        self.method, self.order = row.method, row.order
+        self.scheme.terms = len(offsets)
+        self.scheme.center = False
+        for t in range(self.scheme.terms):
+            self.scheme.offset[t] = offsets[t]
+            self.scheme.weight[t] = weights[t]
+            if offsets[t] == 0:
+                self.scheme.slot[t] = -1
+                self.scheme.center = True
+            else:
+                self.scheme.slot[t] = slot
+                slot += 1
+        self.scheme.per_coordinate = slot
+        self.scheme.span_hi, self.scheme.span_lo = row.span
+        reach = max(abs(row.span[0]), abs(row.span[1]))
+        self.scheme.outer_points = any(abs(o) > reach for o in offsets)
+
+    def __repr__(self):
+        return f"StencilRow({self.method!r}, order={self.order})"
+
+
+cdef class Steps:
+    def __cinit__(self, h):
+        if isinstance(h, float):
+            self.scalar = h
+            self.data = &self.scalar
+            self.stride = 0
+        else:
+            self.array = h
+            self.data = <const double*> cnp.PyArray_DATA(h)
+            self.stride = 1
+
+
+cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) except -1:
+    s.scheme = scheme[0]
+    s.n = n
+    s.k = (1 if scheme.center else 0) + n * scheme.per_coordinate
+    s.h = h.data
+    s.h_stride = h.stride
+    return 0
+
+
+cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t n, bint rows) except -1:
+    """Room for `points` points (and their base rows if `rows`) and a working x of n."""
+    w.capacity = points
+    w.row = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t)) if rows else NULL
+    w.coord = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t))
+    w.value = <double*> PyMem_RawMalloc(points * sizeof(double))
+    w.fval = <double*> PyMem_RawMalloc(points * sizeof(double))
+    w.scratch = <double*> PyMem_RawMalloc(n * sizeof(double))
+    if (rows and w.row == NULL) or w.coord == NULL or w.value == NULL or w.fval == NULL \
+            or w.scratch == NULL:
+        workspace_free(w)
+        raise MemoryError()
+    return 0
+
+
+cdef void workspace_free(Workspace* w) noexcept nogil:
+    PyMem_RawFree(w.row)
+    PyMem_RawFree(w.coord)
+    PyMem_RawFree(w.value)
+    PyMem_RawFree(w.fval)
+    PyMem_RawFree(w.scratch)
+    w.row = w.coord = NULL
+    w.value = w.fval = w.scratch = NULL
+
+
+cdef inline double realised(double xi, double hi, double offset) noexcept nogil:
+    # x[i] + offset * h[i]; offset +-1 gives exactly x + h and x - h.
+    return xi if offset == 0.0 else xi + offset * hi
+
+
+cdef Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize_t* coord,
+                              double* value) noexcept nogil:
+    """Write the points around x, in evaluation order, to coord/value.
+
+    Returns -1, or the first coordinate whose realised span is 0 or not finite
+    (or, for rows reaching beyond their span, a point that is not finite).
+    """
+    cdef const Scheme* sc = &s.scheme
+    cdef Py_ssize_t i, t, j = 0
+    cdef double h, span, point
+    if sc.center:
+        coord[0] = -1
+        value[0] = 0.0
+        j = 1
+    for i in range(s.n):
+        h = s.h[i * s.h_stride]
+        span = realised(x[i], h, sc.span_hi) - realised(x[i], h, sc.span_lo)
+        if span == 0.0 or not isfinite(span):
+            return i
+        for t in range(sc.terms):
+            if sc.slot[t] >= 0:
+                point = realised(x[i], h, sc.offset[t])
+                if sc.outer_points and not isfinite(point):
+                    return i
+                coord[j] = i
+                value[j] = point
+                j += 1
+    return -1
+
+
+cdef void stencil_combine(const Stencil* s, const double* x, const double* fval,
+                          double* g) noexcept nogil:
+    """g from f at the placed points (fval, in evaluation order)."""
+    cdef const Scheme* sc = &s.scheme
+    cdef Py_ssize_t i, t, first = 1 if sc.center else 0, p = sc.per_coordinate
+    cdef const double* fi
+    cdef double h, total, span
+    for i in range(s.n):
+        h = s.h[i * s.h_stride]
+        fi = fval + first + i * p
+        # The first term starts the sum (0.0 + -0.0 would lose a sign).
+        total = sc.weight[0] * (fval[0] if sc.slot[0] < 0 else fi[sc.slot[0]])
+        for t in range(1, sc.terms):
+            total = total + sc.weight[t] * (fval[0] if sc.slot[t] < 0 else fi[sc.slot[t]])
+        span = realised(x[i], h, sc.span_hi) - realised(x[i], h, sc.span_lo)
+        g[i] = total / span
+
+
+cdef int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
+                          double* g) except -1 nogil:
+    """g = the gradient at x, from the points stencil_place() wrote to w."""
+    cdef Points p
+    p.base = x
+    p.n = s.n
+    p.row = NULL
+    p.coord = w.coord
+    p.value = w.value
+    p.k = s.k
+    ev.evaluate(&p, w.scratch, w.fval)
+    stencil_combine(s, x, w.fval, g)
+    return 0
+
+
+cdef object new_vector(Py_ssize_t n):
+    cdef cnp.npy_intp size = n
+    return cnp.PyArray_EMPTY(1, &size, cnp.NPY_FLOAT64, 0)
+
+
+# -- the entry points the API calls -------------------------------------------
+
+def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row):
+    """The gradient at x (a validated float64 vector) as a new array, or the
+    index of the first coordinate whose stencil has no usable step (an int)."""
+    cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad
+    cdef Stencil s
+    cdef Workspace w
+    cdef Steps steps = Steps(h)
+    cdef double* gp
+    stencil_init(&s, &row.scheme, n, steps)
+    workspace_alloc(&w, s.k, n, False)
+    try:
+        bad = stencil_place(&s, xp, w.coord, w.value)
+        if bad >= 0:
+            return bad
+        ev.ready(n)
+        g = new_vector(n)
+        gp = <double*> cnp.PyArray_DATA(g)
+        if ev.gil_free:
+            with nogil:
+                stencil_gradient(ev, &s, xp, &w, gp)
+        else:
+            stencil_gradient(ev, &s, xp, &w, gp)
+    finally:
+        workspace_free(&w)
+    return g
+
+
+def descent_step(Evaluator ev, cnp.ndarray x, h, StencilRow row, double learning_rate):
+    """x - learning_rate * gradient(x) as a new array, or the bad coordinate (an int)."""
+    g = gradient(ev, x, h, row)
+    if type(g) is int:
+        return g
+    cdef double* gp = <double*> cnp.PyArray_DATA(g)
+    cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
+    cdef Py_ssize_t i
+    for i in range(cnp.PyArray_SIZE(x)):
+        gp[i] = xp[i] - learning_rate * gp[i]
+    return g

@@ -1,0 +1,126 @@
+"""Finite-difference stencils as data: one table that both implementations read.
+
+Standard library only (``fastgrad.reference`` runs without numpy).
+
+A row of ``STENCILS`` says, for one method and accuracy order, where f is
+evaluated around x[i] (offsets in units of h[i]) and with which weights the
+values combine.  The derivative along coordinate i is
+
+    g[i] = (w_0 f_0 + w_1 f_1 + ... ) / span_i
+
+summed left to right in the row's term order, where f_t is f at x with x[i]
+replaced by the *realised* point ``x[i] + offset_t * h[i]`` (offset 0: f(x)
+itself), and ``span_i = realised(span_hi) - realised(span_lo)`` is the
+realised distance between two of the row's points.  Dividing by the realised
+span instead of the nominal multiple of h removes the rounding of x[i] + h
+from the result, as ``scipy.optimize.approx_fprime`` does; the weights are
+Fornberg's, exact as fractions, scaled by the nominal span.
+
+The order-1/2 rows reproduce the textbook formulas to the last bit, because
+in IEEE arithmetic ``1 * a == a``, ``(-1) * a == -a`` and ``a + (-b) == a - b``:
+
+    central:  (f(x + h) - f(x - h)) / ((x + h) - (x - h))
+    forward:  (f(x + h) - f(x)) / ((x + h) - x)
+    backward: (f(x) - f(x - h)) / (x - (x - h))
+
+Evaluation order: f(x) first if any term needs it, then for i = 0..n-1 the
+points of coordinate i in the row's term order (offset 0 skipped).
+"""
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Dict, Tuple
+
+METHODS = ("central", "forward", "backward")
+
+#: The accuracy order each method has by default.
+DEFAULT_ORDER = {"central": 2, "forward": 1, "backward": 1}
+
+#: The accuracy orders the table holds, per method.
+ORDERS = {"central": (2, 4, 6, 8), "forward": (1, 2, 3, 4), "backward": (1, 2, 3, 4)}
+
+
+def fornberg_weights(offsets, derivative):
+    """Exact weights c_j with f^(derivative)(0) ~ sum_j c_j f(offsets[j]) (unit spacing).
+
+    Fornberg, "Generation of finite difference formulas on arbitrarily spaced
+    grids", Math. Comp. 51 (1988), the recursion of his Table 1, in fractions.
+    """
+    a = [Fraction(o) for o in offsets]
+    m = derivative
+    c = [[Fraction(0)] * (m + 1) for _ in a]
+    c[0][0] = Fraction(1)
+    c1, c4 = Fraction(1), a[0]
+    for i in range(1, len(a)):
+        mn = min(i, m)
+        c2, c5, c4 = Fraction(1), c4, a[i]
+        for j in range(i):
+            c3 = a[i] - a[j]
+            c2 *= c3
+            if j == i - 1:
+                for k in range(mn, 0, -1):
+                    c[i][k] = c1 * (k * c[i - 1][k - 1] - c5 * c[i - 1][k]) / c2
+                c[i][0] = -c1 * c5 * c[i - 1][0] / c2
+            for k in range(mn, 0, -1):
+                c[j][k] = (c4 * c[j][k] - k * c[j][k - 1]) / c3
+            c[j][0] = c4 * c[j][0] / c3
+        c1 = c2
+    return tuple(row[m] for row in c)
+
+
+@dataclass(frozen=True)
+class Stencil:
+    """One row of the table: terms (offset, exact weight) in summation order."""
+    method: str
+    order: int
+    offsets: Tuple[int, ...]
+    weights: Tuple[Fraction, ...]
+    span: Tuple[int, int]  # (hi, lo): the realised distance the sum is divided by
+
+    @property
+    def needs_center(self):
+        """Whether a term is f(x) itself (evaluated once, before every other point)."""
+        return 0 in self.offsets
+
+    @property
+    def point_offsets(self):
+        """The offsets evaluated per coordinate, in evaluation order."""
+        return tuple(o for o in self.offsets if o != 0)
+
+    @property
+    def float_weights(self):
+        return tuple(float(w) for w in self.weights)
+
+
+def _row(method, order, offsets, span):
+    exact = fornberg_weights(offsets, 1)
+    scale = span[0] - span[1]
+    return Stencil(method, order, tuple(offsets), tuple(w * scale for w in exact), span)
+
+
+def _central_offsets(order):
+    # +1, -1, +2, -2, ...: the order-2 row is the textbook pair, plus point first.
+    return [s * k for k in range(1, order // 2 + 1) for s in (1, -1)]
+
+
+def _build():
+    table: Dict[Tuple[str, int], Stencil] = {}
+    for order in ORDERS["central"]:
+        table["central", order] = _row("central", order, _central_offsets(order), (1, -1))
+    for order in ORDERS["forward"]:
+        # Points first, f(x) last: order 1 is (f(x + h) - f(x)) / h.
+        offsets = list(range(1, order + 1)) + [0]
+        table["forward", order] = _row("forward", order, offsets, (1, 0))
+    for order in ORDERS["backward"]:
+        # f(x) first: order 1 is (f(x) - f(x - h)) / h.
+        offsets = [0] + [-k for k in range(1, order + 1)]
+        table["backward", order] = _row("backward", order, offsets, (0, -1))
+    return table
+
+
+#: (method, order) -> Stencil.
+STENCILS = _build()
+
+
+def stencil(method, order=None):
+    """The row for a checked method and order (None: the method's default order)."""
+    return STENCILS[method, DEFAULT_ORDER[method] if order is None else order]
