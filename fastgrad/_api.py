@@ -128,8 +128,23 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
                           unpack=False, vectorized=False):
     """One gradient-descent step: ``x - learning_rate * gradient(f, x, h, ...)``.
 
-    Parameters are those of :func:`gradient`, plus ``learning_rate`` (positive,
-    finite).  Returns a new float64 array; x is not modified.
+    Parameters
+    ----------
+    f, x, h, method, args, unpack, vectorized
+        As for :func:`gradient`.
+    learning_rate : float
+        Positive, finite step size.
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+        The new point; x is not modified.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`gradient`; ValueError for a learning_rate that is not
+        positive and finite.
 
     Examples
     --------
@@ -186,6 +201,13 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     DescentResult
         x, fun, grad, nit, nfev, converged, message (and path, path_fun).
 
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`gradient`, and for learning_rate, max_iter, tol, ftol,
+        optimizer, callback or record out of their documented ranges -- all
+        before f is called.  Exceptions raised by f or callback propagate.
+
     Numeric trouble along the way (a non-finite gradient, an update that overflows
     or is lost in rounding, h too small for the next x, a failed line search)
     does not raise: the run stops at the last good iterate, ``converged=False``,
@@ -235,12 +257,19 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
 
     Returns
     -------
-    ndarray of shape (m, n): row r is ``gradient(f, X[r], h, ...)``, bit for bit on the
-    Python and compiled tiers; on the vectorized tier f sees the rows of many
-    points at once, so the rows agree to within the rounding of f.
+    ndarray of shape (m, n), float64
+        Row r is ``gradient(f, X[r], h, ...)``, bit for bit on the Python and
+        compiled tiers; on the vectorized tier f sees the rows of many points
+        at once, so the rows agree to within the rounding of f.
 
-    Every row's stencil is checked before f is evaluated: h too small for some
-    X[r, i] raises ValueError naming the row and the coordinate.
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`gradient`, with X (not 2-D, empty, ragged, not real or
+        not finite) in place of x; ValueError for num_threads not a positive
+        int.  Every row's stencil is checked before f is evaluated: h too
+        small for some X[r, i] raises ValueError naming the row and the
+        coordinate.
 
     Examples
     --------
