@@ -1,0 +1,34 @@
+import enum
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ._evaluators import Evaluator
+from ._stencil import StencilRow
+
+class Stop(enum.IntEnum):
+    CONVERGED = 0
+    MAX_ITER = 1
+    GRADIENT_NOT_FINITE = 2
+    STEP_NOT_FINITE = 3
+    STEP_LOST = 4
+    STENCIL_LOST = 5
+    CALLBACK = 6
+    FTOL = 7
+    LINE_SEARCH_FAILED = 8
+    F_NOT_FINITE = 9
+
+class Rule:
+    searches: bool
+    def __init__(self, params: Any, learning_rate: float, *args: Any) -> None: ...
+
+class SGDRule(Rule): ...
+class MomentumRule(Rule): ...
+class AdamRule(Rule): ...
+class ArmijoRule(Rule): ...
+
+def descent(ev: Evaluator, x: NDArray[np.float64], h: Union[float, NDArray[np.float64]],
+            row: StencilRow, rule: Rule, max_iter: int, tol: float, ftol: Optional[float],
+            callback: Optional[Callable[[NDArray[np.float64]], Any]],
+            record: bool) -> Union[int, tuple[Any, ...]]: ...
