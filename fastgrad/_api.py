@@ -14,7 +14,7 @@ from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
-from ._stencils import DEFAULT_ORDER, STENCILS
+from ._stencils import DEFAULT_ORDER, STENCILS, check_order
 from .objectives import CFunction, Objective
 
 #: Every row of the stencil table in C form, made once.
@@ -53,17 +53,17 @@ def _evaluator(f, args, n, unpack, vectorized):
     return PythonEvaluator(f, args, n, unpack)
 
 
-def _stencil_row(method):
+def _stencil_row(method, order):
     method = contract.check_method(method)
-    return _ROWS[method, DEFAULT_ORDER[method]]
+    return _ROWS[method, DEFAULT_ORDER[method] if order is None else check_order(method, order)]
 
 
-def _prepare(f, x, h, method, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized):
     """The checked arguments and the evaluator, in the reference's order of checks."""
     f = _objective(f, args)
     x = arguments.point(x)
     h = arguments.steps(h, x.shape[0])
-    row = _stencil_row(method)
+    row = _stencil_row(method, order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
@@ -75,7 +75,8 @@ def _no_usable_step(x, h, i, row=None):
     return ValueError(contract.step_too_small(i, float(x[i]), step, row))
 
 
-def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
+def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=False,
+             vectorized=False):
     """Finite-difference gradient of a scalar function f at x.
 
     Parameters
@@ -93,6 +94,11 @@ def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorize
         central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
         forward/backward: one-sided, error O(h), one evaluation fewer per coordinate.
         The division is by the realised step ``xp - xm``, as scipy does.
+    order : int, optional
+        Accuracy order of the stencil: central 2 (default), 4, 6 or 8 (order
+        evaluations per coordinate); forward/backward 1 (default) to 4 (order
+        per coordinate, plus f(x)).  Weights from Fornberg's algorithm, exact
+        fractions rounded once (``fastgrad._stencils``).
     args : tuple
         Extra arguments passed to f.
     unpack, vectorized : bool
@@ -117,15 +123,15 @@ def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorize
     >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
     array([ 2., -2.])
     """
-    evaluator, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
+    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     g = _stencil.gradient(evaluator, x, h, row)
     if type(g) is int:
         raise _no_usable_step(x, h, g)
     return g
 
 
-def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
-                          unpack=False, vectorized=False):
+def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
+                          args=(), unpack=False, vectorized=False):
     """One gradient-descent step: ``x - learning_rate * gradient(f, x, h, ...)``.
 
     Parameters
@@ -152,7 +158,7 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     >>> fastgrad.gradient_descent_step(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25, unpack=True)
     array([ 0.5, -0.5])
     """
-    evaluator, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
+    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     learning_rate = contract.positive(learning_rate, "learning_rate")
     x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
     if type(x_new) is int:
@@ -161,8 +167,8 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
-                     method="central", optimizer=None, args=(), unpack=False, vectorized=False,
-                     callback=None, record=False):
+                     method="central", order=None, optimizer=None, args=(), unpack=False,
+                     vectorized=False, callback=None, record=False):
     """Minimise f by gradient descent with finite-difference gradients.
 
     Each iteration k computes g = gradient(f, x_k); stops (converged) if
@@ -224,7 +230,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     ...                           optimizer="nesterov").nit
     64
     """
-    evaluator, x, h, row = _prepare(f, x0, h, method, args, unpack, vectorized)
+    evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     optimizer = as_optimizer(optimizer)
@@ -242,8 +248,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                           optimizer, path, path_fun)
 
 
-def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False,
-                   num_threads=None):
+def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpack=False,
+                   vectorized=False, num_threads=None):
     """Gradients of f at the m points in the rows of X.
 
     Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
@@ -283,7 +289,7 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
     points = arguments.batch(X)
     m, n = points.shape
     steps = arguments.steps(h, n)
-    row = _stencil_row(method)
+    row = _stencil_row(method, order)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
     threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,

@@ -305,6 +305,17 @@ cdef class CompiledEvaluator(Evaluator):
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         cdef Py_ssize_t j, c, n = p.n
         cdef const double* x = NULL
+        if p.row == NULL:  # one gradient's points: one working copy of x
+            memcpy(scratch, p.base, n * sizeof(double))
+            for j in range(p.k):
+                c = p.coord[j]
+                if c >= 0:
+                    scratch[c] = p.value[j]
+                    out[j] = self.objective.value(scratch, n)
+                    scratch[c] = p.base[c]
+                else:
+                    out[j] = self.objective.value(scratch, n)
+            return 0
         for j in range(p.k):
             if base_of(p, j) != x:
                 x = base_of(p, j)

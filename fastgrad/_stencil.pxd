@@ -1,17 +1,26 @@
 # The stencil as C reads it: one row of _stencils.STENCILS, placed around x.
-from ._evaluators cimport Evaluator
+#
+# place / combine / gradient are inline here, so that the descent and batch
+# loops compile them in (a call across modules per gradient costs as much as
+# the arithmetic at small n); they are written once, in this file.
+from libc.math cimport isfinite
+
+from ._evaluators cimport Evaluator, Points
 
 cdef enum:
     MAX_TERMS = 9  # the longest row of the table (central order 8 has 8 terms)
 
 
 cdef struct Scheme:
-    # One row of the table: terms in summation order.
+    # One row of the table.  Terms in summation order: term t is weight[t]
+    # times fval[base[t] + i * stride[t]] for coordinate i (f(x): stride 0).
     Py_ssize_t terms
-    double offset[MAX_TERMS]   # in units of h; 0 is f(x) itself
     double weight[MAX_TERMS]
-    Py_ssize_t slot[MAX_TERMS] # where term t's value sits among a coordinate's points (-1: f(x))
-    Py_ssize_t per_coordinate  # points per coordinate (the terms with offset != 0)
+    Py_ssize_t base[MAX_TERMS]
+    Py_ssize_t stride[MAX_TERMS]
+    # The points of coordinate i, in evaluation order: x[i] + point_offset[p] * h[i].
+    Py_ssize_t per_coordinate
+    double point_offset[MAX_TERMS]
     bint center                # whether f(x) is evaluated (first of all points)
     double span_hi, span_lo    # g[i] = sum / (realised(span_hi) - realised(span_lo))
     bint outer_points          # some offset lies beyond the span: check those points too
@@ -55,10 +64,68 @@ cdef class Steps:
 cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) except -1
 cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t n, bint rows) except -1
 cdef void workspace_free(Workspace* w) noexcept nogil
-cdef Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize_t* coord,
-                              double* value) noexcept nogil
-cdef void stencil_combine(const Stencil* s, const double* x, const double* fval,
-                          double* g) noexcept nogil
-cdef int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
-                          double* g) except -1 nogil
 cdef object new_vector(Py_ssize_t n)
+
+
+cdef inline double realised_span(const Scheme* sc, double xi, double hi) noexcept nogil:
+    # (x + hi h) - (x + lo h): with an offset of 0, x + 0 h is x (or +0.0 for
+    # x = -0.0, which changes no span that is not 0 anyway).
+    return (xi + sc.span_hi * hi) - (xi + sc.span_lo * hi)
+
+
+cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize_t* coord,
+                                     double* value) noexcept nogil:
+    """Write the points around x, in evaluation order, to coord/value.
+
+    Returns -1, or the first coordinate whose realised span is 0 or not finite
+    (or, for rows reaching beyond their span, a point that is not finite).
+    """
+    cdef const Scheme* sc = &s.scheme
+    cdef Py_ssize_t i, p, j = 0
+    cdef double h, span, point
+    if sc.center:
+        coord[0] = -1
+        value[0] = 0.0
+        j = 1
+    for i in range(s.n):
+        h = s.h[i * s.h_stride]
+        span = realised_span(sc, x[i], h)
+        if span == 0.0 or not isfinite(span):
+            return i
+        for p in range(sc.per_coordinate):
+            point = x[i] + sc.point_offset[p] * h  # offset +-1: exactly x + h, x - h
+            if sc.outer_points and not isfinite(point):
+                return i
+            coord[j] = i
+            value[j] = point
+            j += 1
+    return -1
+
+
+cdef inline void stencil_combine(const Stencil* s, const double* x, const double* fval,
+                                 double* g) noexcept nogil:
+    """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order."""
+    cdef const Scheme* sc = &s.scheme
+    cdef Py_ssize_t i, t
+    cdef double total
+    for i in range(s.n):
+        # The first term starts the sum (0.0 + -0.0 would lose a sign).
+        total = sc.weight[0] * fval[sc.base[0] + i * sc.stride[0]]
+        for t in range(1, sc.terms):
+            total = total + sc.weight[t] * fval[sc.base[t] + i * sc.stride[t]]
+        g[i] = total / realised_span(sc, x[i], s.h[i * s.h_stride])
+
+
+cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
+                                 double* g) except -1 nogil:
+    """g = the gradient at x, from the points stencil_place() wrote to w."""
+    cdef Points p
+    p.base = x
+    p.n = s.n
+    p.row = NULL
+    p.coord = w.coord
+    p.value = w.value
+    p.k = s.k
+    ev.evaluate(&p, w.scratch, w.fval)
+    stencil_combine(s, x, w.fval, g)
+    return 0

@@ -14,14 +14,14 @@ becomes a C ``Scheme``, and three loops over its terms do all the work:
   row's order -- exactly the reference's operations, so the bits agree.
 
 No message is built here: a bad coordinate is returned, and the API raises.
+The three loops are inline functions in ``_stencil.pxd``, compiled into
+every module that runs them.
 """
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
-from libc.math cimport isfinite
-from libc.string cimport memcpy
 
 cimport numpy as cnp
 
-from ._evaluators cimport Evaluator, Points
+from ._evaluators cimport Evaluator
 
 cnp.import_array()
 
@@ -36,15 +36,18 @@ cdef class StencilRow:
             raise ValueError(f"a stencil row has 1 to {MAX_TERMS} terms, got {len(offsets)}")
         self.method, self.order = row.method, row.order
         self.scheme.terms = len(offsets)
-        self.scheme.center = False
+        self.scheme.center = 0 in offsets
+        first = 1 if self.scheme.center else 0  # f(x) is the first value of all
+        per_coordinate = len(offsets) - first
         for t in range(self.scheme.terms):
-            self.scheme.offset[t] = offsets[t]
             self.scheme.weight[t] = weights[t]
             if offsets[t] == 0:
-                self.scheme.slot[t] = -1
-                self.scheme.center = True
+                self.scheme.base[t] = 0
+                self.scheme.stride[t] = 0
             else:
-                self.scheme.slot[t] = slot
+                self.scheme.base[t] = first + slot
+                self.scheme.stride[t] = per_coordinate
+                self.scheme.point_offset[slot] = offsets[t]
                 slot += 1
         self.scheme.per_coordinate = slot
         self.scheme.span_hi, self.scheme.span_lo = row.span
@@ -99,74 +102,6 @@ cdef void workspace_free(Workspace* w) noexcept nogil:
     PyMem_RawFree(w.scratch)
     w.row = w.coord = NULL
     w.value = w.fval = w.scratch = NULL
-
-
-cdef inline double realised(double xi, double hi, double offset) noexcept nogil:
-    # x[i] + offset * h[i]; offset +-1 gives exactly x + h and x - h.
-    return xi if offset == 0.0 else xi + offset * hi
-
-
-cdef Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize_t* coord,
-                              double* value) noexcept nogil:
-    """Write the points around x, in evaluation order, to coord/value.
-
-    Returns -1, or the first coordinate whose realised span is 0 or not finite
-    (or, for rows reaching beyond their span, a point that is not finite).
-    """
-    cdef const Scheme* sc = &s.scheme
-    cdef Py_ssize_t i, t, j = 0
-    cdef double h, span, point
-    if sc.center:
-        coord[0] = -1
-        value[0] = 0.0
-        j = 1
-    for i in range(s.n):
-        h = s.h[i * s.h_stride]
-        span = realised(x[i], h, sc.span_hi) - realised(x[i], h, sc.span_lo)
-        if span == 0.0 or not isfinite(span):
-            return i
-        for t in range(sc.terms):
-            if sc.slot[t] >= 0:
-                point = realised(x[i], h, sc.offset[t])
-                if sc.outer_points and not isfinite(point):
-                    return i
-                coord[j] = i
-                value[j] = point
-                j += 1
-    return -1
-
-
-cdef void stencil_combine(const Stencil* s, const double* x, const double* fval,
-                          double* g) noexcept nogil:
-    """g from f at the placed points (fval, in evaluation order)."""
-    cdef const Scheme* sc = &s.scheme
-    cdef Py_ssize_t i, t, first = 1 if sc.center else 0, p = sc.per_coordinate
-    cdef const double* fi
-    cdef double h, total, span
-    for i in range(s.n):
-        h = s.h[i * s.h_stride]
-        fi = fval + first + i * p
-        # The first term starts the sum (0.0 + -0.0 would lose a sign).
-        total = sc.weight[0] * (fval[0] if sc.slot[0] < 0 else fi[sc.slot[0]])
-        for t in range(1, sc.terms):
-            total = total + sc.weight[t] * (fval[0] if sc.slot[t] < 0 else fi[sc.slot[t]])
-        span = realised(x[i], h, sc.span_hi) - realised(x[i], h, sc.span_lo)
-        g[i] = total / span
-
-
-cdef int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
-                          double* g) except -1 nogil:
-    """g = the gradient at x, from the points stencil_place() wrote to w."""
-    cdef Points p
-    p.base = x
-    p.n = s.n
-    p.row = NULL
-    p.coord = w.coord
-    p.value = w.value
-    p.k = s.k
-    ev.evaluate(&p, w.scratch, w.fval)
-    stencil_combine(s, x, w.fval, g)
-    return 0
 
 
 cdef object new_vector(Py_ssize_t n):

@@ -121,6 +121,19 @@ def _build():
 STENCILS = _build()
 
 
+def check_order(method, order):
+    """order for a checked method: None (the method's default) or one the table holds."""
+    if order is None:
+        return DEFAULT_ORDER[method]
+    allowed = ORDERS[method]
+    if isinstance(order, bool) or not isinstance(order, int):
+        raise TypeError(f"order must be an int or None, got {type(order).__name__} {order!r}")
+    if order not in allowed:
+        raise ValueError(f"order must be one of {', '.join(map(str, allowed))} for "
+                         f"method={method!r} (None: {DEFAULT_ORDER[method]}), got {order!r}")
+    return order
+
+
 def stencil(method, order=None):
-    """The row for a checked method and order (None: the method's default order)."""
-    return STENCILS[method, DEFAULT_ORDER[method] if order is None else order]
+    """The row for a checked method and an order (None: the method's default order)."""
+    return STENCILS[method, check_order(method, order)]

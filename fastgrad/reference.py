@@ -136,11 +136,11 @@ def _gradient_at(values, x, h, row):
     return g, len(points)
 
 
-def _prepare(f, x, h, method, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized):
     contract.check_callable(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
-    row = stencil_row(contract.check_method(method))
+    row = stencil_row(contract.check_method(method), order)
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
     return values, x, h, row
@@ -159,19 +159,20 @@ def _checked_gradient(values, x, h, row):
 
 # -- the public functions -----------------------------------------------------
 
-def gradient(f, x, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False):
+def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=False,
+             vectorized=False):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
-    values, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
+    values, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     return _checked_gradient(values, x, h, row)
 
 
-def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vectorized=False,
-                   num_threads=None):
+def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpack=False,
+                   vectorized=False, num_threads=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
     contract.check_callable(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
-    row = stencil_row(contract.check_method(method))
+    row = stencil_row(contract.check_method(method), order)
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
@@ -180,20 +181,20 @@ def gradient_batch(f, X, h=1e-5, *, method="central", args=(), unpack=False, vec
     return [_gradient_at(values, x, h, row)[0] for x in rows]
 
 
-def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", args=(),
-                          unpack=False, vectorized=False):
+def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
+                          args=(), unpack=False, vectorized=False):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
-    values, x, h, row = _prepare(f, x, h, method, args, unpack, vectorized)
+    values, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     learning_rate = contract.positive(learning_rate, "learning_rate")
     g = _checked_gradient(values, x, h, row)
     return [xi - learning_rate * gi for xi, gi in zip(x, g)]
 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
-                     method="central", optimizer=None, args=(), unpack=False, vectorized=False,
-                     callback=None, record=False):
+                     method="central", order=None, optimizer=None, args=(), unpack=False,
+                     vectorized=False, callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
-    values, x, h, row = _prepare(f, x0, h, method, args, unpack, vectorized)
+    values, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     optimizer = as_optimizer(optimizer)

@@ -97,3 +97,110 @@ def test_dimension_and_step_checked_in_the_same_order(impl):
         impl.gradient_batch(Himmelblau(), [[1.0, 1.0, 2.0], [1e20, 1.0, 2.0]])
     with pytest.raises(ValueError, match=r"Himmelblau takes x of length 2, got 3"):
         impl.gradient_descent(Himmelblau(), [1.0, 1.0, 2.0])
+
+
+# -- higher orders: new rows, the same loops ----------------------------------------
+
+ORDER_CASES = [(m, o) for (m, o) in sorted(STENCILS)]
+
+
+def wavy(x):
+    return math.exp(0.5 * x[0]) * math.sin(x[1]) + x[0] ** 3 * x[1]
+
+
+def wavy_gradient(x):
+    return [0.5 * math.exp(0.5 * x[0]) * math.sin(x[1]) + 3 * x[0] ** 2 * x[1],
+            math.exp(0.5 * x[0]) * math.cos(x[1]) + x[0] ** 3]
+
+
+@pytest.mark.parametrize("method,order", ORDER_CASES)
+@pytest.mark.parametrize("tier", ["python", "unpack", "vectorized"])
+def test_every_order_is_bit_identical_to_the_reference(method, order, tier):
+    x, h = [0.7, -1.3], [1e-3, 2e-3]
+    if tier == "python":
+        f, kwargs = wavy, {}
+    elif tier == "unpack":
+        f, kwargs = (lambda a, b: wavy([a, b])), {"unpack": True}
+    else:
+        f, kwargs = (lambda X: np.array([wavy(row) for row in X])), {"vectorized": True}
+    ref_f = (lambda X: [wavy(row) for row in X]) if tier == "vectorized" else f
+    fast = fastgrad.gradient(f, x, h, method=method, order=order, **kwargs)
+    ref = reference.gradient(ref_f, x, h, method=method, order=order, **kwargs)
+    assert [float(v).hex() for v in fast] == [v.hex() for v in ref]
+    step = fastgrad.gradient_descent_step(f, x, 0.1, h, method=method, order=order, **kwargs)
+    ref_step = reference.gradient_descent_step(ref_f, x, 0.1, h, method=method, order=order,
+                                               **kwargs)
+    assert [float(v).hex() for v in step] == [v.hex() for v in ref_step]
+
+
+@pytest.mark.parametrize("method,order", ORDER_CASES)
+def test_every_order_on_the_compiled_tier_and_in_batches(method, order):
+    from fastgrad.objectives import Rosenbrock
+    X = [[0.5, -0.25, 1.5], [-1.2, 1.0, 0.3]]
+    fast = fastgrad.gradient_batch(Rosenbrock(), X, 1e-3, method=method, order=order)
+    ref = reference.gradient_batch(Rosenbrock(), X, 1e-3, method=method, order=order)
+    assert fast.tobytes() == np.array(ref).tobytes()
+    r = fastgrad.gradient_descent(Rosenbrock(), X[0], 1e-3, max_iter=50, method=method,
+                                  order=order, optimizer="adam", record=True)
+    q = reference.gradient_descent(Rosenbrock(), X[0], 1e-3, max_iter=50, method=method,
+                                   order=order, optimizer="adam", record=True)
+    assert r.x.tobytes() == np.array(q.x).tobytes() and r.nfev == q.nfev
+    assert r.path.tobytes() == np.array(q.path).tobytes()
+    assert r.nit == 50
+    points = 3 * order + (method != "central")  # order points per coordinate, and f(x)
+    assert r.nfev == 51 * points + 51  # gradients at x0..x50, and f at each recorded iterate
+
+
+@pytest.mark.parametrize("method,order", ORDER_CASES)
+def test_error_shrinks_as_h_to_the_order(method, order):
+    # Against the exact gradient: halving h divides the truncation error by
+    # about 2**order (h large enough that rounding is far below it).
+    x = [0.7, -1.3]
+    exact = wavy_gradient(x)
+
+    def error(h):
+        g = reference.gradient(wavy, x, h, method=method, order=order)
+        return max(abs(a - b) for a, b in zip(g, exact))
+
+    reach = max(abs(o) for o in STENCILS[method, order].offsets)
+    h = (0.4 if method == "central" else 0.1) / reach
+    ratio = error(h) / error(h / 2)
+    assert 2 ** order * 0.6 < ratio < 2 ** order * 1.6, ratio
+
+
+def test_higher_orders_are_more_accurate_at_their_best_step():
+    x = [0.7, -1.3]
+    exact = wavy_gradient(x)
+    errors = {}
+    for order in (2, 4, 6, 8):
+        h = 2.2e-16 ** (1 / (order + 1))
+        g = fastgrad.gradient(wavy, x, h, order=order)
+        errors[order] = max(abs(a - b) for a, b in zip(g, exact))
+    assert errors[2] > 1e-12 and errors[8] < 1e-13, errors
+    assert errors[2] > errors[4] > errors[8], errors
+
+
+@pytest.mark.parametrize("order,error,message", [
+    (3, ValueError, r"order must be one of 2, 4, 6, 8 for method='central' \(None: 2\), got 3"),
+    (0, ValueError, r"order must be one of 2, 4, 6, 8 for method='central' \(None: 2\), got 0"),
+    (2.0, TypeError, r"order must be an int or None, got float 2.0"),
+    (True, TypeError, r"order must be an int or None, got bool True"),
+    ("2", TypeError, r"order must be an int or None, got str '2'"),
+])
+def test_bad_order_is_refused_before_f_is_called(impl, order, error, message):
+    def f(x):
+        raise AssertionError("f must not be called")
+
+    for call in (lambda: impl.gradient(f, [1.0], order=order),
+                 lambda: impl.gradient_descent(f, [1.0], order=order),
+                 lambda: impl.gradient_batch(f, [[1.0]], order=order),
+                 lambda: impl.gradient_descent_step(f, [1.0], order=order)):
+        with pytest.raises(error, match=message):
+            call()
+
+
+def test_one_sided_orders_are_checked_per_method(impl):
+    with pytest.raises(ValueError, match=r"one of 1, 2, 3, 4 for method='forward' \(None: 1\)"):
+        impl.gradient(abs, [1.0], method="forward", order=6)
+    assert list(impl.gradient(lambda x: x[0] ** 2, [1.0], 0.5, method="backward", order=2)) \
+        == [2.0]  # exact for a quadratic
