@@ -372,23 +372,25 @@ def _build():
                 case(f"batch/rosen2/{tname}/{method}/threads={threads}",
                      lambda f=f, kw=kw, t=threads, m=method:
                      B(f, Xr, method=m, num_threads=t, **kw))
-    big = np.linspace(-2.0, 2.0, 40 * 7).reshape(40, 7)
+    big = ((np.arange(40.0 * 7) - 140.0) / 64.0).reshape(40, 7)  # exact values
     for tname in ("compiled", "ccb", "vec", "py"):
         f, kw = _rosen_tiers()[tname]
         case(f"batch/rosen7x40/{tname}/threads=2",
              lambda f=f, kw=kw: B(f, big, num_threads=2, **kw))
 
     # 2. The compiled objectives: gradient (method x h), step, batch, descents.
-    rng = np.random.default_rng(20240501)
-    A = rng.normal(size=(3, 3))
-    Xd = rng.normal(size=(6, 3))
-    yd = rng.normal(size=6)
+    # Literal data (no random generator, no BLAS): the same bits on any machine.
+    A = np.array([[0.7, -1.3, 0.25], [2.1, 0.4, -0.9], [-0.6, 1.8, 1.1]])
+    A_spd = np.array([[3.5, -0.7, 0.2], [-0.7, 2.25, 0.9], [0.2, 0.9, 1.6]])
+    Xd = np.array([[0.3, -1.2, 0.8], [1.5, 0.1, -0.4], [-0.7, 0.9, 2.2],
+                   [0.05, -0.35, -1.1], [2.4, 1.3, 0.6], [-1.6, -0.2, 0.45]])
+    yd = np.array([0.9, -0.3, 1.7, -1.05, 2.2, -0.8])
     labels = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
     objectives = [
         ("Sphere", Sphere(), [1.5, -0.5, 0.25], 0.1),
         ("Rosenbrock2", Rosenbrock(), [-1.2, 1.0], 1e-3),
         ("Rosenbrock7", Rosenbrock(), [-1.2, 1.0, 0.3, 0.8, -0.5, 1.5, 0.1], 1e-3),
-        ("Quadratic", Quadratic(A @ A.T + np.eye(3), [1.0, -2.0, 0.5], c=3.0), [1.0, 2.0, -1.0],
+        ("Quadratic", Quadratic(A_spd, [1.0, -2.0, 0.5], c=3.0), [1.0, 2.0, -1.0],
          0.05),
         ("QuadraticAsym", Quadratic(A, [0.0, 1.0, 0.0]), [0.3, -0.2, 0.1], 0.05),
         ("LeastSquares", LeastSquares(Xd, yd), [0.0, 0.0, 0.0], 0.1),
