@@ -132,6 +132,23 @@ def openmp_line():
     return f"OpenMP: yes, {threads} thread{'s' if threads != 1 else ''}"
 
 
+def demo(prog, out):
+    """Write the demo pictures into out; a one-line error and status 1 if that fails."""
+    from fastgrad._demo import write_demo
+    try:
+        written = write_demo(out)
+    except OSError as error:  # out is a file, not writable, ...
+        problem = f"cannot write to --out {out!r}: {error.strerror or error}"
+    except ImportError as error:  # no matplotlib: the message names the extra
+        problem = str(error)
+    else:
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    print(f"{prog} demo: error: {problem}", file=sys.stderr)
+    return 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m fastgrad",
@@ -141,16 +158,17 @@ def main(argv=None):
     parser.add_argument("command", nargs="?", choices=("run", "demo"), default="run",
                         help="run (default): the main job; demo: write the pictures")
     parser.add_argument("--quick", action="store_true",
-                        help="shorter timing section (fewer, shorter repeats)")
-    parser.add_argument("--out", default="fastgrad-demo",
-                        help="demo: the directory for the PNG files (default: %(default)s)")
+                        help="run: a shorter timing section (fewer, shorter repeats)")
+    parser.add_argument("--out", help="demo: the directory for the PNG files, created if "
+                                      "missing (default: fastgrad-demo)")
     options = parser.parse_args(argv)
 
     if options.command == "demo":
-        from fastgrad._demo import write_demo
-        for path in write_demo(options.out):
-            print(f"wrote {path}")
-        return 0
+        if options.quick:
+            parser.error("--quick applies to 'run' only")
+        return demo(parser.prog, "fastgrad-demo" if options.out is None else options.out)
+    if options.out is not None:
+        parser.error("--out applies to 'demo' only")
 
     start = time.perf_counter()
     print(f"fastgrad {fastgrad.__version__} ({openmp_line()})\n")
