@@ -8,18 +8,20 @@
   (on the pure-Python Rosenbrock, and on the same compiled objective called as a
   Python callable).
 
-Each is a ratio of medians from interleaved repeats (measure.interleaved).
+Each is a ratio from interleaved repeats (fastgrad._timing.interleaved).
 """
 import fastgrad
 import fastgrad.reference as reference
 import numpy as np
 from fastgrad.objectives import Rosenbrock
 
-from benchmarks import competitors, measure, workloads
+from fastgrad._timing import Schedule, fmt_ratio, fmt_time, interleaved, speedups, table
+
+from benchmarks import competitors, workloads
 
 
 def _ratio(timings, slow, fast):
-    return measure.speedups(timings, slow).get(fast)
+    return speedups(timings, slow).get(fast)
 
 
 def _row(label, timings, pairs):
@@ -36,12 +38,12 @@ def gradient_1000(schedule, n):
     }
     pairs = [("reference, pure-Python f", "fastgrad compiled")]
     try:
-        numba_loop = competitors._numba_central(workloads.rosenbrock_py)
+        numba_loop = competitors.numba_central(workloads.rosenbrock_py)
         fns["numba loop"] = lambda: numba_loop(x, competitors.H, ())
         pairs.append(("numba loop", "fastgrad compiled"))
     except ImportError:
         pass
-    timed = measure.interleaved(fns, schedule)
+    timed = interleaved(fns, schedule)
     return _row(f"one Rosenbrock gradient, n = {n}", timed.timings, pairs)
 
 
@@ -49,7 +51,7 @@ def batch_threads(schedule, m, n):
     X = np.random.default_rng(0).normal(size=(m, n))
     fns = {f"{t} thread{'s' if t > 1 else ''}":
            (lambda t=t: fastgrad.gradient_batch(Rosenbrock(), X, num_threads=t)) for t in (1, 2)}
-    timed = measure.interleaved(fns, schedule)
+    timed = interleaved(fns, schedule)
     return _row(f"gradient_batch, {m} points, n = {n}, compiled Rosenbrock", timed.timings,
                 [("1 thread", "2 threads")])
 
@@ -65,15 +67,15 @@ def long_descent(schedule, steps):
             rosen2, [-1.2, 1.0], unpack=True, **run),
         "reference, compiled f": lambda: reference.gradient_descent(Rosenbrock(), [-1.2, 1.0], **run),
     }
-    timed = measure.interleaved(fns, schedule)
+    timed = interleaved(fns, schedule)
     return _row(f"{steps} descent steps, 2-D Rosenbrock", timed.timings,
                 [("reference, pure-Python f", "fastgrad compiled"),
                  ("reference, compiled f", "fastgrad compiled")])
 
 
 def measure_aims(quick):
-    schedule = measure.Schedule(min_repeats=5, max_repeats=9 if not quick else 5,
-                                target=0.0 if quick else 0.02, cell_seconds=0.0, budget=60.0)
+    schedule = Schedule(min_repeats=5, max_repeats=9 if not quick else 5,
+                        target=0.0 if quick else 0.02, cell_seconds=0.0, budget=60.0)
     if quick:
         return [gradient_1000(schedule, 100), batch_threads(schedule, 1000, 10),
                 long_descent(schedule, 1000)]
@@ -82,17 +84,9 @@ def measure_aims(quick):
 
 
 def markdown(rows):
-    lines = ["| checkpoint | medians | ratios |", "|:---|:---|:---|"]
-    for row in rows:
-        medians = "; ".join(f"{name} {measure_format(t)}" for name, t in row["median_s"].items())
-        ratios = "; ".join(f"{pair}: **{value:.2f}x**" for pair, value in row["ratios"].items()
-                           if value is not None)
-        lines.append(f"| {row['aim']} | {medians} | {ratios} |")
-    return "\n".join(lines)
-
-
-def measure_format(seconds):
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
+    return table(["checkpoint", "medians", "ratios"], [
+        [row["aim"],
+         "; ".join(f"{name} {fmt_time(t)}" for name, t in row["median_s"].items()),
+         "; ".join(f"{pair}: **{fmt_ratio(value)}**" for pair, value in row["ratios"].items()
+                   if value is not None)]
+        for row in rows], "lll")

@@ -263,7 +263,7 @@ def _bare_loop_gradient(workload, n):
 
 
 @functools.lru_cache(maxsize=None)
-def _numba_central(source):
+def numba_central(source):
     """A hand-written central-difference loop around f = numba.njit(source).
 
     f is bound at compile time (a closure, not an argument), so numba inlines
@@ -294,7 +294,7 @@ def _numba_gradient(workload, n):
     if workload.numba is None:
         return None
     source, extra = workload.numba(n)
-    return functools.partial(_numba_central(source), workload.start(n), H, extra)
+    return functools.partial(numba_central(source), workload.start(n), H, extra)
 
 
 # -- the registry -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import fastgrad
+from fastgrad._timing import fmt_bytes, fmt_ratio, fmt_time, table
 
 LIBRARIES = ("numpy", "scipy", "Cython", "numdifftools", "numba", "matplotlib")
 
@@ -81,37 +82,6 @@ def machine_info():
 
 # -- formatting ------------------------------------------------------------------------
 
-def _three_digits(value):
-    if value >= 100:
-        return f"{value:.0f}"
-    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
-
-
-def fmt_time(seconds):
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{_three_digits(seconds / scale)} {unit}"
-    return f"{_three_digits(seconds / 1e-9)} ns"
-
-
-def fmt_ratio(ratio):
-    return "–" if ratio is None else f"{_three_digits(ratio)}×"
-
-
-def fmt_bytes(count):
-    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
-        if abs(count) >= scale:
-            return f"{_three_digits(count / scale)} {unit}"
-    return f"{count} B"
-
-
-def _table(header, rows, align):
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def _task_title(task, cells):
     if task == "gradient":
         return "Gradient: one gradient at x0"
@@ -141,7 +111,7 @@ def summary_tables(cells, order):
         rows = [[cell["title"], str(cell["n"])] + [_summary_cell(cell, name) for name in columns]
                 for cell in these]
         parts.append(f"### {_task_title(task, these)}\n\n"
-                     + _table(["workload", "n"] + columns, rows, "lr" + "r" * len(columns)))
+                     + table(["workload", "n"] + columns, rows, "lr" + "r" * len(columns)))
     return "\n\n".join(parts)
 
 
@@ -155,7 +125,7 @@ def detail_table(cells):
                          fmt_time(r["median_s"]), fmt_time(r["min_s"]), fmt_time(r["max_s"]),
                          f"{r['number']} × {r['repeats']}", fmt_ratio(r["speedup_vs_reference"]),
                          fmt_ratio(r["slowdown_vs_fastest"]), deviation])
-    return _table(["task", "workload", "n", "competitor", "median", "min", "max",
+    return table(["task", "workload", "n", "competitor", "median", "min", "max",
                    "calls × repeats", "speed-up vs reference", "time / fastest",
                    "deviation"], rows, "lllrrrrrrrr")
 
@@ -164,7 +134,7 @@ def memory_table(records):
     rows = [[r["tier"], f"{r['n']:,}", fmt_bytes(r["peak_bytes"]), f"{r['bytes_per_n']:.0f}",
              fmt_bytes(r["stencil_chunk_bytes"]), f"{r['beyond_chunk_per_n']:.0f}",
              fmt_time(r["seconds"])] for r in records]
-    return _table(["tier", "n", "peak extra memory", "bytes / n", "of which stencil chunk",
+    return table(["tier", "n", "peak extra memory", "bytes / n", "of which stencil chunk",
                    "beyond the chunk, bytes / n", "time"], rows, "lrrrrrr")
 
 

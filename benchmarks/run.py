@@ -38,7 +38,9 @@ def _load_as_package():
 if not __package__:
     _load_as_package()
 
-from benchmarks import aims, competitors, measure, memory, report, workloads  # noqa: E402
+from fastgrad import _timing  # noqa: E402  (the harness python -m fastgrad uses too)
+
+from benchmarks import aims, competitors, memory, report, workloads  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -47,16 +49,16 @@ class Config:
     sizes: tuple           # n for the gradient benchmark
     descent_sizes: tuple   # n for the descent benchmark (steps x 2n evaluations each)
     steps: int             # descent updates per run (max_iter, tol=0)
-    schedule: measure.Schedule
+    schedule: _timing.Schedule
     memory_sizes: tuple
 
 
 QUICK = Config("quick", sizes=(2, 100), descent_sizes=(2,), steps=10,
-               schedule=measure.Schedule(min_repeats=5, max_repeats=5, target=0.002,
+               schedule=_timing.Schedule(min_repeats=5, max_repeats=5, target=0.002,
                                          cell_seconds=0.0, budget=1.0),
                memory_sizes=(10**3, 10**4))
 FULL = Config("full", sizes=(2, 10, 100, 1000), descent_sizes=(2, 10, 100), steps=100,
-              schedule=measure.Schedule(min_repeats=7, max_repeats=21, target=0.01,
+              schedule=_timing.Schedule(min_repeats=7, max_repeats=21, target=0.01,
                                         cell_seconds=1.5, budget=30.0),
               memory_sizes=(10**3, 10**4, 10**5))
 
@@ -95,11 +97,11 @@ def run_cell(task, workload, n, config, entries):
     steps = config.steps if task == "descent" else None
     fns = callables(task, workload, n, steps, entries)
     optional = {c.name for c in entries if c.kind in ("library", "limit")}
-    timed = measure.interleaved(fns, config.schedule, optional)
+    timed = _timing.interleaved(fns, config.schedule, optional)
     timings, first = timed.timings, timed.first_results
-    fastest = measure.fastest(timings)
-    speedup = measure.speedups(timings, "reference") if "reference" in timings else {}
-    behind = measure.slowdowns(timings, fastest)
+    fastest = _timing.fastest(timings)
+    speedup = _timing.speedups(timings, "reference") if "reference" in timings else {}
+    behind = _timing.slowdowns(timings, fastest)
     results = {name: {
         "number": t.number, "repeats": len(t.times), "times_s": t.times,
         "median_s": t.median, "min_s": t.min, "max_s": t.max,

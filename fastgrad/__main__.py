@@ -1,19 +1,20 @@
 """``python -m fastgrad``: the textbook examples, two descents, and fast vs reference timings.
 
-Everything runs on built-in defaults; ``--quick`` shortens the timing section.
+Everything runs on built-in defaults; ``--quick`` shortens the timing section,
+which uses the harness and table layout of benchmarks/ (``fastgrad._timing``).
 ``python -m fastgrad demo --out DIR`` writes the demo pictures (needs matplotlib).
 """
 import argparse
 import functools
-import statistics
 import sys
+import textwrap
 import time
-import timeit
 
 import numpy as np
 
 import fastgrad
-from fastgrad import _batch as _core, objectives, reference  # TODO(merge): show_config
+from fastgrad import objectives, reference
+from fastgrad._timing import Schedule, fmt_ratio, fmt_time, interleaved, speedups, table
 
 
 # -- the examples -------------------------------------------------------------
@@ -76,25 +77,9 @@ def show_descent(title, f, x0, **options):
 
 # -- the timings --------------------------------------------------------------
 
-def calls_per_batch(call, target):
-    """How many calls of call() take about target seconds (at least 1)."""
-    start = time.perf_counter()
-    call()
-    once = time.perf_counter() - start
-    return max(1, int(target / max(once, 1e-9)))
-
-
-def time_pair(fast_call, slow_call, repeat, target):
-    """Median seconds per call of each, timed interleaved: fast, slow, fast, slow, ..."""
-    timers, numbers, samples = [], [], []
-    for call in (fast_call, slow_call):
-        timers.append(timeit.Timer(call, timer=time.perf_counter))
-        numbers.append(calls_per_batch(call, target))
-        samples.append([])
-    for _ in range(repeat):
-        for timer, number, times in zip(timers, numbers, samples):
-            times.append(timer.timeit(number) / number)
-    return [statistics.median(times) for times in samples]
+# Each call repeated to last `target` seconds; the two implementations interleaved.
+QUICK = Schedule(min_repeats=5, max_repeats=5, target=0.005)
+FULL = Schedule(min_repeats=9, max_repeats=9, target=0.05)
 
 
 def benchmarks():
@@ -117,25 +102,51 @@ def benchmarks():
     return [(label, make(fastgrad), make(reference)) for label, make in cases]
 
 
-def format_time(seconds):
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:7.2f} {unit}"
-    return f"{seconds / 1e-9:7.0f} ns"
-
-
-def show_timings(repeat, target):
+def show_timings(schedule):
     print(f"Timing: fastgrad vs fastgrad.reference "
-          f"(median per call of {repeat} interleaved repeats)")
-    print(f"  {'case':<44}{'fastgrad':>12}{'reference':>12}{'ref/fast':>10}")
+          f"(median per call of {schedule.min_repeats} interleaved repeats)")
+    rows = []
     for label, fast_call, slow_call in benchmarks():
-        fast, slow = time_pair(fast_call, slow_call, repeat, target)
-        print(f"  {label:<44}{format_time(fast):>12}{format_time(slow):>12}"
-              f"{slow / fast:>9.2f}x")
-    print("  rosen(x) indexes the float64 array that fastgrad hands f (a numpy scalar per\n"
+        timings = interleaved({"fastgrad": fast_call, "reference": slow_call}, schedule).timings
+        rows.append([label, fmt_time(timings["fastgrad"].median),
+                     fmt_time(timings["reference"].median),
+                     fmt_ratio(speedups(timings, "reference")["fastgrad"])])
+    print(textwrap.indent(table(["case", "fastgrad", "reference", "speed-up"], rows, "lrrr"),
+                          "  "))
+    print("  speed-up: reference time / fastgrad time, repeat by repeat, median.\n"
+          "  rosen(x) indexes the float64 array that fastgrad hands f (a numpy scalar per\n"
           "  element; the reference hands f a list of floats). objectives.Rosenbrock() is\n"
           "  the compiled tier; the reference calls the same objective as a Python callable.")
     print()
+
+
+def openmp_line():
+    """'OpenMP: yes, 2 threads' or 'OpenMP: no': how gradient_batch can run here."""
+    # TODO(merge): fastgrad.show_config -- the two lines below become
+    #   config = fastgrad.show_config(mode="dicts")
+    #   openmp, threads = config["openmp"], config["max_threads"]
+    from fastgrad import _batch
+    openmp, threads = _batch.OPENMP, _batch.max_threads()
+    if not openmp:
+        return "OpenMP: no"
+    return f"OpenMP: yes, {threads} thread{'s' if threads != 1 else ''}"
+
+
+def demo(prog, out):
+    """Write the demo pictures into out; a one-line error and status 1 if that fails."""
+    from fastgrad._demo import write_demo
+    try:
+        written = write_demo(out)
+    except OSError as error:  # out is a file, not writable, ...
+        problem = f"cannot write to --out {out!r}: {error.strerror or error}"
+    except ImportError as error:  # no matplotlib: the message names the extra
+        problem = str(error)
+    else:
+        for path in written:
+            print(f"wrote {path}")
+        return 0
+    print(f"{prog} demo: error: {problem}", file=sys.stderr)
+    return 1
 
 
 def main(argv=None):
@@ -147,27 +158,24 @@ def main(argv=None):
     parser.add_argument("command", nargs="?", choices=("run", "demo"), default="run",
                         help="run (default): the main job; demo: write the pictures")
     parser.add_argument("--quick", action="store_true",
-                        help="shorter timing section (fewer, shorter repeats)")
-    parser.add_argument("--out", default="fastgrad-demo",
-                        help="demo: the directory for the PNG files (default: %(default)s)")
+                        help="run: a shorter timing section (fewer, shorter repeats)")
+    parser.add_argument("--out", help="demo: the directory for the PNG files, created if "
+                                      "missing (default: fastgrad-demo)")
     options = parser.parse_args(argv)
 
     if options.command == "demo":
-        from fastgrad._demo import write_demo
-        for path in write_demo(options.out):
-            print(f"wrote {path}")
-        return 0
+        if options.quick:
+            parser.error("--quick applies to 'run' only")
+        return demo(parser.prog, "fastgrad-demo" if options.out is None else options.out)
+    if options.out is not None:
+        parser.error("--out applies to 'demo' only")
 
     start = time.perf_counter()
-    print(f"fastgrad {fastgrad.__version__} "
-          f"(OpenMP: {'yes, %d threads' % _core.max_threads() if _core.OPENMP else 'no'})\n")
+    print(f"fastgrad {fastgrad.__version__} ({openmp_line()})\n")
     show_gradients()
     show_descent("x**2 + y**2", sphere, [1.0, -1.0])
     show_descent("2-D Rosenbrock", rosen2, [-1.2, 1.0], learning_rate=1e-3, max_iter=50000)
-    if options.quick:
-        show_timings(repeat=5, target=0.005)
-    else:
-        show_timings(repeat=9, target=0.05)
+    show_timings(QUICK if options.quick else FULL)
     print(f"total {time.perf_counter() - start:.1f} s")
     return 0
 

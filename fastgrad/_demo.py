@@ -5,6 +5,8 @@ quadratic.png, rosenbrock.png, himmelblau.png (descent paths and loss curves sid
 by side) and himmelblau_field.png (the gradient field).  Figures are rendered
 with Agg through Figure objects: no pyplot, no display needed.
 """
+import errno
+import os
 from pathlib import Path
 
 import fastgrad
@@ -54,6 +56,20 @@ def _save(fig, path):
     return path
 
 
+def _output_dir(out_dir):
+    """out_dir as a Path, created if missing; an OSError if no picture can go there.
+
+    Checked before anything is drawn, so a bad path fails at once.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(out))
+    return out
+
+
 def write_demo(out_dir):
     """Write the demo pictures into out_dir (created if missing).
 
@@ -68,15 +84,21 @@ def write_demo(out_dir):
         The files written: quadratic.png, rosenbrock.png, himmelblau.png and
         himmelblau_field.png.
 
+    Raises
+    ------
+    OSError
+        out_dir is a file, or cannot be created or written to (checked first).
+    ImportError
+        matplotlib is not installed.
+
     Examples
     --------
     >>> from fastgrad._demo import write_demo
     >>> write_demo("docs")  # doctest: +SKIP
     [PosixPath('docs/quadratic.png'), ...]
     """
+    out = _output_dir(out_dir)
     mpl = plot._matplotlib()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, title, f, unpack, start, (xlim, ylim), runs in PROBLEMS:
         results, labels = _runs(f, unpack, start, runs)

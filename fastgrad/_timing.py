@@ -1,4 +1,7 @@
-"""Timing that a shared, noisy machine cannot fool easily.
+"""Side-by-side timing and its formatting: the one harness of ``python -m fastgrad``
+and of benchmarks/ (which is not shipped, so the harness lives here).
+
+Timing that a shared, noisy machine cannot fool easily:
 
 - Warm-up: every callable runs once before timing (JIT compilation, caches,
   lazy imports); its return value is handed back for the correctness check.
@@ -12,7 +15,7 @@
   and then summarised by their median.
 - The garbage collector is off while a repeat runs, as in ``timeit``.
 
-Nothing here asserts anything about speed.
+Nothing here asserts anything about speed.  Standard library only.
 """
 import gc
 import itertools
@@ -24,6 +27,8 @@ from typing import Dict, List
 
 MAX_NUMBER = 1_000_000
 
+
+# -- timing --------------------------------------------------------------------------
 
 @dataclass
 class Timing:
@@ -108,8 +113,8 @@ class Schedule:
     min_repeats: int
     max_repeats: int
     target: float
-    cell_seconds: float
-    budget: float
+    cell_seconds: float = 0.0
+    budget: float = math.inf
 
     def repeats(self, seconds_per_round):
         fit = int(self.cell_seconds / seconds_per_round) if seconds_per_round > 0 else 0
@@ -154,3 +159,47 @@ def slowdowns(timings, baseline):
 def fastest(timings):
     """The competitor with the smallest median time."""
     return min(timings, key=lambda name: timings[name].median)
+
+
+# -- formatting ----------------------------------------------------------------------
+
+def _three_digits(value):
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def fmt_time(seconds):
+    """Seconds with three significant digits and a unit: '2.91 µs', '11.2 ms', '694 ns'."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{_three_digits(seconds / scale)} {unit}"
+    return f"{_three_digits(seconds / 1e-9)} ns"
+
+
+def fmt_ratio(ratio):
+    """'2.92×'; '–' for None (no ratio)."""
+    return "–" if ratio is None else f"{_three_digits(ratio)}×"
+
+
+def fmt_bytes(count):
+    for unit, scale in (("MiB", 2**20), ("KiB", 2**10)):
+        if abs(count) >= scale:
+            return f"{_three_digits(count / scale)} {unit}"
+    return f"{count} B"
+
+
+def table(header, rows, align):
+    """A Markdown table whose columns line up in plain text too.
+
+    header and each row: lists of strings; align: one 'l' or 'r' per column.
+    """
+    widths = [max(3, *map(len, column)) for column in zip(header, *rows)]
+
+    def line(cells):
+        return "| " + " | ".join(cell.ljust(width) if a == "l" else cell.rjust(width)
+                                 for cell, width, a in zip(cells, widths, align)) + " |"
+
+    rule = "|" + "|".join(":" + "-" * (width + 1) if a == "l" else "-" * (width + 1) + ":"
+                          for width, a in zip(widths, align)) + "|"
+    return "\n".join([line(header), rule] + [line(row) for row in rows])
