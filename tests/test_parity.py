@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import fastgrad
 import fastgrad.reference as reference
-from _fgtools import EPS, METHODS, assert_bits_equal, bits, fields, floats
+from _fgtools import EPS, METHODS, assert_bits_equal, assert_same_result, bits, floats
 
 # -- random smooth functions ----------------------------------------------------------
 #
@@ -137,8 +137,7 @@ def test_descent_bit_identical(problem, lr, max_iter, tol, record, stop_after, o
             method=problem["method"], args=problem["args"], unpack=problem["unpack"],
             callback=callback, record=record, optimizer=optimizer, ftol=ftol))
         seen.append(calls)
-    fast, ref = (fields(r) for r in results)
-    assert fast == ref
+    assert_same_result(*results, "descent")
     assert seen[0] == seen[1]
     assert (results[0].path is None) == (not record)
 
@@ -163,7 +162,7 @@ def test_every_stop_rule_bit_identical():
         for record in (False, True):
             fast = fastgrad.gradient_descent(f, x0, record=record, **kw)
             ref = reference.gradient_descent(f, x0, record=record, **kw)
-            assert fields(fast) == fields(ref), name
+            assert_same_result(fast, ref, f"{name}, record={record}")
 
 
 def test_nan_and_signed_zero_results_bit_identical():
