@@ -1,4 +1,5 @@
 """gradient_descent_step and gradient_descent: semantics, stop rules, DescentResult."""
+import copy
 import math
 
 import numpy as np
@@ -226,13 +227,51 @@ def test_record_keeps_the_path(impl, vectorized):
     assert r.nfev == (r.nit + 1) + (r.nit + 1) * 6
 
 
+def memory_owner(a):
+    """The ndarray whose memory a uses (a itself, or the array a is a view of)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def test_record_path_does_not_alias(impl):
-    r = impl.gradient_descent(squares, [1.0, -1.0], max_iter=2, record=True)
+    x0 = np.array([1.0, -1.0])
+    r = impl.gradient_descent(squares, x0, max_iter=2, record=True)
+    arrays = {"x": r.x, "grad": r.grad, "path": r.path, "path_fun": r.path_fun}
+    kept = {name: copy.deepcopy(a) for name, a in arrays.items()}
     if is_fast(impl):
-        assert not np.shares_memory(r.path, r.x)
-        assert r.path.flags.owndata or r.path.base is not None
+        for name, a in arrays.items():
+            # memory numpy owns and frees, not a view of the core's buffers (which
+            # are released when the call returns) nor of anything the caller holds
+            owner = memory_owner(a)
+            assert owner.flags.owndata, (name, type(a.base))
+            assert not np.shares_memory(a, x0), name
+            for other_name, other in arrays.items():
+                if other is not a:
+                    assert not np.shares_memory(a, other), (name, other_name)
+    else:
+        # new lists: the rows of the path are distinct from each other and from x0
+        assert r.path[0] is not x0 and r.x is not x0
+        assert len({id(row) for row in r.path}) == len(r.path)
+    # Later runs, whose buffers may land in memory freed since, leave this result alone ...
+    later = [impl.gradient_descent(squares, [3.0, 4.0], max_iter=5, record=True)
+             for _ in range(3)]
+    if is_fast(impl):
+        for run in later:
+            for a in arrays.values():
+                for b in (run.x, run.grad, run.path, run.path_fun):
+                    assert not np.shares_memory(a, b)
+    for name, a in arrays.items():
+        assert bits(np.ravel(a)) == bits(np.ravel(kept[name])), name
+    # ... and so does writing to the path.  (The reference's last row is r.x itself,
+    # the same list: only the rows before it are written there.)
+    if is_fast(impl):
         r.path[...] = 0.0
-        assert floats(r.x) != [0.0, 0.0]
+    else:
+        for row in r.path[:-1]:
+            row[:] = [0.0] * len(row)
+    assert bits(r.x) == bits(kept["x"]) and bits(r.grad) == bits(kept["grad"])
+    assert bits(x0) == bits([1.0, -1.0])
 
 
 # -- numeric trouble: stop, never raise, keep the last good iterate ----------------------
