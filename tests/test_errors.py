@@ -9,7 +9,7 @@ import traceback
 import numpy as np
 import pytest
 
-from _fgtools import METHODS
+from _fgtools import METHODS, assert_same_result, bits
 
 
 class Spy:
@@ -374,4 +374,60 @@ def test_exception_in_f_has_the_raising_line(impl):
         impl.gradient(f, [1.0])
     last = traceback.extract_tb(info.value.__traceback__)[-1]
     assert last.name == "f" and "1.0 / 0.0" in last.line
-    assert sys.exc_info() == (None, None, None)
+    # one unbroken traceback from this test down to f, and nothing chained to it
+    assert frames(info.value)[0] == "test_exception_in_f_has_the_raising_line"
+    assert info.value.__context__ is None and info.value.__cause__ is None
+
+
+def test_an_exception_chained_inside_f_keeps_its_chain(impl):
+    # f's own chain (raise ... from ..., and the implicit context) arrives as f built it.
+    def f(p):
+        try:
+            {}["missing"]
+        except KeyError as e:
+            raise Boom("from f") from e
+
+    with pytest.raises(Boom) as info:
+        impl.gradient(f, [1.0])
+    assert type(info.value.__cause__) is KeyError
+    assert info.value.__context__ is info.value.__cause__
+    assert info.value.__cause__.__context__ is None
+
+
+@pytest.mark.parametrize("which", FUNCTIONS + ["batch"])
+@pytest.mark.parametrize("vectorized", [False, True])
+def test_no_exception_state_leaks(impl, which, vectorized):
+    # fastgrad never calls f (or the callback) while an exception is being handled,
+    # not even right after f raised in the previous call; and a call after a failed
+    # one behaves exactly like a first call.
+    states, count = [], [0]
+    fail_at = [1 if vectorized and which != "descent" else 3]
+
+    def f(p):
+        states.append(sys.exc_info())
+        count[0] += 1
+        if count[0] == fail_at[0]:
+            raise Boom("once")
+        p = np.asarray(p, dtype=float)
+        return (p * p).sum(axis=-1) + p[..., 0]
+
+    def run():
+        kw = dict(vectorized=vectorized)
+        if which == "descent":
+            kw.update(max_iter=3, callback=lambda x: states.append(sys.exc_info()))
+        if which == "batch":
+            return impl.gradient_batch(f, [[1.0, 2.0], [3.0, -1.0]], **kw)
+        return call(impl, which, f, [1.0, 2.0], **kw)
+
+    with pytest.raises(Boom, match="once") as info:
+        run()
+    assert info.value.__context__ is None
+    failed_run = len(states)
+    fail_at[0] = None  # no more failures
+    after, fresh = run(), run()
+    assert len(states) >= failed_run + 2  # f ran in both later calls
+    assert all(state == (None, None, None) for state in states), states
+    if which == "descent":
+        assert_same_result(after, fresh)
+    else:
+        assert bits(np.ravel(after)) == bits(np.ravel(fresh))
