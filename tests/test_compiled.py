@@ -140,12 +140,12 @@ def test_objective_parameters_are_validated_and_copied():
     before = q([1.0, 2.0])
     A_user[0, 0] = 100.0  # the objective holds its own copy
     assert q([1.0, 2.0]) == before
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
         q.A[0, 0] = 3.0  # and it is read-only,
     for array in (q.A, q.A.base):
         with pytest.raises(ValueError, match="cannot set WRITEABLE flag"):
             array.flags.writeable = True  # for good
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="attribute 'c' of .*Quadratic' objects is not writable"):
         q.c = 1.0
     with pytest.raises(TypeError, match="Quadratic objects are immutable"):
         q.__init__(np.eye(2) * 5, [1.0, 1.0])  # __init__ runs once

@@ -198,7 +198,7 @@ def test_bad_ftol(impl, ftol):
 
 def test_optimizers_are_immutable_and_shared():
     m = fastgrad.Momentum()
-    with pytest.raises(AttributeError):
+    with pytest.raises(AttributeError, match="cannot assign to field 'momentum'"):
         m.momentum = 0.5
     assert fastgrad.Momentum is reference.Momentum and fastgrad.Adam is reference.Adam
 

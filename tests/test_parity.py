@@ -237,6 +237,7 @@ def test_vectorized_fast_matches_reference(problem):
     f = vectorized_f(problem)
     fast = floats(fastgrad.gradient(f, problem["x"], problem["h"], **kw))
     ref = floats(reference.gradient(f, problem["x"], problem["h"], **kw))
+    assert len(fast) == len(ref) == problem["n"]  # zip below must not cut anything short
     for a, b, bound in zip(fast, ref, rounding_bound(problem, problem["x"])):
         assert abs(a - b) <= bound
 
@@ -249,6 +250,7 @@ def test_vectorized_tier_matches_python_tier(problem):
         vec = floats(impl.gradient(vectorized_f(problem), problem["x"], problem["h"],
                                    vectorized=True, **kw))
         py = floats(impl.gradient(python_f(problem), problem["x"], problem["h"], **kw))
+        assert len(vec) == len(py) == problem["n"]
         for a, b, bound in zip(vec, py, rounding_bound(problem, problem["x"])):
             assert abs(a - b) <= bound
 
@@ -263,6 +265,7 @@ def test_vectorized_step_matches(problem, lr):
                                                  problem["h"], vectorized=True, **kw))
     py = floats(fastgrad.gradient_descent_step(python_f(problem), problem["x"], lr,
                                                problem["h"], **kw))
+    assert len(fast) == len(ref) == len(py) == problem["n"]
     for a, b, c, bound in zip(fast, ref, py, rounding_bound(problem, problem["x"])):
         assert abs(a - b) <= lr * bound and abs(a - c) <= lr * bound
 
