@@ -293,9 +293,9 @@ def test_nan_mid_descent_stops_with_the_last_finite_iterate(impl):
     assert abs(x[0] - 3 * 0.8**9) < 1e-8
     assert floats_rows(r.path)[-1] == x
     assert all(math.isfinite(v) for row in floats_rows(r.path) for v in row)
-    assert "iteration 9" in r.message and "not finite" in r.message
+    assert r.message == ("stopped at iteration 9: the gradient is not finite "
+                         "(f returned nan or inf near x)")
     assert math.isnan(floats(r.grad)[0])
-    assert isinstance(r.message, str)
 
 
 def test_inf_mid_descent_stops(impl):
@@ -305,7 +305,8 @@ def test_inf_mid_descent_stops(impl):
                               [3.0], 0.1, max_iter=100)
     assert r.converged is False
     assert r.nit == 5
-    assert r.message.startswith("stopped at iteration 5:") and "not finite" in r.message
+    assert r.message == ("stopped at iteration 5: the gradient is not finite "
+                         "(f returned nan or inf near x)")
     assert abs(floats(r.x)[0] - 3 * 0.8**5) < 1e-8
 
 
