@@ -211,7 +211,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     fx = None
     if tracking:
         fx, nfev = f_at(x), 1
-    path, path_fun = ([x], [fx]) if record else (None, None)
+    path, path_fun = ([list(x)], [fx]) if record else (None, None)
     stop_requested = small_change = False
     coordinate = None
     while True:
@@ -265,7 +265,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                 small_change = abs(fx - f_new) <= ftol * max(abs(fx), abs(f_new), 1.0)
             fx = f_new
             if record:
-                path.append(x)
+                path.append(list(x))  # a row of its own: result.x is not a path row
                 path_fun.append(fx)
         if callback is not None:
             stop_requested = bool(callback(list(x)))

@@ -42,14 +42,6 @@ def assert_bits_equal(a, b, what=""):
     assert ka == kb, f"{what}: not bit-identical\n  fast:      {floats(a)}\n  reference: {floats(b)}"
 
 
-def matrix_bits(m):
-    """A path (2-D ndarray or list of lists) as nested lists of bit keys."""
-    if m is None:
-        return None
-    rows = m.tolist() if isinstance(m, np.ndarray) else m
-    return [bits(r) for r in rows]
-
-
 def check_vector(impl, v, n):
     """fastgrad returns new float64 ndarrays of shape (n,); the reference lists of floats."""
     if is_fast(impl):
@@ -97,13 +89,68 @@ def stencil_points(x, h, method):
     return points
 
 
-def fields(result):
-    """A DescentResult as a dict of exactly comparable values."""
-    return dict(
-        x=bits(result.x), grad=bits(result.grad), fun=bit_key(result.fun), nit=result.nit,
-        nfev=result.nfev, converged=result.converged, message=result.message,
-        path=matrix_bits(result.path),
-        path_fun=None if result.path_fun is None else bits(result.path_fun))
+RESULT_FIELDS = ("x", "fun", "grad", "nit", "nfev", "converged", "message", "path", "path_fun")
+
+
+def _comparable(value):
+    """One field of a DescentResult as an exactly comparable value.
+
+    An ndarray becomes (dtype, shape, bytes); a list (the reference's vectors and
+    paths) becomes its bit keys, nested as the list is; a float its bit key and type.
+    An ndarray and a list describe the same vector when the array's bit keys equal the
+    list's: see same_field().
+    """
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, list):
+        return ("list", [bits(v) if isinstance(v, list) else bit_key(v) for v in value],
+                [type(v).__name__ for v in value])
+    if isinstance(value, float):
+        return ("float", type(value).__name__, bit_key(value))
+    return (type(value).__name__, value)
+
+
+def _keys(value):
+    """An ndarray or a (nested) list of floats as nested lists of bit keys."""
+    rows = value.tolist() if isinstance(value, np.ndarray) else value
+    return [bits(r) if isinstance(r, list) else bit_key(r) for r in rows]
+
+
+def same_field(a, b):
+    """Whether two values of one DescentResult field are the same, bit for bit.
+
+    Two ndarrays: the same dtype, shape and bytes.  Two lists, or a float64 ndarray
+    and a list (fastgrad against fastgrad.reference): the same bit keys (bit_key: NaNs
+    equal, -0.0 != 0.0), and the list holds Python floats only.  Anything else: the
+    same type and an equal value (floats by bit_key).
+    """
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
+        return _comparable(a) == _comparable(b)
+    if isinstance(a, (np.ndarray, list)) and isinstance(b, (np.ndarray, list)):
+        for v in (a, b):
+            if isinstance(v, np.ndarray) and v.dtype != np.float64:
+                return False
+            if isinstance(v, list) and not all(
+                    type(t) is float or (isinstance(t, list) and all(type(u) is float for u in t))
+                    for t in v):
+                return False
+        return np.ndim(a) == np.ndim(b) and _keys(a) == _keys(b)
+    return _comparable(a) == _comparable(b)
+
+
+def assert_same_result(a, b, what=""):
+    """Two DescentResults are the same, field by field, bit for bit.
+
+    Floats compare by bit_key, arrays by bytes, an ndarray of fastgrad against a list
+    of the reference by bit keys (see same_field); every other field (nit, nfev,
+    converged, message, a None path) by type and value.
+    """
+    differ = [name for name in RESULT_FIELDS
+              if not same_field(getattr(a, name), getattr(b, name))]
+    assert not differ, (f"{what}: DescentResults differ in {differ}\n"
+                        + "\n".join(f"  {name}: {getattr(a, name)!r}\n"
+                                     f"  {' ' * len(name)}  {getattr(b, name)!r}"
+                                     for name in differ))
 
 
 # -- finite-difference error bounds -------------------------------------------

@@ -1,3 +1,6 @@
+import ctypes
+import subprocess
+
 import pytest
 
 import fastgrad
@@ -13,3 +16,92 @@ def impl(request):
     Session scope: it is a pure parameter, so hypothesis tests may use it too.
     """
     return IMPLEMENTATIONS[request.param]
+
+
+# -- user C callbacks (test_compiled.py, test_batch.py) ------------------------------
+
+C_SOURCE = r"""
+#include <math.h>
+#include <sched.h>
+#include <time.h>
+static double term(double *x, int i) {
+    double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
+    return 100.0 * a * a + b * b;
+}
+/* Rosenbrock summed in the order of fastgrad.objectives.Rosenbrock (two partial sums) */
+double rosen(int n, double *x, void *user_data) {
+    double even = 0.0, odd = 0.0;
+    for (int i = 0; i < n - 2; i += 2) {
+        even += term(x, i);
+        odd += term(x, i + 1);
+    }
+    if (n % 2 == 0) even += term(x, n - 2);
+    return even + odd;
+}
+double rosen_no_data(int n, double *x) { return rosen(n, x, 0); }
+double scaled_sphere(int n, double *x, void *user_data) {
+    double scale = *(double *)user_data, total = 0.0;
+    for (int i = 0; i < n; i++) total += x[i] * x[i];
+    return scale * total;
+}
+double nan_below_half(int n, double *x, void *user_data) {
+    return x[0] < 0.5 ? NAN : (x[0] - 0.0) * (x[0] - 0.0);
+}
+double two_ints(int a, int b) { return a + b; }
+long calls = 0;
+/* about a microsecond a call, counted (used with one thread only) */
+double slow_count(int n, double *x, void *user_data) {
+    volatile double total = 0.0;
+    calls++;
+    for (int k = 0; k < 500; k++) total += x[0] * k;
+    return total;
+}
+/* sum of x[i]**2 + x[0], counting the threads that evaluate it.  The test bumps
+   `generation` before each call of fastgrad; the first evaluation of each thread in
+   a generation adds one to `arrived` and then waits (10 s at most, a guard against
+   hanging) until `expected` threads have arrived, so that no thread of the team can
+   finish all the rows before another one starts. */
+int generation = 0, arrived = 0, expected = 1;
+static __thread int my_generation = -1;
+double count_threads(int n, double *x, void *user_data) {
+    int g = __atomic_load_n(&generation, __ATOMIC_SEQ_CST);
+    if (my_generation != g) {
+        struct timespec start, now;
+        my_generation = g;
+        __atomic_add_fetch(&arrived, 1, __ATOMIC_SEQ_CST);
+        clock_gettime(CLOCK_MONOTONIC, &start);
+        now = start;
+        while (__atomic_load_n(&arrived, __ATOMIC_SEQ_CST) < expected
+               && now.tv_sec - start.tv_sec < 10) {
+            sched_yield();
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        }
+    }
+    double total = x[0];
+    for (int i = 0; i < n; i++) total += x[i] * x[i];
+    return total;
+}
+"""
+
+@pytest.fixture(scope="session")
+def c_library(tmp_path_factory):
+    """A shared library of C objectives, compiled as a user would (no FMA contraction).
+
+    ``c_library._name`` is its file, for a subprocess to load.
+    """
+    tmp = tmp_path_factory.mktemp("ccallback")
+    source = tmp / "objectives.c"
+    source.write_text(C_SOURCE)
+    library = tmp / "objectives.so"
+    subprocess.run(["cc", "-O2", "-ffp-contract=off", "-shared", "-fPIC", str(source), "-o",
+                    str(library)], check=True)
+    lib = ctypes.CDLL(str(library))
+    for name in ("rosen", "scaled_sphere", "nan_below_half", "slow_count", "count_threads"):
+        getattr(lib, name).restype = ctypes.c_double
+        getattr(lib, name).argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_double),
+                                       ctypes.c_void_p)
+    lib.rosen_no_data.restype = ctypes.c_double
+    lib.rosen_no_data.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_double))
+    lib.two_ints.restype = ctypes.c_double
+    lib.two_ints.argtypes = (ctypes.c_int, ctypes.c_int)
+    return lib

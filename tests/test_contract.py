@@ -13,7 +13,7 @@ import fastgrad._descent
 import fastgrad._result as result
 import fastgrad.reference
 
-PUBLIC = ["gradient", "gradient_descent_step", "gradient_descent"]
+PUBLIC = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent"]
 
 COMPILED = ["fastgrad._arguments", "fastgrad._evaluators", "fastgrad._stencil",
             "fastgrad._descent", "fastgrad._batch", "fastgrad.objectives"]
@@ -64,8 +64,10 @@ def test_public_names():
     assert set(PUBLIC + ["DescentResult", "__version__"]) <= set(fastgrad.__all__)
     for name in fastgrad.__all__:
         assert hasattr(fastgrad, name)
-    for name in PUBLIC + ["DescentResult"]:
-        assert name in fastgrad.reference.__all__
+    # the reference offers the same public names (all but the version)
+    assert sorted(fastgrad.reference.__all__) == sorted(set(fastgrad.__all__) - {"__version__"})
+    for name in fastgrad.reference.__all__:
+        assert hasattr(fastgrad.reference, name)
     assert isinstance(fastgrad.__version__, str) and fastgrad.__version__
 
 
@@ -81,6 +83,9 @@ def test_identical_signatures(name):
     assert params["args"].default == ()
     assert params["unpack"].default is False and params["vectorized"].default is False
     assert params["method"].kind is inspect.Parameter.KEYWORD_ONLY
+    if name == "gradient_batch":
+        assert params["num_threads"].default is None
+        assert params["num_threads"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_descent_defaults():

@@ -1,4 +1,5 @@
 """gradient_descent_step and gradient_descent: semantics, stop rules, DescentResult."""
+import copy
 import math
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 
 import fastgrad
 import fastgrad.reference
-from _fgtools import METHODS, bits, check_matrix, check_vector, floats, is_fast
+from _fgtools import METHODS, assert_same_result, bits, check_matrix, check_vector, floats, is_fast
 
 
 def sum_of_squares(x, y):
@@ -159,7 +160,8 @@ def test_callback_gets_copies_of_each_iterate(impl):
     r = impl.gradient_descent(sum_of_squares, [1.0, -1.0], unpack=True, callback=callback,
                               record=True)
     plain = impl.gradient_descent(sum_of_squares, [1.0, -1.0], unpack=True, record=True)
-    assert bits(r.x) == bits(plain.x) and r.nit == plain.nit == len(seen) == 67
+    assert_same_result(r, plain)  # the callback's writes to its copies change nothing
+    assert r.nit == len(seen) == 67
     assert len({id(x) for x in seen}) == len(seen)  # a new object every time
     for x, p in zip(seen, floats_rows(r.path)[1:]):
         check_vector(impl, x, 2)
@@ -225,13 +227,51 @@ def test_record_keeps_the_path(impl, vectorized):
     assert r.nfev == (r.nit + 1) + (r.nit + 1) * 6
 
 
+def memory_owner(a):
+    """The ndarray whose memory a uses (a itself, or the array a is a view of)."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def test_record_path_does_not_alias(impl):
-    r = impl.gradient_descent(squares, [1.0, -1.0], max_iter=2, record=True)
+    x0 = np.array([1.0, -1.0])
+    r = impl.gradient_descent(squares, x0, max_iter=2, record=True)
+    arrays = {"x": r.x, "grad": r.grad, "path": r.path, "path_fun": r.path_fun}
+    kept = {name: copy.deepcopy(a) for name, a in arrays.items()}
     if is_fast(impl):
-        assert not np.shares_memory(r.path, r.x)
-        assert r.path.flags.owndata or r.path.base is not None
+        for name, a in arrays.items():
+            # memory numpy owns and frees, not a view of the core's buffers (which
+            # are released when the call returns) nor of anything the caller holds
+            owner = memory_owner(a)
+            assert owner.flags.owndata, (name, type(a.base))
+            assert not np.shares_memory(a, x0), name
+            for other_name, other in arrays.items():
+                if other is not a:
+                    assert not np.shares_memory(a, other), (name, other_name)
+    else:
+        # new lists: the rows of the path are distinct from each other and from x0
+        assert r.path[0] is not x0 and r.x is not x0
+        assert len({id(row) for row in r.path}) == len(r.path)
+    # Later runs, whose buffers may land in memory freed since, leave this result alone ...
+    later = [impl.gradient_descent(squares, [3.0, 4.0], max_iter=5, record=True)
+             for _ in range(3)]
+    if is_fast(impl):
+        for run in later:
+            for a in arrays.values():
+                for b in (run.x, run.grad, run.path, run.path_fun):
+                    assert not np.shares_memory(a, b)
+    for name, a in arrays.items():
+        assert bits(np.ravel(a)) == bits(np.ravel(kept[name])), name
+    # ... and so does writing to the path.  (The reference's last row is r.x itself,
+    # the same list: only the rows before it are written there.)
+    if is_fast(impl):
         r.path[...] = 0.0
-        assert floats(r.x) != [0.0, 0.0]
+    else:
+        for row in r.path[:-1]:
+            row[:] = [0.0] * len(row)
+    assert bits(r.x) == bits(kept["x"]) and bits(r.grad) == bits(kept["grad"])
+    assert bits(x0) == bits([1.0, -1.0])
 
 
 # -- numeric trouble: stop, never raise, keep the last good iterate ----------------------
@@ -253,9 +293,9 @@ def test_nan_mid_descent_stops_with_the_last_finite_iterate(impl):
     assert abs(x[0] - 3 * 0.8**9) < 1e-8
     assert floats_rows(r.path)[-1] == x
     assert all(math.isfinite(v) for row in floats_rows(r.path) for v in row)
-    assert "iteration 9" in r.message and "not finite" in r.message
+    assert r.message == ("stopped at iteration 9: the gradient is not finite "
+                         "(f returned nan or inf near x)")
     assert math.isnan(floats(r.grad)[0])
-    assert isinstance(r.message, str)
 
 
 def test_inf_mid_descent_stops(impl):
@@ -265,7 +305,8 @@ def test_inf_mid_descent_stops(impl):
                               [3.0], 0.1, max_iter=100)
     assert r.converged is False
     assert r.nit == 5
-    assert r.message.startswith("stopped at iteration 5:") and "not finite" in r.message
+    assert r.message == ("stopped at iteration 5: the gradient is not finite "
+                         "(f returned nan or inf near x)")
     assert abs(floats(r.x)[0] - 3 * 0.8**5) < 1e-8
 
 
@@ -325,6 +366,108 @@ def test_h_too_small_for_the_next_iterate_stops(impl, n, i):
     assert r.message == (f"stopped at iteration 0: at the next x, h is too small for "
                          f"x[{i}] (the realised step rounds to 0)")
     assert floats(r.grad)[i] == -1.0
+
+
+# -- every stop rule, end to end: the exact message, in both implementations -----------
+#
+# Each run is built so that its numbers are exact or traced in the comment: the message
+# (with the iteration and the numbers it quotes), converged, nit and nfev are known in
+# advance, and fastgrad and the reference give the same DescentResult bit for bit.
+
+def square(p):
+    return float(p[0]) ** 2
+
+
+def spike(p):
+    # The gradient at 1 says "go left", but f jumps up for any step >= 1e-3.
+    return float(p[0]) if abs(float(p[0]) - 1.0) < 1e-3 else 100.0
+
+
+def square_above_half(bad):
+    return lambda p: float(p[0]) ** 2 if float(p[0]) >= 0.5 else bad
+
+
+STOPS = {
+    # f = 3x + 4y at 0 with h = 0.5: g = (3, 4) exactly, |g| = 5; tol is inclusive.
+    "converged": (linear, [0.0, 0.0], dict(h=0.5, tol=5.0, unpack=True),
+                  "converged: gradient norm 5 <= tol 5 after 0 updates", True, 0, 4 + 1),
+    # the same, tol 4.5: every gradient is (3, 4); two updates, three gradients, f at x.
+    "max_iter": (linear, [0.0, 0.0], dict(h=0.5, tol=4.5, max_iter=2, unpack=True),
+                 "max_iter reached: 2 updates made, gradient norm 5 > tol 4.5", False, 2,
+                 3 * 4 + 1),
+    # x_k = 3 * 0.8**k: x_9 = 0.403 is the first iterate whose stencil meets nan.
+    "gradient-not-finite": (square_above_half(math.nan), [3.0], {},
+                            "stopped at iteration 9: the gradient is not finite "
+                            "(f returned nan or inf near x)", False, 9, 10 * 2 + 1),
+    # g ~ 2e10 at 1e10, learning_rate * g overflows.
+    "step-not-finite": (square, [1e10], dict(learning_rate=1e300),
+                        "stopped at iteration 0: the update would make x not finite",
+                        False, 0, 2 + 1),
+    # f = -x, h = 1: updates of exactly +0.25 from 2**51 - 1; the fifth rounds back.
+    "step-lost": (lambda p: -float(p[0]), [2.0**51 - 1], dict(learning_rate=0.25, h=1.0, tol=0.0),
+                  "stopped at iteration 4: the update is lost in rounding (x would not change)",
+                  False, 4, 5 * 2 + 1),
+    # f = -x[1], learning_rate 1e12: x[1] becomes 1e12 + 1, where 1 +- 1e-5 is lost.
+    "stencil-lost": (lambda p: -float(p[1]), [1.0, 1.0, 1.0], dict(learning_rate=1e12),
+                     "stopped at iteration 0: at the next x, h is too small for x[1] "
+                     "(the realised step rounds to 0)", False, 0, 6 + 1),
+    "callback": (square, [1.0], dict(callback=lambda x: True),
+                 "stopped by callback after 1 updates", False, 1, 2 * 2 + 1),
+    # f = x**2, h = 0.5, learning_rate 0.25: g = 2x, x_k = 2**-k, f_k = 4**-k, all exact.
+    # The change in update k, f_(k-1) - f_k = 3 * 4**-k (max(|f|, 1) = 1), is <= 0.01
+    # first for k = 5 (0.0029; 0.0117 for k = 4); the gradient at x_5 is 0.0625.
+    # f(x0), f after each update, 6 gradients.
+    "ftol": (square, [1.0], dict(learning_rate=0.25, h=0.5, ftol=0.01),
+             "converged: the relative change of f in update 5 is <= ftol 0.01 "
+             "(gradient norm 0.0625)", True, 5, 1 + 5 + 6 * 2),
+    # s = 1 and its 5 halvings all leave the spike: f(x0), one gradient, 6 trials.
+    "line-search-failed": (spike, [1.0], dict(learning_rate=1.0,
+                                              optimizer=fastgrad.Armijo(max_backtracks=5)),
+                           "stopped at iteration 0: no step satisfied the Armijo condition "
+                           "after 5 backtracks", False, 0, 1 + 2 + 6),
+    "line-search-failed-0": (spike, [1.0], dict(learning_rate=1.0,
+                                                optimizer=fastgrad.Armijo(max_backtracks=0)),
+                             "stopped at iteration 0: no step satisfied the Armijo condition "
+                             "after 0 backtracks", False, 0, 1 + 2 + 1),
+    # 3 -> 1.2 -> 0.48, where f is inf: ftol would take |f - inf| <= ftol * inf for a
+    # small change, so the run stops at 1.2.  f(x0), then per update a gradient and f.
+    "f-not-finite-ftol": (square_above_half(math.inf), [3.0], dict(learning_rate=0.3, ftol=1e-3),
+                          "stopped at iteration 1: f is not finite at the next x", False, 1,
+                          1 + 2 * (2 + 1)),
+    "f-not-finite-nan-ftol-0": (square_above_half(math.nan), [3.0],
+                                dict(learning_rate=0.3, ftol=0.0),
+                                "stopped at iteration 1: f is not finite at the next x", False,
+                                1, 1 + 2 * (2 + 1)),
+    # Armijo takes s = 1 twice (3 -> 1.2 -> 0.48); -inf passes its test, and stops the run.
+    "f-not-finite-armijo": (square_above_half(-math.inf), [3.0],
+                            dict(learning_rate=0.3, optimizer="armijo"),
+                            "stopped at iteration 1: f is not finite at the next x", False, 1,
+                            1 + 2 * (2 + 1)),
+    # Recording only looks on: the inf at 0.48 is recorded, and the stencil there stops it.
+    "record-does-not-stop-at-inf": (square_above_half(math.inf), [3.0],
+                                    dict(learning_rate=0.3, record=True, max_iter=3),
+                                    "stopped at iteration 2: the gradient is not finite "
+                                    "(f returned nan or inf near x)", False, 2, 3 * 2 + 3),
+}
+
+
+@pytest.mark.parametrize("name", list(STOPS))
+@pytest.mark.parametrize("record", [False, True])
+def test_every_stop_rule_end_to_end(name, record):
+    f, x0, given, message, converged, nit, nfev = STOPS[name]
+    kw = dict(given, record=record or given.get("record", False))
+    fast = fastgrad.gradient_descent(f, x0, **kw)
+    slow = fastgrad.reference.gradient_descent(f, x0, **kw)
+    assert_same_result(fast, slow, name)
+    assert fast.message == message
+    assert (fast.converged, fast.nit) == (converged, nit)
+    # nfev is without recording.  Recording evaluates f at each of the nit + 1 iterates
+    # instead of once at the end, unless f was followed anyway (ftol, Armijo, record).
+    armijo = given.get("optimizer") == "armijo" or isinstance(given.get("optimizer"),
+                                                              fastgrad.Armijo)
+    followed = "ftol" in given or "record" in given or armijo
+    assert fast.nfev == nfev + (nit if record and not followed else 0)
+    assert all(math.isfinite(v) for v in floats(fast.x))
 
 
 def test_h_too_small_at_x0_raises_up_front(impl):

@@ -197,6 +197,7 @@ def test_rosenbrock_2d_at_a_fixed_point(impl):
     bounds = rosenbrock_bounds("central", x, 1e-5)
     # bound[0] = 1e-10/6*2400*1.2 + 2*24*EPS*~630/(2e-5) ~ 3.4e-7
     assert max(bounds) < 1e-6
+    assert len(g) == 2
     for gi, ei, bi in zip(g, exact, bounds):
         assert abs(gi - ei) <= bi
 

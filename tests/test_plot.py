@@ -125,6 +125,7 @@ def test_descent_path_draws_each_path_its_markers_and_the_start_gradient():
     ax = _render(plot.descent_path(_bowl, runs, labels=["first", "second"]))
     lines = _by_gid(ax, "path")
     assert [line.get_label() for line in lines] == ["first", "second"]
+    assert len(_by_gid(ax, "start")) == len(_by_gid(ax, "end")) == 2  # zip cuts nothing short
     for line, start, end, result in zip(lines, _by_gid(ax, "start"), _by_gid(ax, "end"), runs):
         assert len(line.get_xdata()) == result.nit + 1
         assert_array_equal(line.get_xdata(), result.path[:, 0])
