@@ -53,7 +53,13 @@ def _evaluator(f, args, n, unpack, vectorized):
     return PythonEvaluator(f, args, n, unpack)
 
 
+#: The row each method uses by default (the common case, one lookup).
+_DEFAULT_ROWS = {method: _ROWS[method, order] for method, order in DEFAULT_ORDER.items()}
+
+
 def _stencil_row(method, order):
+    if order is None and type(method) is str and method in _DEFAULT_ROWS:
+        return _DEFAULT_ROWS[method]
     method = contract.check_method(method)
     return _ROWS[method, DEFAULT_ORDER[method] if order is None else check_order(method, order)]
 

@@ -90,7 +90,8 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
         raise MemoryError()
     try:
         for t in range(threads):
-            workspace_alloc(&spaces[t], per_group * s.k, n, not ev.gil_free)
+            workspace_alloc(&spaces[t], per_group * s.k, n if ev.gil_free else 0,
+                            not ev.gil_free)
         for r in range(m):
             bad = stencil_place(&s, &X[r, 0], spaces[0].coord, spaces[0].value)
             if bad >= 0:

@@ -62,7 +62,8 @@ cdef class Steps:
 
 
 cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) except -1
-cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t n, bint rows) except -1
+cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t scratch,
+                        bint rows) except -1
 cdef void workspace_free(Workspace* w) noexcept nogil
 cdef object new_vector(Py_ssize_t n)
 

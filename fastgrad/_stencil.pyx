@@ -79,16 +79,18 @@ cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) e
     return 0
 
 
-cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t n, bint rows) except -1:
-    """Room for `points` points (and their base rows if `rows`) and a working x of n."""
+cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t scratch,
+                        bint rows) except -1:
+    """Room for `points` points (and their base rows if `rows`), and `scratch`
+    doubles for the evaluator (a working x of n on the compiled tier; 0 else)."""
     w.capacity = points
     w.row = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t)) if rows else NULL
     w.coord = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t))
     w.value = <double*> PyMem_RawMalloc(points * sizeof(double))
     w.fval = <double*> PyMem_RawMalloc(points * sizeof(double))
-    w.scratch = <double*> PyMem_RawMalloc(n * sizeof(double))
+    w.scratch = <double*> PyMem_RawMalloc(scratch * sizeof(double)) if scratch else NULL
     if (rows and w.row == NULL) or w.coord == NULL or w.value == NULL or w.fval == NULL \
-            or w.scratch == NULL:
+            or (scratch and w.scratch == NULL):
         workspace_free(w)
         raise MemoryError()
     return 0
@@ -121,7 +123,7 @@ def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row):
     cdef Steps steps = Steps(h)
     cdef double* gp
     stencil_init(&s, &row.scheme, n, steps)
-    workspace_alloc(&w, s.k, n, False)
+    workspace_alloc(&w, s.k, n if ev.gil_free else 0, False)
     try:
         bad = stencil_place(&s, xp, w.coord, w.value)
         if bad >= 0:
