@@ -17,19 +17,20 @@ Armijo     backtracking line search: s = lr, then s = shrink s until
            f(x_k - s g) <= f(x_k) - c s |g|^2 (at most max_backtracks times);
            x_{k+1} = x_k - s g
 """
-import math
 from dataclasses import dataclass
 
-from ._contract import is_real, describe, whole_number
+from ._contract import describe, float_or_error, is_real, positive, show, whole_number
 
 
 def _unit_interval(value, name, closed_left=True):
-    if not is_real(value):
+    """A real number in [0, 1) (or (0, 1)) as a float; bools are not numbers here."""
+    interval = "[0, 1)" if closed_left else "(0, 1)"
+    message = f"{name} must be in {interval}, got {show(value)}"
+    if isinstance(value, bool) or not is_real(value):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
-    v = float(value)
+    v = float_or_error(value, message)
     if not ((0.0 <= v if closed_left else 0.0 < v) and v < 1.0):
-        interval = "[0, 1)" if closed_left else "(0, 1)"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+        raise ValueError(message)
     return v
 
 
@@ -73,10 +74,7 @@ class Adam:
     def __post_init__(self):
         object.__setattr__(self, "beta1", _unit_interval(self.beta1, "beta1"))
         object.__setattr__(self, "beta2", _unit_interval(self.beta2, "beta2"))
-        eps = float(self.eps)
-        if not (eps > 0.0 and math.isfinite(eps)):
-            raise ValueError(f"eps must be positive and finite, got {self.eps!r}")
-        object.__setattr__(self, "eps", eps)
+        object.__setattr__(self, "eps", positive(self.eps, "eps"))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ import math
 
 import numpy as np
 
-from ._contract import is_real, whole_number
+from . import _contract as contract
+from ._contract import describe, float_or_error, is_real, show, whole_number
 
 __all__ = ["Objective", "Sphere", "Rosenbrock", "Quadratic", "LeastSquares", "LogisticLoss",
            "Himmelblau", "Booth", "Beale", "CFunction"]
@@ -49,7 +50,21 @@ def _parameter(value, name, ndim):
     The copy lives in a bytes object: numpy cannot make an array over it
     writeable again, so the objective's data stay as they were checked.
     """
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a {ndim}-D array of real numbers: {error}") from None
+    if array.dtype.kind == "O":
+        # Python ints beyond int64, Fractions...: each must be a real number in
+        # the float range (an int too large to be a float is not finite).
+        flat = array.reshape(-1)
+        converted = np.empty(flat.shape[0], dtype=np.float64)
+        for i in range(flat.shape[0]):
+            v = flat[i]
+            if isinstance(v, bool) or not is_real(v):
+                raise TypeError(f"{name} must hold real numbers, got {describe(v)}")
+            converted[i] = float_or_error(v, f"{name} must be finite, but it holds {show(v)}")
+        array = converted.reshape(array.shape)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     if array.ndim != ndim:
@@ -63,11 +78,14 @@ def _parameter(value, name, ndim):
 
 
 def _real(value, name):
-    """A finite real number parameter."""
-    if not is_real(value) or not math.isfinite(float(value)):
-        raise (ValueError if is_real(value) else TypeError)(
-            f"{name} must be a finite real number, got {value!r}")
-    return float(value)
+    """A finite real number parameter (bools refused; beyond the float range: ValueError)."""
+    message = f"{name} must be a finite real number, got {show(value)}"
+    if isinstance(value, bool) or not is_real(value):
+        raise TypeError(message)
+    v = float_or_error(value, message)
+    if not math.isfinite(v):
+        raise ValueError(message)
+    return v
 
 
 cdef inline double dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
@@ -119,11 +137,11 @@ cdef class Objective:
         return 0
 
     def __call__(self, x):
-        array = np.asarray(x)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"x must hold real numbers, got {type(x).__name__} of dtype {array.dtype}")
-        if array.ndim != 1:
-            raise ValueError(f"x must be 1-D, got shape {array.shape}")
+        array = np.asarray(x) if contract.is_sequence(x) else None
+        if array is None or array.dtype.kind not in "biuf" or array.ndim != 1:
+            # Anything but a 1-D sequence of real numbers: the error gradient()
+            # gives for such an x (or, for Fractions or huge ints, their floats).
+            array = np.array(contract.point_values(x), dtype=np.float64)
         cdef const double[::1] view = np.ascontiguousarray(array, dtype=np.float64)
         self.check_dimension(view.shape[0])
         return self.value(&view[0], view.shape[0])
@@ -355,7 +373,11 @@ cdef class CFunction(Objective):
         self.user_data = PyCapsule_GetContext(capsule)
         self.owner = callback
         if dim is not None:
-            self.dim = whole_number(dim, "dim", 1, "a positive int or None")
+            dim = whole_number(dim, "dim", 1, "a positive int or None")
+            if dim > INT_MAX:
+                raise ValueError(f"dim must be at most {INT_MAX} (the C function takes int n), "
+                                 f"got {show(dim)}")
+            self.dim = dim
 
     cdef int check_dimension(self, Py_ssize_t n) except -1:
         Objective.check_dimension(self, n)
