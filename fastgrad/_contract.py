@@ -47,7 +47,7 @@ def describe(value):
     """
     name = type(value).__name__
     shape = shape_of(value)
-    if shape is not None:
+    if shape:  # an array; a 0-d one (a numpy scalar) is shown by its value
         return f"{name} of shape {shape}"
     return f"{name} {show(value, 40)}"
 

@@ -36,16 +36,63 @@ def _unit_interval(value, name, closed_left=True):
 
 @dataclass(frozen=True)
 class SGD:
-    """Plain gradient descent: x_{k+1} = x_k - learning_rate * g."""
+    """Plain gradient descent: ``x_{k+1} = x_k - learning_rate * g_k``.
+
+    The default of ``gradient_descent`` (``optimizer=None`` or ``"sgd"``).
+
+    Parameters
+    ----------
+    None
+
+    Examples
+    --------
+    On the textbook ill-conditioned bowl ``x**2 + 10 y**2``:
+
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> r = fastgrad.gradient_descent(bowl, [1.0, 1.0], 0.05, unpack=True,
+    ...                               optimizer=fastgrad.SGD())
+    >>> r.converged, r.nit, r.x.round(6)
+    (True, 138, array([0., 0.]))
+    """
 
 
 @dataclass(frozen=True)
 class Momentum:
     """Heavy-ball momentum, or Nesterov momentum, with torch.optim.SGD's semantics.
 
-    b = g on the first update, then b = momentum * b + (1 - dampening) * g;
-    the step direction is b, or g + momentum * b with nesterov=True;
-    x_{k+1} = x_k - learning_rate * direction.
+    ``b = g`` on the first update, then ``b = momentum * b + (1 - dampening) * g``;
+    the step direction is b, or ``g + momentum * b`` with ``nesterov=True``;
+    ``x_{k+1} = x_k - learning_rate * direction``.  ``optimizer="momentum"``
+    is ``Momentum()``, ``"nesterov"`` is ``Momentum(nesterov=True)``.
+
+    Parameters
+    ----------
+    momentum : float, default 0.9
+        In [0, 1).
+    dampening : float, default 0.0
+        In [0, 1).
+    nesterov : bool, default False
+        Nesterov's look-ahead direction (needs momentum > 0 and dampening 0).
+
+    Raises
+    ------
+    TypeError
+        momentum or dampening not a real number (True and False are not),
+        nesterov not a bool.
+    ValueError
+        momentum or dampening outside [0, 1) (an int beyond the float range
+        included); nesterov with momentum 0 or dampening other than 0.
+
+    Examples
+    --------
+    The bowl ``x**2 + 10 y**2`` takes 138 plain steps (see :class:`SGD`):
+
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> fastgrad.gradient_descent(bowl, [1.0, 1.0], 0.05, unpack=True,
+    ...                           optimizer=fastgrad.Momentum(0.5)).nit
+    45
     """
     momentum: float = 0.9
     dampening: float = 0.0
@@ -64,8 +111,36 @@ class Momentum:
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias correction.
 
-    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g g;
-    x_{k+1} = x_k - learning_rate * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps).
+    ``m = beta1 m + (1 - beta1) g``;  ``v = beta2 v + (1 - beta2) g g``;
+    ``x_{k+1} = x_k - learning_rate * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)``
+    for t = 1, 2, ...  ``optimizer="adam"`` is ``Adam()``.
+
+    Parameters
+    ----------
+    beta1 : float, default 0.9
+        Decay of the first-moment average, in [0, 1).
+    beta2 : float, default 0.999
+        Decay of the second-moment average, in [0, 1).
+    eps : float, default 1e-8
+        Added to the root of the second moment; positive and finite.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not a real number (strings, Decimal, True and False
+        are not).
+    ValueError
+        beta1 or beta2 outside [0, 1); eps not positive or not finite (an int
+        beyond the float range included).
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> r = fastgrad.gradient_descent(bowl, [1.0, 1.0], 0.05, unpack=True,
+    ...                               optimizer=fastgrad.Adam(beta1=0.5))
+    >>> r.converged, r.nit
+    (True, 100)
     """
     beta1: float = 0.9
     beta2: float = 0.999
@@ -81,9 +156,40 @@ class Adam:
 class Armijo:
     """Gradient steps with Armijo backtracking line search.
 
-    From s = learning_rate, s *= shrink until f(x - s g) <= f(x) - c s |g|^2,
-    at most max_backtracks times (the run stops, not converged, if none works).
-    Costs one evaluation of f per trial step.
+    From ``s = learning_rate``, ``s *= shrink`` until
+    ``f(x - s g) <= f(x) - c s |g|**2``, at most max_backtracks times (the run
+    stops, not converged, if none works); then ``x_{k+1} = x_k - s g``.
+    Costs one evaluation of f per trial step.  ``optimizer="armijo"`` is
+    ``Armijo()``.
+
+    Parameters
+    ----------
+    c : float, default 1e-4
+        Sufficient-decrease constant, in (0, 1).
+    shrink : float, default 0.5
+        Factor of each backtrack, in (0, 1).
+    max_backtracks : int, default 50
+        Most backtracks per update, >= 0.
+
+    Raises
+    ------
+    TypeError
+        c or shrink not a real number (True and False are not).
+    ValueError
+        c or shrink outside (0, 1) (an int beyond the float range included);
+        max_backtracks not a non-negative int.
+
+    Examples
+    --------
+    A first trial step of 1.0 is far too long for ``x**2 + 10 y**2``; the line
+    search shortens it at each update:
+
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> r = fastgrad.gradient_descent(bowl, [1.0, 1.0], 1.0, unpack=True,
+    ...                               optimizer=fastgrad.Armijo())
+    >>> r.converged, r.nit
+    (True, 60)
     """
     c: float = 1e-4
     shrink: float = 0.5

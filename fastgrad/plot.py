@@ -161,6 +161,15 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
         with ``U``, ``V`` the gradient components (negated if ``negative``,
         scaled to unit length if ``normalize``).
 
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed.
+    ValueError
+        xlim or ylim not a pair (low, high) of finite numbers with low < high
+        and a finite span high - low; num not an int >= 2; the errors of
+        :func:`fastgrad.gradient_batch` for f and ``gradient_kwargs``.
+
     Examples
     --------
     >>> import fastgrad.plot
@@ -296,9 +305,16 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
 
     Raises
     ------
+    ImportError
+        matplotlib is not installed.
+    TypeError
+        results is not a DescentResult or a sequence of them.
     ValueError
         A result in ``results`` has no path (``record=False``) or a path that is
-        not 2-D; ``labels`` of the wrong length.
+        not 2-D; ``labels`` of the wrong length; xlim or ylim not a pair
+        (low, high) of finite numbers with low < high and a finite span (or,
+        not given, paths too close to the float range for a margin); levels or
+        resolution not an int >= 2.
 
     Examples
     --------
@@ -381,8 +397,13 @@ def loss_curve(results, *, labels=None, ax=None, log=True):
 
     Raises
     ------
+    ImportError
+        matplotlib is not installed.
+    TypeError
+        results is not a DescentResult or a sequence of them.
     ValueError
-        A result in ``results`` has no path_fun (``record=False``).
+        A result in ``results`` has no path_fun (``record=False``); ``labels``
+        of the wrong length.
 
     Examples
     --------
