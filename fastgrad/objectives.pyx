@@ -116,6 +116,11 @@ cdef class Objective:
     code, so ``fastgrad.reference`` (or any code) gets the same values.
     Objectives are immutable: their parameters are copied once, read-only.
 
+    Parameters
+    ----------
+    None
+        Those of the subclasses; ``Objective()`` itself cannot be made.
+
     Attributes
     ----------
     dim : int
