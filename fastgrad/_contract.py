@@ -87,9 +87,17 @@ def float_or_error(value, message):
 
 
 def as_real(value):
-    """f's return value as a float, or TypeError naming what f returned."""
+    """f's return value as a float, or TypeError naming what f returned.
+
+    An int or Fraction beyond the float range rounds to inf or -inf, as a float
+    computation that overflows does: f's value is not an argument to refuse, and
+    a descent stops at it as at any non-finite f.
+    """
     if is_real(value):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     raise TypeError(f"f must return a real scalar, got {describe(value)}")
 
 
@@ -336,5 +344,5 @@ def vectorized_values(result, rows):
             if inner:  # a nested list, or an object array holding sequences
                 raise ValueError(vectorized_shape_error((rows,) + inner, rows))
             raise TypeError(vectorized_type_error(describe(v)))
-        values.append(float(v))
+        values.append(as_real(v))  # an int beyond the float range: +-inf
     return values

@@ -187,6 +187,17 @@ def test_fraction_entries_in_the_float_range_are_read_exactly(impl):
     assert bits(g) == bits(impl.gradient(Spy(), [1 / 3, -2.0]))
 
 
+def test_f_returning_an_int_beyond_the_float_range_gives_inf(impl):
+    # f's value is no argument to refuse: it rounds to +-inf, as a float overflow does.
+    assert bits(impl.gradient(lambda p: HUGE if float(p[0]) > 1.0 else 0, [1.0])) == bits([float("inf")])
+    assert bits(impl.gradient(lambda p: Fraction(-HUGE) if float(p[0]) > 1.0 else 0, [1.0],
+                              method="forward")) == bits([float("-inf")])
+    r = impl.gradient_descent(lambda p: HUGE if float(p[0]) < 0.5 else float(p[0]) ** 2, [3.0], 0.3)
+    assert r.message == ("stopped at iteration 2: the gradient is not finite "
+                         "(f returned nan or inf near x)")
+    assert not r.converged and bits(r.x) == bits([0.48000000000066634])
+
+
 @pytest.mark.parametrize("which", ["step", "descent"])
 def test_huge_learning_rate_is_a_value_error(impl, which):
     call = impl.gradient_descent_step if which == "step" else impl.gradient_descent
@@ -560,6 +571,11 @@ def test_vectorized_values_messages(result, exc, message):
     prefix = ("vectorized f must return an array of shape (3,), " if exc is ValueError
               else "vectorized f must return real numbers, ")
     assert type(info.value) is exc and str(info.value) == prefix + message
+
+
+def test_vectorized_values_beyond_the_float_range_are_infinite():
+    assert contract.vectorized_values([HUGE, Fraction(-HUGE), 1], 3) == [float("inf"), float("-inf"), 1.0]
+    assert contract.vectorized_values(object_array(HUGE, 2, 3), 3) == [float("inf"), 2.0, 3.0]
 
 
 @pytest.mark.parametrize("result", [[1.0, 2, Fraction(1, 2)], (1.0, 2.0, 0.5),
