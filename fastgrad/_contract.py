@@ -77,13 +77,17 @@ def show(value, limit=60):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def float_or_error(value, message):
-    """float(value) of a real number; beyond the float range (an int or Fraction
-    too large), ValueError(message + ", which overflows a float")."""
+#: Ends the message for an int or Fraction beyond the float range.
+OVERFLOWS = ", which overflows a float"
+
+
+def to_float(value):
+    """float(value) of a real number, or None beyond the float range (an int or
+    Fraction too large).  Callers build their message only on an error."""
     try:
         return float(value)
     except OverflowError:
-        raise ValueError(f"{message}, which overflows a float") from None
+        return None
 
 
 def as_real(value):
@@ -153,6 +157,8 @@ def is_sequence(value):
     """Whether value is read as a sequence of numbers: it has a length and
     indexing, and is not text, bytes, a mapping or a set (whose iteration
     yields characters, byte values, keys or an arbitrary order)."""
+    if type(value) is list or type(value) is tuple:  # the common case, without the ABC checks
+        return True
     return (hasattr(value, "__len__") and hasattr(value, "__getitem__")
             and not isinstance(value, (str, bytes, bytearray, collections.abc.Mapping,
                                        collections.abc.Set)))
@@ -166,13 +172,15 @@ def point_values(x):
     if shape is not None and len(shape) != 1:
         raise ValueError(f"x must be 1-D, got shape {shape}")
     values = []
-    for i, v in enumerate(x):
-        if not is_real(v):
-            if hasattr(v, "__len__") and not isinstance(v, (str, bytes, bytearray)):
-                raise ValueError(f"x must be 1-D, but x[{i}] is {describe(v)}")
-            raise TypeError(f"x must hold real numbers, but x[{i}] is {describe(v)}")
-        # an int or Fraction beyond the float range
-        values.append(float_or_error(v, f"x must be finite, but x[{i}] = {show(v)}"))
+    for i, item in enumerate(x):
+        if not is_real(item):
+            if hasattr(item, "__len__") and not isinstance(item, (str, bytes, bytearray)):
+                raise ValueError(f"x must be 1-D, but x[{i}] is {describe(item)}")
+            raise TypeError(f"x must hold real numbers, but x[{i}] is {describe(item)}")
+        try:
+            values.append(float(item))
+        except OverflowError:  # an int or Fraction beyond the float range
+            raise ValueError(f"x must be finite, but x[{i}] = {show(item)}{OVERFLOWS}") from None
     check_point(values)
     return values
 
@@ -192,23 +200,26 @@ def positive(value, name):
     True and False are not numbers here (TypeError); an int or Fraction beyond
     the float range is not finite (ValueError).
     """
+    if type(value) is float and 0.0 < value < math.inf:  # the common case
+        return value
     if isinstance(value, bool) or not is_real(value):
         raise TypeError(f"{name} must be a positive finite real number, got {describe(value)}")
-    message = f"{name} must be positive and finite, got {show(value)}"
-    v = float_or_error(value, message)
-    if not (v > 0.0 and math.isfinite(v)):
-        raise ValueError(message)
+    v = to_float(value)
+    if v is None or not (v > 0.0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be positive and finite, got {show(value)}"
+                         + (OVERFLOWS if v is None else ""))
     return v
 
 
 def non_negative(value, name, wording):
     """A real number >= 0 (inf included) as a float, else ValueError: {name} must be {wording}."""
-    message = f"{name} must be {wording}, got {show(value)}"
-    if isinstance(value, bool) or not is_real(value):
-        raise ValueError(message)
-    v = float_or_error(value, message)
-    if not v >= 0.0:
-        raise ValueError(message)
+    if type(value) is float and value >= 0.0:  # the common case
+        return value
+    v = None if isinstance(value, bool) or not is_real(value) else to_float(value)
+    if v is None or not v >= 0.0:
+        overflows = v is None and is_real(value) and not isinstance(value, bool)
+        raise ValueError(f"{name} must be {wording}, got {show(value)}"
+                         + (OVERFLOWS if overflows else ""))
     return v
 
 
@@ -267,15 +278,14 @@ def batch_values(X):
 
 def whole_number(value, name, minimum, wording):
     """An int >= minimum (bools and floats refused), or the ValueError naming the parameter."""
-    message = f"{name} must be {wording}, got {show(value)}"
-    if isinstance(value, bool):
-        raise ValueError(message)
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(message) from None
-    if number < minimum:
-        raise ValueError(message)
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            pass
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be {wording}, got {show(value)}")
     return number
 
 

@@ -19,18 +19,18 @@ Armijo     backtracking line search: s = lr, then s = shrink s until
 """
 from dataclasses import dataclass
 
-from ._contract import describe, float_or_error, is_real, positive, show, whole_number
+from ._contract import OVERFLOWS, describe, is_real, positive, show, to_float, whole_number
 
 
 def _unit_interval(value, name, closed_left=True):
     """A real number in [0, 1) (or (0, 1)) as a float; bools are not numbers here."""
-    interval = "[0, 1)" if closed_left else "(0, 1)"
-    message = f"{name} must be in {interval}, got {show(value)}"
     if isinstance(value, bool) or not is_real(value):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
-    v = float_or_error(value, message)
-    if not ((0.0 <= v if closed_left else 0.0 < v) and v < 1.0):
-        raise ValueError(message)
+    v = to_float(value)
+    if v is None or not ((0.0 <= v if closed_left else 0.0 < v) and v < 1.0):
+        interval = "[0, 1)" if closed_left else "(0, 1)"
+        raise ValueError(f"{name} must be in {interval}, got {show(value)}"
+                         + (OVERFLOWS if v is None else ""))
     return v
 
 

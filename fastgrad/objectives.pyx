@@ -27,7 +27,7 @@ import math
 import numpy as np
 
 from . import _contract as contract
-from ._contract import describe, float_or_error, is_real, show, whole_number
+from ._contract import OVERFLOWS, describe, is_real, show, to_float, whole_number
 
 __all__ = ["Objective", "Sphere", "Rosenbrock", "Quadratic", "LeastSquares", "LogisticLoss",
            "Himmelblau", "Booth", "Beale", "CFunction"]
@@ -63,7 +63,10 @@ def _parameter(value, name, ndim):
             v = flat[i]
             if isinstance(v, bool) or not is_real(v):
                 raise TypeError(f"{name} must hold real numbers, got {describe(v)}")
-            converted[i] = float_or_error(v, f"{name} must be finite, but it holds {show(v)}")
+            number = to_float(v)
+            if number is None:
+                raise ValueError(f"{name} must be finite, but it holds {show(v)}{OVERFLOWS}")
+            converted[i] = number
         array = converted.reshape(array.shape)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
@@ -79,12 +82,12 @@ def _parameter(value, name, ndim):
 
 def _real(value, name):
     """A finite real number parameter (bools refused; beyond the float range: ValueError)."""
-    message = f"{name} must be a finite real number, got {show(value)}"
     if isinstance(value, bool) or not is_real(value):
-        raise TypeError(message)
-    v = float_or_error(value, message)
-    if not math.isfinite(v):
-        raise ValueError(message)
+        raise TypeError(f"{name} must be a finite real number, got {show(value)}")
+    v = to_float(value)
+    if v is None or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number, got {show(value)}"
+                         + (OVERFLOWS if v is None else ""))
     return v
 
 
