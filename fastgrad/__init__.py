@@ -8,21 +8,25 @@ from ._result import DescentResult
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "__version__"]
+           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "show_config", "__version__"]
 
-_FAST = ("gradient", "gradient_batch", "gradient_descent_step", "gradient_descent")
+# Loaded on first use, so that `import fastgrad.reference` needs neither numpy nor
+# the compiled core (it is standard library only).  Type checkers read the real
+# signatures from __init__.pyi.
+_LAZY = {"gradient": "_api", "gradient_batch": "_api", "gradient_descent_step": "_api",
+         "gradient_descent": "_api", "show_config": "_config"}
 
 
 def __getattr__(name):
-    # The fast functions load numpy and the compiled core on first use, so that
-    # `import fastgrad.reference` needs neither (it is standard library only).
-    if name in _FAST:
-        from . import _api
-        for fast in _FAST:
-            globals()[fast] = getattr(_api, fast)  # later lookups skip this function
+    if name in _LAZY:
+        import importlib
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        for public, home in _LAZY.items():
+            if home == _LAZY[name]:
+                globals()[public] = getattr(module, public)  # later lookups skip this function
         return globals()[name]
     raise AttributeError(f"module 'fastgrad' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_FAST))
+    return sorted(set(globals()) | set(_LAZY))

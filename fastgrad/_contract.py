@@ -4,9 +4,11 @@ Standard library only, because ``fastgrad.reference`` must run without numpy.
 ``fastgrad`` and ``fastgrad.reference`` call these same functions, so a bad
 argument raises the same exception type with the same message in both.
 """
+import collections.abc
 import math
 import numbers
 import operator
+import sys
 
 METHODS = ("central", "forward", "backward")
 
@@ -20,15 +22,34 @@ def vectorized_rows_per_call(n):
     return max(1, VECTORIZED_CHUNK_BYTES // (8 * n))
 
 
+def shape_of(value):
+    """value's shape as a tuple of ints, or None if it has none that looks like one.
+
+    Arrays (numpy's, pandas', ...) have a tuple of ints; anything else called
+    ``shape`` (an int, a string, a property that raises) is not a shape.
+    """
+    try:
+        shape = getattr(value, "shape", None)
+        if shape is None or isinstance(shape, (str, bytes)):
+            return None
+        shape = tuple(shape)
+    except Exception:  # shape = 5, a property that raises: no shape
+        return None
+    if all(type(s) is int or isinstance(s, numbers.Integral) for s in shape):
+        return tuple(int(s) for s in shape)
+    return None
+
+
 def describe(value):
-    """A short description of what a caller passed or f returned, for messages."""
-    shape = getattr(value, "shape", None)
-    if shape is not None:
-        return f"{type(value).__name__} of shape {tuple(shape)}"
-    text = repr(value)
-    if len(text) > 40:
-        text = text[:37] + "..."
-    return f"{type(value).__name__} {text}"
+    """A short description of what a caller passed or f returned, for messages.
+
+    Never raises: a broken __repr__ or an odd ``shape`` still gives a description.
+    """
+    name = type(value).__name__
+    shape = shape_of(value)
+    if shape:  # an array; a 0-d one (a numpy scalar) is shown by its value
+        return f"{name} of shape {shape}"
+    return f"{name} {show(value, 40)}"
 
 
 def is_real(value):
@@ -38,16 +59,49 @@ def is_real(value):
         return True
     if isinstance(value, numbers.Real):
         return True
-    if getattr(value, "shape", None) == ():
+    if shape_of(value) == ():
         kind = getattr(getattr(value, "dtype", None), "kind", None)
-        return kind is not None and kind in "biuf"
+        return isinstance(kind, str) and kind in ("b", "i", "u", "f")
     return False
 
 
-def as_real(value):
-    """f's return value as a float, or TypeError naming what f returned."""
-    if is_real(value):
+def show(value, limit=60):
+    """repr(value) for a message: at most `limit` characters, and never an error
+    (a huge int's repr can raise; so can a broken __repr__)."""
+    try:
+        text = repr(value)
+    except Exception:  # ints of more than sys.get_int_max_str_digits() digits, ...
+        if isinstance(value, int):
+            return f"<int of {value.bit_length()} bits>"
+        text = f"<{type(value).__name__} object>"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+#: Ends the message for an int or Fraction beyond the float range.
+OVERFLOWS = ", which overflows a float"
+
+
+def to_float(value):
+    """float(value) of a real number, or None beyond the float range (an int or
+    Fraction too large).  Callers build their message only on an error."""
+    try:
         return float(value)
+    except OverflowError:
+        return None
+
+
+def as_real(value):
+    """f's return value as a float, or TypeError naming what f returned.
+
+    An int or Fraction beyond the float range rounds to inf or -inf, as a float
+    computation that overflows does: f's value is not an argument to refuse, and
+    a descent stops at it as at any non-finite f.
+    """
+    if is_real(value):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
     raise TypeError(f"f must return a real scalar, got {describe(value)}")
 
 
@@ -56,6 +110,34 @@ def check_callable(f, args):
         raise TypeError(f"f must be callable, got {describe(f)}")
     if not isinstance(args, tuple):
         raise TypeError(f"args must be a tuple of extra arguments for f, got {describe(args)}")
+
+
+def is_c_callback(f):
+    """Whether f is a C function for a compiled objective: a PyCapsule, or a
+    scipy.LowLevelCallable (a tuple (capsule, function, user_data) whose []
+    raises).  By duck type, so that scipy stays optional."""
+    if isinstance(f, tuple):
+        return len(f) == 3 and type(tuple.__getitem__(f, 0)).__name__ == "PyCapsule"
+    return type(f).__name__ == "PyCapsule"
+
+
+def as_objective(f, args):
+    """f and args checked, with a C callback wrapped as a compiled objective.
+
+    A scipy.LowLevelCallable or PyCapsule becomes a
+    ``fastgrad.objectives.CFunction`` (imported only then: it is compiled and
+    needs numpy); then f must be callable and args a tuple.  Both
+    implementations call this first, so f means the same in both.
+    """
+    if is_c_callback(f):
+        try:
+            from .objectives import CFunction
+        except ImportError as error:
+            raise ImportError("f is a C callback: calling it needs fastgrad's compiled "
+                              f"objectives, which cannot be imported ({error})") from error
+        f = CFunction(f)
+    check_callable(f, args)
+    return f
 
 
 def check_flag(value, name):
@@ -67,27 +149,38 @@ def check_flag(value, name):
 def check_method(method):
     if not isinstance(method, str) or method not in METHODS:
         raise ValueError(
-            f"method must be one of {', '.join(map(repr, METHODS))}, got {method!r}")
+            f"method must be one of {', '.join(map(repr, METHODS))}, got {show(method)}")
     return method
+
+
+def is_sequence(value):
+    """Whether value is read as a sequence of numbers: it has a length and
+    indexing, and is not text, bytes, a mapping or a set (whose iteration
+    yields characters, byte values, keys or an arbitrary order)."""
+    if type(value) is list or type(value) is tuple:  # the common case, without the ABC checks
+        return True
+    return (hasattr(value, "__len__") and hasattr(value, "__getitem__")
+            and not isinstance(value, (str, bytes, bytearray, collections.abc.Mapping,
+                                       collections.abc.Set)))
 
 
 def point_values(x):
     """x as a list of floats: non-empty, 1-D, real, finite (the slow, general path)."""
-    if isinstance(x, (str, bytes)) or not hasattr(x, "__len__"):
+    if not is_sequence(x):
         raise TypeError(f"x must be a 1-D sequence of real numbers, got {describe(x)}")
-    shape = getattr(x, "shape", None)
+    shape = shape_of(x)
     if shape is not None and len(shape) != 1:
-        raise ValueError(f"x must be 1-D, got shape {tuple(shape)}")
+        raise ValueError(f"x must be 1-D, got shape {shape}")
     values = []
-    for i, v in enumerate(x):
-        if not is_real(v):
-            if hasattr(v, "__len__") and not isinstance(v, (str, bytes)):
-                raise ValueError(f"x must be 1-D, but x[{i}] is {describe(v)}")
-            raise TypeError(f"x must hold real numbers, but x[{i}] is {describe(v)}")
+    for i, item in enumerate(x):
+        if not is_real(item):
+            if hasattr(item, "__len__") and not isinstance(item, (str, bytes, bytearray)):
+                raise ValueError(f"x must be 1-D, but x[{i}] is {describe(item)}")
+            raise TypeError(f"x must hold real numbers, but x[{i}] is {describe(item)}")
         try:
-            values.append(float(v))
-        except OverflowError:  # an int beyond the float range
-            raise ValueError(f"x must be finite, but x[{i}] = {v!r} overflows a float") from None
+            values.append(float(item))
+        except OverflowError:  # an int or Fraction beyond the float range
+            raise ValueError(f"x must be finite, but x[{i}] = {show(item)}{OVERFLOWS}") from None
     check_point(values)
     return values
 
@@ -102,12 +195,31 @@ def check_point(values):
 
 
 def positive(value, name):
-    """A positive finite real number, or the error naming the parameter."""
-    if not is_real(value):
+    """A positive finite real number, or the error naming the parameter.
+
+    True and False are not numbers here (TypeError); an int or Fraction beyond
+    the float range is not finite (ValueError).
+    """
+    if type(value) is float and 0.0 < value < math.inf:  # the common case
+        return value
+    if isinstance(value, bool) or not is_real(value):
         raise TypeError(f"{name} must be a positive finite real number, got {describe(value)}")
-    v = float(value)
-    if not (v > 0.0 and math.isfinite(v)):
-        raise ValueError(f"{name} must be positive and finite, got {value!r}")
+    v = to_float(value)
+    if v is None or not (v > 0.0 and math.isfinite(v)):
+        raise ValueError(f"{name} must be positive and finite, got {show(value)}"
+                         + (OVERFLOWS if v is None else ""))
+    return v
+
+
+def non_negative(value, name, wording):
+    """A real number >= 0 (inf included) as a float, else ValueError: {name} must be {wording}."""
+    if type(value) is float and value >= 0.0:  # the common case
+        return value
+    v = None if isinstance(value, bool) or not is_real(value) else to_float(value)
+    if v is None or not v >= 0.0:
+        overflows = v is None and is_real(value) and not isinstance(value, bool)
+        raise ValueError(f"{name} must be {wording}, got {show(value)}"
+                         + (OVERFLOWS if overflows else ""))
     return v
 
 
@@ -115,7 +227,7 @@ def step_values(h, n):
     """h as a list of n positive finite floats (scalar h is broadcast)."""
     if is_real(h):
         return [positive(h, "h")] * n
-    if isinstance(h, (str, bytes)) or not hasattr(h, "__len__"):
+    if not is_sequence(h):
         raise TypeError(
             f"h must be a positive number or a sequence of {n} of them, got {describe(h)}")
     if len(h) != n:
@@ -123,18 +235,36 @@ def step_values(h, n):
     return [positive(hi, f"h[{i}]") for i, hi in enumerate(h)]
 
 
+def array_form(X):
+    """X's own array form if it has one and is not a numpy array: ``X.__array__()``.
+
+    A pandas DataFrame iterates over its column labels, not its rows; its
+    array form is its values, one row per point.  numpy arrays (subclasses
+    too: masked arrays, matrices) are read as they are, item by item.  numpy
+    is never imported here: only an object that brings ``__array__`` along
+    has it called.
+    """
+    if isinstance(X, (list, tuple)) or not hasattr(type(X), "__array__"):
+        return X
+    numpy = sys.modules.get("numpy")  # loaded if X is one of its arrays
+    if numpy is not None and isinstance(X, numpy.ndarray):
+        return X
+    return X.__array__()
+
+
 def batch_values(X):
     """X as a list of m >= 1 rows of n floats each (the general path)."""
-    shape = getattr(X, "shape", None)
+    X = array_form(X)
+    shape = shape_of(X)
     if shape is not None and len(shape) != 2:
-        raise ValueError(f"X must be 2-D (one point per row), got shape {tuple(shape)}")
-    if isinstance(X, (str, bytes)) or not hasattr(X, "__len__"):
+        raise ValueError(f"X must be 2-D (one point per row), got shape {shape}")
+    if not is_sequence(X):
         raise TypeError(f"X must be a 2-D sequence of real numbers, got {describe(X)}")
     if len(X) == 0:
         raise ValueError("X must hold at least one point")
     rows = []
     for r, row in enumerate(X):
-        if isinstance(row, (str, bytes)) or not hasattr(row, "__len__"):
+        if isinstance(row, (str, bytes, bytearray)) or not hasattr(row, "__len__"):
             raise ValueError(f"X must be 2-D (one point per row), but X[{r}] is {describe(row)}")
         try:
             rows.append(point_values(row))
@@ -148,15 +278,14 @@ def batch_values(X):
 
 def whole_number(value, name, minimum, wording):
     """An int >= minimum (bools and floats refused), or the ValueError naming the parameter."""
-    message = f"{name} must be {wording}, got {value!r}"
-    if isinstance(value, bool):
-        raise ValueError(message)
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(message) from None
-    if number < minimum:
-        raise ValueError(message)
+    number = None
+    if not isinstance(value, bool):
+        try:
+            number = operator.index(value)
+        except TypeError:
+            pass
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be {wording}, got {show(value)}")
     return number
 
 
@@ -171,14 +300,12 @@ def check_descent(learning_rate, max_iter, tol, ftol, callback, record):
     """The scalar arguments of gradient_descent, normalised (ftol None: off)."""
     learning_rate = positive(learning_rate, "learning_rate")
     max_iter = whole_number(max_iter, "max_iter", 0, "a non-negative int")
-    if not is_real(tol) or not float(tol) >= 0.0:
-        raise ValueError(f"tol must be a real number >= 0, got {tol!r}")
-    if ftol is not None and (not is_real(ftol) or not float(ftol) >= 0.0):
-        raise ValueError(f"ftol must be None or a real number >= 0, got {ftol!r}")
+    tol = non_negative(tol, "tol", "a real number >= 0")
+    if ftol is not None:
+        ftol = non_negative(ftol, "ftol", "None or a real number >= 0")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {describe(callback)}")
-    ftol = None if ftol is None else float(ftol)
-    return learning_rate, max_iter, float(tol), ftol, check_flag(record, "record")
+    return learning_rate, max_iter, tol, ftol, check_flag(record, "record")
 
 
 def step_too_small(i, xi, hi, row=None):
@@ -189,8 +316,43 @@ def step_too_small(i, xi, hi, row=None):
 
 
 def vectorized_shape_error(got, rows):
-    return f"vectorized f must return an array of shape ({rows},), got shape {got}"
+    """got: a shape tuple, or a description of what f returned."""
+    if isinstance(got, tuple):
+        got = f"shape {got}"
+    return f"vectorized f must return an array of shape ({rows},), got {got}"
 
 
 def vectorized_type_error(got):
     return f"vectorized f must return real numbers, got {got}"
+
+
+def vectorized_values(result, rows):
+    """What a vectorized f returned for `rows` points, as a list of floats.
+
+    Both implementations read f's result through this function (the compiled
+    tier after its own fast path for real ndarrays of the right shape), so a
+    wrong result gets the same exception and message in both:
+
+    * ValueError if it is not a sequence of `rows` scalars: an array of another
+      shape, a list of another length, nested lists, a scalar;
+    * TypeError if an entry is not a real number.
+    """
+    shape = shape_of(result)
+    if shape is not None:
+        if shape != (rows,):
+            raise ValueError(vectorized_shape_error(shape, rows))
+    elif not is_sequence(result):
+        raise ValueError(vectorized_shape_error(describe(result), rows))
+    elif len(result) != rows:
+        raise ValueError(vectorized_shape_error((len(result),), rows))
+    values = []
+    for v in result:
+        if not is_real(v):
+            inner = shape_of(v)
+            if inner is None and is_sequence(v):
+                inner = (len(v),)
+            if inner:  # a nested list, or an object array holding sequences
+                raise ValueError(vectorized_shape_error((rows,) + inner, rows))
+            raise TypeError(vectorized_type_error(describe(v)))
+        values.append(as_real(v))  # an int beyond the float range: +-inf
+    return values

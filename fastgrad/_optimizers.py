@@ -17,34 +17,82 @@ Armijo     backtracking line search: s = lr, then s = shrink s until
            f(x_k - s g) <= f(x_k) - c s |g|^2 (at most max_backtracks times);
            x_{k+1} = x_k - s g
 """
-import math
 from dataclasses import dataclass
 
-from ._contract import is_real, describe, whole_number
+from ._contract import OVERFLOWS, describe, is_real, positive, show, to_float, whole_number
 
 
 def _unit_interval(value, name, closed_left=True):
-    if not is_real(value):
+    """A real number in [0, 1) (or (0, 1)) as a float; bools are not numbers here."""
+    if isinstance(value, bool) or not is_real(value):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
-    v = float(value)
-    if not ((0.0 <= v if closed_left else 0.0 < v) and v < 1.0):
+    v = to_float(value)
+    if v is None or not ((0.0 <= v if closed_left else 0.0 < v) and v < 1.0):
         interval = "[0, 1)" if closed_left else "(0, 1)"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
+        raise ValueError(f"{name} must be in {interval}, got {show(value)}"
+                         + (OVERFLOWS if v is None else ""))
     return v
 
 
 @dataclass(frozen=True)
 class SGD:
-    """Plain gradient descent: x_{k+1} = x_k - learning_rate * g."""
+    """Plain gradient descent: ``x_{k+1} = x_k - learning_rate * g_k``.
+
+    The default of ``gradient_descent`` (``optimizer=None`` or ``"sgd"``).
+
+    Parameters
+    ----------
+    None
+
+    Examples
+    --------
+    On the textbook ill-conditioned bowl ``x**2 + 10 y**2``:
+
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> r = fastgrad.gradient_descent(bowl, [1.0, 1.0], 0.05, unpack=True,
+    ...                               optimizer=fastgrad.SGD())
+    >>> r.converged, r.nit, r.x.round(6)
+    (True, 138, array([0., 0.]))
+    """
 
 
 @dataclass(frozen=True)
 class Momentum:
     """Heavy-ball momentum, or Nesterov momentum, with torch.optim.SGD's semantics.
 
-    b = g on the first update, then b = momentum * b + (1 - dampening) * g;
-    the step direction is b, or g + momentum * b with nesterov=True;
-    x_{k+1} = x_k - learning_rate * direction.
+    ``b = g`` on the first update, then ``b = momentum * b + (1 - dampening) * g``;
+    the step direction is b, or ``g + momentum * b`` with ``nesterov=True``;
+    ``x_{k+1} = x_k - learning_rate * direction``.  ``optimizer="momentum"``
+    is ``Momentum()``, ``"nesterov"`` is ``Momentum(nesterov=True)``.
+
+    Parameters
+    ----------
+    momentum : float, default 0.9
+        In [0, 1).
+    dampening : float, default 0.0
+        In [0, 1).
+    nesterov : bool, default False
+        Nesterov's look-ahead direction (needs momentum > 0 and dampening 0).
+
+    Raises
+    ------
+    TypeError
+        momentum or dampening not a real number (True and False are not),
+        nesterov not a bool.
+    ValueError
+        momentum or dampening outside [0, 1) (an int beyond the float range
+        included); nesterov with momentum 0 or dampening other than 0.
+
+    Examples
+    --------
+    The bowl ``x**2 + 10 y**2`` takes 138 plain steps (see :class:`SGD`):
+
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> fastgrad.gradient_descent(bowl, [1.0, 1.0], 0.05, unpack=True,
+    ...                           optimizer=fastgrad.Momentum(0.5)).nit
+    45
     """
     momentum: float = 0.9
     dampening: float = 0.0
@@ -63,8 +111,36 @@ class Momentum:
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias correction.
 
-    m = beta1 m + (1 - beta1) g;  v = beta2 v + (1 - beta2) g g;
-    x_{k+1} = x_k - learning_rate * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps).
+    ``m = beta1 m + (1 - beta1) g``;  ``v = beta2 v + (1 - beta2) g g``;
+    ``x_{k+1} = x_k - learning_rate * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + eps)``
+    for t = 1, 2, ...  ``optimizer="adam"`` is ``Adam()``.
+
+    Parameters
+    ----------
+    beta1 : float, default 0.9
+        Decay of the first-moment average, in [0, 1).
+    beta2 : float, default 0.999
+        Decay of the second-moment average, in [0, 1).
+    eps : float, default 1e-8
+        Added to the root of the second moment; positive and finite.
+
+    Raises
+    ------
+    TypeError
+        A parameter is not a real number (strings, Decimal, True and False
+        are not).
+    ValueError
+        beta1 or beta2 outside [0, 1); eps not positive or not finite (an int
+        beyond the float range included).
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> r = fastgrad.gradient_descent(bowl, [1.0, 1.0], 0.05, unpack=True,
+    ...                               optimizer=fastgrad.Adam(beta1=0.5))
+    >>> r.converged, r.nit
+    (True, 100)
     """
     beta1: float = 0.9
     beta2: float = 0.999
@@ -73,19 +149,47 @@ class Adam:
     def __post_init__(self):
         object.__setattr__(self, "beta1", _unit_interval(self.beta1, "beta1"))
         object.__setattr__(self, "beta2", _unit_interval(self.beta2, "beta2"))
-        eps = float(self.eps)
-        if not (eps > 0.0 and math.isfinite(eps)):
-            raise ValueError(f"eps must be positive and finite, got {self.eps!r}")
-        object.__setattr__(self, "eps", eps)
+        object.__setattr__(self, "eps", positive(self.eps, "eps"))
 
 
 @dataclass(frozen=True)
 class Armijo:
     """Gradient steps with Armijo backtracking line search.
 
-    From s = learning_rate, s *= shrink until f(x - s g) <= f(x) - c s |g|^2,
-    at most max_backtracks times (the run stops, not converged, if none works).
-    Costs one evaluation of f per trial step.
+    From ``s = learning_rate``, ``s *= shrink`` until
+    ``f(x - s g) <= f(x) - c s |g|**2``, at most max_backtracks times (the run
+    stops, not converged, if none works); then ``x_{k+1} = x_k - s g``.
+    Costs one evaluation of f per trial step.  ``optimizer="armijo"`` is
+    ``Armijo()``.
+
+    Parameters
+    ----------
+    c : float, default 1e-4
+        Sufficient-decrease constant, in (0, 1).
+    shrink : float, default 0.5
+        Factor of each backtrack, in (0, 1).
+    max_backtracks : int, default 50
+        Most backtracks per update, >= 0.
+
+    Raises
+    ------
+    TypeError
+        c or shrink not a real number (True and False are not).
+    ValueError
+        c or shrink outside (0, 1) (an int beyond the float range included);
+        max_backtracks not a non-negative int.
+
+    Examples
+    --------
+    A first trial step of 1.0 is far too long for ``x**2 + 10 y**2``; the line
+    search shortens it at each update:
+
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> r = fastgrad.gradient_descent(bowl, [1.0, 1.0], 1.0, unpack=True,
+    ...                               optimizer=fastgrad.Armijo())
+    >>> r.converged, r.nit
+    (True, 60)
     """
     c: float = 1e-4
     shrink: float = 0.5

@@ -55,19 +55,51 @@ def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtrack
 
 @dataclass
 class DescentResult:
-    """What gradient_descent returns.
+    """What gradient_descent returns: where the run stopped, and why.
 
-    Attributes
+    Made by ``fastgrad.gradient_descent`` and ``fastgrad.reference.gradient_descent``
+    (the same class), never by the user.
+
+    Parameters
     ----------
-    x : the last iterate (float64 ndarray in ``fastgrad``, list in ``fastgrad.reference``).
-    fun : float, f at ``x``.
-    grad : the finite-difference gradient at ``x``.
-    nit : int, number of updates made.
-    nfev : int, evaluations of f (a vectorized call of k points counts k).
-    converged : bool, whether the gradient norm at ``x`` is <= tol.
-    message : str, which rule stopped the run.
-    path : with ``record=True``, the iterates x0, x1, ..., x (shape (nit + 1, n)); else None.
-    path_fun : with ``record=True``, f at each iterate of ``path``; else None.
+    x : ndarray or list
+        The last iterate (a float64 ndarray in ``fastgrad``, a list of floats in
+        ``fastgrad.reference``).
+    fun : float
+        f at ``x``.
+    grad : ndarray or list
+        The finite-difference gradient at ``x``.
+    nit : int
+        Number of updates made.
+    nfev : int
+        Evaluations of f (a vectorized call of k points counts k).
+    converged : bool
+        Whether the run met a convergence test: gradient norm at ``x`` <= tol,
+        or (with ftol) a small relative change of f.
+    message : str
+        Which rule stopped the run, and at which iteration.
+    path : 2-D array or list of lists, optional
+        With ``record=True``, the iterates x0, x1, ..., x (shape (nit + 1, n));
+        else None.
+    path_fun : 1-D array or list, optional
+        With ``record=True``, f at each iterate of ``path``; else None.
+
+    Returns
+    -------
+    DescentResult
+        A dataclass: fields by name, ``dataclasses.asdict`` for a dict.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> r = fastgrad.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.5,
+    ...                               unpack=True, record=True)
+    >>> r.converged, r.nit, r.x, r.fun
+    (True, 1, array([0., 0.]), 0.0)
+    >>> r.message
+    'converged: gradient norm 0 <= tol 1e-06 after 1 updates'
+    >>> r.path.tolist(), r.nfev
+    ([[1.0, -1.0], [0.0, 0.0]], 10)
     """
 
     x: Any

@@ -26,7 +26,8 @@ import math
 
 import numpy as np
 
-from ._contract import is_real, whole_number
+from . import _contract as contract
+from ._contract import OVERFLOWS, describe, is_real, show, to_float, whole_number
 
 __all__ = ["Objective", "Sphere", "Rosenbrock", "Quadratic", "LeastSquares", "LogisticLoss",
            "Himmelblau", "Booth", "Beale", "CFunction"]
@@ -49,7 +50,24 @@ def _parameter(value, name, ndim):
     The copy lives in a bytes object: numpy cannot make an array over it
     writeable again, so the objective's data stay as they were checked.
     """
-    array = np.asarray(value)
+    try:
+        array = np.asarray(value)
+    except ValueError as error:  # ragged nested lists
+        raise ValueError(f"{name} must be a {ndim}-D array of real numbers: {error}") from None
+    if array.dtype.kind == "O":
+        # Python ints beyond int64, Fractions...: each must be a real number in
+        # the float range (an int too large to be a float is not finite).
+        flat = array.reshape(-1)
+        converted = np.empty(flat.shape[0], dtype=np.float64)
+        for i in range(flat.shape[0]):
+            v = flat[i]
+            if isinstance(v, bool) or not is_real(v):
+                raise TypeError(f"{name} must hold real numbers, got {describe(v)}")
+            number = to_float(v)
+            if number is None:
+                raise ValueError(f"{name} must be finite, but it holds {show(v)}{OVERFLOWS}")
+            converted[i] = number
+        array = converted.reshape(array.shape)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     if array.ndim != ndim:
@@ -63,11 +81,14 @@ def _parameter(value, name, ndim):
 
 
 def _real(value, name):
-    """A finite real number parameter."""
-    if not is_real(value) or not math.isfinite(float(value)):
-        raise (ValueError if is_real(value) else TypeError)(
-            f"{name} must be a finite real number, got {value!r}")
-    return float(value)
+    """A finite real number parameter (bools refused; beyond the float range: ValueError)."""
+    if isinstance(value, bool) or not is_real(value):
+        raise TypeError(f"{name} must be a finite real number, got {show(value)}")
+    v = to_float(value)
+    if v is None or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite real number, got {show(value)}"
+                         + (OVERFLOWS if v is None else ""))
+    return v
 
 
 cdef inline double dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
@@ -86,7 +107,40 @@ cdef inline double dot(const double* a, const double* b, Py_ssize_t n) noexcept 
 
 
 cdef class Objective:
-    """Base of the compiled objectives; call as ``obj(x)`` with x a 1-D sequence of n reals."""
+    """Base of the compiled objectives: a scalar function that fastgrad evaluates in C.
+
+    Abstract: use a built-in objective (:class:`Sphere`, :class:`Rosenbrock`,
+    :class:`Quadratic`, :class:`LeastSquares`, :class:`LogisticLoss`,
+    :class:`Himmelblau`, :class:`Booth`, :class:`Beale`) or :class:`CFunction`
+    for a C function.  Passed as f to ``fastgrad.gradient`` and the other
+    functions, an objective runs on the compiled tier: every evaluation is a C
+    call without the GIL, and ``gradient_batch`` spreads rows over threads.
+    It is also an ordinary callable, ``obj(x) -> float``, running the same C
+    code, so ``fastgrad.reference`` (or any code) gets the same values.
+    Objectives are immutable: their parameters are copied once, read-only.
+
+    Parameters
+    ----------
+    None
+        Those of the subclasses; ``Objective()`` itself cannot be made.
+
+    Attributes
+    ----------
+    dim : int
+        The length of x the objective takes, or -1 if it takes any length
+        (from its minimum on: 1, or 2 for Rosenbrock).
+
+    Raises
+    ------
+    TypeError
+        ``Objective()`` itself (an abstract base).
+
+    Examples
+    --------
+    >>> from fastgrad.objectives import Objective, Sphere
+    >>> isinstance(Sphere(), Objective), Sphere().dim
+    (True, -1)
+    """
 
     def __cinit__(self, *args, **kwargs):
         if type(self) is Objective:
@@ -119,11 +173,30 @@ cdef class Objective:
         return 0
 
     def __call__(self, x):
-        array = np.asarray(x)
-        if array.dtype.kind not in "biuf":
-            raise TypeError(f"x must hold real numbers, got {type(x).__name__} of dtype {array.dtype}")
-        if array.ndim != 1:
-            raise ValueError(f"x must be 1-D, got shape {array.shape}")
+        """f at x.
+
+        Parameters
+        ----------
+        x : 1-D sequence of real numbers
+            The point, of the length the objective takes (see ``dim``).
+
+        Returns
+        -------
+        float
+            f(x), computed by the same C code as on fastgrad's compiled tier.
+
+        Raises
+        ------
+        TypeError
+            x is not a sequence of real numbers.
+        ValueError
+            x is not 1-D, or not of the length the objective takes.
+        """
+        array = np.asarray(x) if contract.is_sequence(x) else None
+        if array is None or array.dtype.kind not in "biuf" or array.ndim != 1:
+            # Anything but a 1-D sequence of real numbers: the error gradient()
+            # gives for such an x (or, for Fractions or huge ints, their floats).
+            array = np.array(contract.point_values(x), dtype=np.float64)
         cdef const double[::1] view = np.ascontiguousarray(array, dtype=np.float64)
         self.check_dimension(view.shape[0])
         return self.value(&view[0], view.shape[0])
@@ -137,7 +210,23 @@ cdef class Objective:
 
 
 cdef class Sphere(Objective):
-    """sum(x_i**2); gradient 2x."""
+    """The sphere function ``f(x) = sum(x_i**2)``; gradient ``2 x``, minimum 0 at x = 0.
+
+    Takes x of any length n >= 1.
+
+    Parameters
+    ----------
+    None
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> from fastgrad.objectives import Sphere
+    >>> Sphere()([3.0, 4.0])
+    25.0
+    >>> fastgrad.gradient(Sphere(), [3.0, 4.0]).round(6)
+    array([6., 8.])
+    """
 
     def __init__(self):
         self.init_once()
@@ -152,7 +241,29 @@ cdef inline double rosenbrock_term(const double* x, Py_ssize_t i) noexcept nogil
 
 
 cdef class Rosenbrock(Objective):
-    """sum over i < n-1 of 100 (x_{i+1} - x_i**2)**2 + (1 - x_i)**2 (n >= 2); minimum 0 at ones."""
+    """The Rosenbrock function ``sum_{i < n-1} 100 (x_{i+1} - x_i**2)**2 + (1 - x_i)**2``.
+
+    Takes x of any length n >= 2; minimum 0 at x = (1, ..., 1), at the end of
+    a long curved valley (the classic hard case for gradient descent).
+
+    Parameters
+    ----------
+    None
+
+    Raises
+    ------
+    ValueError
+        When called, or used by fastgrad, with x of length < 2.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> from fastgrad.objectives import Rosenbrock
+    >>> Rosenbrock()([1.0, 1.0]), Rosenbrock()([0.0, 0.0])
+    (0.0, 1.0)
+    >>> fastgrad.gradient(Rosenbrock(), [0.0, 0.0]).round(6)  # exact: (-2, 0)
+    array([-2.,  0.])
+    """
 
     def __init__(self):
         self.init_once()
@@ -171,7 +282,47 @@ cdef class Rosenbrock(Objective):
 
 
 cdef class Quadratic(Objective):
-    """1/2 x^T A x + b^T x + c, with A (n, n), b (n,), c a real number; gradient (A + A^T) x / 2 + b."""
+    """The quadratic ``f(x) = 1/2 x^T A x + b^T x + c``; gradient ``(A + A^T) x / 2 + b``.
+
+    With A symmetric positive definite, the minimum is at the solution of
+    ``A x = -b``.
+
+    Parameters
+    ----------
+    A : array_like, shape (n, n)
+        Real, finite numbers (copied).
+    b : array_like, shape (n,)
+        Real, finite numbers (copied); x must have its length n.
+    c : float, optional
+        A finite real number, 0 by default.
+
+    Attributes
+    ----------
+    A, b : ndarray
+        Read-only float64 copies of the parameters.
+    c : float
+
+    Raises
+    ------
+    TypeError
+        A or b not real numbers, c not a real number.
+    ValueError
+        A or b of the wrong shape, empty or not finite; c not finite (an int
+        beyond the float range included).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fastgrad
+    >>> from fastgrad.objectives import Quadratic
+    >>> q = Quadratic([[2.0, 0.0], [0.0, 4.0]], [-2.0, 0.0], c=1.0)  # (x - 1)**2 + 2 y**2
+    >>> q([1.0, 0.0]), q([0.0, 1.0])
+    (0.0, 3.0)
+    >>> fastgrad.gradient(q, [0.0, 1.0]).round(6)  # A x + b
+    array([-2.,  4.])
+    >>> fastgrad.gradient_descent(q, [0.0, 1.0], 0.1).x.round(6)
+    array([1., 0.])
+    """
     cdef readonly object A, b
     cdef readonly double c
     cdef const double* a_data
@@ -231,7 +382,39 @@ cdef class _LinearModel(Objective):
 
 
 cdef class LeastSquares(_LinearModel):
-    """Mean squared error of the linear model X w against y: mean((X w - y)**2); x is w."""
+    """Mean squared error of the linear model X w: ``f(w) = mean((X w - y)**2)``.
+
+    x is the weight vector w; the gradient is ``2/m X^T (X w - y)``.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, n)
+        The inputs, one sample per row (real, finite; copied).
+    y : array_like, shape (m,)
+        The targets (real, finite; copied).
+
+    Attributes
+    ----------
+    X, y : ndarray
+        Read-only float64 copies.
+
+    Raises
+    ------
+    TypeError
+        X or y not real numbers.
+    ValueError
+        X not 2-D or y not 1-D, empty, not finite, or y not of length m.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> from fastgrad.objectives import LeastSquares
+    >>> loss = LeastSquares([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [1.0, 2.0, 3.0])
+    >>> loss([1.0, 2.0])  # y = X (1, 2) exactly
+    0.0
+    >>> fastgrad.gradient_descent(loss, [0.0, 0.0], 0.5).x.round(5)
+    array([1., 2.])
+    """
 
     def __init__(self, X, y):
         self.set_data(X, y)
@@ -249,9 +432,44 @@ cdef class LeastSquares(_LinearModel):
 
 
 cdef class LogisticLoss(_LinearModel):
-    """Mean logistic loss of X w against labels y in {0, 1}, plus l2/2 * ||w||**2.
+    """Mean logistic loss of the linear model X w, plus an L2 penalty ``l2/2 ||w||**2``.
 
-    loss_i = log(1 + exp(z_i)) - y_i z_i with z_i = (X w)_i, computed stably.
+    ``f(w) = mean(log(1 + exp(z_i)) - y_i z_i) + l2/2 ||w||**2`` with z = X w,
+    computed without overflow for any w; x is the weight vector w.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, n)
+        The inputs, one sample per row (real, finite; copied).
+    y : array_like, shape (m,)
+        The labels, 0 or 1 (copied).
+    l2 : float, optional
+        The penalty weight, a finite number >= 0 (0 by default: no penalty).
+
+    Attributes
+    ----------
+    X, y : ndarray
+        Read-only float64 copies.
+    l2 : float
+
+    Raises
+    ------
+    TypeError
+        X or y not real numbers, l2 not a real number.
+    ValueError
+        X not 2-D or y not 1-D, empty, not finite, y not of length m or with
+        labels other than 0 and 1, l2 negative or not finite.
+
+    Examples
+    --------
+    >>> import math
+    >>> import fastgrad
+    >>> from fastgrad.objectives import LogisticLoss
+    >>> loss = LogisticLoss([[1.0], [-1.0]], [1.0, 0.0])
+    >>> loss([0.0]) == math.log(2.0)  # every probability 1/2
+    True
+    >>> fastgrad.gradient(loss, [0.0]).round(6)  # mean((sigmoid(z) - y) x) = -1/2
+    array([-0.5])
     """
     cdef readonly double l2
 
@@ -291,7 +509,28 @@ cdef class _Plane(Objective):
 
 
 cdef class Himmelblau(_Plane):
-    """(x**2 + y - 11)**2 + (x + y**2 - 7)**2; four minima of 0, one at (3, 2)."""
+    """Himmelblau's function ``(x**2 + y - 11)**2 + (x + y**2 - 7)**2`` of two variables.
+
+    Four minima of 0, one at (3, 2); a local maximum at about (-0.27, -0.92).
+
+    Parameters
+    ----------
+    None
+
+    Raises
+    ------
+    ValueError
+        When called, or used by fastgrad, with x of length other than 2.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> from fastgrad.objectives import Himmelblau
+    >>> Himmelblau()([3.0, 2.0])
+    0.0
+    >>> fastgrad.gradient_descent(Himmelblau(), [1.0, 1.0], 0.01).x.round(5)
+    array([3., 2.])
+    """
 
     cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
         cdef double x = v[0], y = v[1]
@@ -300,7 +539,26 @@ cdef class Himmelblau(_Plane):
 
 
 cdef class Booth(_Plane):
-    """(x + 2y - 7)**2 + (2x + y - 5)**2; minimum 0 at (1, 3)."""
+    """Booth's function ``(x + 2y - 7)**2 + (2x + y - 5)**2`` of two variables; minimum 0 at (1, 3).
+
+    Parameters
+    ----------
+    None
+
+    Raises
+    ------
+    ValueError
+        When called, or used by fastgrad, with x of length other than 2.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> from fastgrad.objectives import Booth
+    >>> Booth()([1.0, 3.0]), Booth()([0.0, 0.0])
+    (0.0, 74.0)
+    >>> fastgrad.gradient(Booth(), [0.0, 0.0]).round(6)
+    array([-34., -38.])
+    """
 
     cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
         cdef double a = v[0] + 2.0 * v[1] - 7.0, b = 2.0 * v[0] + v[1] - 5.0
@@ -308,7 +566,28 @@ cdef class Booth(_Plane):
 
 
 cdef class Beale(_Plane):
-    """(1.5 - x + xy)**2 + (2.25 - x + xy**2)**2 + (2.625 - x + xy**3)**2; minimum 0 at (3, 0.5)."""
+    """Beale's function ``(1.5 - x + xy)**2 + (2.25 - x + xy**2)**2 + (2.625 - x + xy**3)**2``.
+
+    Two variables; minimum 0 at (3, 0.5).
+
+    Parameters
+    ----------
+    None
+
+    Raises
+    ------
+    ValueError
+        When called, or used by fastgrad, with x of length other than 2.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> from fastgrad.objectives import Beale
+    >>> Beale()([3.0, 0.5])
+    0.0
+    >>> fastgrad.gradient(Beale(), [3.0, 0.5]).round(6) + 0.0  # a stationary point
+    array([0., 0.])
+    """
 
     cdef double value(self, const double* v, Py_ssize_t n) noexcept nogil:
         cdef double x = v[0], y = v[1]
@@ -321,16 +600,47 @@ cdef class Beale(_Plane):
 cdef class CFunction(Objective):
     """A user C function as a compiled objective.
 
+    fastgrad's functions wrap a C callback given as f in a CFunction
+    themselves; make one to fix ``dim``, or to call the function from Python.
+
     Parameters
     ----------
     callback : scipy.LowLevelCallable or PyCapsule
         With C signature ``double (int n, double *x, void *user_data)`` or
-        ``double (int n, double *x)`` (as for scipy.integrate.quad): a numba
-        ``@cfunc``'s ``.ctypes`` wrapped in LowLevelCallable, a ctypes function,
-        or a Cython ``cdef api`` function via ``LowLevelCallable.from_cython``.
-        The function must not modify x and must be thread-safe.
+        ``double (int n, double *x)`` (``const double *`` too; as for
+        scipy.integrate.quad): a numba ``@cfunc`` wrapped in LowLevelCallable,
+        a function of a shared library loaded with ctypes, a Cython ``cdef api``
+        function via ``LowLevelCallable.from_cython``, or a PyCapsule named by
+        its signature.  The function must not modify x, must not raise, and
+        must be thread-safe (``gradient_batch`` calls it from several threads).
     dim : int, optional
-        The length of x it takes, if fixed.
+        The length of x it takes, if fixed: from 1 to 2**31 - 1 (the function
+        takes an int n).
+
+    Raises
+    ------
+    TypeError
+        callback is not a LowLevelCallable or PyCapsule, or has another signature.
+    ValueError
+        dim is not a positive int, or larger than a C int holds.
+
+    Examples
+    --------
+    A ctypes function of Python code shows the mechanics (a C function --
+    from a shared library, numba's ``@cfunc`` or Cython -- is what runs fast):
+
+    >>> import ctypes
+    >>> import fastgrad
+    >>> from scipy import LowLevelCallable
+    >>> from fastgrad.objectives import CFunction
+    >>> @ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double))
+    ... def sum_of_squares(n, x):
+    ...     return sum(x[i] * x[i] for i in range(n))
+    >>> f = CFunction(LowLevelCallable(sum_of_squares), dim=2)
+    >>> f([3.0, 4.0])
+    25.0
+    >>> fastgrad.gradient(f, [3.0, 4.0]).round(6)
+    array([6., 8.])
     """
 
     def __init__(self, callback, dim=None):
@@ -355,7 +665,11 @@ cdef class CFunction(Objective):
         self.user_data = PyCapsule_GetContext(capsule)
         self.owner = callback
         if dim is not None:
-            self.dim = whole_number(dim, "dim", 1, "a positive int or None")
+            dim = whole_number(dim, "dim", 1, "a positive int or None")
+            if dim > INT_MAX:
+                raise ValueError(f"dim must be at most {INT_MAX} (the C function takes int n), "
+                                 f"got {show(dim)}")
+            self.dim = dim
 
     cdef int check_dimension(self, Py_ssize_t n) except -1:
         Objective.check_dimension(self, n)
@@ -376,7 +690,40 @@ cdef class CFunction(Objective):
 
 
 cdef CFunction wrap_c_function(objective_function function, void* user_data, object owner):
-    """A CFunction around a C function pointer, for Cython code (see objectives.pxd)."""
+    """A CFunction around a C function pointer, for Cython code (see objectives.pxd).
+
+    A cdef function: ``from fastgrad.objectives cimport wrap_c_function``.
+
+    Parameters
+    ----------
+    function : objective_function
+        ``double (int n, double* x, void* user_data) noexcept nogil``; it must
+        not modify x and must be thread-safe.  Not checked: it must not be NULL.
+    user_data : void*
+        Passed to every call of function (NULL if unused).
+    owner : object
+        Kept alive as long as the objective: whatever owns user_data (None if
+        nothing does).
+
+    Returns
+    -------
+    CFunction
+        An objective of any dimension (``dim`` -1).
+
+    Examples
+    --------
+    In a Cython module (.pyx) compiled against fastgrad::
+
+        from fastgrad.objectives cimport wrap_c_function
+
+        cdef double sphere(int n, double* x, void* user_data) noexcept nogil:
+            cdef double total = 0.0
+            for i in range(n):
+                total += x[i] * x[i]
+            return total
+
+        objective = wrap_c_function(sphere, NULL, None)  # fastgrad.gradient(objective, x)
+    """
     cdef CFunction objective = CFunction.__new__(CFunction)
     objective.initialised = True
     objective.function = function

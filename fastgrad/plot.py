@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 import fastgrad
+from fastgrad._contract import show as _show
 
 __all__ = ["gradient_field", "descent_path", "loss_curve"]
 
@@ -45,12 +46,23 @@ def _axes(ax, figsize=(6.4, 4.8)):
 
 
 def _limits(lim, name):
+    """(low, high) as floats: finite, low < high, and high - low finite too (the
+    grid and the arrows are computed from the span)."""
     try:
-        lo, hi = (float(v) for v in lim)
+        lo, hi = lim
+        if isinstance(lo, (str, bytes)) or isinstance(hi, (str, bytes)):
+            raise TypeError
+        lo, hi = float(lo), float(hi)
+    except OverflowError:  # an int beyond the float range
+        raise ValueError(f"{name} must be finite with low < high, got {_show(lim)}") from None
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (low, high) of numbers, got {lim!r}") from None
+        raise ValueError(
+            f"{name} must be a pair (low, high) of numbers, got {_show(lim)}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"{name} must be finite with low < high, got {lim!r}")
+        raise ValueError(f"{name} must be finite with low < high, got {_show(lim)}")
+    if not math.isfinite(hi - lo):
+        raise ValueError(f"{name} spans more than the float range: high - low = "
+                         f"{hi!r} - {lo!r} overflows, got {_show(lim)}")
     return lo, hi
 
 
@@ -149,6 +161,15 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
         with ``U``, ``V`` the gradient components (negated if ``negative``,
         scaled to unit length if ``normalize``).
 
+    Raises
+    ------
+    ImportError
+        matplotlib is not installed.
+    ValueError
+        xlim or ylim not a pair (low, high) of finite numbers with low < high
+        and a finite span high - low; num not an int >= 2; the errors of
+        :func:`fastgrad.gradient_batch` for f and ``gradient_kwargs``.
+
     Examples
     --------
     >>> import fastgrad.plot
@@ -230,11 +251,16 @@ def _paths(results):
     return paths
 
 
-def _auto_limits(values, margin=0.15):
-    """The span of values with a margin on each side (at least 1 wide)."""
+def _auto_limits(values, name, margin=0.15):
+    """The span of values with a margin on each side (at least 1 wide), checked as
+    a given limit would be (paths near the float range leave no room for a margin)."""
     lo, hi = float(np.min(values)), float(np.max(values))
     pad = margin * (hi - lo) if hi > lo else max(1.0, abs(lo))
-    return lo - pad, hi + pad
+    lo, hi = lo - pad, hi + pad  # Python floats: inf on overflow, no error
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
+        raise ValueError(f"the paths span too much of the float range to draw with a margin: "
+                         f"give {name}")
+    return lo, hi
 
 
 def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, levels=30,
@@ -279,9 +305,16 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
 
     Raises
     ------
+    ImportError
+        matplotlib is not installed.
+    TypeError
+        results is not a DescentResult or a sequence of them.
     ValueError
         A result in ``results`` has no path (``record=False``) or a path that is
-        not 2-D; ``labels`` of the wrong length.
+        not 2-D; ``labels`` of the wrong length; xlim or ylim not a pair
+        (low, high) of finite numbers with low < high and a finite span (or,
+        not given, paths too close to the float range for a margin); levels or
+        resolution not an int >= 2.
 
     Examples
     --------
@@ -300,8 +333,8 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
     labels = _labels(labels, len(results))
     allx = np.concatenate([p[:, 0] for p in paths])
     ally = np.concatenate([p[:, 1] for p in paths])
-    xlim = _limits(xlim, "xlim") if xlim is not None else _auto_limits(allx)
-    ylim = _limits(ylim, "ylim") if ylim is not None else _auto_limits(ally)
+    xlim = _limits(xlim, "xlim") if xlim is not None else _auto_limits(allx, "xlim")
+    ylim = _limits(ylim, "ylim") if ylim is not None else _auto_limits(ally, "ylim")
     ax = _axes(ax)
 
     X, Y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
@@ -364,8 +397,13 @@ def loss_curve(results, *, labels=None, ax=None, log=True):
 
     Raises
     ------
+    ImportError
+        matplotlib is not installed.
+    TypeError
+        results is not a DescentResult or a sequence of them.
     ValueError
-        A result in ``results`` has no path_fun (``record=False``).
+        A result in ``results`` has no path_fun (``record=False``); ``labels``
+        of the wrong length.
 
     Examples
     --------

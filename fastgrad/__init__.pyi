@@ -1,0 +1,88 @@
+# Type stubs for fastgrad's public API.  At run time the functions below load on
+# first use (so that `import fastgrad.reference` needs neither numpy nor the
+# compiled core); type checkers read their real signatures here.
+import sys
+from typing import Any, Callable, Literal, Optional, Tuple, Union, overload
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._optimizers import SGD as SGD
+from ._optimizers import Adam as Adam
+from ._optimizers import Armijo as Armijo
+from ._optimizers import Momentum as Momentum
+from ._result import DescentResult as DescentResult
+
+# A raw PyCapsule has a type name from Python 3.13 on; before, only a
+# scipy.LowLevelCallable (a tuple (capsule, function, user_data)) is typed.
+if sys.version_info >= (3, 13):
+    from types import CapsuleType as _Capsule
+    _CCallback = Union[Tuple[Any, Any, Any], _Capsule]
+else:
+    _CCallback = Tuple[Any, Any, Any]
+
+__version__: str
+__all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
+           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "show_config", "__version__"]
+
+# f: a Python callable, a compiled objective (fastgrad.objectives), or a C
+# function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
+_Function = Union[Callable[..., Any], _CCallback]
+_Method = Literal["central", "forward", "backward"]
+_OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
+_Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
+_Step = Union[float, ArrayLike]
+
+def gradient(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+) -> NDArray[np.float64]: ...
+def gradient_batch(
+    f: _Function,
+    X: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    num_threads: Optional[int] = None,
+) -> NDArray[np.float64]: ...
+def gradient_descent_step(
+    f: _Function,
+    x: ArrayLike,
+    learning_rate: float = 0.1,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+) -> NDArray[np.float64]: ...
+def gradient_descent(
+    f: _Function,
+    x0: ArrayLike,
+    learning_rate: float = 0.1,
+    *,
+    max_iter: int = 1000,
+    tol: float = 1e-6,
+    ftol: Optional[float] = None,
+    h: _Step = 1e-5,
+    method: _Method = "central",
+    optimizer: _Optimizer = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
+    record: bool = False,
+) -> DescentResult: ...
+@overload
+def show_config(mode: Literal["stdout"] = "stdout") -> None: ...
+@overload
+def show_config(mode: Literal["dicts"]) -> dict[str, Any]: ...

@@ -1,0 +1,57 @@
+"""A small user script, type-checked with ``mypy --strict`` (tests/test_typing.py, .ci/run).
+
+It uses fastgrad as a user would: gradients, descent, the objectives, the
+optimizers.  It also runs (test_typing runs it), so what it claims is true.
+"""
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+import fastgrad
+from fastgrad.objectives import Quadratic, Rosenbrock, Sphere
+
+
+def bowl(x: NDArray[np.float64]) -> float:
+    return float(x[0] ** 2 + 10.0 * x[1] ** 2)
+
+
+def stop_early(x: NDArray[np.float64]) -> bool:
+    return bool(abs(x[0]) < 1e-3)
+
+
+def main() -> None:
+    g: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], method="forward")
+    steps = fastgrad.gradient(Sphere(), np.array([1.0, 2.0]), h=[1e-6, 1e-5])
+    batch = fastgrad.gradient_batch(Rosenbrock(), [[0.0, 0.0], [1.0, 1.0]], num_threads=2)
+    step = fastgrad.gradient_descent_step(bowl, (1.0, 1.0), 0.05)
+
+    result: fastgrad.DescentResult = fastgrad.gradient_descent(
+        bowl, [1.0, 1.0], 0.05, max_iter=500, optimizer="adam", callback=stop_early)
+    momentum = fastgrad.gradient_descent(
+        Quadratic(np.eye(2), [1.0, -1.0], c=2.0), [0.0, 0.0],
+        optimizer=fastgrad.Momentum(momentum=0.5), record=True)
+    tuned = fastgrad.Adam(beta1=0.8, eps=1e-7)
+    line_search = fastgrad.Armijo(c=1e-4, shrink=0.5)
+    quadratic = Quadratic(np.eye(2), np.zeros(2))
+    value: float = quadratic([1.0, 2.0])
+    size: int = quadratic.dim
+    config = fastgrad.show_config(mode="dicts")
+    openmp: bool = bool(config["openmp"])
+
+    print(g.round(3), steps.round(3), batch.shape, step.round(3))
+    print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c)
+    print(value, size, openmp, fastgrad.__version__)
+    fastgrad.show_config()
+
+
+if TYPE_CHECKING:
+    reveal_type(fastgrad.gradient)
+    reveal_type(fastgrad.gradient_descent)
+    reveal_type(fastgrad.gradient_batch(Sphere(), [[1.0]]))
+    reveal_type(fastgrad.show_config(mode="dicts"))
+    reveal_type(Quadratic(np.eye(1), [0.0]).A)
+
+
+if __name__ == "__main__":
+    main()
