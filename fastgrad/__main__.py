@@ -122,11 +122,8 @@ def show_timings(schedule):
 
 def openmp_line():
     """'OpenMP: yes, 2 threads' or 'OpenMP: no': how gradient_batch can run here."""
-    # TODO(merge): fastgrad.show_config -- the two lines below become
-    #   config = fastgrad.show_config(mode="dicts")
-    #   openmp, threads = config["openmp"], config["max_threads"]
-    from fastgrad import _batch
-    openmp, threads = _batch.OPENMP, _batch.max_threads()
+    config = fastgrad.show_config(mode="dicts")
+    openmp, threads = config["openmp"], config["max_threads"]
     if not openmp:
         return "OpenMP: no"
     return f"OpenMP: yes, {threads} thread{'s' if threads != 1 else ''}"

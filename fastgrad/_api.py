@@ -15,7 +15,7 @@ from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
 from ._stencils import DEFAULT_ORDER, STENCILS, check_order
-from .objectives import CFunction, Objective
+from .objectives import Objective
 
 #: Every row of the stencil table in C form, made once.
 _ROWS = {key: _stencil.StencilRow(row) for key, row in STENCILS.items()}
@@ -25,20 +25,9 @@ _RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent
           Armijo: _descent.ArmijoRule}
 
 
-def _is_c_callback(f):
-    # scipy.LowLevelCallable is a tuple (PyCapsule, function, user_data) whose
-    # [] raises; checked by duck type so that scipy stays optional.
-    if isinstance(f, tuple):
-        return len(f) == 3 and type(tuple.__getitem__(f, 0)).__name__ == "PyCapsule"
-    return type(f).__name__ == "PyCapsule"
-
-
 def _objective(f, args):
     """f, checked; a C callback becomes a CFunction objective."""
-    if _is_c_callback(f):
-        f = CFunction(f)
-    contract.check_callable(f, args)
-    return f
+    return contract.as_objective(f, args)
 
 
 def _evaluator(f, args, n, unpack, vectorized):

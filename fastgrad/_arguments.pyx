@@ -92,6 +92,7 @@ def steps(h, Py_ssize_t n):
 
 def batch(X):
     """X as a new C-contiguous (m, n) float64 array, checked."""
+    X = contract.array_form(X)  # a DataFrame's values: the ndarray path below
     if type(X) is np.ndarray and X.dtype.kind in "biuf" and X.ndim == 2 and X.size > 0:
         result = np.array(X, dtype=np.float64, order="C")
         if all_finite(result):

@@ -13,12 +13,10 @@ MODES = ("stdout", "dicts")
 
 
 def _compiled_core():
-    """The compiled module that holds the build facts: OPENMP and max_threads().
-
-    The one place that names it (the core's modules are being split up).
-    """
-    from . import _core
-    return _core
+    """The compiled module that holds the build facts: OPENMP and max_threads()
+    (gradient_batch's, the one module built with OpenMP)."""
+    from . import _batch
+    return _batch
 
 
 def show_config(mode="stdout"):
@@ -80,7 +78,7 @@ def show_config(mode="stdout"):
     numpy: 2.4.6
     openmp: True
     max_threads: 2
-    extension: .../fastgrad/_core.cpython-311-x86_64-linux-gnu.so
+    extension: .../fastgrad/_batch.cpython-311-x86_64-linux-gnu.so
     compiler: GCC: (Debian 12.2.0-14+deb12u1) 12.2.0
     compile_flags: -mtune=generic -march=x86-64 -g -O3 -fwrapv -fPIC -ffp-contract=off -fopenmp
     """

@@ -58,27 +58,8 @@ def _evaluator(f, args, unpack, vectorized):
                 result = f(*[list(column) for column in zip(*block)], *args)
             else:
                 result = f(block, *args)
-            out.extend(_vectorized_values(result, len(block)))
+            out.extend(contract.vectorized_values(result, len(block)))
         return out
-    return values
-
-
-def _vectorized_values(result, rows):
-    shape = getattr(result, "shape", None)
-    if shape is not None:
-        if tuple(shape) != (rows,):
-            raise ValueError(contract.vectorized_shape_error(tuple(shape), rows))
-    elif not hasattr(result, "__len__") or len(result) != rows:
-        got = (len(result),) if hasattr(result, "__len__") else "of a scalar"
-        raise ValueError(contract.vectorized_shape_error(got, rows))
-    values = []
-    for v in result:
-        nested = hasattr(v, "__len__") and not isinstance(v, (str, bytes))
-        if nested and getattr(v, "shape", None) != ():  # a nested list (0-d arrays are scalars)
-            raise ValueError(contract.vectorized_shape_error((rows, len(v)), rows))
-        if not contract.is_real(v):
-            raise TypeError(contract.vectorized_type_error(contract.describe(v)))
-        values.append(float(v))
     return values
 
 
@@ -137,7 +118,7 @@ def _gradient_at(values, x, h, row):
 
 
 def _prepare(f, x, h, method, order, args, unpack, vectorized):
-    contract.check_callable(f, args)
+    f = contract.as_objective(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
     row = stencil_row(contract.check_method(method), order)
@@ -169,7 +150,7 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=Fals
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpack=False,
                    vectorized=False, num_threads=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
-    contract.check_callable(f, args)
+    f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)

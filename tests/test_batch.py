@@ -211,7 +211,7 @@ def test_the_default_number_of_threads_follows_OMP_NUM_THREADS(c_library, tmp_pa
 def test_openmp_build_is_reported(c_library):
     # A build asked to be serial (FASTGRAD_OPENMP=0, set for the tests too) says so;
     # on Linux, GCC and Clang have OpenMP, so any other build there must have found it.
-    from fastgrad import _batch as _core
+    from fastgrad import _batch as _core  # the module built with OpenMP
     if SERIAL_BUILD:
         assert _core.OPENMP is False and _core.max_threads() == 1
     elif sys.platform.startswith("linux"):

@@ -65,7 +65,8 @@ def test_public_names():
     for name in fastgrad.__all__:
         assert hasattr(fastgrad, name)
     # the reference offers the same public names (all but the version)
-    assert sorted(fastgrad.reference.__all__) == sorted(set(fastgrad.__all__) - {"__version__"})
+    assert sorted(fastgrad.reference.__all__) == sorted(set(fastgrad.__all__)
+                                                        - {"__version__", "show_config"})
     for name in fastgrad.reference.__all__:
         assert hasattr(fastgrad.reference, name)
     assert isinstance(fastgrad.__version__, str) and fastgrad.__version__

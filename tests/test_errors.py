@@ -294,8 +294,11 @@ def test_vectorized_wrong_shape(impl, which, make):
         call(impl, which, f, [1.0, 2.0], vectorized=True)
     assert type(info.value) is ValueError
     # the central stencil of n = 2: 4 points, so 4 values
-    assert str(info.value).startswith("vectorized f must return an array of shape (4,), got "
-                                      "shape "), str(info.value)
+    assert str(info.value).startswith("vectorized f must return an array of shape (4,), got "), \
+        str(info.value)
+    # ... and the same words from the other implementation
+    assert other_error(impl, which, f, [1.0, 2.0], vectorized=True) == \
+        (ValueError, str(info.value))
 
 
 @pytest.mark.parametrize("which", FUNCTIONS)
@@ -308,6 +311,8 @@ def test_vectorized_non_real_values(impl, which, make):
     assert type(info.value) is TypeError
     assert str(info.value).startswith("vectorized f must return real numbers, got "), \
         str(info.value)
+    assert other_error(impl, which, lambda X: make(len(X)), [1.0, 2.0], vectorized=True) == \
+        (TypeError, str(info.value))
 
 
 # -- exceptions raised inside f ----------------------------------------------------

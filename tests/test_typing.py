@@ -55,7 +55,8 @@ def test_mypy_reveals_the_real_signature_of_gradient(checked):
     assert gradient.startswith("def (f: ")
     # the parameters in order, method and after keyword-only
     names = re.findall(r"(?:^def \(|, )(\*, )?(\w+): ", gradient)
-    assert [name for _, name in names] == ["f", "x", "h", "method", "args", "unpack", "vectorized"]
+    assert [name for _, name in names] == ["f", "x", "h", "method", "order", "args", "unpack",
+                                          "vectorized"]
     assert [star for star, _ in names].index("*, ") == 3
     assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] =" in gradient
     assert "args: tuple[Any, ...] =, unpack: bool =, vectorized: bool =)" in gradient
@@ -162,11 +163,11 @@ def test_the_user_script_runs(tmp_path):
 LAZY = """
 import sys
 import fastgrad
-assert "fastgrad._core" not in sys.modules and "numpy" not in sys.modules
+assert "fastgrad._batch" not in sys.modules and "numpy" not in sys.modules
 show = fastgrad.show_config
-assert "fastgrad._core" not in sys.modules and "numpy" not in sys.modules
+assert "fastgrad._batch" not in sys.modules and "numpy" not in sys.modules
 print(sorted(show(mode="dicts")))
-assert "fastgrad._core" in sys.modules
+assert "fastgrad._batch" in sys.modules
 """
 
 
