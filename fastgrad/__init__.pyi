@@ -12,6 +12,7 @@ from ._optimizers import Adam as Adam
 from ._optimizers import Armijo as Armijo
 from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
+from ._contract import PrecisionWarning as PrecisionWarning
 
 # A raw PyCapsule has a type name from Python 3.13 on; before, only a
 # scipy.LowLevelCallable (a tuple (capsule, function, user_data)) is typed.
@@ -23,7 +24,8 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "show_config", "__version__"]
+           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning",
+           "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
 # function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
@@ -31,7 +33,7 @@ _Function = Union[Callable[..., Any], _CCallback]
 _Method = Literal["central", "forward", "backward"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
-_Step = Union[float, ArrayLike]
+_Step = Union[float, ArrayLike, Literal["auto"]]
 
 def gradient(
     f: _Function,

@@ -7,6 +7,7 @@ turned into the reference's messages here; ``_result`` builds DescentResult.
 """
 import os
 import sys
+import warnings
 
 from . import _arguments as arguments
 from . import _contract as contract
@@ -14,7 +15,7 @@ from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
-from ._stencils import DEFAULT_ORDER, STENCILS, check_order
+from ._stencils import DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, check_order
 from .objectives import Objective
 
 #: Every row of the stencil table in C form, made once.
@@ -61,12 +62,29 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     row = _stencil_row(method, order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
+    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, _kernel_steps(h, row), row
+
+
+def _kernel_steps(h, row):
+    """h as the kernels take it: a float, a float64 vector, or for h="auto" the
+    relative-step constants for double and single precision."""
+    if type(h) is str:  # "auto"
+        return (auto_step(row, EPS64), auto_step(row, EPS32))
+    return h
+
+
+def _warn_if_imprecise(evaluator, h):
+    """A fixed h with an f that returned float32 (or lower) values: say so."""
+    if evaluator.low_precision and type(h) is not tuple:
+        warnings.warn(contract.low_precision_warning(), stacklevel=3)
 
 
 def _no_usable_step(x, h, i, row=None):
     """The ValueError for a stencil whose realised step at coordinate i is 0 or not finite."""
-    step = h if isinstance(h, float) else float(h[i])
+    if type(h) is tuple:  # relative steps: the double-precision one is checked first
+        step = h[0] * max(1.0, abs(float(x[i])))
+    else:
+        step = h if isinstance(h, float) else float(h[i])
     return ValueError(contract.step_too_small(i, float(x[i]), step, row))
 
 
@@ -83,8 +101,11 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=Fals
         unpack, the n columns), and returns k values.
     x : 1-D sequence of real numbers
         The point; never modified.
-    h : float or sequence of n floats
-        Positive, finite step(s).
+    h : float, sequence of n floats, or "auto"
+        Positive, finite step(s); or "auto": relative steps
+        ``c * max(1, |x_i|)`` with ``c = eps ** (1 / (order + 1))``, eps that of
+        the precision f computes in (f is evaluated once at x first to learn it).
+        A fixed h with an f returning float32 values warns (PrecisionWarning).
     method : {"central", "forward", "backward"}
         central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
         forward/backward: one-sided, error O(h), one evaluation fewer per coordinate.
@@ -122,6 +143,7 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=Fals
     g = _stencil.gradient(evaluator, x, h, row)
     if type(g) is int:
         raise _no_usable_step(x, h, g)
+    _warn_if_imprecise(evaluator, h)
     return g
 
 
@@ -158,6 +180,7 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
     if type(x_new) is int:
         raise _no_usable_step(x, h, x_new)
+    _warn_if_imprecise(evaluator, h)
     return x_new
 
 
@@ -238,6 +261,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                                ftol, callback, record)
     if type(outcome) is int:
         raise _no_usable_step(x, h, outcome)
+    _warn_if_imprecise(evaluator, h)
     reason, x, fun, grad, nit, nfev, norm, coordinate, path, path_fun = outcome
     return descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol,
                           optimizer, path, path_fun)
@@ -285,6 +309,7 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpac
     m, n = points.shape
     steps = arguments.steps(h, n)
     row = _stencil_row(method, order)
+    steps = _kernel_steps(steps, row)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
     threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
@@ -296,4 +321,5 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpac
     if type(G) is tuple:
         r, i = G
         raise _no_usable_step(points[r], steps, i, r)
+    _warn_if_imprecise(evaluator, steps)
     return G

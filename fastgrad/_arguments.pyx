@@ -79,7 +79,7 @@ def point(x):
 
 
 def steps(h, Py_ssize_t n):
-    """h as a float (one step for every coordinate) or a new float64 vector of n."""
+    """h as a float (one step for every coordinate), a new float64 vector of n, or "auto"."""
     if type(h) is float and 0.0 < <double> h < INFINITY:
         return h
     if type(h) is np.ndarray and h.dtype.kind in "biuf" and h.shape == (n,):
@@ -87,6 +87,8 @@ def steps(h, Py_ssize_t n):
         if ((result > 0.0) & np.isfinite(result)).all():
             return result
     values = contract.step_values(h, n)
+    if isinstance(values, str):  # a step rule: "auto"
+        return values
     return values[0] if contract.is_real(h) else np.array(values, dtype=np.float64)
 
 

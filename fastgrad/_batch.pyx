@@ -23,9 +23,9 @@ import os
 import numpy as np
 
 from ._evaluators cimport Evaluator, Points
-from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, stencil_combine,
-                        stencil_gradient, stencil_init, stencil_place, workspace_alloc,
-                        workspace_free)
+from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, probe_precision,
+                        stencil_combine, stencil_gradient, stencil_init, stencil_place,
+                        workspace_alloc, workspace_free)
 
 
 cdef extern from *:
@@ -74,7 +74,7 @@ cdef enum:
 def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int num_threads):
     """Gradients at the m rows of X, shape (m, n); or (row, coordinate) of the first
     stencil with no usable step (nothing evaluated then)."""
-    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t, bad
+    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t, bad, probes = 0
     cdef Steps steps = Steps(h)
     cdef int threads = min(num_threads, m) if ev.gil_free and not forked_child else 1
     cdef Py_ssize_t first, block, per_group
@@ -97,6 +97,12 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
             if bad >= 0:
                 return (r, bad)
         ev.ready(n)
+        if steps.relative > 0.0:  # h="auto": the precision of f, once, at X[0]
+            probe_precision(ev, &s, steps, &X[0, 0], &probes)
+            for r in range(m):
+                bad = stencil_place(&s, &X[r, 0], spaces[0].coord, spaces[0].value)
+                if bad >= 0:
+                    return (r, bad)
         if ev.gil_free:
             block = max(64 * threads, BLOCK_POINTS // s.k)
             for first in range(0, m, block):

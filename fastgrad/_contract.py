@@ -90,6 +90,27 @@ def to_float(value):
         return None
 
 
+class PrecisionWarning(UserWarning):
+    """f computes in less than double precision, and the step is not sized for it."""
+
+
+def is_low_precision(value):
+    """Whether f's value (a scalar or an array of them) is a float of fewer than 64 bits.
+
+    Read from its dtype, so numpy is never imported here.
+    """
+    dtype = getattr(value, "dtype", None)
+    return getattr(dtype, "kind", None) == "f" and getattr(dtype, "itemsize", 8) < 8
+
+
+def low_precision_warning():
+    """The warning for a fixed h with an f that returned float32 (or lower) values."""
+    return PrecisionWarning(
+        "f returned values of less than double precision (float32?): with a fixed h "
+        "the rounding of f swamps the difference quotient; h=\"auto\" sizes the steps "
+        "for the precision f computes in")
+
+
 def as_real(value):
     """f's return value as a float, or TypeError naming what f returned.
 
@@ -223,10 +244,19 @@ def non_negative(value, name, wording):
     return v
 
 
+#: The step rules h may name instead of a number.
+STEP_RULES = ("auto",)
+
+
 def step_values(h, n):
-    """h as a list of n positive finite floats (scalar h is broadcast)."""
+    """h as a list of n positive finite floats (scalar h is broadcast), or "auto"."""
     if is_real(h):
         return [positive(h, "h")] * n
+    if isinstance(h, str):
+        if h in STEP_RULES:
+            return h
+        raise ValueError(f"h must be a positive number, a sequence of {n} of them, or "
+                         f"{' or '.join(map(repr, STEP_RULES))}, got {h!r}")
     if not is_sequence(h):
         raise TypeError(
             f"h must be a positive number or a sequence of {n} of them, got {describe(h)}")

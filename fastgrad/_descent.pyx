@@ -24,8 +24,9 @@ cimport numpy as cnp
 import numpy as np
 
 from ._evaluators cimport Evaluator
-from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, new_vector, stencil_gradient,
-                        stencil_init, stencil_place, workspace_alloc, workspace_free)
+from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, new_vector, probe_precision,
+                        stencil_gradient, stencil_init, stencil_place, workspace_alloc,
+                        workspace_free)
 
 cnp.import_array()
 
@@ -364,7 +365,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
     step, else the outcome: (reason, x, fun, grad, nit, nfev, norm, coordinate,
     path, path_fun)."""
     cdef double* xp = <double*> cnp.PyArray_DATA(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, probes = 0
     cdef Stencil s
     cdef Workspace w
     cdef Path path
@@ -386,6 +387,11 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
         if bad >= 0:
             return bad
         ev.ready(n)
+        if steps.relative > 0.0:  # h="auto": the precision of f, once, at x0
+            probe_precision(ev, &s, steps, xp, &probes)
+            bad = stencil_place(&s, xp, w.coord, w.value)
+            if bad >= 0:
+                return bad
         rule.start(n)
         g = new_vector(n)
         x_new = new_vector(n)
@@ -407,5 +413,5 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
         workspace_free(&w)
         PyMem_RawFree(path.xs)
         PyMem_RawFree(path.fs)
-    return (out.reason, x, out.fun, g, out.nit, out.nfev, out.norm, out.coordinate,
+    return (out.reason, x, out.fun, g, out.nit, out.nfev + probes, out.norm, out.coordinate,
             path_x, path_fun)

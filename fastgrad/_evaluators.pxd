@@ -17,6 +17,8 @@ cdef class Evaluator:
     # Points one evaluate() call takes to advantage (the vectorized tier hands
     # f many at once); gradient_batch groups that many points of several rows.
     cdef Py_ssize_t points_per_call
+    # f returned a float of less than double precision (float32...) at some point.
+    cdef readonly bint low_precision
     # Called once, with the GIL, after the stencil is checked and before the
     # first evaluation: where the reference first calls f (a compiled objective
     # checks x's length here, as its __call__ does).

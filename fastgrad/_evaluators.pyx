@@ -80,11 +80,14 @@ cdef inline const double* base_of(const Points* p, Py_ssize_t j) noexcept nogil:
     return p.base if p.row == NULL else p.base + p.row[j] * p.n
 
 
-cdef inline double as_double(object value) except? -1.0:
+cdef inline double as_double(object value, bint* low_precision) except? -1.0:
     # float and numpy.float64 need no conversion call; anything else (a float
-    # subclass with its own __float__ too) converts as the reference does.
+    # subclass with its own __float__ too) converts as the reference does, and
+    # a float32 (or lower) is noted: a fixed h is too small for it.
     if PyFloat_CheckExact(value) or type(value) is float64:
         return PyFloat_AS_DOUBLE(value)
+    if contract.is_low_precision(value):
+        low_precision[0] = True
     return contract.as_real(value)
 
 
@@ -177,7 +180,7 @@ cdef class PythonEvaluator(Evaluator):
                 self.new_point(x)  # f kept the array: leave it to f
             elif c >= 0:
                 self.point.data[c] = x[c]
-            out[j] = as_double(result)
+            out[j] = as_double(result, &self.low_precision)
         return 0
 
     cdef int evaluate_unpacked(self, const Points* p, double* out) except -1:
@@ -200,7 +203,7 @@ cdef class PythonEvaluator(Evaluator):
                     self.argv[c] = <PyObject*> self.floats[c]
             else:
                 result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
-            out[j] = as_double(result)
+            out[j] = as_double(result, &self.low_precision)
         return 0
 
 
@@ -270,6 +273,8 @@ cdef class VectorizedEvaluator(Evaluator):
             data = <const double*> cnp.PyArray_DATA(result)
             memcpy(out, data, m * sizeof(double))
             return 0
+        if contract.is_low_precision(result):
+            self.low_precision = True
         if cnp.PyArray_Check(result) and result.dtype.kind in "biuf" and result.shape == (m,):
             # Another real array of the right shape: converted by numpy.
             view = np.ascontiguousarray(result, dtype=np.float64)

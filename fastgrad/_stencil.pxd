@@ -3,7 +3,7 @@
 # place / combine / gradient are inline here, so that the descent and batch
 # loops compile them in (a call across modules per gradient costs as much as
 # the arithmetic at small n); they are written once, in this file.
-from libc.math cimport isfinite
+from libc.math cimport fabs, fmax, isfinite
 
 from ._evaluators cimport Evaluator, Points
 
@@ -33,6 +33,7 @@ cdef struct Stencil:
     Py_ssize_t k               # points per gradient: center + n * per_coordinate
     const double* h            # h[i * h_stride] (stride 0: one step for all)
     Py_ssize_t h_stride
+    double relative            # > 0: h="auto", h_i = relative * max(1, |x_i|) instead
 
 
 cdef struct Workspace:
@@ -54,18 +55,29 @@ cdef class StencilRow:
 
 
 cdef class Steps:
-    # h as the loops read it: one step for every coordinate, or one each.
+    # h as the loops read it: one step for every coordinate, one each, or
+    # relative steps (h="auto": the constants for double and single precision).
     cdef double scalar
     cdef object array
     cdef const double* data
     cdef Py_ssize_t stride
+    cdef double relative, relative_single
 
 
 cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) except -1
+cdef int probe_precision(Evaluator ev, Stencil* s, Steps h, const double* x,
+                         Py_ssize_t* nfev) except -1
 cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t scratch,
                         bint rows) except -1
 cdef void workspace_free(Workspace* w) noexcept nogil
 cdef object new_vector(Py_ssize_t n)
+
+
+cdef inline double step_at(const Stencil* s, const double* x, Py_ssize_t i) noexcept nogil:
+    # h_i: fixed, or relative to x_i (h="auto").
+    if s.relative > 0.0:
+        return s.relative * fmax(1.0, fabs(x[i]))
+    return s.h[i * s.h_stride]
 
 
 cdef inline double realised_span(const Scheme* sc, double xi, double hi) noexcept nogil:
@@ -89,7 +101,7 @@ cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize
         value[0] = 0.0
         j = 1
     for i in range(s.n):
-        h = s.h[i * s.h_stride]
+        h = step_at(s, x, i)
         span = realised_span(sc, x[i], h)
         if span == 0.0 or not isfinite(span):
             return i
@@ -114,7 +126,7 @@ cdef inline void stencil_combine(const Stencil* s, const double* x, const double
         total = sc.weight[0] * fval[sc.base[0] + i * sc.stride[0]]
         for t in range(1, sc.terms):
             total = total + sc.weight[t] * fval[sc.base[t] + i * sc.stride[t]]
-        g[i] = total / realised_span(sc, x[i], s.h[i * s.h_stride])
+        g[i] = total / realised_span(sc, x[i], step_at(s, x, i))
 
 
 cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,

@@ -59,9 +59,16 @@ cdef class StencilRow:
 
 
 cdef class Steps:
+    """h: a float, a float64 vector of n, or (c, c_single) for h="auto"."""
+
     def __cinit__(self, h):
+        self.relative = 0.0
         if isinstance(h, float):
             self.scalar = h
+            self.data = &self.scalar
+            self.stride = 0
+        elif isinstance(h, tuple):
+            self.relative, self.relative_single = h
             self.data = &self.scalar
             self.stride = 0
         else:
@@ -76,6 +83,23 @@ cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) e
     s.k = (1 if scheme.center else 0) + n * scheme.per_coordinate
     s.h = h.data
     s.h_stride = h.stride
+    s.relative = h.relative
+    return 0
+
+
+cdef int probe_precision(Evaluator ev, Stencil* s, Steps h, const double* x,
+                         Py_ssize_t* nfev) except -1:
+    """h="auto": f at x once, to learn the precision f computes in; float32 (or
+    lower) values switch the steps to single precision's constant; the caller
+    places the stencil again (the double-precision one was checked before f
+    was called).  No-op for fixed h."""
+    cdef double unused
+    if h.relative <= 0.0:
+        return -1
+    ev.evaluate_at(x, s.n, &unused)
+    nfev[0] += 1
+    if ev.low_precision:
+        s.relative = h.relative_single
     return 0
 
 
@@ -117,7 +141,7 @@ def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row):
     """The gradient at x (a validated float64 vector) as a new array, or the
     index of the first coordinate whose stencil has no usable step (an int)."""
     cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, nfev = 0
     cdef Stencil s
     cdef Workspace w
     cdef Steps steps = Steps(h)
@@ -129,6 +153,11 @@ def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row):
         if bad >= 0:
             return bad
         ev.ready(n)
+        if steps.relative > 0.0:
+            probe_precision(ev, &s, steps, xp, &nfev)
+            bad = stencil_place(&s, xp, w.coord, w.value)
+            if bad >= 0:
+                return bad
         g = new_vector(n)
         gp = <double*> cnp.PyArray_DATA(g)
         if ev.gil_free:

@@ -121,6 +121,22 @@ def _build():
 STENCILS = _build()
 
 
+#: Machine epsilon of double and single precision: h="auto" sizes steps for the
+#: precision f computes in (float32 results: the float32 epsilon).
+EPS64 = 2.0 ** -52
+EPS32 = 2.0 ** -23
+
+
+def auto_step(row, eps):
+    """The relative step constant c of h="auto": h_i = c * max(1, |x_i|).
+
+    c = eps ** (1 / (p + 1)) for an order-p row balances its truncation error
+    (~ h^p) against rounding (~ eps / h): eps ** (1/3) for central order 2,
+    eps ** (1/2) for one-sided order 1 (as scipy's approx_derivative).
+    """
+    return eps ** (1.0 / (row.order + 1))
+
+
 def check_order(method, order):
     """order for a checked method: None (the method's default) or one the table holds."""
     if order is None:

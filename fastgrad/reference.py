@@ -16,14 +16,16 @@ Dividing by the realised step (xp - xm), not the nominal 2h, removes the
 rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
 """
 import math
+import warnings
 
 from . import _contract as contract
+from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result
-from ._stencils import stencil as stencil_row
+from ._stencils import EPS32, EPS64, auto_step, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "SGD", "Momentum", "Adam", "Armijo"]
+           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning"]
 
 
 # -- evaluating f -------------------------------------------------------------
@@ -39,13 +41,21 @@ def _evaluator(f, args, unpack, vectorized):
             p[i] = v
         return p
 
+    # Whether f returned a float of less than double precision (float32...):
+    # read as values.seen["low_precision"] (a dict, so that no cycle holds f).
+    seen = {"low_precision": False}
+
     if not vectorized:
         def values(x, points):
             out = []
             for i, v in points:
                 p = point(x, i, v)
-                out.append(contract.as_real(f(*p, *args) if unpack else f(p, *args)))
+                value = f(*p, *args) if unpack else f(p, *args)
+                if contract.is_low_precision(value):  # float32: a fixed h is too small
+                    seen["low_precision"] = True
+                out.append(contract.as_real(value))
             return out
+        values.seen = seen
         return values
 
     def values(x, points):
@@ -58,9 +68,44 @@ def _evaluator(f, args, unpack, vectorized):
                 result = f(*[list(column) for column in zip(*block)], *args)
             else:
                 result = f(block, *args)
+            if contract.is_low_precision(result):
+                seen["low_precision"] = True
             out.extend(contract.vectorized_values(result, len(block)))
         return out
+    values.seen = seen
     return values
+
+
+# -- the steps ----------------------------------------------------------------
+
+class _Steps:
+    """h as the loops read it: fixed steps, or relative to x (h="auto")."""
+
+    def __init__(self, h, row):
+        self.fixed = None if isinstance(h, str) else h
+        # h="auto": h_i = c * max(1, |x_i|), c sized for the precision f computes in
+        self.c, self.c_single = auto_step(row, EPS64), auto_step(row, EPS32)
+
+    def at(self, x):
+        if self.fixed is not None:
+            return self.fixed
+        return [self.c * max(1.0, abs(xi)) for xi in x]
+
+    def probe(self, values, x):
+        """h="auto": f at x once, to learn its precision (float32 values take
+        single precision's c).  Returns the evaluations made."""
+        if self.fixed is not None:
+            return 0
+        values(x, [(None, None)])
+        if values.seen["low_precision"]:
+            self.c = self.c_single
+        return 1
+
+    def warn_if_imprecise(self, values, stacklevel=3):
+        """A fixed h with an f that returned float32 (or lower) values: say so
+        (stacklevel: to the caller of the public function)."""
+        if self.fixed is not None and values.seen["low_precision"]:
+            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
 
 
 # -- the stencil (a row of _stencils.STENCILS) ----------------------------------
@@ -124,7 +169,7 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     row = stencil_row(contract.check_method(method), order)
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
-    return values, x, h, row
+    return values, x, _Steps(h, row), row
 
 
 def _check_stencil(x, h, row, r=None):
@@ -133,9 +178,14 @@ def _check_stencil(x, h, row, r=None):
         raise ValueError(contract.step_too_small(bad, x[bad], h[bad], r))
 
 
-def _checked_gradient(values, x, h, row):
-    _check_stencil(x, h, row)
-    return _gradient_at(values, x, h, row)[0]
+def _checked_gradient(values, x, steps, row):
+    """The gradient at x, every check first (and h="auto"'s probe of f)."""
+    _check_stencil(x, steps.at(x), row)
+    if steps.probe(values, x):
+        _check_stencil(x, steps.at(x), row)
+    g = _gradient_at(values, x, steps.at(x), row)[0]
+    steps.warn_if_imprecise(values, stacklevel=4)
+    return g
 
 
 # -- the public functions -----------------------------------------------------
@@ -143,8 +193,8 @@ def _checked_gradient(values, x, h, row):
 def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=False,
              vectorized=False):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
-    values, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    return _checked_gradient(values, x, h, row)
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    return _checked_gradient(values, x, steps, row)
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpack=False,
@@ -157,17 +207,23 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpac
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
+    steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
-        _check_stencil(x, h, row, r)
-    return [_gradient_at(values, x, h, row)[0] for x in rows]
+        _check_stencil(x, steps.at(x), row, r)
+    if steps.probe(values, rows[0]):
+        for r, x in enumerate(rows):
+            _check_stencil(x, steps.at(x), row, r)
+    G = [_gradient_at(values, x, steps.at(x), row)[0] for x in rows]
+    steps.warn_if_imprecise(values)
+    return G
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
                           args=(), unpack=False, vectorized=False):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
-    values, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     learning_rate = contract.positive(learning_rate, "learning_rate")
-    g = _checked_gradient(values, x, h, row)
+    g = _checked_gradient(values, x, steps, row)
     return [xi - learning_rate * gi for xi, gi in zip(x, g)]
 
 
@@ -175,28 +231,31 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                      method="central", order=None, optimizer=None, args=(), unpack=False,
                      vectorized=False, callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
-    values, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     optimizer = as_optimizer(optimizer)
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
-    _check_stencil(x, h, row)
+    _check_stencil(x, steps.at(x), row)
+    probes = steps.probe(values, x)
+    if probes:
+        _check_stencil(x, steps.at(x), row)
 
     def f_at(point):
         return values(point, [(None, None)])[0]
 
     # f along the iterates is needed to record them, for ftol, and for line searches.
     tracking = record or ftol is not None or rule.searches
-    nit = nfev = 0
+    nit, nfev = 0, probes
     fx = None
     if tracking:
-        fx, nfev = f_at(x), 1
+        fx, nfev = f_at(x), nfev + 1
     path, path_fun = ([list(x)], [fx]) if record else (None, None)
     stop_requested = small_change = False
     coordinate = None
     while True:
-        g, used = _gradient_at(values, x, h, row)
+        g, used = _gradient_at(values, x, steps.at(x), row)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
             reason, norm = Stop.GRADIENT_NOT_FINITE, math.nan
@@ -228,7 +287,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if x_new == x:
             reason = Stop.STEP_LOST
             break
-        coordinate = _bad_coordinate(x_new, h, row)
+        coordinate = _bad_coordinate(x_new, steps.at(x_new), row)
         if coordinate is not None:
             reason = Stop.STENCIL_LOST
             break
@@ -253,6 +312,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
+    steps.warn_if_imprecise(values)
     return descent_result(reason, x, fx, g, nit, nfev, norm,
                           -1 if coordinate is None else coordinate, tol, ftol, optimizer,
                           path, path_fun)

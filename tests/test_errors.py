@@ -151,9 +151,17 @@ def test_bad_per_coordinate_h_entry(impl, which, bad, container):
 
 
 @pytest.mark.parametrize("which", FUNCTIONS)
-@pytest.mark.parametrize("h", ["1e-5", None, [1e-5, "a"]], ids=repr)
+@pytest.mark.parametrize("h", [None, [1e-5, "a"]], ids=repr)
 def test_non_numeric_h(impl, which, h):
     check_raises(impl, which, TypeError, {"h": h}, ["h"] if not isinstance(h, list) else ["h[1]"])
+
+
+@pytest.mark.parametrize("which", FUNCTIONS)
+@pytest.mark.parametrize("h", ["1e-5", "Auto", ""], ids=repr)
+def test_unknown_step_rule(impl, which, h):
+    # a string names a step rule: only "auto" is one
+    msg = check_raises(impl, which, ValueError, {"h": h}, ["h", "'auto'", repr(h)])
+    assert msg.startswith("h must be a positive number, a sequence of "), msg
 
 
 @pytest.mark.parametrize("which", FUNCTIONS)
