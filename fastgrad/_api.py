@@ -9,17 +9,22 @@ import os
 import sys
 import warnings
 
+import numpy as np
+
 from . import _arguments as arguments
 from . import _contract as contract
 from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
-from ._stencils import DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, check_order
+from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
+                        check_order, sides)
 from .objectives import Objective
 
-#: Every row of the stencil table in C form, made once.
+#: Every row of the stencil table in C form, made once; with bounds, each row
+#: carries the one-sided rows of its order it turns into next to a bound.
 _ROWS = {key: _stencil.StencilRow(row) for key, row in STENCILS.items()}
+_BOUNDED_ROWS = {key: _stencil.StencilRow(row, sides(row)) for key, row in STENCILS.items()}
 
 #: The compiled rule for each optimizer class (fastgrad.reference has the same table).
 _RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent.AdamRule,
@@ -79,17 +84,34 @@ def _warn_if_imprecise(evaluator, h):
         warnings.warn(contract.low_precision_warning(), stacklevel=3)
 
 
-def _no_usable_step(x, h, i, row=None):
-    """The ValueError for a stencil whose realised step at coordinate i is 0 or not finite."""
+def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None):
+    """The ValueError for a stencil with no usable step at coordinate i: the
+    realised step rounds to 0 or is not finite, or the bounds leave no room."""
+    xi = float(x[i])
     if type(h) is tuple:  # relative steps: the double-precision one is checked first
-        step = h[0] * max(1.0, abs(float(x[i])))
+        step = h[0] * max(1.0, abs(xi))
     else:
         step = h if isinstance(h, float) else float(h[i])
-    return ValueError(contract.step_too_small(i, float(x[i]), step, row))
+    if bounds is not None:
+        lbi, ubi = float(bounds[0][i]), float(bounds[1][i])
+        choice = bounded_choice(sides(STENCILS[stencil.method, stencil.order]), xi, step,
+                                lbi, ubi)
+        if choice is None:
+            return ValueError(contract.no_room(i, xi, lbi, ubi, r))
+        step = choice[1]
+    return ValueError(contract.step_too_small(i, xi, step, r))
 
 
-def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=False,
-             vectorized=False):
+def _box(bounds, x, r=None):
+    """bounds checked against the point x, as two float64 vectors (None: no bounds)."""
+    if bounds is None:
+        return None
+    lb, ub = contract.check_bounds(bounds, x.tolist(), r)
+    return np.array(lb, dtype=np.float64), np.array(ub, dtype=np.float64)
+
+
+def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+             unpack=False, vectorized=False):
     """Finite-difference gradient of a scalar function f at x.
 
     Parameters
@@ -110,6 +132,13 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=Fals
         central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
         forward/backward: one-sided, error O(h), one evaluation fewer per coordinate.
         The division is by the realised step ``xp - xm``, as scipy does.
+    bounds : (lb, ub), optional
+        Box the stencil must stay in: scalars or sequences of n, -inf/inf
+        for an open side; x must lie inside.  Next to a bound a coordinate's
+        stencil turns one-sided of the same order (and shrinks its step if
+        even that does not fit), as scipy's approx_derivative; f(x) is then
+        evaluated first for every coordinate's use (one more evaluation for
+        central stencils).
     order : int, optional
         Accuracy order of the stencil: central 2 (default), 4, 6 or 8 (order
         evaluations per coordinate); forward/backward 1 (default) to 4 (order
@@ -140,7 +169,13 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=Fals
     array([ 2., -2.])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    g = _stencil.gradient(evaluator, x, h, row)
+    if bounds is None:
+        g = _stencil.gradient(evaluator, x, h, row)
+    else:
+        box = _box(bounds, x)
+        g = _stencil.gradient(evaluator, x, h, _BOUNDED_ROWS[row.method, row.order], box)
+        if type(g) is int:
+            raise _no_usable_step(x, h, g, None, row, box)
     if type(g) is int:
         raise _no_usable_step(x, h, g)
     _warn_if_imprecise(evaluator, h)
@@ -267,8 +302,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                           optimizer, path, path_fun)
 
 
-def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpack=False,
-                   vectorized=False, num_threads=None):
+def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+                   unpack=False, vectorized=False, num_threads=None):
     """Gradients of f at the m points in the rows of X.
 
     Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
@@ -317,7 +352,19 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpac
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     evaluator = _evaluator(f, args, n, unpack, vectorized)
-    G = _batch.gradient_batch(evaluator, points, steps, row, threads)
+    if bounds is None:
+        G = _batch.gradient_batch(evaluator, points, steps, row, threads)
+    else:
+        box = _box(bounds, points[0], 0)
+        inside = ((points >= box[0]) & (points <= box[1])).all(axis=1)
+        if not inside.all():  # the first row outside, with the reference's message
+            r = int(np.argmin(inside))
+            _box(bounds, points[r], r)
+        G = _batch.gradient_batch(evaluator, points, steps, _BOUNDED_ROWS[row.method, row.order],
+                                  threads, box)
+        if type(G) is tuple:
+            r, i = G
+            raise _no_usable_step(points[r], steps, i, r, row, box)
     if type(G) is tuple:
         r, i = G
         raise _no_usable_step(points[r], steps, i, r)

@@ -71,7 +71,8 @@ cdef enum:
     BLOCK_POINTS = 1048576
 
 
-def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int num_threads):
+def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int num_threads,
+                   bounds=None):
     """Gradients at the m rows of X, shape (m, n); or (row, coordinate) of the first
     stencil with no usable step (nothing evaluated then)."""
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t, bad, probes = 0
@@ -79,7 +80,7 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
     cdef int threads = min(num_threads, m) if ev.gil_free and not forked_child else 1
     cdef Py_ssize_t first, block, per_group
     cdef Stencil s
-    stencil_init(&s, &row.scheme, n, steps)
+    stencil_init(&s, row, n, steps, bounds)
     per_group = 1 if ev.gil_free else max(1, min(ev.points_per_call, GROUP_POINTS) // s.k)
     per_group = min(per_group, m)
     G = np.empty((m, n))

@@ -386,3 +386,63 @@ def vectorized_values(result, rows):
             raise TypeError(vectorized_type_error(describe(v)))
         values.append(as_real(v))  # an int beyond the float range: +-inf
     return values
+
+
+def _bound_values(value, name, n):
+    """One side of bounds as a list of n floats: a real scalar (broadcast) or a
+    sequence of n; infinities allowed, nan not."""
+    if is_real(value) and not isinstance(value, bool):
+        try:
+            values = [float(value)] * n
+        except OverflowError:
+            values = [math.inf if value > 0 else -math.inf] * n
+    elif is_sequence(value):
+        if len(value) != n:
+            raise ValueError(f"{name} must be a scalar or a sequence of n={n} bounds, "
+                             f"got {len(value)}")
+        values = []
+        for i, v in enumerate(value):
+            if not is_real(v) or isinstance(v, bool):
+                raise TypeError(f"{name}[{i}] must be a real number, got {describe(v)}")
+            try:
+                values.append(float(v))
+            except OverflowError:
+                values.append(math.inf if v > 0 else -math.inf)
+    else:
+        raise TypeError(f"{name} must be a real number or a sequence of {n} of them, "
+                        f"got {describe(value)}")
+    for i, v in enumerate(values):
+        if math.isnan(v):
+            raise ValueError(f"{name}[{i}] must not be nan")
+    return values
+
+
+def check_bounds(bounds, x, row=None):
+    """bounds=(lb, ub) for the point x (floats; row r of X if row is given):
+    None, or (lb, ub) as lists of n floats.
+
+    lb <= x <= ub coordinate by coordinate; -inf/inf leave a side open.
+    """
+    if bounds is None:
+        return None
+    if not is_sequence(bounds) or len(bounds) != 2:
+        raise TypeError(f"bounds must be a pair (lb, ub) of numbers or sequences of n, "
+                        f"got {describe(bounds)}")
+    n = len(x)
+    lb, ub = _bound_values(bounds[0], "lb", n), _bound_values(bounds[1], "ub", n)
+    for i in range(n):
+        if lb[i] > ub[i]:
+            raise ValueError(f"bounds: lb[{i}] = {lb[i]!r} > ub[{i}] = {ub[i]!r}")
+    for i in range(n):
+        if not lb[i] <= x[i] <= ub[i]:
+            where = f"x[{i}]" if row is None else f"X[{row}, {i}]"
+            raise ValueError(f"{where} = {x[i]!r} is outside the bounds "
+                             f"[{lb[i]!r}, {ub[i]!r}]")
+    return lb, ub
+
+
+def no_room(i, xi, lbi, ubi, row=None):
+    """The error for a coordinate whose bounds leave no room for any stencil."""
+    where = f"x[{i}]" if row is None else f"X[{row}, {i}]"
+    return (f"bounds leave no room for a stencil at {where} = {xi!r}: "
+            f"lb[{i}] = {lbi!r}, ub[{i}] = {ubi!r}")

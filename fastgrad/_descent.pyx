@@ -380,7 +380,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
     path.n = n
     path.length = path.capacity = 0
     path.xs = path.fs = NULL
-    stencil_init(&s, &row.scheme, n, steps)
+    stencil_init(&s, row, n, steps)
     workspace_alloc(&w, s.k, n if ev.gil_free else 0, False)
     try:
         bad = stencil_place(&s, xp, w.coord, w.value)

@@ -3,7 +3,7 @@
 # place / combine / gradient are inline here, so that the descent and batch
 # loops compile them in (a call across modules per gradient costs as much as
 # the arithmetic at small n); they are written once, in this file.
-from libc.math cimport fabs, fmax, isfinite
+from libc.math cimport fabs, fmax, isfinite, nextafter
 
 from ._evaluators cimport Evaluator, Points
 
@@ -24,6 +24,7 @@ cdef struct Scheme:
     bint center                # whether f(x) is evaluated (first of all points)
     double span_hi, span_lo    # g[i] = sum / (realised(span_hi) - realised(span_lo))
     bint outer_points          # some offset lies beyond the span: check those points too
+    double max_offset, min_offset  # the farthest points (0 included): bounds checks
 
 
 cdef struct Stencil:
@@ -34,6 +35,14 @@ cdef struct Stencil:
     const double* h            # h[i * h_stride] (stride 0: one step for all)
     Py_ssize_t h_stride
     double relative            # > 0: h="auto", h_i = relative * max(1, |x_i|) instead
+    # bounds: each coordinate takes the first of sides[0:nsides] that fits in
+    # [lb[i], ub[i]], else the forward/backward side with a shrunk step.  Every
+    # side then evaluates f(x) first (slot 0), so all have the same layout.
+    bint bounded
+    int nsides, forward, backward
+    Scheme sides[3]
+    const double* lb
+    const double* ub
 
 
 cdef struct Workspace:
@@ -48,10 +57,13 @@ cdef struct Workspace:
 
 
 cdef class StencilRow:
-    # A row of the table converted once (the API keeps one per row).
+    # A row of the table converted once (the API keeps one per row), and for
+    # bounds the sides a coordinate may take (nsides 0: none).
     cdef Scheme scheme
     cdef readonly str method
     cdef readonly int order
+    cdef int nsides, forward, backward
+    cdef Scheme sides[3]
 
 
 cdef class Steps:
@@ -64,7 +76,8 @@ cdef class Steps:
     cdef double relative, relative_single
 
 
-cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) except -1
+cdef int stencil_init(Stencil* s, StencilRow row, Py_ssize_t n, Steps h,
+                      object bounds=*) except -1
 cdef int probe_precision(Evaluator ev, Stencil* s, Steps h, const double* x,
                          Py_ssize_t* nfev) except -1
 cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t scratch,
@@ -86,6 +99,35 @@ cdef inline double realised_span(const Scheme* sc, double xi, double hi) noexcep
     return (xi + sc.span_hi * hi) - (xi + sc.span_lo * hi)
 
 
+cdef inline const Scheme* bounded_side(const Stencil* s, double xi, Py_ssize_t i,
+                                      double* h) noexcept nogil:
+    """The side coordinate i takes within its bounds, h[0] shrunk if need be;
+    NULL: no room.  _stencils.bounded_choice, the same operations."""
+    cdef int k
+    cdef const Scheme* sc
+    cdef double lbi = s.lb[i], ubi = s.ub[i], step, reach
+    for k in range(s.nsides):
+        sc = &s.sides[k]
+        if xi + sc.max_offset * h[0] <= ubi and xi + sc.min_offset * h[0] >= lbi:
+            return sc
+    if ubi - xi >= xi - lbi:
+        sc = &s.sides[s.forward]
+        reach = sc.max_offset
+        step = (ubi - xi) / reach
+        while step > 0.0 and xi + reach * step > ubi:
+            step = nextafter(step, 0.0)
+    else:
+        sc = &s.sides[s.backward]
+        reach = sc.min_offset  # negative
+        step = (xi - lbi) / -reach
+        while step > 0.0 and xi + reach * step < lbi:
+            step = nextafter(step, 0.0)
+    if not step > 0.0:
+        return NULL
+    h[0] = step
+    return sc
+
+
 cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize_t* coord,
                                      double* value) noexcept nogil:
     """Write the points around x, in evaluation order, to coord/value.
@@ -96,12 +138,16 @@ cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize
     cdef const Scheme* sc = &s.scheme
     cdef Py_ssize_t i, p, j = 0
     cdef double h, span, point
-    if sc.center:
+    if sc.center or s.bounded:
         coord[0] = -1
         value[0] = 0.0
         j = 1
     for i in range(s.n):
         h = step_at(s, x, i)
+        if s.bounded:
+            sc = bounded_side(s, x[i], i, &h)
+            if sc == NULL:
+                return i
         span = realised_span(sc, x[i], h)
         if span == 0.0 or not isfinite(span):
             return i
@@ -120,13 +166,16 @@ cdef inline void stencil_combine(const Stencil* s, const double* x, const double
     """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order."""
     cdef const Scheme* sc = &s.scheme
     cdef Py_ssize_t i, t
-    cdef double total
+    cdef double total, h
     for i in range(s.n):
+        h = step_at(s, x, i)
+        if s.bounded:
+            sc = bounded_side(s, x[i], i, &h)  # as placed: never NULL here
         # The first term starts the sum (0.0 + -0.0 would lose a sign).
         total = sc.weight[0] * fval[sc.base[0] + i * sc.stride[0]]
         for t in range(1, sc.terms):
             total = total + sc.weight[t] * fval[sc.base[t] + i * sc.stride[t]]
-        g[i] = total / realised_span(sc, x[i], step_at(s, x, i))
+        g[i] = total / realised_span(sc, x[i], h)
 
 
 cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,

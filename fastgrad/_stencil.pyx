@@ -26,33 +26,56 @@ from ._evaluators cimport Evaluator
 cnp.import_array()
 
 
-cdef class StencilRow:
-    """A row of ``_stencils.STENCILS`` in C form; made once per row by the API."""
+cdef int scheme_from_row(Scheme* sc, row, bint forced_center) except -1:
+    """A table row in C form; forced_center: f(x) takes slot 0 even if no term
+    uses it (the bounded layout, shared by every side)."""
+    cdef Py_ssize_t t, slot = 0
+    offsets, weights = row.offsets, row.float_weights
+    if not 0 < len(offsets) <= MAX_TERMS:
+        raise ValueError(f"a stencil row has 1 to {MAX_TERMS} terms, got {len(offsets)}")
+    sc.terms = len(offsets)
+    sc.center = 0 in offsets or forced_center
+    first = 1 if sc.center else 0  # f(x) is the first value of all
+    per_coordinate = len([o for o in offsets if o != 0])
+    for t in range(sc.terms):
+        sc.weight[t] = weights[t]
+        if offsets[t] == 0:
+            sc.base[t] = 0
+            sc.stride[t] = 0
+        else:
+            sc.base[t] = first + slot
+            sc.stride[t] = per_coordinate
+            sc.point_offset[slot] = offsets[t]
+            slot += 1
+    sc.per_coordinate = slot
+    sc.span_hi, sc.span_lo = row.span
+    reach = max(abs(row.span[0]), abs(row.span[1]))
+    sc.outer_points = any(abs(o) > reach for o in offsets)
+    sc.max_offset, sc.min_offset = max(max(offsets), 0), min(min(offsets), 0)
+    return 0
 
-    def __cinit__(self, row):
-        cdef Py_ssize_t t, slot = 0
-        offsets, weights = row.offsets, row.float_weights
-        if not 0 < len(offsets) <= MAX_TERMS:
-            raise ValueError(f"a stencil row has 1 to {MAX_TERMS} terms, got {len(offsets)}")
+
+cdef class StencilRow:
+    """A row of ``_stencils.STENCILS`` in C form; made once per row by the API.
+
+    ``sides``: for bounds, the rows a coordinate may take (``_stencils.sides``).
+    """
+
+    def __cinit__(self, row, sides=None):
+        cdef int k
         self.method, self.order = row.method, row.order
-        self.scheme.terms = len(offsets)
-        self.scheme.center = 0 in offsets
-        first = 1 if self.scheme.center else 0  # f(x) is the first value of all
-        per_coordinate = len(offsets) - first
-        for t in range(self.scheme.terms):
-            self.scheme.weight[t] = weights[t]
-            if offsets[t] == 0:
-                self.scheme.base[t] = 0
-                self.scheme.stride[t] = 0
-            else:
-                self.scheme.base[t] = first + slot
-                self.scheme.stride[t] = per_coordinate
-                self.scheme.point_offset[slot] = offsets[t]
-                slot += 1
-        self.scheme.per_coordinate = slot
-        self.scheme.span_hi, self.scheme.span_lo = row.span
-        reach = max(abs(row.span[0]), abs(row.span[1]))
-        self.scheme.outer_points = any(abs(o) > reach for o in offsets)
+        scheme_from_row(&self.scheme, row, False)
+        self.nsides = 0
+        if sides is not None:
+            if not 0 < len(sides) <= 3:
+                raise ValueError(f"1 to 3 sides, got {len(sides)}")
+            for k, side in enumerate(sides):
+                scheme_from_row(&self.sides[k], side, True)
+                if side.method == "forward":
+                    self.forward = k
+                elif side.method == "backward":
+                    self.backward = k
+            self.nsides = len(sides)
 
     def __repr__(self):
         return f"StencilRow({self.method!r}, order={self.order})"
@@ -77,13 +100,24 @@ cdef class Steps:
             self.stride = 1
 
 
-cdef int stencil_init(Stencil* s, const Scheme* scheme, Py_ssize_t n, Steps h) except -1:
-    s.scheme = scheme[0]
+cdef int stencil_init(Stencil* s, StencilRow row, Py_ssize_t n, Steps h,
+                      object bounds=None) except -1:
+    """s for row, n and h; bounds: None, or (lb, ub) as float64 vectors of n
+    that the caller keeps alive (then row must carry its sides)."""
+    s.scheme = row.scheme
     s.n = n
-    s.k = (1 if scheme.center else 0) + n * scheme.per_coordinate
     s.h = h.data
     s.h_stride = h.stride
     s.relative = h.relative
+    s.bounded = bounds is not None
+    if s.bounded:
+        if row.nsides == 0:
+            raise ValueError("internal: a bounded stencil needs a row with sides")
+        s.nsides, s.forward, s.backward = row.nsides, row.forward, row.backward
+        s.sides = row.sides
+        s.lb = <const double*> cnp.PyArray_DATA(bounds[0])
+        s.ub = <const double*> cnp.PyArray_DATA(bounds[1])
+    s.k = (1 if s.scheme.center or s.bounded else 0) + n * s.scheme.per_coordinate
     return 0
 
 
@@ -137,7 +171,7 @@ cdef object new_vector(Py_ssize_t n):
 
 # -- the entry points the API calls -------------------------------------------
 
-def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row):
+def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
     """The gradient at x (a validated float64 vector) as a new array, or the
     index of the first coordinate whose stencil has no usable step (an int)."""
     cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
@@ -146,7 +180,7 @@ def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row):
     cdef Workspace w
     cdef Steps steps = Steps(h)
     cdef double* gp
-    stencil_init(&s, &row.scheme, n, steps)
+    stencil_init(&s, row, n, steps, bounds)
     workspace_alloc(&w, s.k, n if ev.gil_free else 0, False)
     try:
         bad = stencil_place(&s, xp, w.coord, w.value)

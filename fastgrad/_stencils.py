@@ -26,6 +26,7 @@ in IEEE arithmetic ``1 * a == a``, ``(-1) * a == -a`` and ``a + (-b) == a - b``:
 Evaluation order: f(x) first if any term needs it, then for i = 0..n-1 the
 points of coordinate i in the row's term order (offset 0 skipped).
 """
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Dict, Tuple
@@ -106,11 +107,12 @@ def _build():
     table: Dict[Tuple[str, int], Stencil] = {}
     for order in ORDERS["central"]:
         table["central", order] = _row("central", order, _central_offsets(order), (1, -1))
-    for order in ORDERS["forward"]:
+    # One-sided rows up to order 8: orders 5-8 only stand in for central rows of
+    # that order next to a bound (order= offers one-sided 1-4).
+    for order in range(1, 9):
         # Points first, f(x) last: order 1 is (f(x + h) - f(x)) / h.
         offsets = list(range(1, order + 1)) + [0]
         table["forward", order] = _row("forward", order, offsets, (1, 0))
-    for order in ORDERS["backward"]:
         # f(x) first: order 1 is (f(x) - f(x - h)) / h.
         offsets = [0] + [-k for k in range(1, order + 1)]
         table["backward", order] = _row("backward", order, offsets, (0, -1))
@@ -153,3 +155,41 @@ def check_order(method, order):
 def stencil(method, order=None):
     """The row for a checked method and an order (None: the method's default order)."""
     return STENCILS[method, check_order(method, order)]
+
+
+# -- bounds: the stencil turns one-sided of the same order next to a bound ---------
+
+def sides(row):
+    """The rows a bounded coordinate may use, in order of preference: the row
+    itself, then the one-sided rows of the same order (as scipy's approx_derivative)."""
+    forward, backward = STENCILS["forward", row.order], STENCILS["backward", row.order]
+    if row.method == "central":
+        return (row, forward, backward)
+    return (row, backward) if row.method == "forward" else (row, forward)
+
+
+def bounded_choice(rows, xi, hi, lbi, ubi):
+    """(row, step) for coordinate i within [lbi, ubi], or None: no room at all.
+
+    The first row of ``rows`` whose every point x_i + o h_i lies in the bounds;
+    if none does, the one-sided row on the roomier side with the step shrunk to
+    fit (the largest float step whose farthest point stays inside).  The
+    compiled core makes the same choice with the same operations.
+    """
+    for row in rows:
+        if xi + max(row.offsets) * hi <= ubi and xi + min(row.offsets) * hi >= lbi:
+            return row, hi
+    up, down = ubi - xi, xi - lbi
+    if up >= down:
+        row = STENCILS["forward", rows[0].order]
+        reach = float(max(row.offsets))
+        step = up / reach
+        while step > 0.0 and xi + reach * step > ubi:
+            step = math.nextafter(step, 0.0)
+    else:
+        row = STENCILS["backward", rows[0].order]
+        reach = float(min(row.offsets))  # negative
+        step = down / -reach
+        while step > 0.0 and xi + reach * step < lbi:
+            step = math.nextafter(step, 0.0)
+    return (row, step) if step > 0.0 else None

@@ -22,7 +22,7 @@ from . import _contract as contract
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result
-from ._stencils import EPS32, EPS64, auto_step, stencil as stencil_row
+from ._stencils import EPS32, EPS64, auto_step, bounded_choice, sides, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning"]
@@ -115,50 +115,65 @@ def _realised(xi, hi, offset):
     return xi if offset == 0 else xi + offset * hi
 
 
-def _span(x, h, i, row):
+def _span(xi, hi, row):
     """The realised distance coordinate i's sum is divided by."""
-    hi_, lo = row.span
-    return _realised(x[i], h[i], hi_) - _realised(x[i], h[i], lo)
+    up, down = row.span
+    return _realised(xi, hi, up) - _realised(xi, hi, down)
 
 
-def _bad_coordinate(x, h, row):
-    """The first i whose realised span is 0 or not finite (h too small or too large)
-    or, for rows reaching beyond their span, with a point that is not finite; else None."""
-    reach = max(abs(row.span[0]), abs(row.span[1]))
-    for i in range(len(x)):
-        span = _span(x, h, i, row)
+def _plan(x, h, row, bounds=None):
+    """Per coordinate, (row, step): the row with h[i] -- or, within bounds, the
+    side that fits (a shrunk step if need be), None where there is no room."""
+    if bounds is None:
+        return [(row, hi) for hi in h]
+    lb, ub = bounds
+    rows = sides(row)
+    return [bounded_choice(rows, x[i], h[i], lb[i], ub[i]) for i in range(len(x))]
+
+
+def _bad_coordinate(x, plan):
+    """The first i whose realised span is 0 or not finite (h too small or too large),
+    or, for rows reaching beyond their span, with a point that is not finite, or
+    with no room within the bounds; else None."""
+    for i, choice in enumerate(plan):
+        if choice is None:
+            return i
+        row, hi = choice
+        span = _span(x[i], hi, row)
         if span == 0.0 or not math.isfinite(span):
             return i
+        reach = max(abs(row.span[0]), abs(row.span[1]))
         for offset in row.point_offsets:
-            if abs(offset) > reach and not math.isfinite(_realised(x[i], h[i], offset)):
+            if abs(offset) > reach and not math.isfinite(_realised(x[i], hi, offset)):
                 return i
     return None
 
 
-def _stencil(x, h, row):
+def _stencil(x, plan, center):
     """The points where the gradient evaluates f, in evaluation order."""
-    points = [(None, None)] if row.needs_center else []
-    for i in range(len(x)):
+    points = [(None, None)] if center else []
+    for i, (row, hi) in enumerate(plan):
         for offset in row.point_offsets:
-            points.append((i, _realised(x[i], h[i], offset)))
+            points.append((i, _realised(x[i], hi, offset)))
     return points
 
 
-def _gradient_at(values, x, h, row):
-    """The gradient at x (whose stencil is checked) and the number of evaluations."""
-    points = _stencil(x, h, row)
+def _gradient_at(values, x, plan, center):
+    """The gradient at x (whose stencil is checked) and the number of evaluations.
+
+    center: f(x) is evaluated first (the row needs it, or bounds may)."""
+    points = _stencil(x, plan, center)
     fv = values(x, points)
-    center = fv[0] if row.needs_center else None
-    first = 1 if row.needs_center else 0
-    per_coordinate = len(row.point_offsets)
+    first = 1 if center else 0
+    per_coordinate = len(plan[0][0].point_offsets)  # the same for every side of a row
     g = []
-    for i in range(len(x)):
+    for i, (row, hi) in enumerate(plan):
         at = iter(fv[first + i * per_coordinate:first + (i + 1) * per_coordinate])
         total = None
         for offset, weight in zip(row.offsets, row.float_weights):
-            term = weight * (center if offset == 0 else next(at))
+            term = weight * (fv[0] if offset == 0 else next(at))
             total = term if total is None else total + term  # 0.0 + -0.0 would lose a sign
-        g.append(total / _span(x, h, i, row))
+        g.append(total / _span(x[i], hi, row))
     return g, len(points)
 
 
@@ -172,33 +187,38 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     return values, x, _Steps(h, row), row
 
 
-def _check_stencil(x, h, row, r=None):
-    bad = _bad_coordinate(x, h, row)
-    if bad is not None:
-        raise ValueError(contract.step_too_small(bad, x[bad], h[bad], r))
+def _check_stencil(x, h, row, r=None, bounds=None):
+    """The plan of x's stencil, or the ValueError naming the coordinate without one."""
+    plan = _plan(x, h, row, bounds)
+    bad = _bad_coordinate(x, plan)
+    if bad is None:
+        return plan
+    if plan[bad] is None:
+        raise ValueError(contract.no_room(bad, x[bad], bounds[0][bad], bounds[1][bad], r))
+    raise ValueError(contract.step_too_small(bad, x[bad], plan[bad][1], r))
 
 
-def _checked_gradient(values, x, steps, row):
+def _checked_gradient(values, x, steps, row, bounds=None):
     """The gradient at x, every check first (and h="auto"'s probe of f)."""
-    _check_stencil(x, steps.at(x), row)
+    plan = _check_stencil(x, steps.at(x), row, None, bounds)
     if steps.probe(values, x):
-        _check_stencil(x, steps.at(x), row)
-    g = _gradient_at(values, x, steps.at(x), row)[0]
+        plan = _check_stencil(x, steps.at(x), row, None, bounds)
+    g = _gradient_at(values, x, plan, row.needs_center or bounds is not None)[0]
     steps.warn_if_imprecise(values, stacklevel=4)
     return g
 
 
 # -- the public functions -----------------------------------------------------
 
-def gradient(f, x, h=1e-5, *, method="central", order=None, args=(), unpack=False,
-             vectorized=False):
+def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+             unpack=False, vectorized=False):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    return _checked_gradient(values, x, steps, row)
+    return _checked_gradient(values, x, steps, row, contract.check_bounds(bounds, x))
 
 
-def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpack=False,
-                   vectorized=False, num_threads=None):
+def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+                   unpack=False, vectorized=False, num_threads=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
@@ -207,13 +227,16 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, args=(), unpac
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
+    boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
-        _check_stencil(x, steps.at(x), row, r)
+        _check_stencil(x, steps.at(x), row, r, boxes[r])
     if steps.probe(values, rows[0]):
         for r, x in enumerate(rows):
-            _check_stencil(x, steps.at(x), row, r)
-    G = [_gradient_at(values, x, steps.at(x), row)[0] for x in rows]
+            _check_stencil(x, steps.at(x), row, r, boxes[r])
+    center = row.needs_center or bounds is not None
+    G = [_gradient_at(values, x, _plan(x, steps.at(x), row, box), center)[0]
+         for x, box in zip(rows, boxes)]
     steps.warn_if_imprecise(values)
     return G
 
@@ -241,6 +264,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     probes = steps.probe(values, x)
     if probes:
         _check_stencil(x, steps.at(x), row)
+    center = row.needs_center
 
     def f_at(point):
         return values(point, [(None, None)])[0]
@@ -255,7 +279,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     stop_requested = small_change = False
     coordinate = None
     while True:
-        g, used = _gradient_at(values, x, steps.at(x), row)
+        g, used = _gradient_at(values, x, _plan(x, steps.at(x), row), center)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
             reason, norm = Stop.GRADIENT_NOT_FINITE, math.nan
@@ -287,7 +311,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if x_new == x:
             reason = Stop.STEP_LOST
             break
-        coordinate = _bad_coordinate(x_new, steps.at(x_new), row)
+        coordinate = _bad_coordinate(x_new, _plan(x_new, steps.at(x_new), row))
         if coordinate is not None:
             reason = Stop.STENCIL_LOST
             break

@@ -8,7 +8,7 @@ import pytest
 import fastgrad
 import fastgrad.reference as reference
 from fastgrad._contract import PrecisionWarning
-from fastgrad._stencils import EPS32, EPS64, STENCILS, auto_step
+from fastgrad._stencils import EPS32, EPS64, ORDERS, STENCILS, auto_step
 from fastgrad.objectives import Rosenbrock
 
 from _fgtools import assert_same_result, bits
@@ -46,7 +46,10 @@ def test_a_fixed_h_fails_where_auto_works(impl):
     assert abs(g[0] / 3e24 - 1.0) < 1e-8
 
 
-@pytest.mark.parametrize("method,order", sorted(STENCILS))
+PUBLIC_ROWS = [(m, o) for m, orders in ORDERS.items() for o in orders]
+
+
+@pytest.mark.parametrize("method,order", PUBLIC_ROWS)
 def test_auto_uses_the_optimal_constant_per_row(method, order):
     # The points f receives: x_i + offset * c * max(1, |x_i|), c = eps**(1/(order+1))
     seen = []
@@ -157,3 +160,114 @@ def test_auto_step_too_large_for_x_is_named(impl):
 
     with pytest.raises(ValueError, match=r"gives no usable step at x\[1\] = 1.79769e\+308"):
         impl.gradient(f, [1.0, 1.79769e308], "auto")
+
+
+# -- bounds: no stencil point leaves the box ------------------------------------------
+
+def recording(f):
+    seen = []
+
+    def g(p):
+        seen.append([float(v) for v in p])
+        return f(p)
+    return g, seen
+
+
+def sqrt_sum(p):
+    return math.sqrt(p[0]) + math.sqrt(1.0 - p[1])
+
+
+BOX_CASES = [
+    ([0.0, 0.5], (0.0, 1.0)),           # at the lower bound
+    ([0.5, 1.0], (0.0, 1.0)),           # at the upper bound
+    ([1e-9, 1.0 - 1e-9], (0.0, 1.0)),   # just inside both
+    ([0.3, 0.7], ([0.3 - 1e-7, 0.7 - 1e-7], [0.3 + 2e-7, 0.7 + 1e-7])),  # tight boxes: shrunk
+    ([0.25, 0.75], (-math.inf, math.inf)),  # open box: the plain stencil
+]
+
+
+@pytest.mark.parametrize("x,bounds", BOX_CASES)
+@pytest.mark.parametrize("method,order", [("central", 2), ("central", 4), ("forward", 1),
+                                          ("backward", 2), ("central", 8)])
+def test_no_point_leaves_the_box_and_both_agree(impl, x, bounds, method, order):
+    f, seen = recording(sqrt_sum)
+    g = impl.gradient(f, x, 1e-5, method=method, order=order, bounds=bounds)
+    lb, ub = bounds
+    lb = lb if isinstance(lb, list) else [lb] * 2
+    ub = ub if isinstance(ub, list) else [ub] * 2
+    assert all(lb[i] <= p[i] <= ub[i] for p in seen for i in range(2)), seen
+    other = reference if impl is fastgrad else fastgrad
+    f2, seen2 = recording(sqrt_sum)
+    assert bits(other.gradient(f2, x, 1e-5, method=method, order=order, bounds=bounds)) == \
+        bits(g)
+    assert seen2 == seen  # the same points, in the same order
+    if x[0] >= 0.1 and x[1] <= 0.9:  # h well inside sqrt's smooth part: check the value
+        exact = [0.5 / math.sqrt(x[0]), -0.5 / math.sqrt(1.0 - x[1])]
+        assert all(abs(a - b) <= 1e-3 * abs(b) for a, b in zip(g, exact)), (g, exact)
+
+
+def test_at_a_bound_the_stencil_turns_one_sided_of_the_same_order(impl):
+    f, seen = recording(lambda p: p[0] ** 3)
+    g = impl.gradient(f, [0.0], 0.01, bounds=(0.0, 1.0))  # central order 2 at lb
+    # f(x) first, then the forward order-2 points x + h, x + 2h
+    assert seen == [[0.0], [0.01], [0.02]]
+    # forward order 2 on x**3 at 0: (2 f(h) - f(2h)/2 - 3/2 f(0)) / h = -2 h**2
+    assert abs(g[0] - (-2e-4)) < 1e-15
+    seen.clear()
+    impl.gradient(f, [1.0], 0.01, bounds=(0.0, 1.0))
+    assert seen == [[1.0], [1.0 - 0.01], [1.0 + (-2) * 0.01]]
+
+
+def test_central_with_bounds_evaluates_f_at_x_too(impl):
+    calls = []
+    impl.gradient(lambda p: calls.append(1) or p[0] ** 2 + p[1] ** 2, [0.5, 0.5],
+                  bounds=(-1.0, 1.0))
+    assert len(calls) == 2 * 2 + 1
+
+
+def test_batch_with_bounds_agrees_with_each_row(impl):
+    X = [[0.0, 0.5], [0.5, 1.0], [0.2, 0.3]]
+    G = impl.gradient_batch(sqrt_sum, X, bounds=(0.0, 1.0))
+    for r, x in enumerate(X):
+        assert bits(G[r]) == bits(impl.gradient(sqrt_sum, x, bounds=(0.0, 1.0)))
+    from fastgrad.objectives import Sphere
+    assert [bits(r) for r in fastgrad.gradient_batch(Sphere(), X, bounds=(0.0, 1.0))] == \
+        [bits(r) for r in reference.gradient_batch(Sphere(), X, bounds=(0.0, 1.0))]
+
+
+@pytest.mark.parametrize("bounds,error,message", [
+    ((0.5, 0.5), ValueError, r"bounds leave no room for a stencil at x\[0\] = 0\.5: "
+                             r"lb\[0\] = 0\.5, ub\[0\] = 0\.5"),
+    ((0.6, 1.0), ValueError, r"x\[0\] = 0\.5 is outside the bounds \[0\.6, 1\.0\]"),
+    ((1.0, 0.0), ValueError, r"bounds: lb\[0\] = 1\.0 > ub\[0\] = 0\.0"),
+    (([0.0], [1.0]), ValueError, r"lb must be a scalar or a sequence of n=2 bounds, got 1"),
+    ((0.0, math.nan), ValueError, r"ub\[0\] must not be nan"),
+    ((0.0,), TypeError, r"bounds must be a pair \(lb, ub\)"),
+    (("a", 1.0), TypeError, r"lb must be a real number or a sequence of 2 of them"),
+])
+def test_bad_bounds_are_named_before_f_is_called(impl, bounds, error, message):
+    def f(p):
+        raise AssertionError("f must not be called")
+
+    with pytest.raises(error, match=message):
+        impl.gradient(f, [0.5, 0.5], bounds=bounds)
+    with pytest.raises(error, match=message.replace(r"x\[0\]", r"X\[0, 0\]")):
+        impl.gradient_batch(f, [[0.5, 0.5]], bounds=bounds)
+
+
+def test_batch_names_the_row_outside_the_bounds(impl):
+    with pytest.raises(ValueError, match=r"X\[2, 1\] = 2\.0 is outside the bounds \[0\.0, 1\.0\]"):
+        impl.gradient_batch(sqrt_sum, [[0.5, 0.5], [0.1, 0.1], [0.5, 2.0]], bounds=(0.0, 1.0))
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_bounds_bit_identical_on_every_tier(tier):
+    kwargs, fast_f, ref_f = TIERS[tier]
+    for x in ([0.0, -1.0], [1.0, -0.3], [0.4, 0.0]):
+        opts = dict(bounds=([0.0, -1.0], [1.0, 0.0]), **kwargs)
+        assert bits(fastgrad.gradient(fast_f, x, **opts)) == \
+            bits(reference.gradient(ref_f, x, **opts))
+        assert bits(fastgrad.gradient(fast_f, x, "auto", **opts)) == \
+            bits(reference.gradient(ref_f, x, "auto", **opts))
+    assert bits(fastgrad.gradient(Rosenbrock(), [0.0, 1.0], bounds=(0.0, 1.0))) == \
+        bits(reference.gradient(Rosenbrock(), [0.0, 1.0], bounds=(0.0, 1.0)))

@@ -55,8 +55,8 @@ def test_mypy_reveals_the_real_signature_of_gradient(checked):
     assert gradient.startswith("def (f: ")
     # the parameters in order, method and after keyword-only
     names = re.findall(r"(?:^def \(|, )(\*, )?(\w+): ", gradient)
-    assert [name for _, name in names] == ["f", "x", "h", "method", "order", "args", "unpack",
-                                          "vectorized"]
+    assert [name for _, name in names] == ["f", "x", "h", "method", "order", "bounds", "args",
+                                          "unpack", "vectorized"]
     assert [star for star, _ in names].index("*, ") == 3
     assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] =" in gradient
     assert "args: tuple[Any, ...] =, unpack: bool =, vectorized: bool =)" in gradient
