@@ -2,6 +2,7 @@
 
 ``fastgrad.reference`` offers the same functions in pure Python.
 """
+from ._accuracy import GradientResult
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum
 from ._result import DescentResult
@@ -9,7 +10,8 @@ from ._result import DescentResult
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning",
+           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "PrecisionWarning",
            "show_config", "__version__"]
 
 # Loaded on first use, so that `import fastgrad.reference` needs neither numpy nor

@@ -13,6 +13,7 @@ from ._optimizers import Armijo as Armijo
 from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
 from ._contract import PrecisionWarning as PrecisionWarning
+from ._accuracy import GradientResult as GradientResult
 
 # A raw PyCapsule has a type name from Python 3.13 on; before, only a
 # scipy.LowLevelCallable (a tuple (capsule, function, user_data)) is typed.
@@ -24,7 +25,8 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning",
+           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "PrecisionWarning",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -35,6 +37,7 @@ _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
 _Step = Union[float, ArrayLike, Literal["auto"]]
 
+@overload
 def gradient(
     f: _Function,
     x: ArrayLike,
@@ -46,7 +49,22 @@ def gradient(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
+    full_output: Literal[False] = False,
 ) -> NDArray[np.float64]: ...
+@overload
+def gradient(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[True],
+) -> GradientResult: ...
 def gradient_batch(
     f: _Function,
     X: ArrayLike,

@@ -5,6 +5,7 @@ tier is picked here from what f is; the kernels (``_stencil``, ``_descent``,
 ``_batch``) run the loops and report what went wrong as indices, which are
 turned into the reference's messages here; ``_result`` builds DescentResult.
 """
+import math
 import os
 import sys
 import warnings
@@ -15,6 +16,7 @@ from . import _arguments as arguments
 from . import _contract as contract
 from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
+from ._accuracy import GradientResult, estimate
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
 from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
@@ -111,7 +113,7 @@ def _box(bounds, x, r=None):
 
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False):
+             unpack=False, vectorized=False, full_output=False):
     """Finite-difference gradient of a scalar function f at x.
 
     Parameters
@@ -149,9 +151,15 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     unpack, vectorized : bool
         How f takes its argument (see f).
 
+    full_output : bool
+        Return a GradientResult (grad, error, nfev, success, message, step)
+        instead of the array: the error is estimated from a second gradient
+        with steps 2h and one more evaluation of f at x (2k + 1 evaluations
+        for a stencil of k points; see ``fastgrad._accuracy``).
+
     Returns
     -------
-    ndarray of shape (n,), float64
+    ndarray of shape (n,), float64, or GradientResult
         The gradient; f returning nan or inf gives nan or inf here.
 
     Raises
@@ -169,17 +177,48 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     array([ 2., -2.])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    if bounds is None:
-        g = _stencil.gradient(evaluator, x, h, row)
-    else:
-        box = _box(bounds, x)
-        g = _stencil.gradient(evaluator, x, h, _BOUNDED_ROWS[row.method, row.order], box)
-        if type(g) is int:
-            raise _no_usable_step(x, h, g, None, row, box)
+    full_output = contract.check_flag(full_output, "full_output")
+    box = _box(bounds, x)
+    kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
+    g = _stencil.gradient(evaluator, x, h, kernel_row, box)
     if type(g) is int:
-        raise _no_usable_step(x, h, g)
+        raise _no_usable_step(x, h, g, None, row, box)
+    result = _full_output(evaluator, x, h, row, kernel_row, box, g) if full_output else g
     _warn_if_imprecise(evaluator, h)
-    return g
+    return result
+
+
+def _full_output(evaluator, x, h, row, kernel_row, box, g):
+    """The GradientResult of g (steps h): the gradient again with steps 2h, and f(x)."""
+    n = x.shape[0]
+    relative = type(h) is tuple
+    row = STENCILS[row.method, row.order]  # the table's row: its terms and order
+    g_double = _stencil.gradient(evaluator, x, _doubled(h), kernel_row, box)
+    fx = _stencil.value_at(evaluator, x)
+    points = (1 if row.needs_center or box is not None else 0) + n * len(row.point_offsets)
+    nfev = 2 * (points + relative) + 1
+    if relative:
+        c = h[1] if evaluator.low_precision else h[0]
+        steps = c * np.maximum(1.0, np.abs(x))
+    else:
+        steps = np.full(n, h) if isinstance(h, float) else h.copy()
+    if type(g_double) is int:  # 2h leaves the usable range: no estimate
+        nfev = points + relative + 1
+        errors, success = [math.inf] * n, False
+        message = (f"no error estimate: the doubled step has no usable stencil at "
+                   f"x[{g_double}]")
+    else:
+        errors, success, message = estimate(g.tolist(), g_double.tolist(), fx, row,
+                                            steps.tolist(), evaluator.low_precision)
+    return GradientResult(grad=g, error=np.array(errors), nfev=nfev, success=success,
+                          message=message, step=steps)
+
+
+def _doubled(h):
+    """The steps 2h: of a float, a vector, or h="auto"'s constants."""
+    if type(h) is tuple:
+        return (2.0 * h[0], 2.0 * h[1])
+    return 2.0 * h
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,

@@ -204,6 +204,13 @@ def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
     return g
 
 
+def value_at(Evaluator ev, cnp.ndarray x):
+    """f at x (a validated float64 vector), through the evaluator."""
+    cdef double value
+    ev.evaluate_at(<const double*> cnp.PyArray_DATA(x), cnp.PyArray_SIZE(x), &value)
+    return value
+
+
 def descent_step(Evaluator ev, cnp.ndarray x, h, StencilRow row, double learning_rate):
     """x - learning_rate * gradient(x) as a new array, or the bad coordinate (an int)."""
     g = gradient(ev, x, h, row)

@@ -19,13 +19,15 @@ import math
 import warnings
 
 from . import _contract as contract
+from ._accuracy import GradientResult, estimate
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result
 from ._stencils import EPS32, EPS64, auto_step, bounded_choice, sides, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning"]
+           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "PrecisionWarning"]
 
 
 # -- evaluating f -------------------------------------------------------------
@@ -84,7 +86,18 @@ class _Steps:
     def __init__(self, h, row):
         self.fixed = None if isinstance(h, str) else h
         # h="auto": h_i = c * max(1, |x_i|), c sized for the precision f computes in
-        self.c, self.c_single = auto_step(row, EPS64), auto_step(row, EPS32)
+        if row is not None:
+            self.c, self.c_single = auto_step(row, EPS64), auto_step(row, EPS32)
+            self.c64 = self.c
+
+    def doubled(self):
+        """The steps 2h (h="auto": twice the constants, precision probed again)."""
+        twice = _Steps([2.0 * v for v in self.fixed] if self.fixed is not None else "auto",
+                       None)
+        if self.fixed is None:
+            twice.c, twice.c_single = 2.0 * self.c64, 2.0 * self.c_single
+            twice.c64 = twice.c
+        return twice
 
     def at(self, x):
         if self.fixed is not None:
@@ -198,23 +211,48 @@ def _check_stencil(x, h, row, r=None, bounds=None):
     raise ValueError(contract.step_too_small(bad, x[bad], plan[bad][1], r))
 
 
-def _checked_gradient(values, x, steps, row, bounds=None):
+def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
     """The gradient at x, every check first (and h="auto"'s probe of f)."""
     plan = _check_stencil(x, steps.at(x), row, None, bounds)
     if steps.probe(values, x):
         plan = _check_stencil(x, steps.at(x), row, None, bounds)
     g = _gradient_at(values, x, plan, row.needs_center or bounds is not None)[0]
-    steps.warn_if_imprecise(values, stacklevel=4)
+    if warn:
+        steps.warn_if_imprecise(values, stacklevel=4)
     return g
 
 
 # -- the public functions -----------------------------------------------------
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False):
+             unpack=False, vectorized=False, full_output=False):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    return _checked_gradient(values, x, steps, row, contract.check_bounds(bounds, x))
+    full_output = contract.check_flag(full_output, "full_output")
+    box = contract.check_bounds(bounds, x)
+    if not full_output:
+        return _checked_gradient(values, x, steps, row, box)
+    # The gradient with steps h and 2h, then f(x): fastgrad._accuracy's estimate.
+    g = _checked_gradient(values, x, steps, row, box, warn=False)
+    points = (1 if row.needs_center or box is not None else 0) + len(x) * len(row.point_offsets)
+    probe = 1 if steps.fixed is None else 0
+    try:
+        g_double = _checked_gradient(values, x, steps.doubled(), row, box, warn=False)
+    except ValueError as error:  # 2h leaves the usable range: no estimate
+        g_double, bad = None, str(error)
+    fx = values(x, [(None, None)])[0]
+    used = steps.at(x)
+    if g_double is None:
+        nfev, errors, success = points + probe + 1, [math.inf] * len(x), False
+        coordinate = bad.split("x[", 1)[1].split("]", 1)[0]
+        message = f"no error estimate: the doubled step has no usable stencil at x[{coordinate}]"
+    else:
+        nfev = 2 * (points + probe) + 1
+        errors, success, message = estimate(g, g_double, fx, row, used,
+                                            values.seen["low_precision"])
+    steps.warn_if_imprecise(values)
+    return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
+                          step=list(used))
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),

@@ -271,3 +271,95 @@ def test_bounds_bit_identical_on_every_tier(tier):
             bits(reference.gradient(ref_f, x, "auto", **opts))
     assert bits(fastgrad.gradient(Rosenbrock(), [0.0, 1.0], bounds=(0.0, 1.0))) == \
         bits(reference.gradient(Rosenbrock(), [0.0, 1.0], bounds=(0.0, 1.0)))
+
+
+# -- full_output: an honest error estimate ------------------------------------------
+
+FUNCTIONS = {
+    "exp": (lambda x: math.exp(x[0]) * math.exp(0.3 * x[1]),
+            lambda x: [math.exp(x[0]) * math.exp(0.3 * x[1]),
+                       0.3 * math.exp(x[0]) * math.exp(0.3 * x[1])]),
+    "trig": (lambda x: math.sin(x[0]) * math.cos(2 * x[1]),
+             lambda x: [math.cos(x[0]) * math.cos(2 * x[1]),
+                        -2 * math.sin(x[0]) * math.sin(2 * x[1])]),
+    "runge": (lambda x: 1 / (1 + 25 * x[0] ** 2) + x[1],
+              lambda x: [-50 * x[0] / (1 + 25 * x[0] ** 2) ** 2, 1.0]),
+    "rosenbrock": (lambda x: 100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2,
+                   lambda x: [-400 * x[0] * (x[1] - x[0] ** 2) - 2 * (1 - x[0]),
+                              200 * (x[1] - x[0] ** 2)]),
+    "log1p": (lambda x: math.log1p(x[0] ** 2) * x[1],
+              lambda x: [2 * x[0] / (1 + x[0] ** 2) * x[1], math.log1p(x[0] ** 2)]),
+}
+
+
+def test_the_error_estimate_is_honest_and_not_loose():
+    # A random battery of smooth functions, points, steps (truncation- and
+    # rounding-dominated) and stencils, against the exact gradients.
+    import random
+    rng = random.Random(20261202)
+    inside, ratios = 0, []
+    for _ in range(300):
+        name = rng.choice(sorted(FUNCTIONS))
+        f, exact = FUNCTIONS[name]
+        x = [rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5)]
+        h = rng.choice([1e-5, "auto", 1e-3, 1e-8, 1e-2])
+        method, order = rng.choice([("central", 2), ("central", 4), ("forward", 1),
+                                    ("backward", 2), ("central", 8), ("forward", 3)])
+        r = reference.gradient(f, x, h, method=method, order=order, full_output=True)
+        for g, e, t in zip(r.grad, r.error, exact(x)):
+            inside += abs(g - t) <= e
+            if g != t:
+                ratios.append(e / abs(g - t))
+    assert inside >= 0.95 * 600, inside
+    ratios.sort()
+    assert ratios[len(ratios) // 2] < 100, ratios[len(ratios) // 2]  # not absurdly loose
+
+
+@pytest.mark.parametrize("h", [1e-5, "auto", [1e-4, 2e-6]])
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_full_output_bit_identical_with_the_reference(h, tier):
+    kwargs, fast_f, ref_f = TIERS[tier]
+    x = [0.7, -1.3]
+    for extra in ({}, {"bounds": ([0.7, -1.3], 5.0)}, {"method": "forward", "order": 3}):
+        r = fastgrad.gradient(fast_f, x, h, full_output=True, **extra, **kwargs)
+        q = reference.gradient(ref_f, x, h, full_output=True, **extra, **kwargs)
+        assert isinstance(r, fastgrad.GradientResult) and isinstance(q, fastgrad.GradientResult)
+        assert bits(r.grad) == bits(q.grad) and bits(r.error) == bits(q.error)
+        assert bits(r.step) == bits(q.step)
+        assert (r.nfev, r.success, r.message) == (q.nfev, q.success, q.message)
+        assert bits(r.grad) == bits(fastgrad.gradient(fast_f, x, h, **extra, **kwargs))
+
+
+@pytest.mark.parametrize("h,extra,k", [(1e-5, {}, 4), ("auto", {}, 4 + 1),
+                                        (1e-5, {"method": "forward"}, 3),
+                                        (1e-5, {"bounds": (0.0, 1.0)}, 5)])
+def test_full_output_counts_every_evaluation(impl, h, extra, k):
+    calls = []
+
+    def f(p):
+        calls.append(1)
+        return wavy(p)
+
+    r = impl.gradient(f, [0.5, 0.5], h, full_output=True, **extra)
+    assert r.nfev == len(calls) == 2 * k + 1  # two gradients (h, 2h) and f(x)
+
+
+def test_full_output_flags_what_it_cannot_trust(impl):
+    r = impl.gradient(lambda p: math.sin(1e6 * p[0]), [0.0], full_output=True)
+    assert not r.success and r.message.startswith("the error estimate exceeds the gradient")
+    r = impl.gradient(lambda p: math.nan, [0.0], full_output=True)
+    assert not r.success and r.message.startswith("f is not finite")
+    r = impl.gradient(wavy, [0.7, -1.3], full_output=True)
+    assert r.success and r.message.startswith("ok")
+    exact = wavy_gradient_exact([0.7, -1.3])
+    assert all(abs(g - t) <= e for g, e, t in zip(r.grad, r.error, exact))
+
+
+def wavy_gradient_exact(x):
+    return [0.5 * math.exp(0.5 * x[0]) * math.sin(x[1]) + 3 * x[0] ** 2 * x[1],
+            math.exp(0.5 * x[0]) * math.cos(x[1]) + x[0] ** 3]
+
+
+def test_full_output_is_checked(impl):
+    with pytest.raises(TypeError, match=r"full_output must be True or False, got int 1"):
+        impl.gradient(wavy, [0.5, 0.5], full_output=1)

@@ -51,15 +51,20 @@ def test_mypy_strict_passes_on_a_user_script(checked):
 
 
 def test_mypy_reveals_the_real_signature_of_gradient(checked):
-    gradient = revealed(checked)[0]
-    assert gradient.startswith("def (f: ")
+    revealed_gradient = revealed(checked)[0]
+    # two overloads: the array, and with full_output=True a GradientResult
+    assert revealed_gradient.startswith("Overload(def (f: ")
+    assert revealed_gradient.endswith("full_output: Literal[True]) -> "
+                                      "fastgrad._accuracy.GradientResult)")
+    gradient = revealed_gradient[len("Overload("):revealed_gradient.index(", def (f: ")]
     # the parameters in order, method and after keyword-only
     names = re.findall(r"(?:^def \(|, )(\*, )?(\w+): ", gradient)
     assert [name for _, name in names] == ["f", "x", "h", "method", "order", "bounds", "args",
-                                          "unpack", "vectorized"]
+                                          "unpack", "vectorized", "full_output"]
     assert [star for star, _ in names].index("*, ") == 3
     assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] =" in gradient
-    assert "args: tuple[Any, ...] =, unpack: bool =, vectorized: bool =)" in gradient
+    assert ("args: tuple[Any, ...] =, unpack: bool =, vectorized: bool =, "
+            "full_output: Literal[False] =)") in gradient
     assert re.search(r"\) -> numpy\.ndarray\[.*numpy\.dtype\[numpy\.float64\]\]$", gradient)
     assert "Any, x:" not in gradient  # f is not Any (which would accept anything)
 
@@ -108,8 +113,13 @@ def test_mypy_flags_misuse(tmp_path):
 # -- the stubs against the functions -------------------------------------------------
 
 def stub_functions(path):
+    """Each stub function by name; of overloads the first (which has every default)."""
     tree = ast.parse(path.read_text())
-    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    functions = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            functions.setdefault(node.name, node)
+    return functions
 
 
 def stub_parameters(node):
