@@ -33,11 +33,6 @@ _RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent
           Armijo: _descent.ArmijoRule}
 
 
-def _objective(f, args):
-    """f, checked; a C callback becomes a CFunction objective."""
-    return contract.as_objective(f, args)
-
-
 def _evaluator(f, args, n, unpack, vectorized):
     """The evaluation tier for f: compiled, vectorized or one Python call per point."""
     args = tuple(args)  # a tuple subclass (a namedtuple) is passed on as its items
@@ -63,13 +58,15 @@ def _stencil_row(method, order):
 
 def _prepare(f, x, h, method, order, args, unpack, vectorized):
     """The checked arguments and the evaluator, in the reference's order of checks."""
-    f = _objective(f, args)
+    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     x = arguments.point(x)
     h = arguments.steps(h, x.shape[0])
     row = _stencil_row(method, order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, _kernel_steps(h, row), row
+    if type(h) is str:  # "auto": the relative-step constants
+        h = _kernel_steps(h, row)
+    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
 
 
 def _kernel_steps(h, row):
@@ -177,14 +174,18 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     array([ 2., -2.])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    full_output = contract.check_flag(full_output, "full_output")
-    box = _box(bounds, x)
-    kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
+    if full_output is not False:
+        full_output = contract.check_flag(full_output, "full_output")
+    if bounds is None:  # the common case first: nothing more to check
+        box, kernel_row = None, row
+    else:
+        box, kernel_row = _box(bounds, x), _BOUNDED_ROWS[row.method, row.order]
     g = _stencil.gradient(evaluator, x, h, kernel_row, box)
     if type(g) is int:
         raise _no_usable_step(x, h, g, None, row, box)
     result = _full_output(evaluator, x, h, row, kernel_row, box, g) if full_output else g
-    _warn_if_imprecise(evaluator, h)
+    if evaluator.low_precision:
+        _warn_if_imprecise(evaluator, h)
     return result
 
 
@@ -254,7 +255,8 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
     if type(x_new) is int:
         raise _no_usable_step(x, h, x_new)
-    _warn_if_imprecise(evaluator, h)
+    if evaluator.low_precision:
+        _warn_if_imprecise(evaluator, h)
     return x_new
 
 
@@ -335,7 +337,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                                ftol, callback, record)
     if type(outcome) is int:
         raise _no_usable_step(x, h, outcome)
-    _warn_if_imprecise(evaluator, h)
+    if evaluator.low_precision:
+        _warn_if_imprecise(evaluator, h)
     reason, x, fun, grad, nit, nfev, norm, coordinate, path, path_fun = outcome
     return descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol,
                           optimizer, path, path_fun)
@@ -378,12 +381,13 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     array([[ 2.,  4.],
            [ 6., -2.]])
     """
-    f = _objective(f, args)
+    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     points = arguments.batch(X)
     m, n = points.shape
     steps = arguments.steps(h, n)
     row = _stencil_row(method, order)
-    steps = _kernel_steps(steps, row)
+    if type(steps) is str:  # "auto"
+        steps = _kernel_steps(steps, row)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
     threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
@@ -407,5 +411,6 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     if type(G) is tuple:
         r, i = G
         raise _no_usable_step(points[r], steps, i, r)
-    _warn_if_imprecise(evaluator, steps)
+    if evaluator.low_precision:
+        _warn_if_imprecise(evaluator, steps)
     return G
