@@ -35,7 +35,7 @@ _Function = Union[Callable[..., Any], _CCallback]
 _Method = Literal["central", "forward", "backward"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
-_Step = Union[float, ArrayLike, Literal["auto"]]
+_Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
 
 @overload
 def gradient(

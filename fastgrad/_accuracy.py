@@ -62,17 +62,77 @@ def estimate(g, g_double, fx, row, steps, low_precision):
         truncation = abs(gi - di) / (2.0 ** p - 1.0)
         rounding = NOISE * eps * abs(fx) * weights / (width * hi)
         errors.append(SAFETY * truncation + rounding)
-    finite = math.isfinite(fx) and all(math.isfinite(v) for v in g) \
-        and all(math.isfinite(e) for e in errors)
-    if not finite:
-        return errors, False, "f is not finite at x or near it: the gradient is not reliable"
+    success, message = judge(g, errors, fx, eps)
+    return errors, success, message
+
+
+# -- h="adaptive": Richardson extrapolation over a geometric sequence of steps -------
+
+#: The steps h_j = BASE * max(1, |x_i|) / RATIO**j, j = 0 .. STEPS - 1.
+ADAPTIVE_BASE = 0.1
+ADAPTIVE_RATIO = 2.0
+ADAPTIVE_STEPS = 10
+#: Richardson levels tried (each removes one more term of the error expansion).
+ADAPTIVE_LEVELS = 4
+
+
+def adaptive_constants():
+    """The relative step constant of each gradient of the sequence, largest first."""
+    return [ADAPTIVE_BASE / ADAPTIVE_RATIO ** j for j in range(ADAPTIVE_STEPS)]
+
+
+def richardson(gradients, steps, fx, row, low_precision):
+    """Per coordinate, the extrapolated entry with the smallest error estimate.
+
+    gradients[j] (steps steps[j]) use one stencil row of order p, whose error
+    expands in h^p, h^(p+s), h^(p+2s), ... (s = 2 central, 1 one-sided).
+    Level k of the table removes the k-th term:
+        R[j][k] = R[j][k-1] + (R[j][k-1] - R[j-1][k-1]) / (RATIO^(p+(k-1)s) - 1),
+    estimated to err by SAFETY * (|R[j][k] - R[j][k-1]| + |R[j][k] - R[j-1][k]|)
+    plus the rounding of f amplified by the extrapolation (2^k).
+    Returns (grad, error, step) lists and (success, message) as estimate().
+    """
+    eps = EPS32 if low_precision else EPS64
+    p, s = row.order, (2 if row.method == "central" else 1)
+    width = float(row.span[0] - row.span[1])
+    weights = sum(abs(w) for w in row.float_weights)
+    count = len(gradients)
+    grad, errors, used = [], [], []
+    for i in range(len(gradients[0])):
+        levels = [[g[i] for g in gradients]]
+        for k in range(1, ADAPTIVE_LEVELS + 1):
+            factor = ADAPTIVE_RATIO ** (p + (k - 1) * s) - 1.0
+            below = levels[k - 1]
+            levels.append([None] * k + [below[j] + (below[j] - below[j - 1]) / factor
+                                        for j in range(k, count)])
+        best = None
+        for k in range(1, ADAPTIVE_LEVELS + 1):
+            for j in range(k + 1, count):
+                value = levels[k][j]
+                truncation = abs(value - levels[k - 1][j]) + abs(value - levels[k][j - 1])
+                rounding = NOISE * eps * abs(fx) * weights / (width * steps[j][i]) * 2.0 ** k
+                error = SAFETY * truncation + rounding
+                if best is None or error < best[0]:
+                    best = (error, value, steps[j][i])
+        errors.append(best[0])
+        grad.append(best[1])
+        used.append(best[2])
+    success, message = judge(grad, errors, fx, eps)
+    return grad, errors, used, success, message
+
+
+def judge(g, errors, fx, eps=EPS64):
+    """(success, message): every value finite and every estimate below its scale."""
+    if not (math.isfinite(fx) and all(math.isfinite(v) for v in g)
+            and all(math.isfinite(e) for e in errors)):
+        return False, "f is not finite at x or near it: the gradient is not reliable"
     top = max(abs(v) for v in g)
     floor = math.sqrt(eps) * top
     loose = [i for i, (gi, e) in enumerate(zip(g, errors)) if e > max(abs(gi), floor)]
     if loose:
         i = loose[0]
-        return errors, False, (
+        return False, (
             f"the error estimate exceeds the gradient at {len(loose)} of {len(g)} "
             f"coordinates (first: grad[{i}] = {g[i]!r} +- {errors[i]:.3g}); "
             "try another h, or h=\"auto\"")
-    return errors, True, "ok: every entry's error estimate is below its scale"
+    return True, "ok: every entry's error estimate is below its scale"

@@ -16,7 +16,7 @@ from . import _arguments as arguments
 from . import _contract as contract
 from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
-from ._accuracy import GradientResult, estimate
+from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
 from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
@@ -71,10 +71,36 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
 
 def _kernel_steps(h, row):
     """h as the kernels take it: a float, a float64 vector, or for h="auto" the
-    relative-step constants for double and single precision."""
-    if type(h) is str:  # "auto"
+    relative-step constants for double and single precision ("adaptive" stays:
+    gradient() runs its sequence of steps)."""
+    if h == "auto":
         return (auto_step(row, EPS64), auto_step(row, EPS32))
     return h
+
+
+def _adaptive(evaluator, x, row, kernel_row, box, full_output):
+    """h="adaptive": gradients over a geometric sequence of steps, Richardson per
+    coordinate (fastgrad._accuracy.richardson, as the reference)."""
+    table_row = STENCILS[row.method, row.order]
+    scale = np.maximum(1.0, np.abs(x))
+    gradients, steps = [], []
+    for c in adaptive_constants():
+        h = c * scale
+        g = _stencil.gradient(evaluator, x, h, kernel_row, box)
+        if type(g) is int:
+            raise _no_usable_step(x, h, g, None, row, box)
+        gradients.append(g.tolist())
+        steps.append(h.tolist())
+    fx = _stencil.value_at(evaluator, x)
+    grad, errors, used, success, message = richardson(gradients, steps, fx, table_row,
+                                                      evaluator.low_precision)
+    if not full_output:
+        return np.array(grad)
+    points = (1 if table_row.needs_center or box is not None else 0) \
+        + x.shape[0] * len(table_row.point_offsets)
+    return GradientResult(grad=np.array(grad), error=np.array(errors),
+                          nfev=len(gradients) * points + 1, success=success, message=message,
+                          step=np.array(used))
 
 
 def _warn_if_imprecise(evaluator, h):
@@ -122,10 +148,12 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         unpack, the n columns), and returns k values.
     x : 1-D sequence of real numbers
         The point; never modified.
-    h : float, sequence of n floats, or "auto"
+    h : float, sequence of n floats, "auto" or "adaptive"
         Positive, finite step(s); or "auto": relative steps
         ``c * max(1, |x_i|)`` with ``c = eps ** (1 / (order + 1))``, eps that of
-        the precision f computes in (f is evaluated once at x first to learn it).
+        the precision f computes in (f is evaluated once at x first to learn it);
+        or "adaptive" (gradient only): Richardson extrapolation over ten steps
+        per coordinate, keeping the entry with the smallest error estimate.
         A fixed h with an f returning float32 values warns (PrecisionWarning).
     method : {"central", "forward", "backward"}
         central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
@@ -180,6 +208,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         box, kernel_row = None, row
     else:
         box, kernel_row = _box(bounds, x), _BOUNDED_ROWS[row.method, row.order]
+    if type(h) is str:  # "adaptive"
+        return _adaptive(evaluator, x, row, kernel_row, box, full_output)
     g = _stencil.gradient(evaluator, x, h, kernel_row, box)
     if type(g) is int:
         raise _no_usable_step(x, h, g, None, row, box)
@@ -251,6 +281,8 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     array([ 0.5, -0.5])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if type(h) is str:
+        raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
     x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
     if type(x_new) is int:
@@ -325,6 +357,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     64
     """
     evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if type(h) is str:
+        raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     optimizer = as_optimizer(optimizer)
@@ -386,7 +420,9 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     m, n = points.shape
     steps = arguments.steps(h, n)
     row = _stencil_row(method, order)
-    if type(steps) is str:  # "auto"
+    if type(steps) is str:
+        if steps == "adaptive":
+            raise contract.gradient_only("gradient_batch")
         steps = _kernel_steps(steps, row)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).

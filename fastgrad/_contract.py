@@ -245,18 +245,26 @@ def non_negative(value, name, wording):
 
 
 #: The step rules h may name instead of a number.
-STEP_RULES = ("auto",)
+STEP_RULES = ("auto", "adaptive")
+
+
+def gradient_only(name):
+    """The error for h="adaptive" where only gradient() takes it."""
+    return ValueError(f'h="adaptive" is for gradient() (Richardson extrapolation over '
+                      f'{name}\'s every gradient would multiply its cost tenfold): '
+                      f'use h="auto" here')
 
 
 def step_values(h, n):
-    """h as a list of n positive finite floats (scalar h is broadcast), or "auto"."""
+    """h as a list of n positive finite floats (scalar h is broadcast), "auto" or "adaptive"."""
     if is_real(h):
         return [positive(h, "h")] * n
     if isinstance(h, str):
         if h in STEP_RULES:
             return h
-        raise ValueError(f"h must be a positive number, a sequence of {n} of them, or "
-                         f"{' or '.join(map(repr, STEP_RULES))}, got {h!r}")
+        rules = ", ".join(map(repr, STEP_RULES[:-1])) + f" or {STEP_RULES[-1]!r}"
+        raise ValueError(f"h must be a positive number, a sequence of {n} of them, "
+                         f"{rules}, got {h!r}")
     if not is_sequence(h):
         raise TypeError(
             f"h must be a positive number or a sequence of {n} of them, got {describe(h)}")

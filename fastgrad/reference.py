@@ -19,7 +19,7 @@ import math
 import warnings
 
 from . import _contract as contract
-from ._accuracy import GradientResult, estimate
+from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result
@@ -84,7 +84,7 @@ class _Steps:
     """h as the loops read it: fixed steps, or relative to x (h="auto")."""
 
     def __init__(self, h, row):
-        self.fixed = None if isinstance(h, str) else h
+        self.fixed = None if h == "auto" else h  # a list, or "adaptive" (gradient() runs it)
         # h="auto": h_i = c * max(1, |x_i|), c sized for the precision f computes in
         if row is not None:
             self.c, self.c_single = auto_step(row, EPS64), auto_step(row, EPS32)
@@ -222,6 +222,24 @@ def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
     return g
 
 
+def _adaptive(values, x, row, box, full_output):
+    """h="adaptive": gradients over a geometric sequence of steps, Richardson per
+    coordinate (fastgrad._accuracy.richardson)."""
+    gradients, steps = [], []
+    for c in adaptive_constants():
+        h = [c * max(1.0, abs(xi)) for xi in x]
+        gradients.append(_checked_gradient(values, x, _Steps(h, None), row, box, warn=False))
+        steps.append(h)
+    fx = values(x, [(None, None)])[0]
+    grad, errors, used, success, message = richardson(gradients, steps, fx, row,
+                                                      values.seen["low_precision"])
+    if not full_output:
+        return grad
+    points = (1 if row.needs_center or box is not None else 0) + len(x) * len(row.point_offsets)
+    return GradientResult(grad=grad, error=errors, nfev=len(gradients) * points + 1,
+                          success=success, message=message, step=used)
+
+
 # -- the public functions -----------------------------------------------------
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
@@ -230,6 +248,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     full_output = contract.check_flag(full_output, "full_output")
     box = contract.check_bounds(bounds, x)
+    if steps.fixed == "adaptive":
+        return _adaptive(values, x, row, box, full_output)
     if not full_output:
         return _checked_gradient(values, x, steps, row, box)
     # The gradient with steps h and 2h, then f(x): fastgrad._accuracy's estimate.
@@ -262,6 +282,8 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)
+    if h == "adaptive":
+        raise contract.gradient_only("gradient_batch")
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
@@ -283,6 +305,8 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
                           args=(), unpack=False, vectorized=False):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if steps.fixed == "adaptive":
+        raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
     g = _checked_gradient(values, x, steps, row)
     return [xi - learning_rate * gi for xi, gi in zip(x, g)]
@@ -293,6 +317,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                      vectorized=False, callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
     values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if steps.fixed == "adaptive":
+        raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     optimizer = as_optimizer(optimizer)

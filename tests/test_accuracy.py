@@ -363,3 +363,46 @@ def wavy_gradient_exact(x):
 def test_full_output_is_checked(impl):
     with pytest.raises(TypeError, match=r"full_output must be True or False, got int 1"):
         impl.gradient(wavy, [0.5, 0.5], full_output=1)
+
+
+# -- h="adaptive": Richardson over a sequence of steps ----------------------------------
+
+def test_adaptive_reaches_1e_12_with_an_honest_estimate():
+    import random
+    rng = random.Random(5)
+    inside = total = 0
+    for _ in range(120):
+        name = rng.choice(sorted(FUNCTIONS))
+        f, exact = FUNCTIONS[name]
+        x = [rng.uniform(-1.5, 1.5), rng.uniform(-1.5, 1.5)]
+        r = reference.gradient(f, x, "adaptive", full_output=True)
+        e = exact(x)
+        scale = max(abs(v) for v in e)
+        assert max(abs(a - b) for a, b in zip(r.grad, e)) <= 1e-12 * scale, (name, x)
+        assert r.success
+        for g, est, t in zip(r.grad, r.error, e):
+            total += 1
+            inside += abs(g - t) <= est
+    assert inside >= 0.95 * total, (inside, total)
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+@pytest.mark.parametrize("extra", [{}, {"method": "forward"}, {"bounds": ([0.7, -1.3], 2.0)}])
+def test_adaptive_bit_identical_and_counted(tier, extra):
+    kwargs, fast_f, ref_f = TIERS[tier]
+    x = [0.7, -1.3]
+    r = fastgrad.gradient(fast_f, x, "adaptive", full_output=True, **extra, **kwargs)
+    q = reference.gradient(ref_f, x, "adaptive", full_output=True, **extra, **kwargs)
+    assert bits(r.grad) == bits(q.grad) and bits(r.error) == bits(q.error)
+    assert bits(r.step) == bits(q.step) and (r.nfev, r.message) == (q.nfev, q.message)
+    assert bits(fastgrad.gradient(fast_f, x, "adaptive", **extra, **kwargs)) == bits(r.grad)
+    calls = []
+    reference.gradient(lambda p: calls.append(1) or wavy(p), x, "adaptive", **extra)
+    assert r.nfev == len(calls)
+
+
+@pytest.mark.parametrize("call", ["gradient_descent_step", "gradient_descent", "gradient_batch"])
+def test_adaptive_is_for_gradient_only(impl, call):
+    with pytest.raises(ValueError, match=r'h="adaptive" is for gradient\(\) .*: use h="auto" here'):
+        x = [[0.5, 0.5]] if call == "gradient_batch" else [0.5, 0.5]
+        getattr(impl, call)(wavy, x, h="adaptive")
