@@ -37,6 +37,9 @@ class BuildExt(build_ext):
         # Debug and release builds share build/lib*: always compile, never
         # reuse an extension built in the other mode.
         self.force = True
+        # The extension modules compile in parallel, one per core, unless -j says.
+        if self.parallel is None:
+            self.parallel = True
 
     def build_extensions(self):
         unix = self.compiler.compiler_type != "msvc"

@@ -2,13 +2,16 @@
 
 Each test copies the installed package's Python and Cython sources (not its
 extension modules) into a temporary tree laid out as the repository is, and runs
-Python there, where ``python -c`` and ``python -m`` import that copy first.
+Python there, where ``python -c`` and ``python -m`` import that copy first.  (An
+editable install's import hook would find its own fastgrad first, wherever
+Python starts: the tests run Python without it.)
 """
 import os
 import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
@@ -35,10 +38,15 @@ def source_tree(root, project_files=True):
 
 
 def python(root, *args):
+    """Python run in root, which comes first on its sys.path; without the site
+    module, so that no .pth file (an editable install's import hook) runs, and
+    with site-packages on PYTHONPATH, after root, for numpy."""
     env = {key: value for key, value in os.environ.items()
-           if key not in ("PYTHONPATH", "PYTHONSAFEPATH", "PYTHONSTARTUP")}
-    return subprocess.run([sys.executable, *args], cwd=root, env=env, capture_output=True,
-                          text=True, timeout=120)
+           if key not in ("PYTHONSAFEPATH", "PYTHONSTARTUP")}
+    paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return subprocess.run([sys.executable, "-S", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=120)
 
 
 def unbuilt(root, module):
@@ -118,6 +126,7 @@ def test_the_finder_is_registered_once_and_answers_only_for_compiled_modules(tmp
             "print(len(finders), finders[0] is sys.meta_path[-1])\n"
             "print(finders[0].find_spec('numpy.nothing'), "
             "finders[0].find_spec('fastgrad.nothing'))\n")
-    run = python(tmp_path, "-I", "-c", code)  # the installed fastgrad
+    run = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)  # the installed fastgrad
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout.splitlines() == ["1 True", "None None"]
