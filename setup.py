@@ -1,9 +1,12 @@
 """Extension list and compile flags; everything else is in pyproject.toml.
 
 Flags depend on the compiler actually used (GCC/Clang or MSVC), so they are
-chosen in build_ext, where the compiler is known (as scikit-learn does).
+chosen in build_ext, where the compiler is known (as scikit-learn does).  What
+was chosen is written to fastgrad/_build_info.py (generated, not in git), which
+fastgrad.show_config() reports.
 """
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -25,6 +28,7 @@ DIRECTIVES = {
 }
 OPENMP_MODULES = {"fastgrad._batch"}  # gradient_batch's prange
 OPENMP_CHECK = "#include <omp.h>\nint main(void) { return omp_get_max_threads() < 1; }\n"
+BUILD_INFO = "_build_info.py"  # in the package
 
 
 class BuildExt(build_ext):
@@ -33,6 +37,9 @@ class BuildExt(build_ext):
         # Debug and release builds share build/lib*: always compile, never
         # reuse an extension built in the other mode.
         self.force = True
+        # The extension modules compile in parallel, one per core, unless -j says.
+        if self.parallel is None:
+            self.parallel = True
 
     def build_extensions(self):
         unix = self.compiler.compiler_type != "msvc"
@@ -40,13 +47,54 @@ class BuildExt(build_ext):
         # e.g. aarch64) and no fast-math: the core must round exactly as the
         # pure-Python reference does.
         precise = ["-ffp-contract=off"] if unix else ["/fp:precise"]
+        # A release build carries no debug information (-g0 overrides the -g in
+        # Python's own CFLAGS): the extension modules shrink about 5x.  A debug
+        # build (FASTGRAD_DEBUG=1) keeps it.
+        release = ["-g0"] if unix and not DEBUG else []
         openmp_compile, openmp_link = self.openmp_flags(unix)
         for ext in self.extensions:
-            ext.extra_compile_args += precise
+            ext.extra_compile_args += precise + release
             if ext.name in OPENMP_MODULES:
                 ext.extra_compile_args += openmp_compile
                 ext.extra_link_args += openmp_link
+        self.build_info = self.describe_build(unix)
         super().build_extensions()
+
+    def run(self):
+        super().run()
+        # Into the build directory (and so the wheel); an in-place or editable
+        # build (`pip install -e .`) imports the package from the source tree,
+        # so it goes there too, beside the extension modules.
+        targets = [os.path.join(self.build_lib, "fastgrad", BUILD_INFO)]
+        if self.inplace:
+            package_dir = self.get_finalized_command("build_py").get_package_dir("fastgrad")
+            targets.append(os.path.join(package_dir, BUILD_INFO))
+        for target in targets:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            with open(target, "w", encoding="utf-8") as out:
+                out.write(self.build_info)
+
+    def describe_build(self, unix):
+        """The text of fastgrad/_build_info.py: the compiler and the flags on the
+        command lines of gradient_batch's module (the others differ only in
+        having no OpenMP flags), as they are passed, nothing guessed."""
+        core = next(ext for ext in self.extensions if ext.name in OPENMP_MODULES)
+        if unix:
+            program, flags = split_command(self.compiler.compiler_so)
+            link = split_command(self.compiler.linker_so)[1]
+        else:  # MSVC: the compiler is found when it first compiles
+            program = [getattr(self.compiler, "cc", "cl.exe")]
+            flags = list(getattr(self.compiler, "compile_options", []))
+            link = list(getattr(self.compiler, "ldflags_shared", []))
+        flags += core.extra_compile_args
+        link += core.extra_link_args
+        return (
+            '"""How the compiled core was built: written by setup.py\'s build_ext."""\n'
+            f"compiler = {compiler_version(program)!r}\n"
+            f"compile_flags = {flags!r}\n"
+            f"link_flags = {link!r}\n"
+            f"debug = {DEBUG!r}\n"
+        )
 
     def openmp_flags(self, unix):
         """(compile, link) flags for OpenMP, or ([], []): gradient_batch then runs serially.
@@ -87,6 +135,28 @@ class BuildExt(build_ext):
                 return False
             finally:
                 os.chdir(here)
+
+
+def split_command(command):
+    """(program, options) of a compiler command line: the program is the words
+    before the first option ("gcc", "ccache gcc")."""
+    command = list(command)
+    words = next((i for i, word in enumerate(command) if word.startswith("-")), len(command))
+    return command[:words], command[words:]
+
+
+def compiler_version(program):
+    """The first line the compiler prints for --version (GCC, clang) or with no
+    arguments (MSVC's cl, on stderr); the command itself if it prints nothing."""
+    for args in (["--version"], []):
+        try:
+            run = subprocess.run(program + args, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            break
+        lines = (run.stdout or run.stderr).strip().splitlines()
+        if lines:
+            return lines[0].strip()
+    return " ".join(program)
 
 
 extensions = [

@@ -45,7 +45,14 @@ def rosen(x):
 
 
 def rosen_unpacked(*x):
+    """rosen taking the coordinates as floats (unpack=True)."""
     return rosen(x)
+
+
+def rosen_rows(X):
+    """n-D Rosenbrock in numpy, of every row of X at once (vectorized=True)."""
+    X = np.asarray(X)
+    return (100.0 * (X[:, 1:] - X[:, :-1] ** 2) ** 2 + (1.0 - X[:, :-1]) ** 2).sum(axis=1)
 
 
 def show_gradients():
@@ -82,19 +89,22 @@ QUICK = Schedule(min_repeats=5, max_repeats=5, target=0.005)
 FULL = Schedule(min_repeats=9, max_repeats=9, target=0.05)
 
 
+X100 = [0.5 + 0.01 * i for i in range(100)]
+
+
 def benchmarks():
-    """(label, fastgrad call, reference call): the same call, no arguments, in each."""
+    """(label, fastgrad call, reference call): the same call, no arguments, in each;
+    every kind of f in the form fastgrad runs fastest."""
     x2 = [1.0, -1.0]
-    x100 = [0.5 + 0.01 * i for i in range(100)]
     cases = [
         ("gradient, f(x, y) unpack=True, n=2",
          lambda m: functools.partial(m.gradient, sphere, x2, unpack=True)),
-        ("gradient, rosen(x), n=100",
-         lambda m: functools.partial(m.gradient, rosen, x100)),
-        ("gradient, rosen(*x) unpack=True, n=100",
-         lambda m: functools.partial(m.gradient, rosen_unpacked, x100, unpack=True)),
+        ("gradient, pure-Python rosen(*x) unpack=True, n=100",
+         lambda m: functools.partial(m.gradient, rosen_unpacked, X100, unpack=True)),
+        ("gradient, numpy rosen(X) vectorized=True, n=100",
+         lambda m: functools.partial(m.gradient, rosen_rows, X100, vectorized=True)),
         ("gradient, objectives.Rosenbrock(), n=100",
-         lambda m: functools.partial(m.gradient, objectives.Rosenbrock(), x100)),
+         lambda m: functools.partial(m.gradient, objectives.Rosenbrock(), X100)),
         ("gradient_descent, 2-D Rosenbrock, 2000 its",
          lambda m: functools.partial(m.gradient_descent, rosen2, [-1.2, 1.0], 1e-3,
                                      max_iter=2000, unpack=True)),
@@ -102,21 +112,35 @@ def benchmarks():
     return [(label, make(fastgrad), make(reference)) for label, make in cases]
 
 
+def pitfall():
+    """The pure-Python rosen called as rosen(x), indexing the array fastgrad hands it."""
+    return (functools.partial(fastgrad.gradient, rosen, X100),
+            functools.partial(reference.gradient, rosen, X100))
+
+
+def _compare(fast_call, slow_call, schedule):
+    """(fastgrad median, reference median, speed-up), formatted."""
+    timings = interleaved({"fastgrad": fast_call, "reference": slow_call}, schedule).timings
+    return (fmt_time(timings["fastgrad"].median), fmt_time(timings["reference"].median),
+            fmt_ratio(speedups(timings, "reference")["fastgrad"]))
+
+
 def show_timings(schedule):
     print(f"Timing: fastgrad vs fastgrad.reference "
           f"(median per call of {schedule.min_repeats} interleaved repeats)")
-    rows = []
-    for label, fast_call, slow_call in benchmarks():
-        timings = interleaved({"fastgrad": fast_call, "reference": slow_call}, schedule).timings
-        rows.append([label, fmt_time(timings["fastgrad"].median),
-                     fmt_time(timings["reference"].median),
-                     fmt_ratio(speedups(timings, "reference")["fastgrad"])])
+    print("  Each kind of f in its fast form: pure Python with unpack=True (f gets floats),\n"
+          "  numpy with vectorized=True (every stencil point in one call), a compiled objective\n"
+          "  (the loops in C; the reference calls the same objective from Python).")
+    rows = [[label, *_compare(fast_call, slow_call, schedule)]
+            for label, fast_call, slow_call in benchmarks()]
     print(textwrap.indent(table(["case", "fastgrad", "reference", "speed-up"], rows, "lrrr"),
                           "  "))
-    print("  speed-up: reference time / fastgrad time, repeat by repeat, median.\n"
-          "  rosen(x) indexes the float64 array that fastgrad hands f (a numpy scalar per\n"
-          "  element; the reference hands f a list of floats). objectives.Rosenbrock() is\n"
-          "  the compiled tier; the reference calls the same objective as a Python callable.")
+    print("  speed-up: reference time / fastgrad time, repeat by repeat, median.")
+    fast, slow, ratio = _compare(*pitfall(), schedule)
+    print(f"  Pitfall: the same rosen as rosen(x), n=100: fastgrad {fast}, reference {slow} "
+          f"({ratio}).\n"
+          "  It indexes fastgrad's float64 array: each x[i] is a numpy scalar, slow in pure "
+          "Python. Use unpack=True.")
     print()
 
 

@@ -103,6 +103,7 @@ def write_demo(out_dir):
     for name, title, f, unpack, start, (xlim, ylim), runs in PROBLEMS:
         results, labels = _runs(f, unpack, start, runs)
         fig = mpl.figure.Figure(figsize=SIZE, layout="constrained")
+        fig.get_layout_engine().set(wspace=0.06)  # the colour bar apart from the loss axis
         left, right = fig.subplots(1, 2, width_ratios=[1.15, 1])
         plot.descent_path(f, results, labels=labels, xlim=xlim, ylim=ylim, ax=left,
                           unpack=unpack)
@@ -116,7 +117,7 @@ def write_demo(out_dir):
         fig.suptitle(title)
         written.append(_save(fig, out / f"{name}.png"))
 
-    fig = mpl.figure.Figure(figsize=(7.5, 6), layout="constrained")
+    fig = mpl.figure.Figure(figsize=(7, 7.2), layout="constrained")
     ax = plot.gradient_field(Himmelblau(), (-5, 5), (-5, 5), num=25, normalize=True,
                              ax=fig.add_subplot())
     ax.set_title("Himmelblau: gradient field (arrow direction; colour: $|\\nabla f|$)")

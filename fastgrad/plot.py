@@ -2,16 +2,19 @@
 
 matplotlib is an optional extra (``pip install "fastgrad[plot]"``), imported only
 when a function here is called.  Every function draws on the Axes ``ax`` it is
-given, or on a new :class:`matplotlib.figure.Figure` (not managed by pyplot, so
-it works headless with any backend), and returns the Axes.  Nothing here calls
-``plt.show()`` or touches pyplot's current figure: save with
-``ax.figure.savefig(...)``, or pass ``ax=plt.gca()`` (or an Axes from
-``plt.subplots()``) to draw into a figure pyplot shows.
+given, or on a new Figure, and returns the Axes.  The new Figure is made through
+pyplot when the program has imported ``matplotlib.pyplot`` (so ``plt.show()``
+shows it, as with pandas and seaborn), and is a pyplot-free
+:class:`matplotlib.figure.Figure` otherwise (no backend, no display needed: save
+it with ``ax.figure.savefig(...)``).  Nothing here calls ``plt.show()`` or draws
+on pyplot's current Axes.
 
-Colours: the i-th run is drawn in colour ``f"C{i}"`` by both
-:func:`descent_path` and :func:`loss_curve`, so the two agree side by side.
+Runs: the i-th run has the same colour ``f"C{i}"``, line style and markers in
+:func:`descent_path` and :func:`loss_curve`, so the two agree side by side and
+runs whose paths overlap stay apart.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from fastgrad._contract import show as _show
 __all__ = ["gradient_field", "descent_path", "loss_curve"]
 
 _LINESTYLES = ["-", "--", "-.", ":"]
+_MARKERS = ["s", "^", "D", "v", "P", "X"]  # not "o" and "*": the start and end markers
 _MISSING = "fastgrad.plot needs matplotlib: pip install 'fastgrad[plot]'"
 
 
@@ -38,11 +42,34 @@ def _matplotlib():
 
 
 def _axes(ax, figsize=(6.4, 4.8)):
-    """ax, or the Axes of a new (pyplot-free) Figure."""
+    """ax, or the Axes of a new Figure: through pyplot if the program imported it."""
     mpl = _matplotlib()
     if ax is None:
-        ax = mpl.figure.Figure(figsize=figsize, layout="constrained").add_subplot()
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None:
+            figure = pyplot.figure(figsize=figsize, layout="constrained")
+        else:
+            figure = mpl.figure.Figure(figsize=figsize, layout="constrained")
+        ax = figure.add_subplot()
     return ax
+
+
+def _run_style(i):
+    """How run i is drawn, by descent_path and loss_curve alike: its colour, a line
+    style, and markers spaced along the line, each run's shifted by a part of the
+    spacing, so paths that lie on top of each other are told apart."""
+    return dict(color=f"C{i}", ls=_LINESTYLES[i % len(_LINESTYLES)],
+                lw=max(1.2, 2.4 - 0.5 * i), marker=_MARKERS[i % len(_MARKERS)], ms=5,
+                mec="white", mew=0.6, markevery=(0.025 + 0.035 * (i % 3), 0.105))
+
+
+def _check_aspect(aspect):
+    if isinstance(aspect, str) and aspect in ("equal", "auto"):
+        return aspect
+    if not isinstance(aspect, bool) and isinstance(aspect, (int, float, np.floating)) and \
+            math.isfinite(aspect) and aspect > 0:
+        return float(aspect)
+    raise ValueError(f"aspect must be 'equal', 'auto' or a positive number, got {_show(aspect)}")
 
 
 def _limits(lim, name):
@@ -121,8 +148,20 @@ def _contour(ax, X, Y, Z, levels, log_levels):
     return filled
 
 
+def _value_colorbar(ax, filled, **options):
+    """A colour bar of f for the heatmap `filled`: one band per level, about six
+    levels labelled (all of them would crowd)."""
+    options = dict(dict(fraction=0.05, aspect=30, shrink=0.9), **options)
+    bar = ax.figure.colorbar(filled, ax=ax, label="$f(x, y)$", **options)
+    levels = filled.levels
+    shown = levels[np.unique(np.linspace(0, len(levels) - 1, 7).round().astype(int))]
+    bar.set_ticks(shown)
+    bar.set_ticklabels([f"{level:.3g}" for level in shown])
+    return bar
+
+
 def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=True,
-                   normalize=False, colorbar=True, **gradient_kwargs):
+                   normalize=False, colorbar=True, aspect="equal", **gradient_kwargs):
     """Draw the gradient vector field of a 2-D function f as a quiver plot.
 
     The gradients are computed with :func:`fastgrad.gradient_batch` at the
@@ -149,7 +188,12 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
         shows the gradient norm either way.  Useful when the norm varies by
         orders of magnitude over the rectangle.
     colorbar : bool
-        Add a colour bar of the gradient norm next to ``ax``.
+        Add colour bars next to ``ax``: the gradient norm (the arrows' colour)
+        and, with ``contours``, f (the heatmap).
+    aspect : "equal", "auto" or float
+        The Axes' aspect ratio: "equal" (default) draws x and y to the same
+        scale, so that circles stay round and arrows meet the contour lines at
+        right angles; "auto" fills the Axes (for coordinates in different units).
     **gradient_kwargs
         Passed to :func:`fastgrad.gradient_batch`: ``h``, ``method``, ``args``,
         ``unpack``, ``vectorized``, ``num_threads``.
@@ -167,8 +211,9 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
         matplotlib is not installed.
     ValueError
         xlim or ylim not a pair (low, high) of finite numbers with low < high
-        and a finite span high - low; num not an int >= 2; the errors of
-        :func:`fastgrad.gradient_batch` for f and ``gradient_kwargs``.
+        and a finite span high - low; num not an int >= 2; aspect not "equal",
+        "auto" or a positive number; the errors of :func:`fastgrad.gradient_batch`
+        for f and ``gradient_kwargs``.
 
     Examples
     --------
@@ -180,6 +225,7 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
     mpl = _matplotlib()
     xlim, ylim = _limits(xlim, "xlim"), _limits(ylim, "ylim")
     _check_count(num, "num")
+    aspect = _check_aspect(aspect)
     ax = _axes(ax)
     X, Y = np.meshgrid(np.linspace(*xlim, num), np.linspace(*ylim, num))
     G = fastgrad.gradient_batch(f, np.column_stack([X.ravel(), Y.ravel()]), **gradient_kwargs)
@@ -190,13 +236,14 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
     if normalize:
         with np.errstate(invalid="ignore", divide="ignore"):
             U, V = np.where(norm > 0, U / norm, 0.0), np.where(norm > 0, V / norm, 0.0)
+    filled = None
     if contours:
         fine = max(100, 5 * num)
         FX, FY = np.meshgrid(np.linspace(*xlim, fine), np.linspace(*ylim, fine))
         Z = _grid_values(f, FX, FY, unpack=gradient_kwargs.get("unpack", False),
                          args=gradient_kwargs.get("args", ()),
                          vectorized=gradient_kwargs.get("vectorized", False))
-        _contour(ax, FX, FY, Z, 20, True)
+        filled = _contour(ax, FX, FY, Z, 20, True)
     colour_norm = None  # log colours when the norm spans orders of magnitude
     top = float(norm.max())
     if math.isfinite(top) and top > 0:
@@ -208,9 +255,13 @@ def gradient_field(f, xlim, ylim, *, num=20, ax=None, negative=False, contours=T
     quiver = ax.quiver(X, Y, U, V, norm, cmap="plasma", norm=colour_norm, angles="xy",
                        pivot="mid" if normalize else "tail")
     if colorbar:
-        ax.figure.colorbar(quiver, ax=ax, label="$|\\nabla f|$", shrink=0.9)
+        ax.figure.colorbar(quiver, ax=ax, label="$|\\nabla f|$", fraction=0.05, aspect=30,
+                           shrink=0.9)
+        if filled is not None:  # under the Axes: the arrows' colour bar is beside them
+            _value_colorbar(ax, filled, location="bottom", aspect=40)
     ax.set(xlim=xlim, ylim=ylim, xlabel="x", ylabel="y",
            title="descent directions $-\\nabla f$" if negative else "gradient field $\\nabla f$")
+    ax.set_aspect(aspect, adjustable="box")
     return ax
 
 
@@ -263,14 +314,46 @@ def _auto_limits(values, name, margin=0.15):
     return lo, hi
 
 
+def _room(point, direction, xlim, ylim):
+    """How far from point (inside the view) the view extends along direction."""
+    room = math.inf
+    for k, (low, high) in enumerate((xlim, ylim)):
+        if direction[k] > 0:
+            room = min(room, (high - point[k]) / direction[k])
+        elif direction[k] < 0:
+            room = min(room, (low - point[k]) / direction[k])
+    return room
+
+
+def _arrow(start, gradient, length, xlim, ylim):
+    """(tail, tip) of the arrow drawn for the gradient at start, inside the view,
+    or None (start outside the view, or no direction).
+
+    From start along the gradient, `length` long or shortened to stay in the view;
+    where the view leaves less than a third of that ahead (start at its edge), the
+    arrow ends at start instead, still pointing along the gradient.
+    """
+    size = math.hypot(gradient[0], gradient[1])
+    inside = xlim[0] <= start[0] <= xlim[1] and ylim[0] <= start[1] <= ylim[1]
+    if not (inside and math.isfinite(size) and size > 0):
+        return None
+    direction = np.asarray(gradient, dtype=np.float64) / size
+    ahead = 0.95 * _room(start, direction, xlim, ylim)
+    if ahead >= length / 3:
+        return start, start + min(length, ahead) * direction
+    behind = 0.95 * _room(start, -direction, xlim, ylim)
+    return start - min(length, behind) * direction, start
+
+
 def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, levels=30,
-                 log_levels=True, unpack=False, resolution=200):
+                 log_levels=True, unpack=False, resolution=200, colorbar=True, aspect="equal"):
     """Draw descent paths over a heatmap of a 2-D function f.
 
-    For each run: its iterates joined by a line, a circle at the start, a star
-    at the end; at each distinct start point, the gradient of f there (a dark
-    arrow pointing up-hill, of fixed length: an eighth of the smaller side of
-    the view).
+    For each run: its iterates joined by a line (the run's colour, line style
+    and markers), a circle at the start, a star at the end; at each distinct
+    start point, the gradient of f there (a dark arrow pointing up-hill, an
+    eighth of the smaller side of the view long, shortened where the view ends
+    sooner; with no room ahead of the start it ends at the start instead).
 
     Parameters
     ----------
@@ -295,6 +378,13 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
         Call f as ``f(x, y)``.
     resolution : int
         f is evaluated on a ``resolution`` x ``resolution`` grid for the heatmap.
+    colorbar : bool
+        Add a colour bar of f (the heatmap) next to ``ax``.
+    aspect : "equal", "auto" or float
+        The Axes' aspect ratio: "equal" (default) draws x and y to the same
+        scale, so that circles stay round and the arrow meets the contour lines
+        at a right angle; "auto" fills the Axes (for coordinates in different
+        units).
 
     Returns
     -------
@@ -314,7 +404,8 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
         not 2-D; ``labels`` of the wrong length; xlim or ylim not a pair
         (low, high) of finite numbers with low < high and a finite span (or,
         not given, paths too close to the float range for a margin); levels or
-        resolution not an int >= 2.
+        resolution not an int >= 2; aspect not "equal", "auto" or a positive
+        number.
 
     Examples
     --------
@@ -328,6 +419,7 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
     mpl = _matplotlib()
     for value, name in ((levels, "levels"), (resolution, "resolution")):
         _check_count(value, name)
+    aspect = _check_aspect(aspect)
     results = _as_results(results)
     paths = _paths(results)
     labels = _labels(labels, len(results))
@@ -338,16 +430,20 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
     ax = _axes(ax)
 
     X, Y = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
-    _contour(ax, X, Y, _grid_values(f, X, Y, unpack=unpack), levels, log_levels)
+    filled = _contour(ax, X, Y, _grid_values(f, X, Y, unpack=unpack), levels, log_levels)
+    if colorbar and filled is not None:
+        _value_colorbar(ax, filled)
 
     arrow_length = min(xlim[1] - xlim[0], ylim[1] - ylim[0]) / 8
     outline = [mpl.patheffects.withStroke(linewidth=4, foreground="white")]
     starts = []
+    arrows = 0
     for i, (path, label) in enumerate(zip(paths, labels)):
         colour = f"C{i}"
-        # Later runs thinner and dashed: paths that coincide stay visible.
-        ax.plot(path[:, 0], path[:, 1], _LINESTYLES[i % len(_LINESTYLES)], color=colour,
-                lw=max(1.2, 2.6 - 0.5 * i), label=label, gid="path", zorder=3)
+        # Later runs thinner, on top, in another line style, with other markers
+        # at other places along the line: paths that coincide stay visible.
+        ax.plot(path[:, 0], path[:, 1], label=label, gid="path", zorder=3 + 0.01 * i,
+                **_run_style(i))
         ax.plot(path[0, 0], path[0, 1], "o", color=colour, mec="k", ms=7, gid="start",
                 zorder=6)  # over the arrow's tail
         ax.plot(path[-1, 0], path[-1, 1], "*", color=colour, mec="k", ms=13, gid="end",
@@ -356,28 +452,39 @@ def descent_path(f, results, *, labels=None, xlim=None, ylim=None, ax=None, leve
             continue  # one arrow per start point
         starts.append(path[0])
         g = np.asarray(fastgrad.gradient(f, path[0], unpack=unpack), dtype=np.float64)
-        size = math.hypot(g[0], g[1])
-        if math.isfinite(size) and size > 0:
-            tip = path[0] + arrow_length * g / size
-            arrow = ax.annotate("", xy=tuple(tip), xytext=tuple(path[0]), zorder=5,
-                                arrowprops=dict(arrowstyle="-|>", color="0.1", lw=2,
-                                                mutation_scale=16, shrinkA=0, shrinkB=0,
-                                                path_effects=outline))
-            arrow.set_gid("gradient")
+        ends = _arrow(path[0], g, arrow_length, xlim, ylim)
+        if ends is None:
+            continue
+        tail, tip = ends
+        # annotation_clip=False: drawn even when rounding puts the tip a hair
+        # outside the view (an annotation whose tip is outside is dropped).
+        arrow = ax.annotate("", xy=tuple(tip), xytext=tuple(tail), zorder=5,
+                            annotation_clip=False,
+                            arrowprops=dict(arrowstyle="-|>", color="0.1", lw=2,
+                                            mutation_scale=16, shrinkA=0, shrinkB=0,
+                                            path_effects=outline))
+        arrow.set_gid("gradient")
+        arrows += 1
 
     Line2D = mpl.lines.Line2D
     handles, _ = ax.get_legend_handles_labels()
     handles += [Line2D([], [], ls="", marker="o", color="0.6", mec="k", label="start"),
-                Line2D([], [], ls="", marker="*", ms=11, color="0.6", mec="k", label="end"),
-                Line2D([], [], ls="", marker="$\\rightarrow$", ms=14, color="0.1",
-                       label="$\\nabla f$ at start")]
+                Line2D([], [], ls="", marker="*", ms=11, color="0.6", mec="k", label="end")]
+    if arrows:
+        handles.append(Line2D([], [], ls="", marker="$\\rightarrow$", ms=14, color="0.1",
+                              label="$\\nabla f$ at start"))
     ax.legend(handles=handles, loc="best", fontsize="small", framealpha=0.85)
     ax.set(xlim=xlim, ylim=ylim, xlabel="x", ylabel="y", title="descent paths")
+    ax.set_aspect(aspect, adjustable="box")
     return ax
 
 
 def loss_curve(results, *, labels=None, ax=None, log=True):
     """Draw f along the iterates of recorded runs against the iteration.
+
+    Each run is a line in its colour, line style and markers (as in
+    :func:`descent_path`), with a circle at its start value; the y axis spans
+    the start values, each labelled ``f(x0) = ...`` (once per distinct value).
 
     Parameters
     ----------
@@ -393,7 +500,9 @@ def loss_curve(results, *, labels=None, ax=None, log=True):
     Returns
     -------
     matplotlib.axes.Axes
-        The Axes drawn on; one line per run, x = 0, 1, ..., nit, y = path_fun.
+        The Axes drawn on; one line per run (gid ``"loss"``), x = 0, 1, ...,
+        nit, y = path_fun; the start markers have gid ``"start"``, the start
+        value labels ``"start value"``.
 
     Raises
     ------
@@ -402,8 +511,8 @@ def loss_curve(results, *, labels=None, ax=None, log=True):
     TypeError
         results is not a DescentResult or a sequence of them.
     ValueError
-        A result in ``results`` has no path_fun (``record=False``); ``labels``
-        of the wrong length.
+        A result in ``results`` has no path_fun (``record=False``) or an empty
+        one; ``labels`` of the wrong length.
 
     Examples
     --------
@@ -413,6 +522,8 @@ def loss_curve(results, *, labels=None, ax=None, log=True):
     >>> ax = fastgrad.plot.loss_curve(run, labels=["lr=0.1"])
     >>> ax.get_yscale()
     'log'
+    >>> [text.get_text() for text in ax.texts]
+    ['$f(x_0)$ = 2']
     """
     _matplotlib()
     results = _as_results(results)
@@ -423,14 +534,33 @@ def loss_curve(results, *, labels=None, ax=None, log=True):
         if values is None:
             raise ValueError(f"results[{i}] has no path_fun: run gradient_descent with "
                              "record=True")
-        curves.append(np.asarray(values, dtype=np.float64).ravel())
+        values = np.asarray(values, dtype=np.float64).ravel()
+        if values.size == 0:
+            raise ValueError(f"results[{i}].path_fun is empty")
+        curves.append(values)
     ax = _axes(ax)
     for i, (values, label) in enumerate(zip(curves, labels)):
-        ax.plot(np.arange(values.size), values, "-", color=f"C{i}", lw=1.6, label=label)
+        ax.plot(np.arange(values.size), values, label=label, gid="loss", zorder=2 + 0.01 * i,
+                **_run_style(i))
+        ax.plot(0, values[0], "o", color=f"C{i}", mec="k", ms=6, gid="start", zorder=4)
     finite = np.concatenate(curves)
     finite = finite[np.isfinite(finite)]
-    if log and finite.size and (finite > 0).all():
+    logscale = log and finite.size and (finite > 0).all()
+    if logscale:
         ax.set_yscale("log")
+    starts = sorted({float(values[0]) for values in curves if math.isfinite(values[0])})
+    for value in starts:
+        ax.annotate(f"$f(x_0)$ = {value:.3g}", (0, value), xytext=(7, 3),
+                    textcoords="offset points", fontsize="small", va="bottom",
+                    gid="start value")
+    if starts:  # room above the highest start for its label
+        low, high = ax.get_ylim()
+        if logscale:  # a tenth of the decades shown, and a little more
+            top = starts[-1] * 10 ** (0.1 * math.log10(high / low) + 0.2)
+        else:
+            top = starts[-1] + 0.12 * (high - low)
+        if top > high:
+            ax.set_ylim(low, top)
     ax.legend(loc="best", fontsize="small", framealpha=0.85)
     ax.set(xlabel="iteration", ylabel="f(x)", title="loss curve")
     ax.grid(True, which="major", alpha=0.3)

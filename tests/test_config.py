@@ -1,14 +1,15 @@
 """fastgrad.show_config: what the build and this run really are (numpy's convention)."""
 import importlib.machinery
 import os
+import shlex
 import subprocess
 import sys
+import sysconfig
 
 import numpy as np
 import pytest
 
 import fastgrad
-import fastgrad._config as config_module
 
 KEYS = ["version", "python", "numpy", "openmp", "max_threads", "extension", "compiler",
         "compile_flags"]
@@ -41,19 +42,62 @@ def test_an_unknown_mode_is_a_value_error(mode):
     assert str(info.value) == f"mode must be one of 'stdout', 'dicts', got {mode!r}"
 
 
-def test_the_build_record_agrees_with_the_build():
-    # GCC records its flags in the debug information of a pip build (not stripped):
-    # -ffp-contract=off always, -fopenmp exactly when the core has OpenMP.
-    # Extensions that are not ELF files (macOS, Windows) record nothing readable.
+def _recorded():
+    from fastgrad import _build_info
+    return _build_info
+
+
+def test_the_build_record_is_what_setup_py_recorded():
+    # setup.py's build_ext writes fastgrad/_build_info.py beside the extension
+    # modules: -ffp-contract=off always, -fopenmp exactly when the core has
+    # OpenMP, -g0 in a release build.
     config = fastgrad.show_config(mode="dicts")
-    if not sys.platform.startswith("linux"):
-        assert config["compiler"] is None and config["compile_flags"] is None
-        return
-    assert config["compiler"] is not None
-    if "GCC" in config["compiler"]:
-        flags = config["compile_flags"]
-        assert flags is not None and "-ffp-contract=off" in flags
-        assert ("-fopenmp" in flags) == config["openmp"]
+    record = _recorded()
+    assert config["compiler"] == record.compiler
+    assert config["compile_flags"] == record.compile_flags
+    flags = config["compile_flags"]
+    assert "-ffp-contract=off" in flags
+    assert ("-fopenmp" in flags) == config["openmp"]
+    assert ("-g0" in flags) == (not record.debug)
+    assert ("-fopenmp" in record.link_flags) == config["openmp"]
+
+
+def _compiler_command():
+    """The compiler setuptools builds with here: $CC, else Python's own CC."""
+    words = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC"))
+    return words[:next(i for i, word in enumerate(words + ["-"]) if word.startswith("-"))]
+
+
+def test_the_recorded_compiler_is_the_one_that_built_the_core():
+    version = subprocess.run(_compiler_command() + ["--version"], capture_output=True,
+                             text=True, timeout=60, check=True).stdout.splitlines()[0]
+    assert fastgrad.show_config(mode="dicts")["compiler"] == version.strip()
+
+
+def test_the_recorded_flags_are_the_ones_the_core_was_compiled_with():
+    # A release build has no debug information in its extension modules: the
+    # last -g option on the command line decides (-g0 after Python's -g).
+    record = _recorded()
+    debug_options = [flag for flag in record.compile_flags
+                     if flag.startswith("-g") and not flag.startswith("-grecord")]
+    has_debug_info = bool(debug_options) and debug_options[-1] != "-g0"
+    directory = os.path.dirname(fastgrad.__file__)
+    modules = [name for name in os.listdir(directory)
+               if name.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))]
+    assert os.path.basename(fastgrad.show_config(mode="dicts")["extension"]) in modules
+    for name in modules:
+        with open(os.path.join(directory, name), "rb") as file:
+            assert (b".debug_info" in file.read()) == has_debug_info, name
+
+
+def test_a_core_built_without_the_record_shows_none(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "fastgrad._build_info", None)  # import fails
+    monkeypatch.delattr(fastgrad, "_build_info", raising=False)
+    config = fastgrad.show_config(mode="dicts")
+    assert (config["compiler"], config["compile_flags"]) == (None, None)
+    fastgrad.show_config()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == ["compiler: None", "compile_flags: None"]
 
 
 THREADS = """
@@ -71,31 +115,3 @@ def test_max_threads_follows_omp_num_threads(tmp_path, threads):
     assert run.returncode == 0, run.stderr
     openmp, count = run.stdout.split()
     assert int(count) == (int(threads) if openmp == "True" else 1)
-
-
-C_SOURCE = "double twice(double x) { return 2.0 * x; }\n"
-
-
-def test_the_build_record_of_a_library_built_here(tmp_path):
-    # The reader finds what the compiler wrote, for a library compiled now.
-    (tmp_path / "twice.c").write_text(C_SOURCE)
-    library = tmp_path / "twice.so"
-    subprocess.run(["cc", "-g", "-O1", "-fno-strict-aliasing", "-shared", "-fPIC",
-                    str(tmp_path / "twice.c"), "-o", str(library)], check=True)
-    compiler, producers = config_module._build_record(str(library))
-    version = subprocess.run(["cc", "--version"], capture_output=True, text=True).stdout
-    if not sys.platform.startswith("linux"):  # Mach-O: no ELF record
-        assert (compiler, producers) == (None, [])
-    elif "free software foundation" in version.lower():  # GCC
-        assert compiler.startswith("GCC: ")
-        assert {"-g", "-O1", "-fno-strict-aliasing"} <= set(config_module._flags(producers))
-    else:  # clang records its version; flags only with -grecord-command-line
-        assert compiler is not None and "clang" in compiler
-
-
-def test_a_file_that_is_not_elf_records_nothing(tmp_path):
-    (tmp_path / "text.so").write_text("not a shared library")
-    assert config_module._build_record(str(tmp_path / "text.so")) == (None, [])
-    assert config_module._build_record(str(tmp_path / "missing.so")) == (None, [])
-    (tmp_path / "short.so").write_bytes(b"\x7fELF\x02\x01")  # cut off after the header start
-    assert config_module._build_record(str(tmp_path / "short.so")) == (None, [])

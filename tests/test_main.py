@@ -17,11 +17,15 @@ import pytest
 from fastgrad._timing import table
 
 PROG = "python -m fastgrad"
+# Every kind of f in its fast form first; the indexing pitfall after, as a note.
 CASES = ["gradient, f(x, y) unpack=True, n=2",
-         "gradient, rosen(x), n=100",
-         "gradient, rosen(*x) unpack=True, n=100",
+         "gradient, pure-Python rosen(*x) unpack=True, n=100",
+         "gradient, numpy rosen(X) vectorized=True, n=100",
          "gradient, objectives.Rosenbrock(), n=100",
          "gradient_descent, 2-D Rosenbrock, 2000 its"]
+GUIDE = ["  Each kind of f in its fast form: pure Python with unpack=True (f gets floats),",
+         "  numpy with vectorized=True (every stencil point in one call), a compiled objective",
+         "  (the loops in C; the reference calls the same objective from Python)."]
 THREE_DIGITS = r"(\d{3,}|\d\d\.\d|\d\.\d\d)"  # fmt_time and fmt_ratio: 694, 15.5, 2.91
 PICTURES = ["quadratic.png", "rosenbrock.png", "himmelblau.png", "himmelblau_field.png"]
 
@@ -40,6 +44,8 @@ def test_quick_run_prints_the_timing_table_of_the_shared_formatter(tmp_path):
     assert done.stdout.count("bit-identical to fastgrad.reference: yes") == 2
     top = lines.index("Timing: fastgrad vs fastgrad.reference "
                       "(median per call of 5 interleaved repeats)")
+    assert lines[top + 1:top + 4] == GUIDE
+    top += len(GUIDE)
     block = lines[top + 1:top + 3 + len(CASES)]  # header, rule, one row per case
     cells = [[cell.strip() for cell in line.strip()[1:-1].split("|")] for line in block]
     header, rows = cells[0], cells[2:]
@@ -51,8 +57,15 @@ def test_quick_run_prints_the_timing_table_of_the_shared_formatter(tmp_path):
         assert re.fullmatch(THREE_DIGITS + "×", ratio)
     # Laid out by the formatter benchmarks/ uses, indented under its title.
     assert block == textwrap.indent(table(header, rows, "lrrr"), "  ").splitlines()
-    assert lines[top + 3 + len(CASES)] == \
-        "  speed-up: reference time / fastgrad time, repeat by repeat, median."
+    after = lines[top + 3 + len(CASES):]
+    assert after[0] == "  speed-up: reference time / fastgrad time, repeat by repeat, median."
+    # The pitfall, with its honest numbers, and the fix in one line.
+    times = THREE_DIGITS + " (s|ms|µs|ns)"
+    assert re.fullmatch(rf"  Pitfall: the same rosen as rosen\(x\), n=100: fastgrad {times}, "
+                        rf"reference {times} \({THREE_DIGITS}×\)\.", after[1]), after[1]
+    assert after[2] == ("  It indexes fastgrad's float64 array: each x[i] is a numpy scalar, "
+                        "slow in pure Python. Use unpack=True.")
+    assert after[3] == ""
     assert re.fullmatch(r"total \d+\.\d s", lines[-1])
 
 
@@ -128,3 +141,23 @@ def test_options_of_the_other_command_are_usage_errors(tmp_path, args, message):
     assert done.stdout == ""
     assert done.stderr.splitlines()[-1] == f"{PROG}: error: {message}"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_timed_forms_compute_the_same_rosenbrock():
+    # The fast forms the main job recommends are the same function as the pitfall's.
+    import numpy as np
+
+    from fastgrad import __main__ as job
+    from fastgrad.objectives import Rosenbrock
+
+    X = np.array([job.X100, [1.0] * 100, [-1.2 + 0.03 * i for i in range(100)]])
+    expected = [job.rosen(list(row)) for row in X]
+    np.testing.assert_allclose(job.rosen_rows(X), expected, rtol=1e-13)
+    assert [job.rosen_unpacked(*row) for row in X.tolist()] == expected
+    np.testing.assert_allclose([Rosenbrock()(row) for row in X], expected, rtol=1e-13)
+    pitfall_fast, pitfall_reference = job.pitfall()
+    fast = {label: call() for label, call, _ in job.benchmarks()}
+    np.testing.assert_allclose(fast["gradient, numpy rosen(X) vectorized=True, n=100"],
+                               pitfall_fast(), rtol=1e-6, atol=1e-6)
+    assert fast["gradient, pure-Python rosen(*x) unpack=True, n=100"].tolist() == \
+        pitfall_reference()

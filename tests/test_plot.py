@@ -1,6 +1,7 @@
 """fastgrad.plot and the demo writer: what is drawn (artists, data, labels), not pixels.
 
-Figures are the functions' own pyplot-free Figures, rendered with Agg.
+Figures are the functions' own pyplot-free Figures, rendered with Agg (pyplot is
+imported only in child processes, so no test leaves a pyplot figure open).
 """
 import importlib
 import re
@@ -169,7 +170,7 @@ def test_descent_path_given_limits_unpack_reference_and_one_arrow_per_start():
     ax = fig.add_subplot()
     out = plot.descent_path(f, runs, unpack=True, xlim=(-1, 3), ylim=(-2, 2), ax=ax,
                             labels=["a", "b"], log_levels=False, levels=12)
-    assert out is ax and fig.axes == [ax]
+    assert out is ax and fig.axes[0] is ax and len(fig.axes) == 2  # and f's colour bar
     _render(ax)
     assert ax.get_xlim() == (-1.0, 3.0) and ax.get_ylim() == (-2.0, 2.0)
     assert_array_equal(_by_gid(ax, "path")[1].get_xdata(), np.array(runs[1].path)[:, 0])
@@ -203,13 +204,111 @@ def test_plots_reject_results_without_a_path():
         plot.descent_path(_bowl, runs[:2], labels=["only one"])
 
 
+def _himmelblau_run(start=(0.0, -4.0)):
+    return fastgrad.gradient_descent(Himmelblau(), list(start), 0.01, max_iter=50, record=True)
+
+
+def _inside(point, ax):
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    return x0 < point[0] < x1 and y0 < point[1] < y1
+
+
+def _along(d, g):
+    """d points the way g does (same direction, not merely parallel)."""
+    return np.dot(d, g) > 0 and abs(d[0] * g[1] - d[1] * g[0]) <= 1e-9 * np.hypot(*d) * np.hypot(*g)
+
+
+def test_an_arrow_that_would_leave_the_view_is_shortened_not_dropped():
+    # The demo's Himmelblau picture: from (0, -4) the gradient points down, and an
+    # arrow of the usual length (10 / 8) would end below y = -5.
+    run = _himmelblau_run()
+    ax = _render(plot.descent_path(Himmelblau(), run, xlim=(-5, 5), ylim=(-5, 5)))
+    (arrow,) = _arrows(ax)
+    tail, tip = np.array(arrow.xyann), np.array(arrow.xy)
+    g = fastgrad.gradient(Himmelblau(), [0.0, -4.0])
+    assert g[1] < 0 and -4.0 + 1.25 * g[1] / np.hypot(*g) < -5.0  # full length: outside
+    assert_array_equal(tail, [0.0, -4.0])
+    assert _along(tip - tail, g)
+    assert _inside(tip, ax) and 0.3 < np.hypot(*(tip - tail)) < 1.0
+    assert arrow.get_annotation_clip() is False  # drawn even if rounding nudges the tip out
+    assert "$\\nabla f$ at start" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_with_no_room_ahead_the_arrow_ends_at_the_start():
+    # The start on the lower edge of the view, the gradient pointing out of it.
+    run = _himmelblau_run()
+    ax = _render(plot.descent_path(Himmelblau(), run, xlim=(-5, 5), ylim=(-4, 5)))
+    (arrow,) = _arrows(ax)
+    tail, tip = np.array(arrow.xyann), np.array(arrow.xy)
+    assert_array_equal(tip, [0.0, -4.0])
+    assert _along(tip - tail, fastgrad.gradient(Himmelblau(), [0.0, -4.0]))
+    assert _inside(tail, ax) and np.hypot(*(tip - tail)) == pytest.approx(9 / 8)
+
+
+def test_a_start_outside_the_view_gets_no_arrow_and_no_legend_entry():
+    ax = _render(plot.descent_path(Himmelblau(), _himmelblau_run(), xlim=(-5, 5),
+                                   ylim=(-3, 5)))
+    assert _arrows(ax) == []
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["run 1", "start", "end"]
+
+
+def test_paths_and_fields_draw_x_and_y_to_the_same_scale_by_default():
+    run = _runs(starts=((1.0, 1.0),))[0]
+    assert plot.descent_path(_bowl, run).get_aspect() == 1.0
+    assert plot.descent_path(_bowl, run, aspect="auto").get_aspect() == "auto"
+    assert plot.descent_path(_bowl, run, aspect=2).get_aspect() == 2.0
+    ax = plot.gradient_field(_bowl, (-5, 5), (-1, 1), num=3)
+    assert ax.get_aspect() == 1.0
+    assert ax.get_xlim() == (-5.0, 5.0) and ax.get_ylim() == (-1.0, 1.0)  # the box adjusts
+    for aspect in ("square", 0, -1.0, float("nan"), True, None):
+        with pytest.raises(ValueError) as info:
+            plot.descent_path(_bowl, run, aspect=aspect)
+        assert str(info.value) == \
+            f"aspect must be 'equal', 'auto' or a positive number, got {aspect!r}"
+
+
+def _colorbar_axes(ax):
+    return [other for other in ax.figure.axes if other is not ax]
+
+
+def test_heatmaps_have_a_colour_bar_of_f():
+    run = _runs(starts=((1.0, 1.0),))[0]
+    ax = _render(plot.descent_path(_bowl, run, levels=12, log_levels=False))
+    (bar,) = _colorbar_axes(ax)
+    assert bar.get_ylabel() == "$f(x, y)$"
+    levels = next(c for c in ax.collections if isinstance(c, ContourSet)).levels
+    ticks = bar.get_yticks()
+    assert ticks[0] == levels[0] and ticks[-1] == levels[-1] and 3 <= len(ticks) <= 8
+    assert [t.get_text() for t in bar.get_yticklabels()] == [f"{v:.3g}" for v in ticks]
+    assert _colorbar_axes(plot.descent_path(_bowl, run, colorbar=False)) == []
+    # The gradient field: the arrows' colours beside, f's heatmap under the Axes.
+    field = _render(plot.gradient_field(_bowl, (-1, 1), (-1, 1), num=4))
+    labels = sorted(other.get_ylabel() or other.get_xlabel() for other in _colorbar_axes(field))
+    assert labels == ["$f(x, y)$", "$|\\nabla f|$"]
+    assert len(_colorbar_axes(plot.gradient_field(_bowl, (-1, 1), (-1, 1), num=4,
+                                                  contours=False))) == 1
+
+
+def test_overlapping_runs_differ_in_line_style_and_markers_in_both_plots():
+    runs = _runs(starts=((1.0, 1.0),) * 3)  # three runs along the very same path
+    paths = _by_gid(plot.descent_path(_bowl, runs), "path")
+    losses = _by_gid(plot.loss_curve(runs), "loss")
+    styles = [(line.get_linestyle(), line.get_marker(), line.get_markevery())
+              for line in paths]
+    assert len(set(styles)) == 3
+    assert len({markevery[0] for _, _, markevery in styles}) == 3  # markers interleave
+    assert [(line.get_color(), line.get_linestyle(), line.get_marker()) for line in losses] == \
+        [(line.get_color(), line.get_linestyle(), line.get_marker()) for line in paths]
+    assert [line.get_color() for line in paths] == ["C0", "C1", "C2"]
+
+
 # --- loss_curve ------------------------------------------------------------------------
 
 def test_loss_curve_draws_path_fun_against_the_iteration_on_a_log_scale():
     runs = _runs(max_iter=30)
     ax = _render(plot.loss_curve(runs, labels=["first", "second"]))
-    assert len(ax.lines) == 2
-    for line, result in zip(ax.lines, runs):
+    assert len(_by_gid(ax, "loss")) == 2
+    for line, result in zip(_by_gid(ax, "loss"), runs):
         assert_array_equal(line.get_xdata(), np.arange(result.nit + 1))
         assert_array_equal(line.get_ydata(), result.path_fun)
     assert ax.get_yscale() == "log"
@@ -226,7 +325,44 @@ def test_loss_curve_stays_linear_when_a_value_is_not_positive():
     assert min(runs[0].path_fun) < 0
     ax = _render(plot.loss_curve(runs))
     assert ax.get_yscale() == "linear"
-    assert_array_equal(ax.lines[0].get_ydata(), runs[0].path_fun)
+    assert_array_equal(_by_gid(ax, "loss")[0].get_ydata(), runs[0].path_fun)
+
+
+def test_the_loss_axis_shows_each_start_value():
+    # Rosenbrock from (-1.5, 2): f = 12.5 at the start, above the last decade
+    # labelled once the runs descend (the demo's picture).
+    from fastgrad.objectives import Rosenbrock
+
+    runs = [fastgrad.gradient_descent(Rosenbrock(), [-1.5, 2.0], lr, max_iter=300, record=True)
+            for lr in (1e-3, 2e-4)]
+    runs.append(fastgrad.gradient_descent(Rosenbrock(), [0.0, 0.0], 1e-3, max_iter=300,
+                                          record=True))
+    ax = _render(plot.loss_curve(runs))
+    starts = _by_gid(ax, "start")
+    assert [tuple(np.ravel(m.get_data())) for m in starts] == [(0, 12.5), (0, 12.5), (0, 1.0)]
+    assert [m.get_color() for m in starts] == ["C0", "C1", "C2"]
+    texts = [t for t in ax.texts if t.get_gid() == "start value"]
+    assert [t.get_text() for t in texts] == ["$f(x_0)$ = 1", "$f(x_0)$ = 12.5"]
+    assert [t.xy for t in texts] == [(0, 1.0), (0, 12.5)]
+    renderer = ax.figure.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    for text in texts:  # inside the axes, not cut off by the frame
+        extent = text.get_window_extent(renderer)
+        assert box.y0 < extent.y0 and extent.y1 < box.y1 and box.x0 < extent.x0
+    low, high = ax.get_ylim()
+    assert high > 12.5 * 10 ** 0.2 and low < min(min(r.path_fun) for r in runs)
+
+
+def test_the_loss_axis_shows_the_start_on_a_linear_scale_too():
+    def f(x, y):
+        return x**2 + y**2 - 1.0
+
+    run = _runs(f, unpack=True, starts=((2.0, 0.0),), max_iter=20)[0]
+    ax = _render(plot.loss_curve(run))
+    (text,) = [t for t in ax.texts if t.get_gid() == "start value"]
+    assert text.get_text() == f"$f(x_0)$ = {run.path_fun[0]:.3g}"
+    low, high = ax.get_ylim()
+    assert high >= run.path_fun[0] + 0.1 * (high - low)
 
 
 # --- matplotlib missing, no pyplot -------------------------------------------------------
@@ -256,6 +392,34 @@ def test_plots_never_import_pyplot(tmp_path):
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120,
                    cwd=tmp_path)  # away from the source tree: the installed fastgrad
+
+
+PYPLOT = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import fastgrad, fastgrad.plot as p
+from fastgrad._demo import write_demo
+f = lambda x, y: x**2 + 2*y**2
+r = fastgrad.gradient_descent(f, [1.0, 1.0], 0.1, max_iter=10, unpack=True, record=True)
+axes = [p.gradient_field(f, (-1, 1), (-1, 1), num=4, unpack=True),
+        p.descent_path(f, r, unpack=True, resolution=20), p.loss_curve(r)]
+print(plt.get_fignums() == [ax.figure.number for ax in axes])
+print(all(plt.figure(ax.figure.number) is ax.figure for ax in axes))
+plt.close("all")
+write_demo("pictures")  # figures of its own, never pyplot's
+print(plt.get_fignums())
+"""
+
+
+def test_with_pyplot_imported_new_figures_are_pyplots(tmp_path):
+    # So plt.show() shows them (the pandas and seaborn convention).
+    run = subprocess.run([sys.executable, "-c", PYPLOT], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.splitlines() == ["True", "True", "[]"]
+    assert sorted(path.name for path in (tmp_path / "pictures").iterdir()) == \
+        ["himmelblau.png", "himmelblau_field.png", "quadratic.png", "rosenbrock.png"]
 
 
 # --- the demo ----------------------------------------------------------------------------
