@@ -1,0 +1,95 @@
+"""Reliability (DESIGN.md Part II, issue 13): interrupts, subinterpreters, f writing
+to its argument, odd returns, pickled subclasses, the last good iterate,
+divergence, failing ctypes callbacks, the memory of a recorded path."""
+import pickle
+
+import numpy as np
+import pytest
+
+import fastgrad
+import fastgrad.reference as reference
+from fastgrad.objectives import (Beale, Booth, Himmelblau, LeastSquares, LogisticLoss,
+                                 Quadratic, Rosenbrock, Sphere)
+
+from _fgtools import assert_bits_equal, assert_same_result
+
+X_FIT = [[1.0, 0.5, -0.25], [0.0, 1.0, 2.0], [-1.0, 0.75, 0.5], [2.0, -1.0, 1.0]]
+Y_FIT = [1.0, 0.0, 0.0, 1.0]
+A = [[2.0, 0.5, 0.0], [0.5, 3.0, -1.0], [0.0, -1.0, 4.0]]
+
+
+# -- 5. pickling a Python subclass of an objective gives back the subclass ----------
+
+# Module level, so that pickle finds them by name.
+class TiltedQuadratic(Quadratic):
+    def __call__(self, x):
+        return Quadratic.__call__(self, x) + 5.0 * float(x[0])
+
+
+class ScaledLeastSquares(LeastSquares):
+    def __init__(self, scale):  # another signature than LeastSquares's
+        super().__init__(X_FIT, Y_FIT)
+        self.scale = scale
+
+    def __call__(self, x):
+        return self.scale * LeastSquares.__call__(self, x)
+
+
+class ShiftedLogistic(LogisticLoss):
+    def __call__(self, x):
+        return LogisticLoss.__call__(self, x) - 1.0
+
+
+class LabelledSphere(Sphere):  # calling is Sphere's: the compiled tier
+    pass
+
+
+class TiltedRosenbrock(Rosenbrock):
+    def __call__(self, x):
+        return Rosenbrock.__call__(self, x) + float(x[1])
+
+
+class TiltedHimmelblau(Himmelblau):
+    def __call__(self, x):
+        return Himmelblau.__call__(self, x) + float(x[1])
+
+
+SUBCLASSES = {
+    "quadratic": (lambda: TiltedQuadratic(A, [1.0, -1.0, 2.0], 3.0), [0.3, -0.7, 1.1]),
+    "least_squares": (lambda: ScaledLeastSquares(3.0), [0.2, -0.1, 0.4]),
+    "logistic": (lambda: ShiftedLogistic(X_FIT, Y_FIT, 0.25), [0.5, -1.0, 0.25]),
+    "sphere": (LabelledSphere, [1.0, -2.0]),
+    "rosenbrock": (TiltedRosenbrock, [-1.2, 1.0, 0.5]),
+    "himmelblau": (TiltedHimmelblau, [1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBCLASSES))
+def test_a_pickled_subclass_comes_back_as_itself(name, impl):
+    make, x = SUBCLASSES[name]
+    objective = make()
+    objective.label = ["kept", name]  # instance state travels too
+    clone = pickle.loads(pickle.dumps(objective))
+    assert type(clone) is type(objective)
+    assert clone.label == ["kept", name]
+    assert clone(x) == objective(x)
+    assert_bits_equal(impl.gradient(clone, x), impl.gradient(objective, x), name)
+    # the override is what runs: not the built-in class's function
+    base = next(c for c in type(objective).__mro__ if c.__module__ == "fastgrad.objectives")
+    if type(objective).__call__ is not base.__call__:
+        assert clone(x) != base.__call__(clone, x)
+
+
+def test_a_subclass_keeps_its_own_parameters_through_pickle():
+    clone = pickle.loads(pickle.dumps(ScaledLeastSquares(3.0)))
+    assert clone.scale == 3.0
+    assert clone.X.tolist() == X_FIT and clone.y.tolist() == Y_FIT
+    assert clone([0.0, 0.0, 0.0]) == 3.0 * LeastSquares(X_FIT, Y_FIT)([0.0, 0.0, 0.0])
+
+
+def test_built_in_objectives_pickle_as_before():
+    for objective in (Sphere(), Rosenbrock(), Booth(), Beale(), Quadratic(A, [1.0, 0.0, 0.0]),
+                      LeastSquares(X_FIT, Y_FIT), LogisticLoss(X_FIT, Y_FIT, 0.5)):
+        constructor, arguments = objective.__reduce__()
+        assert constructor is type(objective)
+        assert type(pickle.loads(pickle.dumps(objective))) is type(objective)
