@@ -17,6 +17,7 @@ Rules take their parameters from the validated optimizer objects of
 """
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawRealloc
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
 from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
 from libc.string cimport memcpy
 
@@ -199,7 +200,9 @@ cdef int path_append(Path* p, const double* x, double fx) except -1 nogil:
     cdef double* xs
     cdef double* fs
     if p.length == p.capacity:
-        capacity = 2 * p.capacity + 16
+        # Growth by half: the buffers are at most 1.5 times the path, and
+        # path_arrays() hands them to numpy trimmed, without a copy.
+        capacity = p.capacity + p.capacity // 2 + 16
         xs = <double*> PyMem_RawRealloc(p.xs, capacity * p.n * sizeof(double))
         if xs != NULL:
             p.xs = xs
@@ -214,6 +217,40 @@ cdef int path_append(Path* p, const double* x, double fx) except -1 nogil:
     p.fs[p.length] = fx
     p.length += 1
     return 0
+
+
+cdef void free_buffer(object capsule) noexcept:
+    PyMem_RawFree(PyCapsule_GetPointer(capsule, NULL))
+
+
+cdef object owned_array(double* data, int ndim, cnp.npy_intp* shape):
+    """An ndarray over data, which it frees (data must come from PyMem_Raw*)."""
+    try:
+        owner = PyCapsule_New(data, NULL, free_buffer)  # frees data if what follows fails
+    except BaseException:
+        PyMem_RawFree(data)
+        raise
+    array = cnp.PyArray_SimpleNewFromData(ndim, shape, cnp.NPY_FLOAT64, data)
+    cnp.set_array_base(array, owner)
+    return array
+
+
+cdef tuple path_arrays(Path* p):
+    """The path as (path, path_fun) arrays that take over the buffers: trimmed
+    to the path's length, never copied (the record's memory peaks at the
+    buffers' size, not at twice the path)."""
+    cdef cnp.npy_intp shape[2]
+    cdef double* xs = <double*> PyMem_RawRealloc(p.xs, p.length * p.n * sizeof(double))
+    cdef double* fs = <double*> PyMem_RawRealloc(p.fs, p.length * sizeof(double))
+    if xs != NULL:  # a failed trim leaves the buffer as it was
+        p.xs = xs
+    if fs != NULL:
+        p.fs = fs
+    shape[0], shape[1] = p.length, p.n
+    xs, p.xs = p.xs, NULL  # the arrays own them now (or, on an error, their capsules)
+    path_x = owned_array(xs, 2, shape)
+    fs, p.fs = p.fs, NULL
+    return path_x, owned_array(fs, 1, shape)
 
 
 # -- the loop ----------------------------------------------------------------------
@@ -399,8 +436,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
             descend(ev, rule, &s, &w, xp, gp, x_new_p, &run, callback,
                     &path if record else NULL, &out)
         if record:
-            path_x = np.array(<double[:path.length, :n]> path.xs)
-            path_fun = np.array(<double[:path.length]> path.fs)
+            path_x, path_fun = path_arrays(&path)
         else:
             path_x = path_fun = None
     finally:
