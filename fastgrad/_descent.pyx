@@ -16,7 +16,7 @@ Rules take their parameters from the validated optimizer objects of
 ``_optimizers`` by attribute, and never import Python helpers.
 """
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawRealloc
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
 from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
 from libc.string cimport memcpy
@@ -44,6 +44,7 @@ cpdef enum Stop:
     FTOL = 7
     LINE_SEARCH_FAILED = 8
     F_NOT_FINITE = 9
+    START_NOT_FINITE = 10
 
 
 cdef struct Iterate:
@@ -301,14 +302,15 @@ cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop
 
 
 cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
-                 double* g, double* x_new, const Settings* run, object callback, Path* path,
-                 Outcome* out) except -1 nogil:
-    """Gradient descent from x, whose stencil is already placed; x ends as the last iterate."""
+                 double* g, double* x_new, double* g_old, const Settings* run, object callback,
+                 Path* path, Outcome* out) except -1 nogil:
+    """Gradient descent from x, whose stencil is already placed; x ends as the returned
+    iterate and g as its gradient (g_old: room for a second gradient)."""
     cdef Py_ssize_t n = s.n, i
-    cdef double total, fx = NAN
+    cdef double total, fx = NAN, fx_old = NAN, norm_old = NAN
     cdef bint stop_requested = False, small_change = False
-    cdef double* given = x       # x and x_new trade places on each update
-    cdef double* swap
+    cdef double* given = x       # x and x_new trade places on each update, g and g_old too
+    cdef double* given_g = g
     cdef Iterate it
     cdef int found
     it.n = n
@@ -331,8 +333,20 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             total += g[i] * g[i]
         # A finite sum means a finite gradient; only an infinite one needs a look.
         if not isfinite(total) and not all_finite(g, n):
+            if out.nit == 0:
+                out.reason = START_NOT_FINITE
+                out.norm = NAN
+                break
+            # Back to the last iterate with a finite gradient: the previous one,
+            # still in x_new and g_old (f at it in fx_old).
+            x, x_new = x_new, x
+            g, g_old = g_old, g
+            fx = fx_old
+            out.norm = norm_old
+            out.nit -= 1
+            if path != NULL:
+                path.length -= 1
             out.reason = GRADIENT_NOT_FINITE
-            out.norm = NAN
             break
         out.norm = sqrt(total)
         if out.norm <= run.tol:
@@ -372,14 +386,15 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             if not isfinite(it.f_new) and (run.ftol >= 0.0 or rule.searches):
                 out.reason = F_NOT_FINITE
                 break
-        swap = x
-        x = x_new
-        x_new = swap
+        x, x_new = x_new, x
+        g, g_old = g_old, g
+        norm_old = out.norm
         out.nit += 1
         if run.tracking:
             if run.ftol >= 0.0:
                 small_change = fabs(fx - it.f_new) <= run.ftol * fmax(
                     fmax(fabs(fx), fabs(it.f_new)), 1.0)
+            fx_old = fx
             fx = it.f_new
             if path != NULL:
                 path_append(path, x, fx)
@@ -391,6 +406,8 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     out.fun = fx
     if x != given:
         memcpy(given, x, n * sizeof(double))
+    if g != given_g:
+        memcpy(given_g, g, n * sizeof(double))
     return 0
 
 
@@ -410,6 +427,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
     cdef Steps steps = Steps(h)
     cdef double* gp
     cdef double* x_new_p
+    cdef double* g_old = NULL
     run.max_iter, run.tol = max_iter, tol
     run.ftol = -1.0 if ftol is None else ftol
     run.tracking = record or ftol is not None or rule.searches
@@ -428,12 +446,15 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
         x_new = new_vector(n)
         gp = <double*> cnp.PyArray_DATA(g)
         x_new_p = <double*> cnp.PyArray_DATA(x_new)
+        g_old = <double*> PyMem_RawMalloc(n * sizeof(double))
+        if g_old == NULL:
+            raise MemoryError()
         if ev.gil_free:  # a callback takes the GIL for its own call only
             with nogil:
-                descend(ev, rule, &s, &w, xp, gp, x_new_p, &run, callback,
+                descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback,
                         &path if record else NULL, &out)
         else:
-            descend(ev, rule, &s, &w, xp, gp, x_new_p, &run, callback,
+            descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback,
                     &path if record else NULL, &out)
         if record:
             path_x, path_fun = path_arrays(&path)
@@ -441,6 +462,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
             path_x = path_fun = None
     finally:
         workspace_free(&w)
+        PyMem_RawFree(g_old)
         PyMem_RawFree(path.xs)
         PyMem_RawFree(path.fs)
     return (out.reason, x, out.fun, g, out.nit, out.nfev, out.norm, out.coordinate,

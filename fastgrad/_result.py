@@ -25,14 +25,17 @@ class Stop(enum.IntEnum):
     FTOL = 7
     LINE_SEARCH_FAILED = 8
     F_NOT_FINITE = 9
+    START_NOT_FINITE = 10
 
 
 #: The message of each stop reason; fields: nit, norm, tol, coordinate, ftol, max_backtracks.
 MESSAGES = {
     Stop.CONVERGED: "converged: gradient norm {norm:.6g} <= tol {tol:.6g} after {nit} updates",
     Stop.MAX_ITER: "max_iter reached: {nit} updates made, gradient norm {norm:.6g} > tol {tol:.6g}",
-    Stop.GRADIENT_NOT_FINITE: ("stopped at iteration {nit}: the gradient is not finite "
-                               "(f returned nan or inf near x)"),
+    Stop.GRADIENT_NOT_FINITE: ("stopped at iteration {nit}: the gradient is not finite at the "
+                               "next x (f returned nan or inf near it)"),
+    Stop.START_NOT_FINITE: ("stopped at iteration 0: the gradient is not finite at x0 "
+                            "(f returned nan or inf near it)"),
     Stop.STEP_NOT_FINITE: "stopped at iteration {nit}: the update would make x not finite",
     Stop.STEP_LOST: ("stopped at iteration {nit}: the update is lost in rounding "
                      "(x would not change)"),
@@ -45,7 +48,6 @@ MESSAGES = {
                               "condition after {max_backtracks} backtracks"),
     Stop.F_NOT_FINITE: "stopped at iteration {nit}: f is not finite at the next x",
 }
-
 
 def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtracks=None):
     """The message of a DescentResult: which rule stopped the run, and when."""

@@ -199,7 +199,15 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         g, used = _gradient_at(values, x, h, row)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
-            reason, norm = Stop.GRADIENT_NOT_FINITE, math.nan
+            if nit == 0:
+                reason, norm = Stop.START_NOT_FINITE, math.nan
+                break
+            # Back to the last iterate with a finite gradient, the previous one.
+            x, g, fx, norm, nit = x_old, g_old, fx_old, norm_old, nit - 1
+            if record:
+                path.pop()
+                path_fun.pop()
+            reason = Stop.GRADIENT_NOT_FINITE
             break
         total = 0.0
         for gi in g:
@@ -240,6 +248,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
             if not math.isfinite(f_new) and (ftol is not None or rule.searches):
                 reason = Stop.F_NOT_FINITE
                 break
+        x_old, g_old, fx_old, norm_old = x, g, fx, norm
         x, nit = x_new, nit + 1
         if tracking:
             if ftol is not None:

@@ -134,3 +134,64 @@ def test_a_recorded_path_is_freed_with_its_arrays():
     finally:
         tracemalloc.stop()
     assert after - before < 2**16, after - before
+
+
+# -- 6. numeric trouble: the run stops on the last iterate with a finite gradient ---
+
+def nan_below_half(x):
+    return float(x[0]) ** 2 if float(x[0]) >= 0.5 else float("nan")
+
+
+def square_or_inf(x):  # overflows to inf past |x| ~ 1.3e154, as a compiled Sphere does
+    return float(x[0]) * float(x[0])
+
+
+TIERS = {
+    "py": (nan_below_half, {}),
+    "unpack": (lambda t: nan_below_half([t]), {"unpack": True}),
+    "vectorized": (lambda X: np.array([nan_below_half(r) for r in X]), {"vectorized": True}),
+}
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+@pytest.mark.parametrize("optimizer", [None, "momentum", "adam"])
+@pytest.mark.parametrize("record", [False, True])
+def test_a_non_finite_gradient_sends_the_run_back_to_the_last_good_iterate(tier, optimizer,
+                                                                          record):
+    f, kw = TIERS[tier]
+    results = [impl.gradient_descent(f, [3.0], 0.1, optimizer=optimizer, record=record,
+                                     max_iter=500, **kw) for impl in (fastgrad, reference)]
+    assert_same_result(*results, what=f"{tier}/{optimizer}")
+    r = results[0]
+    assert r.message == (f"stopped at iteration {r.nit}: the gradient is not finite at the "
+                         "next x (f returned nan or inf near it)")
+    assert r.converged is False and r.nit >= 1
+    # x is an iterate whose gradient is finite, and fun and grad are those at x
+    assert np.isfinite(r.x).all() and np.isfinite(r.grad).all()
+    assert r.fun == nan_below_half(r.x)
+    assert_bits_equal(r.grad, fastgrad.gradient(nan_below_half, r.x), "grad")
+    if record:
+        assert len(r.path) == r.nit + 1 and r.path[-1].tolist() == r.x.tolist()
+        assert r.path_fun[-1] == r.fun and np.isfinite(r.path_fun).all()
+
+
+def test_the_last_good_iterate_on_the_compiled_tier():
+    # Sphere from 1e153 with lr 10: x_1 = -1.9e154, whose square overflows to inf, so
+    # the gradient there is not finite; the run returns x_0 (and f, g at x_0).
+    kw = dict(h=1e145, learning_rate=10.0)
+    fast = fastgrad.gradient_descent(Sphere(), [1e153], **kw)
+    slow = reference.gradient_descent(Sphere(), [1e153], **kw)
+    assert_same_result(fast, slow, "Sphere")
+    assert (fast.nit, fast.x.tolist(), fast.fun) == (0, [1e153], 1e306)
+    assert fast.message == ("stopped at iteration 0: the gradient is not finite at the next x "
+                            "(f returned nan or inf near it)")
+    assert_bits_equal(fast.grad, fastgrad.gradient(Sphere(), [1e153], h=1e145), "grad")
+
+
+def test_a_gradient_not_finite_at_x0_stops_there(impl):
+    r = impl.gradient_descent(lambda x: float("nan"), [3.0, 1.0], record=True)
+    assert (r.nit, r.nfev, r.converged) == (0, 5, False)
+    assert list(r.x) == [3.0, 1.0] and np.isnan(r.fun) and np.isnan(r.grad).all()
+    assert r.message == ("stopped at iteration 0: the gradient is not finite at x0 "
+                         "(f returned nan or inf near it)")
+    assert len(r.path) == 1
