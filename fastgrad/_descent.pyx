@@ -45,6 +45,15 @@ cpdef enum Stop:
     LINE_SEARCH_FAILED = 8
     F_NOT_FINITE = 9
     START_NOT_FINITE = 10
+    DIVERGED = 11
+
+
+# _result.diverged(), for the C loop: the same rule and numbers (RISES, GROWTH;
+# tests/test_reliability.py holds them together).
+cdef enum:
+    RISES = 3
+cdef double GROWTH = 1000.0
+DIVERGENCE = (RISES, GROWTH)
 
 
 cdef struct Iterate:
@@ -301,13 +310,24 @@ cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop
     return 0
 
 
+cdef inline double largest(const double* v, Py_ssize_t n) noexcept nogil:
+    """max |v_i| (v finite)."""
+    cdef double top = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        top = fmax(top, fabs(v[i]))
+    return top
+
+
 cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
                  double* g, double* x_new, double* g_old, const Settings* run, object callback,
                  Path* path, Outcome* out) except -1 nogil:
     """Gradient descent from x, whose stencil is already placed; x ends as the returned
     iterate and g as its gradient (g_old: room for a second gradient)."""
     cdef Py_ssize_t n = s.n, i
+    cdef Py_ssize_t rising = 0   # updates in a row after which the gradient norm was larger
     cdef double total, fx = NAN, fx_old = NAN, norm_old = NAN
+    cdef double top0 = largest(x, n)
     cdef bint stop_requested = False, small_change = False
     cdef double* given = x       # x and x_new trade places on each update, g and g_old too
     cdef double* given_g = g
@@ -349,6 +369,8 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             out.reason = GRADIENT_NOT_FINITE
             break
         out.norm = sqrt(total)
+        if out.nit > 0:
+            rising = rising + 1 if out.norm > norm_old else 0
         if out.norm <= run.tol:
             out.reason = CONVERGED
             break
@@ -400,6 +422,11 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
                 path_append(path, x, fx)
         if callback is not None:
             ask_callback(callback, x, n, &stop_requested)
+    if (out.reason == GRADIENT_NOT_FINITE or out.reason == STEP_NOT_FINITE
+            or out.reason == STENCIL_LOST or out.reason == F_NOT_FINITE) \
+            and out.nit >= 1 and rising >= min(out.nit, <Py_ssize_t> RISES) \
+            and largest(x, n) >= GROWTH * fmax(1.0, top0):
+        out.reason = DIVERGED
     if not run.tracking:
         ev.evaluate_at(x, n, &fx)
         out.nfev += 1

@@ -19,7 +19,7 @@ import math
 
 from . import _contract as contract
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
-from ._result import DescentResult, Stop, descent_result
+from ._result import DescentResult, Stop, descent_result, diverged
 from ._stencils import stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
@@ -195,6 +195,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     path, path_fun = ([list(x)], [fx]) if record else (None, None)
     stop_requested = small_change = False
     coordinate = None
+    top0 = max(abs(v) for v in x)
+    rising = 0  # updates in a row after which the gradient norm was larger
     while True:
         g, used = _gradient_at(values, x, h, row)
         nfev += used
@@ -213,6 +215,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         for gi in g:
             total += gi * gi
         norm = math.sqrt(total)
+        if nit > 0:
+            rising = rising + 1 if norm > norm_old else 0
         if norm <= tol:
             reason = Stop.CONVERGED
             break
@@ -260,6 +264,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if callback is not None:
             stop_requested = bool(callback(list(x)))
 
+    if diverged(reason, nit, rising, max(abs(v) for v in x), top0):
+        reason = Stop.DIVERGED
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
     return descent_result(reason, x, fx, g, nit, nfev, norm,

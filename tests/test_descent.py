@@ -412,6 +412,12 @@ STOPS = {
     "start-not-finite": (lambda p: math.nan, [3.0, 1.0], {},
                          "stopped at iteration 0: the gradient is not finite at x0 "
                          "(f returned nan or inf near it)", False, 0, 4 + 1),
+    # x**2 with lr = 1.5: x_k = (-2)**k, the gradient norm doubling with x, until
+    # 1 +- 1e-5 is lost at |x| = 2**37 (the next x): 37 updates, 38 gradients.
+    "diverged": (square, [1.0], dict(learning_rate=1.5),
+                 "stopped at iteration 37: the run diverged (|x| grew by orders of magnitude "
+                 "while the gradient norm rose, to 2.74878e+11); try a smaller learning_rate, "
+                 "unless f is unbounded below", False, 37, 38 * 2 + 1),
     # g ~ 2e10 at 1e10, learning_rate * g overflows.
     "step-not-finite": (square, [1e10], dict(learning_rate=1e300),
                         "stopped at iteration 0: the update would make x not finite",

@@ -47,6 +47,7 @@ STOP_REASONS = [
     r"no step satisfied the Armijo condition after \d+ backtracks",
     r"f is not finite at the next x",
     r"the gradient is not finite at x0",
+    r"the run diverged \(\|x\| grew by orders of magnitude",
 ]
 
 

@@ -195,3 +195,65 @@ def test_a_gradient_not_finite_at_x0_stops_there(impl):
     assert r.message == ("stopped at iteration 0: the gradient is not finite at x0 "
                          "(f returned nan or inf near it)")
     assert len(r.path) == 1
+
+
+# -- 7. a run that diverges says so, and names learning_rate -------------------------
+
+def test_divergence_rule_is_the_same_in_both_loops():
+    from fastgrad import _descent, _result
+    assert _descent.DIVERGENCE == (_result.RISES, _result.GROWTH) == (3, 1000.0)
+
+
+DIVERGING = {
+    # x**2 + y**2 with lr = 1.5: x_k = (-2)**k x0; h = 1e-5 is lost at |x| = 2**37
+    "lr=1.5": (lambda x, y: x * x + y * y, [1.0, 1.0], dict(learning_rate=1.5, unpack=True),
+               37, 2.0**38 * 2**0.5),
+    # Rosenbrock with the default lr: -1.2 -> 20 -> 3.3e5, where h is lost
+    "rosenbrock": (Rosenbrock(), [-1.2, 1.0], {}, 2, None),
+    # Momentum amplifies the same overshoot
+    "rosenbrock-momentum": (Rosenbrock(), [-1.2, 1.0], dict(optimizer="momentum"), 2, None),
+    # an overflow ends it: 1e100 -> -2e103 -> 4e106 ... until h = 1e90 is lost
+    "overflow": (Sphere(), [1e100], dict(h=1e90, learning_rate=1e3), 1, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIVERGING))
+def test_a_diverging_run_says_so_and_names_learning_rate(name):
+    f, x0, kw, nit, norm = DIVERGING[name]
+    fast = fastgrad.gradient_descent(f, x0, **kw)
+    slow = reference.gradient_descent(f, x0, **kw)
+    assert_same_result(fast, slow, name)
+    assert fast.converged is False and fast.nit == nit
+    assert fast.message.startswith(f"stopped at iteration {nit}: the run diverged (|x| grew "
+                                   "by orders of magnitude while the gradient norm rose, to ")
+    assert fast.message.endswith("); try a smaller learning_rate, unless f is unbounded below")
+    assert "h is too small" not in fast.message
+    if norm is not None:
+        assert f"to {norm:.6g})" in fast.message
+    # the same function with a small enough learning rate converges
+    if name == "lr=1.5":
+        assert fastgrad.gradient_descent(f, x0, **dict(kw, learning_rate=0.25)).converged
+
+
+NOT_DIVERGING = {
+    # one huge update and nothing before it to compare: h is too small, as it says
+    "first-update": (lambda x: -float(x[0]), [1.0], dict(learning_rate=1e12),
+                     "stopped at iteration 0: at the next x, h is too small for x[0]"),
+    # x grows by orders of magnitude, in steady steps (the gradient norm stays 1):
+    # h = 1e-5 is lost past 1.37e11 (x + h rounds up, x - h down, until then)
+    "steady-slope": (lambda x: -float(x[0]), [1.0], dict(learning_rate=1e9),
+                     "stopped at iteration 137: at the next x, h is too small for x[0]"),
+    # the gradient norm rises towards a pole, but x does not grow: f's nan ends it
+    "pole": (lambda x: np.log(float(x[0])) if x[0] > 0 else float("nan"), [1.0],
+             dict(learning_rate=0.3),
+             "stopped at iteration 2: the gradient is not finite at the next x"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_DIVERGING))
+def test_trouble_without_divergence_keeps_its_reason(name):
+    f, x0, kw, words = NOT_DIVERGING[name]
+    fast = fastgrad.gradient_descent(f, x0, **kw)
+    slow = reference.gradient_descent(f, x0, **kw)
+    assert_same_result(fast, slow, name)
+    assert words in fast.message and "diverged" not in fast.message
