@@ -263,14 +263,18 @@ cdef class VectorizedEvaluator(Evaluator):
         cdef const double* data
         cdef const double[::1] view
         cdef Py_ssize_t i
-        if cnp.PyArray_Check(result) and cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE and \
+        # Fast paths for plain ndarrays only: a subclass may mean something else
+        # by its data (a masked array's masked entries are nan, as in the reference).
+        if not cnp.PyArray_CheckExact(result):
+            pass
+        elif cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE and \
                 cnp.PyArray_NDIM(result) == 1 and cnp.PyArray_DIM(result, 0) == m and \
                 cnp.PyArray_IS_C_CONTIGUOUS(result) and cnp.PyArray_ISNOTSWAPPED(result):
             # The common case, a float64 vector: no conversion.
             data = <const double*> cnp.PyArray_DATA(result)
             memcpy(out, data, m * sizeof(double))
             return 0
-        if cnp.PyArray_Check(result) and result.dtype.kind in "biuf" and result.shape == (m,):
+        elif result.dtype.kind in "biuf" and result.shape == (m,):
             # Another real array of the right shape: converted by numpy.
             view = np.ascontiguousarray(result, dtype=np.float64)
             memcpy(out, &view[0], m * sizeof(double))

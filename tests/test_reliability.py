@@ -257,3 +257,99 @@ def test_trouble_without_divergence_keeps_its_reason(name):
     slow = reference.gradient_descent(f, x0, **kw)
     assert_same_result(fast, slow, name)
     assert words in fast.message and "diverged" not in fast.message
+
+
+# -- 4. odd returns: one behaviour in both implementations -------------------------
+
+class Tagged(np.ndarray):
+    """An ndarray subclass that means nothing else by its data."""
+
+
+def _masked(values, mask):
+    return np.ma.masked_array(values, mask=mask)
+
+
+ODD_VECTORIZED = {
+    # masked entries are no value: nan (the reference's reading, element by element)
+    "masked-float": lambda X: _masked(np.asarray(X, dtype=float)[:, 0],
+                                      [i == 0 for i in range(len(X))]),
+    "masked-int": lambda X: _masked(np.arange(len(X)), [i == 1 for i in range(len(X))]),
+    "masked-nothing": lambda X: _masked(np.asarray(X, dtype=float)[:, 0] * 3.0, False),
+    "list-with-masked": lambda X: [np.ma.masked] + [float(r[0]) for r in X][1:],
+    "subclass": lambda X: (np.asarray(X, dtype=float)[:, 0] * 0.5).view(Tagged),
+    "timedelta64": lambda X: np.arange(len(X)).astype("m8[s]"),
+    "datetime64": lambda X: np.arange(len(X)).astype("M8[s]"),
+    "dict": lambda X: {i: float(i) for i in range(len(X))},
+    "matrix": lambda X: np.matrix(np.asarray(X, dtype=float)[:, 0]),
+    "masked-2d": lambda X: _masked(np.asarray(X, dtype=float), False),
+}
+ODD_SCALAR = {
+    "masked": lambda x: np.ma.masked,
+    "masked-0d": lambda x: np.ma.masked_array(float(x[0]), mask=True),
+    "timedelta64": lambda x: np.timedelta64(1, "s"),
+    "dict": lambda x: {0: float(x[0])},
+}
+
+
+def outcome(call):
+    """What a call gives: its values as bit keys, or the exception's type and message,
+    and the warnings it emitted."""
+    import warnings
+    from _fgtools import bits
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = call()
+            if hasattr(value, "message"):  # a DescentResult
+                value = (bits(value.x), bits(value.grad), value.message)
+            elif len(value) and isinstance(value[0], (list, np.ndarray)):
+                value = [bits(row) for row in value]
+            else:
+                value = bits(value)
+            result = ("returned", value)
+        except Exception as error:
+            result = ("raised", type(error).__name__, str(error))
+    return result, sorted({(w.category.__name__, str(w.message)) for w in caught})
+
+
+def calls(impl, f, vectorized):
+    kw = dict(vectorized=vectorized)
+    found = {
+        "gradient": lambda: impl.gradient(f, [1.0, 2.0], **kw),
+        "descent": lambda: impl.gradient_descent(f, [1.0, 2.0], max_iter=2, **kw),
+    }
+    if not vectorized:  # (a vectorized f gets several rows' points at once in fastgrad)
+        found["batch"] = lambda: impl.gradient_batch(f, [[1.0, 2.0], [0.5, -1.0]], **kw)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(ODD_VECTORIZED))
+def test_odd_vectorized_returns_mean_the_same_in_both(name):
+    f = ODD_VECTORIZED[name]
+    fast, slow = calls(fastgrad, f, True), calls(reference, f, True)
+    for function in fast:
+        assert outcome(fast[function]) == outcome(slow[function]), (name, function)
+
+
+@pytest.mark.parametrize("name", sorted(ODD_SCALAR))
+def test_odd_scalar_returns_mean_the_same_in_both(name):
+    f = ODD_SCALAR[name]
+    fast, slow = calls(fastgrad, f, False), calls(reference, f, False)
+    for function in fast:
+        assert outcome(fast[function]) == outcome(slow[function]), (name, function)
+
+
+def test_a_masked_entry_is_nan():
+    f = ODD_VECTORIZED["masked-float"]  # the first point (x + h e_0) masked
+    for impl in (fastgrad, reference):
+        with pytest.warns(UserWarning, match="converting a masked element to nan"):
+            g = impl.gradient(f, [1.0, 2.0], vectorized=True)
+        assert np.isnan(g[0]) and g[1] == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("name", ["timedelta64", "datetime64", "dict", "matrix", "masked-2d"])
+def test_returns_that_are_no_real_vector_raise(name):
+    for impl in (fastgrad, reference):
+        with pytest.raises((TypeError, ValueError)):
+            impl.gradient(ODD_VECTORIZED[name], [1.0, 2.0], vectorized=True)
