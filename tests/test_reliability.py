@@ -11,7 +11,7 @@ import fastgrad.reference as reference
 from fastgrad.objectives import (Beale, Booth, Himmelblau, LeastSquares, LogisticLoss,
                                  Quadratic, Rosenbrock, Sphere)
 
-from _fgtools import assert_bits_equal, assert_same_result
+from _fgtools import assert_bits_equal, assert_same_result, bits, point_of
 
 X_FIT = [[1.0, 0.5, -0.25], [0.0, 1.0, 2.0], [-1.0, 0.75, 0.5], [2.0, -1.0, 1.0]]
 Y_FIT = [1.0, 0.0, 0.0, 1.0]
@@ -353,3 +353,138 @@ def test_returns_that_are_no_real_vector_raise(name):
     for impl in (fastgrad, reference):
         with pytest.raises((TypeError, ValueError)):
             impl.gradient(ODD_VECTORIZED[name], [1.0, 2.0], vectorized=True)
+
+
+# -- 3. f may write to the array it receives ------------------------------------------
+
+def quartic(p):
+    return float(p[0] ** 4 + 3.0 * p[0] * p[1] - p[1] ** 2)
+
+
+def scribble(p):
+    # every way of writing to the argument (or to memory it shares)
+    p[0] = 1e300
+    p[1] += 7.0
+    p.reshape(1, -1)[0, -1] = np.nan
+    p[::-1][0] = -5.0
+    np.asarray(p)[...] = 3.0
+
+
+def reform(p):
+    # changes of the array itself rather than of its values
+    p.shape = (1, p.shape[0])
+    p.flags.writeable = False
+
+
+def retype(p):
+    p.dtype = np.int64
+
+
+def resize(p):
+    p.resize(3 * p.shape[0], refcheck=False)  # may move its memory
+    p[:] = 2.0
+
+
+WRITERS = {"scribble": scribble, "reform": reform, "retype": retype, "resize": resize}
+
+
+def writing(fun, writer, seen):
+    def f(p):
+        seen.append((type(p).__name__, getattr(p, "shape", None), point_of(p)))
+        value = fun(p)
+        writer(p)
+        return value
+    return f
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize("method", ["central", "forward", "backward"])
+def test_f_writing_its_argument_changes_no_point_and_no_result(writer, method):
+    from _fgtools import stencil_points
+    x = np.array([0.7, -1.3])
+    seen = []
+    g = fastgrad.gradient(writing(quartic, WRITERS[writer], seen), x, method=method)
+    # each call got a fresh-looking 1-D float64 array holding exactly its point
+    assert seen == [("ndarray", (2,), p) for p in stencil_points(x, 1e-5, method)]
+    assert x.tolist() == [0.7, -1.3]  # the caller's x untouched
+    assert_bits_equal(g, reference.gradient(quartic, [0.7, -1.3], method=method), writer)
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_descent_and_batch_with_an_f_that_writes(writer):
+    seen = []
+    f = writing(quartic, WRITERS[writer], seen)
+    kw = dict(max_iter=25, record=True, optimizer="armijo")
+    assert_same_result(fastgrad.gradient_descent(f, [0.7, -1.3], 0.05, **kw),
+                       reference.gradient_descent(quartic, [0.7, -1.3], 0.05, **kw), writer)
+    X = [[0.7, -1.3], [0.1, 0.2], [-2.0, 1.0]]
+    fast = fastgrad.gradient_batch(f, np.array(X), num_threads=2)
+    assert [bits(r) for r in fast] == [bits(r) for r in reference.gradient_batch(quartic, X)]
+    assert all(shape == (2,) for _, shape, _ in seen)
+
+
+def test_writes_to_an_array_f_kept_do_not_reach_later_points():
+    kept, seen = [], []
+
+    def f(p):
+        seen.append(point_of(p))
+        if kept:
+            kept[0][:] = 99.0  # the first array, which f kept: no longer fastgrad's
+        else:
+            kept.append(p)
+        return quartic(p)
+
+    g = fastgrad.gradient(f, [0.7, -1.3])
+    from _fgtools import stencil_points
+    assert seen == stencil_points([0.7, -1.3], 1e-5, "central")
+    assert_bits_equal(g, reference.gradient(quartic, [0.7, -1.3]), "kept")
+
+
+def test_the_reference_hands_f_a_list_of_its_own():
+    seen = []
+
+    def f(p):
+        seen.append(list(p))
+        value = quartic(p)
+        p[0] = 1e300
+        return value
+
+    assert reference.gradient(f, [0.7, -1.3]) == reference.gradient(quartic, [0.7, -1.3])
+    assert all(abs(p[0]) < 1 for p in seen)
+
+
+@pytest.mark.parametrize("unpack", [False, True])
+def test_a_vectorized_f_that_writes_changes_no_point(unpack, monkeypatch):
+    from fastgrad import _contract
+    from _fgtools import stencil_points
+    # three points per call: the stencil of n = 4 goes to f in three chunks
+    monkeypatch.setattr(_contract, "VECTORIZED_CHUNK_BYTES", 3 * 8 * 4)
+    seen = []
+
+    def f(*arrays):
+        X = np.column_stack(arrays) if unpack else arrays[0]
+        seen.extend(tuple(row) for row in np.array(X).tolist())
+        values = X[:, 0] ** 2 + X[:, 1] * X[:, 2] - X[:, 3]
+        for a in arrays:  # the block, its columns, and what they are views of
+            a[...] = np.nan
+            base = a.base
+            while base is not None:
+                if isinstance(base, np.ndarray) and base.flags.writeable:
+                    base[...] = np.nan
+                base = base.base
+        return values
+
+    x = [0.5, -1.0, 2.0, 0.25]
+    g = fastgrad.gradient(f, x, vectorized=True, unpack=unpack)
+    assert len(seen) == 8 and seen == stencil_points(x, 1e-5, "central")
+    clean = fastgrad.gradient(lambda X: X[:, 0] ** 2 + X[:, 1] * X[:, 2] - X[:, 3], x,
+                              vectorized=True)
+    assert_bits_equal(g, clean, "vectorized")
+
+
+def test_the_array_f_gets_owns_its_memory():
+    # nothing shared to reach through x.base (scipy gh13740's f did x.base[1] += 1)
+    bases = []
+    fastgrad.gradient(lambda p: bases.append(p.base) or 0.0, [1.0, 2.0])
+    fastgrad.gradient_descent(lambda p: bases.append(p.base) or 0.0, [1.0, 2.0], max_iter=1)
+    assert bases and all(b is None for b in bases)
