@@ -18,6 +18,10 @@ class Stop(enum.IntEnum):
     FTOL = 7
     LINE_SEARCH_FAILED = 8
     F_NOT_FINITE = 9
+    START_NOT_FINITE = 10
+    DIVERGED = 11
+
+DIVERGENCE: tuple[int, float]
 
 class Rule:
     searches: bool

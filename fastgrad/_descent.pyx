@@ -16,7 +16,8 @@ Rules take their parameters from the validated optimizer objects of
 ``_optimizers`` by attribute, and never import Python helpers.
 """
 from cpython.exc cimport PyErr_CheckSignals
-from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawRealloc
+from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
+from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
 from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
 from libc.string cimport memcpy
 
@@ -44,6 +45,16 @@ cpdef enum Stop:
     FTOL = 7
     LINE_SEARCH_FAILED = 8
     F_NOT_FINITE = 9
+    START_NOT_FINITE = 10
+    DIVERGED = 11
+
+
+# _result.diverged(), for the C loop: the same rule and numbers (RISES, GROWTH;
+# tests/test_reliability.py holds them together).
+cdef enum:
+    RISES = 3
+cdef double GROWTH = 1000.0
+DIVERGENCE = (RISES, GROWTH)
 
 
 cdef struct Iterate:
@@ -200,7 +211,9 @@ cdef int path_append(Path* p, const double* x, double fx) except -1 nogil:
     cdef double* xs
     cdef double* fs
     if p.length == p.capacity:
-        capacity = 2 * p.capacity + 16
+        # Growth by half: the buffers are at most 1.5 times the path, and
+        # path_arrays() hands them to numpy trimmed, without a copy.
+        capacity = p.capacity + p.capacity // 2 + 16
         xs = <double*> PyMem_RawRealloc(p.xs, capacity * p.n * sizeof(double))
         if xs != NULL:
             p.xs = xs
@@ -215,6 +228,40 @@ cdef int path_append(Path* p, const double* x, double fx) except -1 nogil:
     p.fs[p.length] = fx
     p.length += 1
     return 0
+
+
+cdef void free_buffer(object capsule) noexcept:
+    PyMem_RawFree(PyCapsule_GetPointer(capsule, NULL))
+
+
+cdef object owned_array(double* data, int ndim, cnp.npy_intp* shape):
+    """An ndarray over data, which it frees (data must come from PyMem_Raw*)."""
+    try:
+        owner = PyCapsule_New(data, NULL, free_buffer)  # frees data if what follows fails
+    except BaseException:
+        PyMem_RawFree(data)
+        raise
+    array = cnp.PyArray_SimpleNewFromData(ndim, shape, cnp.NPY_FLOAT64, data)
+    cnp.set_array_base(array, owner)
+    return array
+
+
+cdef tuple path_arrays(Path* p):
+    """The path as (path, path_fun) arrays that take over the buffers: trimmed
+    to the path's length, never copied (the record's memory peaks at the
+    buffers' size, not at twice the path)."""
+    cdef cnp.npy_intp shape[2]
+    cdef double* xs = <double*> PyMem_RawRealloc(p.xs, p.length * p.n * sizeof(double))
+    cdef double* fs = <double*> PyMem_RawRealloc(p.fs, p.length * sizeof(double))
+    if xs != NULL:  # a failed trim leaves the buffer as it was
+        p.xs = xs
+    if fs != NULL:
+        p.fs = fs
+    shape[0], shape[1] = p.length, p.n
+    xs, p.xs = p.xs, NULL  # the arrays own them now (or, on an error, their capsules)
+    path_x = owned_array(xs, 2, shape)
+    fs, p.fs = p.fs, NULL
+    return path_x, owned_array(fs, 1, shape)
 
 
 # -- the loop ----------------------------------------------------------------------
@@ -264,15 +311,27 @@ cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop
     return 0
 
 
+cdef inline double largest(const double* v, Py_ssize_t n) noexcept nogil:
+    """max |v_i| (v finite)."""
+    cdef double top = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        top = fmax(top, fabs(v[i]))
+    return top
+
+
 cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
-                 double* g, double* x_new, const Settings* run, object callback, Path* path,
-                 Outcome* out) except -1 nogil:
-    """Gradient descent from x, whose stencil is already placed; x ends as the last iterate."""
+                 double* g, double* x_new, double* g_old, const Settings* run, object callback,
+                 Path* path, Outcome* out) except -1 nogil:
+    """Gradient descent from x, whose stencil is already placed; x ends as the returned
+    iterate and g as its gradient (g_old: room for a second gradient)."""
     cdef Py_ssize_t n = s.n, i
-    cdef double total, fx = NAN
+    cdef Py_ssize_t rising = 0   # updates in a row after which the gradient norm was larger
+    cdef double total, fx = NAN, fx_old = NAN, norm_old = NAN
+    cdef double top0 = largest(x, n)
     cdef bint stop_requested = False, small_change = False
-    cdef double* given = x       # x and x_new trade places on each update
-    cdef double* swap
+    cdef double* given = x       # x and x_new trade places on each update, g and g_old too
+    cdef double* given_g = g
     cdef Iterate it
     cdef int found
     it.n = n
@@ -295,10 +354,24 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             total += g[i] * g[i]
         # A finite sum means a finite gradient; only an infinite one needs a look.
         if not isfinite(total) and not all_finite(g, n):
+            if out.nit == 0:
+                out.reason = START_NOT_FINITE
+                out.norm = NAN
+                break
+            # Back to the last iterate with a finite gradient: the previous one,
+            # still in x_new and g_old (f at it in fx_old).
+            x, x_new = x_new, x
+            g, g_old = g_old, g
+            fx = fx_old
+            out.norm = norm_old
+            out.nit -= 1
+            if path != NULL:
+                path.length -= 1
             out.reason = GRADIENT_NOT_FINITE
-            out.norm = NAN
             break
         out.norm = sqrt(total)
+        if out.nit > 0:
+            rising = rising + 1 if out.norm > norm_old else 0
         if out.norm <= run.tol:
             out.reason = CONVERGED
             break
@@ -336,25 +409,33 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             if not isfinite(it.f_new) and (run.ftol >= 0.0 or rule.searches):
                 out.reason = F_NOT_FINITE
                 break
-        swap = x
-        x = x_new
-        x_new = swap
+        x, x_new = x_new, x
+        g, g_old = g_old, g
+        norm_old = out.norm
         out.nit += 1
         if run.tracking:
             if run.ftol >= 0.0:
                 small_change = fabs(fx - it.f_new) <= run.ftol * fmax(
                     fmax(fabs(fx), fabs(it.f_new)), 1.0)
+            fx_old = fx
             fx = it.f_new
             if path != NULL:
                 path_append(path, x, fx)
         if callback is not None:
             ask_callback(callback, x, n, &stop_requested)
+    if (out.reason == GRADIENT_NOT_FINITE or out.reason == STEP_NOT_FINITE
+            or out.reason == STENCIL_LOST or out.reason == F_NOT_FINITE) \
+            and out.nit >= 1 and rising >= min(out.nit, <Py_ssize_t> RISES) \
+            and largest(x, n) >= GROWTH * fmax(1.0, top0):
+        out.reason = DIVERGED
     if not run.tracking:
         ev.evaluate_at(x, n, &fx)
         out.nfev += 1
     out.fun = fx
     if x != given:
         memcpy(given, x, n * sizeof(double))
+    if g != given_g:
+        memcpy(given_g, g, n * sizeof(double))
     return 0
 
 
@@ -374,6 +455,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
     cdef Steps steps = Steps(h)
     cdef double* gp
     cdef double* x_new_p
+    cdef double* g_old = NULL
     run.max_iter, run.tol = max_iter, tol
     run.ftol = -1.0 if ftol is None else ftol
     run.tracking = record or ftol is not None or rule.searches
@@ -397,20 +479,23 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
         x_new = new_vector(n)
         gp = <double*> cnp.PyArray_DATA(g)
         x_new_p = <double*> cnp.PyArray_DATA(x_new)
+        g_old = <double*> PyMem_RawMalloc(n * sizeof(double))
+        if g_old == NULL:
+            raise MemoryError()
         if ev.gil_free:  # a callback takes the GIL for its own call only
             with nogil:
-                descend(ev, rule, &s, &w, xp, gp, x_new_p, &run, callback,
+                descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback,
                         &path if record else NULL, &out)
         else:
-            descend(ev, rule, &s, &w, xp, gp, x_new_p, &run, callback,
+            descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback,
                     &path if record else NULL, &out)
         if record:
-            path_x = np.array(<double[:path.length, :n]> path.xs)
-            path_fun = np.array(<double[:path.length]> path.fs)
+            path_x, path_fun = path_arrays(&path)
         else:
             path_x = path_fun = None
     finally:
         workspace_free(&w)
+        PyMem_RawFree(g_old)
         PyMem_RawFree(path.xs)
         PyMem_RawFree(path.fs)
     return (out.reason, x, out.fun, g, out.nit, out.nfev + probes, out.norm, out.coordinate,

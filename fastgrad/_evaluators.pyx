@@ -17,12 +17,14 @@ PythonEvaluator makes one call of f per point and no other Python work per
 point: the arguments sit in a C array handed to ``PyObject_Vectorcall`` (no
 argument tuple), and f's float result is read without a conversion call.
 
-The array f receives is reused from point to point, so two guards keep that
+The array f receives is reused from point to point, so three guards keep that
 invisible to f:
-* it is read-only, so f cannot change the point the loop is evaluating;
+* f may write to it: after each call the array is compared with the point it
+  held, and restored if f changed it, so every call sees exactly its point;
 * if f keeps a reference to it (stores x, or a view of x), its reference count
   shows that after the call: the loop leaves that array as f saw it and
-  continues on a fresh copy.
+  continues on a fresh copy;
+* so it does if f changes the array's form (shape, dtype, flags, memory).
 With ``unpack=True``, f gets Python floats; only the one coordinate that
 differs from x is a new float object per point.
 """
@@ -41,15 +43,31 @@ from . import _contract as contract
 cnp.import_array()
 
 
-cdef extern from "numpy/arrayobject.h":
-    # Left out of numpy's .pxd; NULL dtype and type keep the array's own.
-    object PyArray_View(cnp.ndarray array, void* dtype, void* subtype)
-
-
 cdef extern from "Python.h":
     # Python >= 3.9; the result is a new reference, NULL on error.
     object PyObject_Vectorcall(object callable, PyObject** args, size_t nargsf,
                                PyObject* kwnames)
+
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Whether a[0:n] and b[0:n] hold the same bits (-0.0 is not 0.0, a NaN is
+       its own payload): memcmp, inline for small n (a call costs more there). */
+    static inline int fastgrad_same_bits(const double *a, const double *b, Py_ssize_t n) {
+        if (n > 16) return memcmp(a, b, (size_t)n * sizeof(double)) == 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            uint64_t u, v;
+            memcpy(&u, a + i, sizeof u);
+            memcpy(&v, b + i, sizeof v);
+            if (u != v) return 0;
+        }
+        return 1;
+    }
+    """
+    bint same_bits "fastgrad_same_bits" (const double* a, const double* b,
+                                          Py_ssize_t n) noexcept nogil
 
 
 cdef type float64 = np.float64
@@ -92,17 +110,23 @@ cdef inline double as_double(object value, bint* low_precision) except? -1.0:
 
 
 cdef class Handout:
-    """A read-only float64 array handed to f, and whether f kept a reference to it.
+    """The float64 array handed to f, and whether f kept it or changed its form.
 
-    The evaluator writes the points through ``data``; f cannot: it gets a view
-    of a read-only owner, which (unlike the owner itself) cannot be made
-    writeable again.  Views f takes of it reference the owner, so f keeping
-    the array or any view of it shows in one of the two reference counts.
+    A plain, writeable array that owns its memory: f may write to it (scipy's
+    gh13740).  The evaluator writes the points through ``data``, which stays
+    valid as long as the array keeps the form it was made with (``intact``: f
+    may reshape, re-type, resize or freeze it).  f keeping a reference to the
+    array, or to a view of it (which references it), shows in its reference
+    count (``kept``).  Either way the evaluator leaves the array to f and
+    continues on a fresh one.
     """
-    cdef readonly object array
-    cdef cnp.ndarray owner
+    cdef readonly cnp.ndarray array
     cdef double* data
-    cdef Py_ssize_t array_refs, owner_refs
+    cdef Py_ssize_t refs
+    cdef int ndim, flags
+    cdef cnp.npy_intp dims[2]
+    cdef cnp.npy_intp strides[2]
+    cdef void* descr
 
     def __cinit__(self, Py_ssize_t rows, Py_ssize_t n):
         # The numpy C API: a Python tier makes one of these per gradient() call.
@@ -110,17 +134,33 @@ cdef class Handout:
         shape[0] = rows
         shape[1] = n
         if rows == 0:
-            self.owner = cnp.PyArray_EMPTY(1, &shape[1], cnp.NPY_FLOAT64, 0)
+            self.array = cnp.PyArray_EMPTY(1, &shape[1], cnp.NPY_FLOAT64, 0)
         else:
-            self.owner = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
-        self.data = <double*> cnp.PyArray_DATA(self.owner)
-        cnp.PyArray_CLEARFLAGS(self.owner, cnp.NPY_ARRAY_WRITEABLE)
-        self.array = PyArray_View(self.owner, NULL, NULL)
-        self.array_refs = Py_REFCNT(self.array)
-        self.owner_refs = Py_REFCNT(self.owner)
+            self.array = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+        self.data = <double*> cnp.PyArray_DATA(self.array)
+        self.ndim = cnp.PyArray_NDIM(self.array)
+        self.flags = cnp.PyArray_FLAGS(self.array)
+        self.descr = <void*> cnp.PyArray_DESCR(self.array)
+        for i in range(self.ndim):
+            self.dims[i] = cnp.PyArray_DIM(self.array, i)
+            self.strides[i] = cnp.PyArray_STRIDE(self.array, i)
+        self.refs = Py_REFCNT(self.array)
 
-    cdef inline bint kept(self):
-        return Py_REFCNT(self.array) != self.array_refs or Py_REFCNT(self.owner) != self.owner_refs
+    cdef inline bint kept(self) noexcept:
+        return Py_REFCNT(self.array) != self.refs
+
+    cdef inline bint intact(self) noexcept:
+        # Everything about the array that f can change in place, but its data.
+        cdef cnp.ndarray a = self.array
+        if cnp.PyArray_DATA(a) != self.data or cnp.PyArray_NDIM(a) != self.ndim \
+                or cnp.PyArray_FLAGS(a) != self.flags \
+                or <void*> cnp.PyArray_DESCR(a) != self.descr:
+            return False
+        for i in range(self.ndim):
+            if cnp.PyArray_DIM(a, i) != self.dims[i] or \
+                    cnp.PyArray_STRIDE(a, i) != self.strides[i]:
+                return False
+        return True
 
 
 cdef class PythonEvaluator(Evaluator):
@@ -176,10 +216,13 @@ cdef class PythonEvaluator(Evaluator):
             if c >= 0:
                 self.point.data[c] = p.value[j]
             result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
-            if self.point.kept():
-                self.new_point(x)  # f kept the array: leave it to f
-            elif c >= 0:
-                self.point.data[c] = x[c]
+            if self.point.kept() or not self.point.intact():
+                self.new_point(x)  # f kept the array, or changed its form: leave it to f
+            else:
+                if c >= 0:
+                    self.point.data[c] = x[c]
+                if not same_bits(self.point.data, x, self.n):
+                    memcpy(self.point.data, x, self.n * sizeof(double))  # f wrote to it
             out[j] = as_double(result, &self.low_precision)
         return 0
 
@@ -257,8 +300,11 @@ cdef class VectorizedEvaluator(Evaluator):
             else:
                 result = self.f(block, *self.args)
             block = None
-            if self.matrix.kept():
-                self.rows = 0  # f kept the points: the next chunk gets a fresh array
+            # f may write to the points: the next chunk writes every row it uses
+            # afresh.  If f kept them, or changed the array's form (through the
+            # base of a block), the next chunk gets a fresh array.
+            if self.matrix.kept() or not self.matrix.intact():
+                self.rows = 0
             self.store(result, m, out + start)
         return 0
 
@@ -266,21 +312,27 @@ cdef class VectorizedEvaluator(Evaluator):
         cdef const double* data
         cdef const double[::1] view
         cdef Py_ssize_t i
-        if cnp.PyArray_Check(result) and cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE and \
+        # Fast paths for plain ndarrays only: a subclass may mean something else
+        # by its data (a masked array's masked entries are nan, as in the reference).
+        if not cnp.PyArray_CheckExact(result):
+            pass
+        elif cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE and \
                 cnp.PyArray_NDIM(result) == 1 and cnp.PyArray_DIM(result, 0) == m and \
                 cnp.PyArray_IS_C_CONTIGUOUS(result) and cnp.PyArray_ISNOTSWAPPED(result):
             # The common case, a float64 vector: no conversion.
             data = <const double*> cnp.PyArray_DATA(result)
             memcpy(out, data, m * sizeof(double))
             return 0
-        if contract.is_low_precision(result):
-            self.low_precision = True
-        if cnp.PyArray_Check(result) and result.dtype.kind in "biuf" and result.shape == (m,):
+        elif result.dtype.kind in "biuf" and result.shape == (m,):
+            if contract.is_low_precision(result):  # float32: a fixed h is too small
+                self.low_precision = True
             # Another real array of the right shape: converted by numpy.
             view = np.ascontiguousarray(result, dtype=np.float64)
             memcpy(out, &view[0], m * sizeof(double))
             return 0
         # Anything else: read (or refused, with the reference's message) by the contract.
+        if contract.is_low_precision(result):
+            self.low_precision = True
         values = contract.vectorized_values(result, m)
         for i in range(m):
             out[i] = values[i]

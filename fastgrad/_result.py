@@ -25,14 +25,18 @@ class Stop(enum.IntEnum):
     FTOL = 7
     LINE_SEARCH_FAILED = 8
     F_NOT_FINITE = 9
+    START_NOT_FINITE = 10
+    DIVERGED = 11
 
 
 #: The message of each stop reason; fields: nit, norm, tol, coordinate, ftol, max_backtracks.
 MESSAGES = {
     Stop.CONVERGED: "converged: gradient norm {norm:.6g} <= tol {tol:.6g} after {nit} updates",
     Stop.MAX_ITER: "max_iter reached: {nit} updates made, gradient norm {norm:.6g} > tol {tol:.6g}",
-    Stop.GRADIENT_NOT_FINITE: ("stopped at iteration {nit}: the gradient is not finite "
-                               "(f returned nan or inf near x)"),
+    Stop.GRADIENT_NOT_FINITE: ("stopped at iteration {nit}: the gradient is not finite at the "
+                               "next x (f returned nan or inf near it)"),
+    Stop.START_NOT_FINITE: ("stopped at iteration 0: the gradient is not finite at x0 "
+                            "(f returned nan or inf near it)"),
     Stop.STEP_NOT_FINITE: "stopped at iteration {nit}: the update would make x not finite",
     Stop.STEP_LOST: ("stopped at iteration {nit}: the update is lost in rounding "
                      "(x would not change)"),
@@ -44,7 +48,32 @@ MESSAGES = {
     Stop.LINE_SEARCH_FAILED: ("stopped at iteration {nit}: no step satisfied the Armijo "
                               "condition after {max_backtracks} backtracks"),
     Stop.F_NOT_FINITE: "stopped at iteration {nit}: f is not finite at the next x",
+    Stop.DIVERGED: ("stopped at iteration {nit}: the run diverged (|x| grew by orders of "
+                    "magnitude while the gradient norm rose, to {norm:.6g}); try a smaller "
+                    "learning_rate, unless f is unbounded below"),
 }
+
+#: Numeric trouble that ends a diverging run (see diverged()).
+TROUBLE = frozenset((Stop.GRADIENT_NOT_FINITE, Stop.STEP_NOT_FINITE, Stop.STENCIL_LOST,
+                     Stop.F_NOT_FINITE))
+#: A run diverged if, when trouble stopped it, the gradient norm had risen with
+#: each of the last RISES updates (each update, if fewer were made) and the
+#: largest |x_i| had grown to GROWTH * max(1, largest |x0_i|) or more.
+RISES = 3
+GROWTH = 1000.0
+
+
+def diverged(reason, nit, rising, top, top0):
+    """Whether a run that stopped for ``reason`` after ``nit`` updates diverged.
+
+    ``rising``: the updates in a row, up to the returned x, after which the
+    gradient norm was larger than before; ``top``, ``top0``: the largest |x_i| of
+    the returned x and of x0.  The reason stays as it is unless both the gradient
+    norm and x grew without bound: a descent that overshoots further and further
+    (learning_rate too large), or one running down an f unbounded below.
+    """
+    return (reason in TROUBLE and nit >= 1 and rising >= min(nit, RISES)
+            and top >= GROWTH * max(1.0, top0))
 
 
 def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtracks=None):

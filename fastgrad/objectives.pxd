@@ -22,6 +22,8 @@ cdef class Objective:
     # f at x[0:n]; n already checked by check_dimension.  No GIL, no exceptions.
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil
     cdef int check_dimension(self, Py_ssize_t n) except -1
+    # The arguments of the built-in class's __init__ (for pickling).
+    cdef tuple parameters(self)
 
 
 cdef class CFunction(Objective):

@@ -106,6 +106,24 @@ cdef inline double dot(const double* a, const double* b, Py_ssize_t n) noexcept 
     return (s0 + s1) + (s2 + s3)
 
 
+def _builtin_base(cls):
+    """The class of this module whose __init__ an instance of cls was built with."""
+    return next(c for c in cls.__mro__ if c.__module__ == __name__)
+
+
+def _rebuild(cls, base, parameters):
+    """Unpickle an instance of cls, a Python subclass of the built-in ``base``.
+
+    Like pickle's default for Python objects, the subclass's own __init__ is
+    not called (it may take other arguments): the built-in part is set up by
+    ``base.__init__`` with the pickled parameters, and pickle restores the
+    instance's __dict__ afterwards.
+    """
+    objective = cls.__new__(cls)
+    base.__init__(objective, *parameters)
+    return objective
+
+
 cdef class Objective:
     """Base of the compiled objectives: a scalar function that fastgrad evaluates in C.
 
@@ -204,9 +222,19 @@ cdef class Objective:
     def __repr__(self):
         return f"{type(self).__name__}()"
 
+    cdef tuple parameters(self):
+        # What __init__ of the built-in class takes (none here; those with
+        # parameters return theirs).
+        return ()
+
     def __reduce__(self):
-        # Parameterless objectives; those with parameters pass them back.
-        return (type(self), ())
+        # The built-in class's parameters, rebuilt into type(self): a Python
+        # subclass comes back as itself, with its overrides and its __dict__.
+        cls = type(self)
+        state = getattr(self, "__dict__", None) or None
+        if cls.__module__ == __name__ and state is None:
+            return (cls, self.parameters())
+        return (_rebuild, (cls, _builtin_base(cls), self.parameters()), state)
 
 
 cdef class Sphere(Objective):
@@ -347,8 +375,8 @@ cdef class Quadratic(Objective):
             quad += x[i] * dot(self.a_data + i * n, x, n)
         return 0.5 * quad + dot(self.b_data, x, n) + self.c
 
-    def __reduce__(self):
-        return (Quadratic, (self.A, self.b, self.c))
+    cdef tuple parameters(self):
+        return (self.A, self.b, self.c)
 
     def __repr__(self):
         return f"Quadratic(A=<{self.A.shape[0]}x{self.A.shape[1]}>, b=<{self.b.shape[0]}>, c={self.c!r})"
@@ -427,8 +455,8 @@ cdef class LeastSquares(_LinearModel):
             total += r * r
         return total / self.m
 
-    def __reduce__(self):
-        return (LeastSquares, (self.X, self.y))
+    cdef tuple parameters(self):
+        return (self.X, self.y)
 
 
 cdef class LogisticLoss(_LinearModel):
@@ -493,8 +521,8 @@ cdef class LogisticLoss(_LinearModel):
             return total / self.m  # no 0 * inf for a huge w
         return total / self.m + 0.5 * self.l2 * dot(w, w, n)
 
-    def __reduce__(self):
-        return (LogisticLoss, (self.X, self.y, self.l2))
+    cdef tuple parameters(self):
+        return (self.X, self.y, self.l2)
 
     def __repr__(self):
         return (f"LogisticLoss(X=<{self.X.shape[0]}x{self.X.shape[1]}>, "

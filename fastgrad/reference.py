@@ -22,7 +22,7 @@ from . import _contract as contract
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
-from ._result import DescentResult, Stop, descent_result
+from ._result import DescentResult, Stop, descent_result, diverged
 from ._stencils import EPS32, EPS64, auto_step, bounded_choice, sides, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
@@ -342,16 +342,28 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     path, path_fun = ([list(x)], [fx]) if record else (None, None)
     stop_requested = small_change = False
     coordinate = None
+    top0 = max(abs(v) for v in x)
+    rising = 0  # updates in a row after which the gradient norm was larger
     while True:
         g, used = _gradient_at(values, x, _plan(x, steps.at(x), row), center)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
-            reason, norm = Stop.GRADIENT_NOT_FINITE, math.nan
+            if nit == 0:
+                reason, norm = Stop.START_NOT_FINITE, math.nan
+                break
+            # Back to the last iterate with a finite gradient, the previous one.
+            x, g, fx, norm, nit = x_old, g_old, fx_old, norm_old, nit - 1
+            if record:
+                path.pop()
+                path_fun.pop()
+            reason = Stop.GRADIENT_NOT_FINITE
             break
         total = 0.0
         for gi in g:
             total += gi * gi
         norm = math.sqrt(total)
+        if nit > 0:
+            rising = rising + 1 if norm > norm_old else 0
         if norm <= tol:
             reason = Stop.CONVERGED
             break
@@ -387,6 +399,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
             if not math.isfinite(f_new) and (ftol is not None or rule.searches):
                 reason = Stop.F_NOT_FINITE
                 break
+        x_old, g_old, fx_old, norm_old = x, g, fx, norm
         x, nit = x_new, nit + 1
         if tracking:
             if ftol is not None:
@@ -398,6 +411,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if callback is not None:
             stop_requested = bool(callback(list(x)))
 
+    if diverged(reason, nit, rising, max(abs(v) for v in x), top0):
+        reason = Stop.DIVERGED
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
     steps.warn_if_imprecise(values)

@@ -623,6 +623,13 @@ def _build():
         ("f-inf-record", inf_beyond_5, None, [1.0], dict(learning_rate=3.0, record=True)),
         ("f-inf-armijo", inf_beyond_5, None, [1.0], dict(learning_rate=3.0, optimizer="armijo")),
         ("f-inf-plain", inf_beyond_5, None, [1.0], dict(learning_rate=3.0)),
+        # h too small for the first update's x (no growth of the gradient: not divergence).
+        ("h-too-small-first-x", lambda x: -x[0], Quadratic([[0.0]], [-1.0]), [1.0],
+         dict(learning_rate=1e12)),
+        # Divergence: the gradient norm rising with |x| until numeric trouble.
+        ("diverges-lr-1.5", sq, Sphere(), [1.0], dict(learning_rate=1.5)),
+        ("diverges-rosenbrock", _rosen, Rosenbrock(), [-1.2, 1.0], dict()),
+        ("diverges-to-overflow", sq, Sphere(), [1e100], dict(h=1e90, learning_rate=1e3)),
     ]
     for name, fun, compiled, x0t, kw in trouble:
         tiers = _scalar_tiers(fun, compiled) if fun is not None else {"compiled": (compiled, {})}

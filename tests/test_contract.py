@@ -24,7 +24,7 @@ def test_core_stop_codes_match_result_constants():
     # turns the reason into the message.  Both must mean the same by each number.
     core = {member.name: int(member) for member in fastgrad._descent.Stop}
     assert core == {member.name: int(member) for member in result.Stop}
-    assert core["CONVERGED"] == 0 and len(core) == 10
+    assert core["CONVERGED"] == 0 and len(core) == 12
 
 
 def test_stop_codes_are_distinct_and_each_has_a_message():
@@ -53,6 +53,8 @@ def message_extras():
     ("STEP_LOST", ["iteration 3", "lost in rounding"]),
     ("STENCIL_LOST", ["iteration 3", "x[1]", "h is too small"]),
     ("CALLBACK", ["callback", "3 updates"]),
+    ("DIVERGED", ["iteration 3", "diverged", "learning_rate"]),
+    ("START_NOT_FINITE", ["iteration 0", "not finite at x0"]),
 ])
 def test_stop_messages_name_the_iteration_and_the_reason(name, words):
     message = result.stop_message(result.Stop[name], 3, 0.5, 1e-6, 1)

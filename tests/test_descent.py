@@ -241,10 +241,14 @@ def test_record_path_does_not_alias(impl):
     kept = {name: copy.deepcopy(a) for name, a in arrays.items()}
     if is_fast(impl):
         for name, a in arrays.items():
-            # memory numpy owns and frees, not a view of the core's buffers (which
-            # are released when the call returns) nor of anything the caller holds
+            # memory numpy owns and frees, or (the path) the core's buffers handed
+            # over with a capsule that frees them with the array -- not a view of
+            # memory released when the call returns, nor of anything the caller holds
             owner = memory_owner(a)
-            assert owner.flags.owndata, (name, type(a.base))
+            if name in ("path", "path_fun"):
+                assert type(owner.base).__name__ == "PyCapsule", (name, type(owner.base))
+            else:
+                assert owner.flags.owndata, (name, type(a.base))
             assert not np.shares_memory(a, x0), name
             for other_name, other in arrays.items():
                 if other is not a:
@@ -284,30 +288,34 @@ def nan_below_half(p):
 def test_nan_mid_descent_stops_with_the_last_finite_iterate(impl):
     # (x - 0)**2 from 3 with lr = 0.1: x_k = 3 * 0.8**k.  x_9 = 0.4027 < 0.5 is reached
     # by a finite update from x_8 = 0.5033 (whose stencil stays >= 0.5); the gradient at
-    # x_9 is nan, so the run stops there: iteration 9, converged False.
+    # x_9 is nan, so the run stops on x_8, the last iterate with a finite gradient:
+    # iteration 8, converged False, f and the gradient at x_8.
     r = impl.gradient_descent(nan_below_half, [3.0], record=True)
     assert r.converged is False
-    assert r.nit == 9
+    assert r.nit == 8
     x = floats(r.x)
     assert all(math.isfinite(v) for v in x)
-    assert abs(x[0] - 3 * 0.8**9) < 1e-8
-    assert floats_rows(r.path)[-1] == x
+    assert abs(x[0] - 3 * 0.8**8) < 1e-8
+    assert r.fun == x[0] ** 2
+    assert abs(floats(r.grad)[0] - 2 * x[0]) < 1e-8
+    assert floats_rows(r.path)[-1] == x and len(r.path) == 9
+    assert floats(r.path_fun)[-1] == r.fun
     assert all(math.isfinite(v) for row in floats_rows(r.path) for v in row)
-    assert r.message == ("stopped at iteration 9: the gradient is not finite "
-                         "(f returned nan or inf near x)")
-    assert math.isnan(floats(r.grad)[0])
+    assert r.message == ("stopped at iteration 8: the gradient is not finite at the next x "
+                         "(f returned nan or inf near it)")
 
 
 def test_inf_mid_descent_stops(impl):
     # As above, with inf for x <= 1: x_1 = 2.4, x_2 = 1.92, ..., x_5 = 0.98304 is reached
-    # by a finite update; its stencil meets inf (inf - inf = nan): stop at iteration 5.
+    # by a finite update; its stencil meets inf (inf - inf = nan): stop on x_4, iteration 4.
     r = impl.gradient_descent(lambda p: float(p[0]) ** 2 if float(p[0]) > 1.0 else math.inf,
                               [3.0], 0.1, max_iter=100)
     assert r.converged is False
-    assert r.nit == 5
-    assert r.message == ("stopped at iteration 5: the gradient is not finite "
-                         "(f returned nan or inf near x)")
-    assert abs(floats(r.x)[0] - 3 * 0.8**5) < 1e-8
+    assert r.nit == 4
+    assert r.message == ("stopped at iteration 4: the gradient is not finite at the next x "
+                         "(f returned nan or inf near it)")
+    assert abs(floats(r.x)[0] - 3 * 0.8**4) < 1e-8
+    assert math.isfinite(floats(r.grad)[0]) and math.isfinite(r.fun)
 
 
 def test_overflowing_update_stops(impl):
@@ -395,10 +403,21 @@ STOPS = {
     "max_iter": (linear, [0.0, 0.0], dict(h=0.5, tol=4.5, max_iter=2, unpack=True),
                  "max_iter reached: 2 updates made, gradient norm 5 > tol 4.5", False, 2,
                  3 * 4 + 1),
-    # x_k = 3 * 0.8**k: x_9 = 0.403 is the first iterate whose stencil meets nan.
+    # x_k = 3 * 0.8**k: x_9 = 0.403 is the first iterate whose stencil meets nan; the
+    # run returns x_8.  Ten gradients, f at x_8.
     "gradient-not-finite": (square_above_half(math.nan), [3.0], {},
-                            "stopped at iteration 9: the gradient is not finite "
-                            "(f returned nan or inf near x)", False, 9, 10 * 2 + 1),
+                            "stopped at iteration 8: the gradient is not finite at the next x "
+                            "(f returned nan or inf near it)", False, 8, 10 * 2 + 1),
+    # nan everywhere: the gradient at x0 already.
+    "start-not-finite": (lambda p: math.nan, [3.0, 1.0], {},
+                         "stopped at iteration 0: the gradient is not finite at x0 "
+                         "(f returned nan or inf near it)", False, 0, 4 + 1),
+    # x**2 with lr = 1.5: x_k = (-2)**k, the gradient norm doubling with x, until
+    # 1 +- 1e-5 is lost at |x| = 2**37 (the next x): 37 updates, 38 gradients.
+    "diverged": (square, [1.0], dict(learning_rate=1.5),
+                 "stopped at iteration 37: the run diverged (|x| grew by orders of magnitude "
+                 "while the gradient norm rose, to 2.74878e+11); try a smaller learning_rate, "
+                 "unless f is unbounded below", False, 37, 38 * 2 + 1),
     # g ~ 2e10 at 1e10, learning_rate * g overflows.
     "step-not-finite": (square, [1e10], dict(learning_rate=1e300),
                         "stopped at iteration 0: the update would make x not finite",
@@ -443,11 +462,13 @@ STOPS = {
                             dict(learning_rate=0.3, optimizer="armijo"),
                             "stopped at iteration 1: f is not finite at the next x", False, 1,
                             1 + 2 * (2 + 1)),
-    # Recording only looks on: the inf at 0.48 is recorded, and the stencil there stops it.
+    # Recording only looks on: the inf at 0.48 is recorded, and the stencil there stops
+    # the run, on 1.2 (the recorded 0.48 is dropped again).
     "record-does-not-stop-at-inf": (square_above_half(math.inf), [3.0],
                                     dict(learning_rate=0.3, record=True, max_iter=3),
-                                    "stopped at iteration 2: the gradient is not finite "
-                                    "(f returned nan or inf near x)", False, 2, 3 * 2 + 3),
+                                    "stopped at iteration 1: the gradient is not finite "
+                                    "at the next x (f returned nan or inf near it)", False, 1,
+                                    3 * 2 + 3),
 }
 
 
@@ -462,11 +483,13 @@ def test_every_stop_rule_end_to_end(name, record):
     assert fast.message == message
     assert (fast.converged, fast.nit) == (converged, nit)
     # nfev is without recording.  Recording evaluates f at each of the nit + 1 iterates
-    # instead of once at the end, unless f was followed anyway (ftol, Armijo, record).
+    # (and at the next x a non-finite gradient sent the run back from) instead of once
+    # at the end, unless f was followed anyway (ftol, Armijo, record).
     armijo = given.get("optimizer") == "armijo" or isinstance(given.get("optimizer"),
                                                               fastgrad.Armijo)
     followed = "ftol" in given or "record" in given or armijo
-    assert fast.nfev == nfev + (nit if record and not followed else 0)
+    stepped_back = "gradient is not finite at the next x" in message
+    assert fast.nfev == nfev + (nit + stepped_back if record and not followed else 0)
     assert all(math.isfinite(v) for v in floats(fast.x))
 
 

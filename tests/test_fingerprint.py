@@ -38,7 +38,7 @@ def test_battery_and_recording_hold_the_same_cases():
 STOP_REASONS = [
     r"converged: gradient norm \S+ <= tol",
     r"max_iter reached: \d+ updates made",
-    r"the gradient is not finite",
+    r"the gradient is not finite at the next x",
     r"the update would make x not finite",
     r"the update is lost in rounding",
     r"at the next x, h is too small for x\[\d+\]",
@@ -46,6 +46,8 @@ STOP_REASONS = [
     r"converged: the relative change of f in update \d+ is <= ftol",
     r"no step satisfied the Armijo condition after \d+ backtracks",
     r"f is not finite at the next x",
+    r"the gradient is not finite at x0",
+    r"the run diverged \(\|x\| grew by orders of magnitude",
 ]
 
 

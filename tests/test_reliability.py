@@ -1,0 +1,490 @@
+"""Reliability (DESIGN.md Part II, issue 13): interrupts, subinterpreters, f writing
+to its argument, odd returns, pickled subclasses, the last good iterate,
+divergence, failing ctypes callbacks, the memory of a recorded path."""
+import pickle
+
+import numpy as np
+import pytest
+
+import fastgrad
+import fastgrad.reference as reference
+from fastgrad.objectives import (Beale, Booth, Himmelblau, LeastSquares, LogisticLoss,
+                                 Quadratic, Rosenbrock, Sphere)
+
+from _fgtools import assert_bits_equal, assert_same_result, bits, point_of
+
+X_FIT = [[1.0, 0.5, -0.25], [0.0, 1.0, 2.0], [-1.0, 0.75, 0.5], [2.0, -1.0, 1.0]]
+Y_FIT = [1.0, 0.0, 0.0, 1.0]
+A = [[2.0, 0.5, 0.0], [0.5, 3.0, -1.0], [0.0, -1.0, 4.0]]
+
+
+# -- 5. pickling a Python subclass of an objective gives back the subclass ----------
+
+# Module level, so that pickle finds them by name.
+class TiltedQuadratic(Quadratic):
+    def __call__(self, x):
+        return Quadratic.__call__(self, x) + 5.0 * float(x[0])
+
+
+class ScaledLeastSquares(LeastSquares):
+    def __init__(self, scale):  # another signature than LeastSquares's
+        super().__init__(X_FIT, Y_FIT)
+        self.scale = scale
+
+    def __call__(self, x):
+        return self.scale * LeastSquares.__call__(self, x)
+
+
+class ShiftedLogistic(LogisticLoss):
+    def __call__(self, x):
+        return LogisticLoss.__call__(self, x) - 1.0
+
+
+class LabelledSphere(Sphere):  # calling is Sphere's: the compiled tier
+    pass
+
+
+class TiltedRosenbrock(Rosenbrock):
+    def __call__(self, x):
+        return Rosenbrock.__call__(self, x) + float(x[1])
+
+
+class TiltedHimmelblau(Himmelblau):
+    def __call__(self, x):
+        return Himmelblau.__call__(self, x) + float(x[1])
+
+
+SUBCLASSES = {
+    "quadratic": (lambda: TiltedQuadratic(A, [1.0, -1.0, 2.0], 3.0), [0.3, -0.7, 1.1]),
+    "least_squares": (lambda: ScaledLeastSquares(3.0), [0.2, -0.1, 0.4]),
+    "logistic": (lambda: ShiftedLogistic(X_FIT, Y_FIT, 0.25), [0.5, -1.0, 0.25]),
+    "sphere": (LabelledSphere, [1.0, -2.0]),
+    "rosenbrock": (TiltedRosenbrock, [-1.2, 1.0, 0.5]),
+    "himmelblau": (TiltedHimmelblau, [1.0, 2.0]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBCLASSES))
+def test_a_pickled_subclass_comes_back_as_itself(name, impl):
+    make, x = SUBCLASSES[name]
+    objective = make()
+    objective.label = ["kept", name]  # instance state travels too
+    clone = pickle.loads(pickle.dumps(objective))
+    assert type(clone) is type(objective)
+    assert clone.label == ["kept", name]
+    assert clone(x) == objective(x)
+    assert_bits_equal(impl.gradient(clone, x), impl.gradient(objective, x), name)
+    # the override is what runs: not the built-in class's function
+    base = next(c for c in type(objective).__mro__ if c.__module__ == "fastgrad.objectives")
+    if type(objective).__call__ is not base.__call__:
+        assert clone(x) != base.__call__(clone, x)
+
+
+def test_a_subclass_keeps_its_own_parameters_through_pickle():
+    clone = pickle.loads(pickle.dumps(ScaledLeastSquares(3.0)))
+    assert clone.scale == 3.0
+    assert clone.X.tolist() == X_FIT and clone.y.tolist() == Y_FIT
+    assert clone([0.0, 0.0, 0.0]) == 3.0 * LeastSquares(X_FIT, Y_FIT)([0.0, 0.0, 0.0])
+
+
+def test_built_in_objectives_pickle_as_before():
+    for objective in (Sphere(), Rosenbrock(), Booth(), Beale(), Quadratic(A, [1.0, 0.0, 0.0]),
+                      LeastSquares(X_FIT, Y_FIT), LogisticLoss(X_FIT, Y_FIT, 0.5)):
+        constructor, arguments = objective.__reduce__()
+        assert constructor is type(objective)
+        assert type(pickle.loads(pickle.dumps(objective))) is type(objective)
+
+
+# -- 9. record=True: the path's arrays are the buffers it was recorded in -----------
+
+@pytest.mark.parametrize("updates", [1000, 1500])
+def test_a_recorded_path_costs_its_size_not_twice_that(updates):
+    import tracemalloc
+    x0 = [1.0] * 1000
+    fastgrad.gradient_descent(Sphere(), x0, 1e-3, max_iter=2, tol=0.0, record=True)  # warm up
+    tracemalloc.start()
+    try:
+        r = fastgrad.gradient_descent(Sphere(), x0, 1e-3, max_iter=updates, tol=0.0, record=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.path.shape == (updates + 1, 1000) and r.path_fun.shape == (updates + 1,)
+    size = r.path.nbytes + r.path_fun.nbytes  # 8 MB and 12 MB
+    # The buffers grow by half: at most 1.5 times the path, plus O(n) for the run.
+    # (Copying the buffers into the result peaked at 2 to 2.4 times.)
+    assert peak <= 1.5 * size + 2**18, (peak, size)
+    # what the arrays hold: the iterates, f at each, and numpy's usual arrays
+    assert r.path[-1].tolist() == r.x.tolist() and r.path[0].tolist() == x0
+    assert r.path_fun[-1] == r.fun and r.path_fun[0] == 1000.0
+    assert r.path.flags.writeable and r.path.flags.c_contiguous and r.path.dtype == np.float64
+    r.path[0, 0] = 5.0  # the result's own memory
+    assert pickle.loads(pickle.dumps(r.path)).tolist() == r.path.tolist()
+
+
+def test_a_recorded_path_is_freed_with_its_arrays():
+    import tracemalloc
+    x0 = [1.0] * 1000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            r = fastgrad.gradient_descent(Sphere(), x0, 1e-3, max_iter=200, tol=0.0, record=True)
+        del r
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert after - before < 2**16, after - before
+
+
+# -- 6. numeric trouble: the run stops on the last iterate with a finite gradient ---
+
+def nan_below_half(x):
+    return float(x[0]) ** 2 if float(x[0]) >= 0.5 else float("nan")
+
+
+def square_or_inf(x):  # overflows to inf past |x| ~ 1.3e154, as a compiled Sphere does
+    return float(x[0]) * float(x[0])
+
+
+TIERS = {
+    "py": (nan_below_half, {}),
+    "unpack": (lambda t: nan_below_half([t]), {"unpack": True}),
+    "vectorized": (lambda X: np.array([nan_below_half(r) for r in X]), {"vectorized": True}),
+}
+
+
+@pytest.mark.parametrize("tier", sorted(TIERS))
+@pytest.mark.parametrize("optimizer", [None, "momentum", "adam"])
+@pytest.mark.parametrize("record", [False, True])
+def test_a_non_finite_gradient_sends_the_run_back_to_the_last_good_iterate(tier, optimizer,
+                                                                          record):
+    f, kw = TIERS[tier]
+    results = [impl.gradient_descent(f, [3.0], 0.1, optimizer=optimizer, record=record,
+                                     max_iter=500, **kw) for impl in (fastgrad, reference)]
+    assert_same_result(*results, what=f"{tier}/{optimizer}")
+    r = results[0]
+    assert r.message == (f"stopped at iteration {r.nit}: the gradient is not finite at the "
+                         "next x (f returned nan or inf near it)")
+    assert r.converged is False and r.nit >= 1
+    # x is an iterate whose gradient is finite, and fun and grad are those at x
+    assert np.isfinite(r.x).all() and np.isfinite(r.grad).all()
+    assert r.fun == nan_below_half(r.x)
+    assert_bits_equal(r.grad, fastgrad.gradient(nan_below_half, r.x), "grad")
+    if record:
+        assert len(r.path) == r.nit + 1 and r.path[-1].tolist() == r.x.tolist()
+        assert r.path_fun[-1] == r.fun and np.isfinite(r.path_fun).all()
+
+
+def test_the_last_good_iterate_on_the_compiled_tier():
+    # Sphere from 1e153 with lr 10: x_1 = -1.9e154, whose square overflows to inf, so
+    # the gradient there is not finite; the run returns x_0 (and f, g at x_0).
+    kw = dict(h=1e145, learning_rate=10.0)
+    fast = fastgrad.gradient_descent(Sphere(), [1e153], **kw)
+    slow = reference.gradient_descent(Sphere(), [1e153], **kw)
+    assert_same_result(fast, slow, "Sphere")
+    assert (fast.nit, fast.x.tolist(), fast.fun) == (0, [1e153], 1e306)
+    assert fast.message == ("stopped at iteration 0: the gradient is not finite at the next x "
+                            "(f returned nan or inf near it)")
+    assert_bits_equal(fast.grad, fastgrad.gradient(Sphere(), [1e153], h=1e145), "grad")
+
+
+def test_a_gradient_not_finite_at_x0_stops_there(impl):
+    r = impl.gradient_descent(lambda x: float("nan"), [3.0, 1.0], record=True)
+    assert (r.nit, r.nfev, r.converged) == (0, 5, False)
+    assert list(r.x) == [3.0, 1.0] and np.isnan(r.fun) and np.isnan(r.grad).all()
+    assert r.message == ("stopped at iteration 0: the gradient is not finite at x0 "
+                         "(f returned nan or inf near it)")
+    assert len(r.path) == 1
+
+
+# -- 7. a run that diverges says so, and names learning_rate -------------------------
+
+def test_divergence_rule_is_the_same_in_both_loops():
+    from fastgrad import _descent, _result
+    assert _descent.DIVERGENCE == (_result.RISES, _result.GROWTH) == (3, 1000.0)
+
+
+DIVERGING = {
+    # x**2 + y**2 with lr = 1.5: x_k = (-2)**k x0; h = 1e-5 is lost at |x| = 2**37
+    "lr=1.5": (lambda x, y: x * x + y * y, [1.0, 1.0], dict(learning_rate=1.5, unpack=True),
+               37, 2.0**38 * 2**0.5),
+    # Rosenbrock with the default lr: -1.2 -> 20 -> 3.3e5, where h is lost
+    "rosenbrock": (Rosenbrock(), [-1.2, 1.0], {}, 2, None),
+    # Momentum amplifies the same overshoot
+    "rosenbrock-momentum": (Rosenbrock(), [-1.2, 1.0], dict(optimizer="momentum"), 2, None),
+    # an overflow ends it: 1e100 -> -2e103 -> 4e106 ... until h = 1e90 is lost
+    "overflow": (Sphere(), [1e100], dict(h=1e90, learning_rate=1e3), 1, None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DIVERGING))
+def test_a_diverging_run_says_so_and_names_learning_rate(name):
+    f, x0, kw, nit, norm = DIVERGING[name]
+    fast = fastgrad.gradient_descent(f, x0, **kw)
+    slow = reference.gradient_descent(f, x0, **kw)
+    assert_same_result(fast, slow, name)
+    assert fast.converged is False and fast.nit == nit
+    assert fast.message.startswith(f"stopped at iteration {nit}: the run diverged (|x| grew "
+                                   "by orders of magnitude while the gradient norm rose, to ")
+    assert fast.message.endswith("); try a smaller learning_rate, unless f is unbounded below")
+    assert "h is too small" not in fast.message
+    if norm is not None:
+        assert f"to {norm:.6g})" in fast.message
+    # the same function with a small enough learning rate converges
+    if name == "lr=1.5":
+        assert fastgrad.gradient_descent(f, x0, **dict(kw, learning_rate=0.25)).converged
+
+
+NOT_DIVERGING = {
+    # one huge update and nothing before it to compare: h is too small, as it says
+    "first-update": (lambda x: -float(x[0]), [1.0], dict(learning_rate=1e12),
+                     "stopped at iteration 0: at the next x, h is too small for x[0]"),
+    # x grows by orders of magnitude, in steady steps (the gradient norm stays 1):
+    # h = 1e-5 is lost past 1.37e11 (x + h rounds up, x - h down, until then)
+    "steady-slope": (lambda x: -float(x[0]), [1.0], dict(learning_rate=1e9),
+                     "stopped at iteration 137: at the next x, h is too small for x[0]"),
+    # the gradient norm rises towards a pole, but x does not grow: f's nan ends it
+    "pole": (lambda x: np.log(float(x[0])) if x[0] > 0 else float("nan"), [1.0],
+             dict(learning_rate=0.3),
+             "stopped at iteration 2: the gradient is not finite at the next x"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_DIVERGING))
+def test_trouble_without_divergence_keeps_its_reason(name):
+    f, x0, kw, words = NOT_DIVERGING[name]
+    fast = fastgrad.gradient_descent(f, x0, **kw)
+    slow = reference.gradient_descent(f, x0, **kw)
+    assert_same_result(fast, slow, name)
+    assert words in fast.message and "diverged" not in fast.message
+
+
+# -- 4. odd returns: one behaviour in both implementations -------------------------
+
+class Tagged(np.ndarray):
+    """An ndarray subclass that means nothing else by its data."""
+
+
+def _masked(values, mask):
+    return np.ma.masked_array(values, mask=mask)
+
+
+ODD_VECTORIZED = {
+    # masked entries are no value: nan (the reference's reading, element by element)
+    "masked-float": lambda X: _masked(np.asarray(X, dtype=float)[:, 0],
+                                      [i == 0 for i in range(len(X))]),
+    "masked-int": lambda X: _masked(np.arange(len(X)), [i == 1 for i in range(len(X))]),
+    "masked-nothing": lambda X: _masked(np.asarray(X, dtype=float)[:, 0] * 3.0, False),
+    "list-with-masked": lambda X: [np.ma.masked] + [float(r[0]) for r in X][1:],
+    "subclass": lambda X: (np.asarray(X, dtype=float)[:, 0] * 0.5).view(Tagged),
+    "timedelta64": lambda X: np.arange(len(X)).astype("m8[s]"),
+    "datetime64": lambda X: np.arange(len(X)).astype("M8[s]"),
+    "dict": lambda X: {i: float(i) for i in range(len(X))},
+    "matrix": lambda X: np.matrix(np.asarray(X, dtype=float)[:, 0]),
+    "masked-2d": lambda X: _masked(np.asarray(X, dtype=float), False),
+}
+ODD_SCALAR = {
+    "masked": lambda x: np.ma.masked,
+    "masked-0d": lambda x: np.ma.masked_array(float(x[0]), mask=True),
+    "timedelta64": lambda x: np.timedelta64(1, "s"),
+    "dict": lambda x: {0: float(x[0])},
+}
+
+
+def outcome(call):
+    """What a call gives: its values as bit keys, or the exception's type and message,
+    and the warnings it emitted."""
+    import warnings
+    from _fgtools import bits
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = call()
+            if hasattr(value, "message"):  # a DescentResult
+                value = (bits(value.x), bits(value.grad), value.message)
+            elif len(value) and isinstance(value[0], (list, np.ndarray)):
+                value = [bits(row) for row in value]
+            else:
+                value = bits(value)
+            result = ("returned", value)
+        except Exception as error:
+            result = ("raised", type(error).__name__, str(error))
+    return result, sorted({(w.category.__name__, str(w.message)) for w in caught})
+
+
+def calls(impl, f, vectorized):
+    kw = dict(vectorized=vectorized)
+    found = {
+        "gradient": lambda: impl.gradient(f, [1.0, 2.0], **kw),
+        "descent": lambda: impl.gradient_descent(f, [1.0, 2.0], max_iter=2, **kw),
+    }
+    if not vectorized:  # (a vectorized f gets several rows' points at once in fastgrad)
+        found["batch"] = lambda: impl.gradient_batch(f, [[1.0, 2.0], [0.5, -1.0]], **kw)
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(ODD_VECTORIZED))
+def test_odd_vectorized_returns_mean_the_same_in_both(name):
+    f = ODD_VECTORIZED[name]
+    fast, slow = calls(fastgrad, f, True), calls(reference, f, True)
+    for function in fast:
+        assert outcome(fast[function]) == outcome(slow[function]), (name, function)
+
+
+@pytest.mark.parametrize("name", sorted(ODD_SCALAR))
+def test_odd_scalar_returns_mean_the_same_in_both(name):
+    f = ODD_SCALAR[name]
+    fast, slow = calls(fastgrad, f, False), calls(reference, f, False)
+    for function in fast:
+        assert outcome(fast[function]) == outcome(slow[function]), (name, function)
+
+
+def test_a_masked_entry_is_nan():
+    f = ODD_VECTORIZED["masked-float"]  # the first point (x + h e_0) masked
+    for impl in (fastgrad, reference):
+        with pytest.warns(UserWarning, match="converting a masked element to nan"):
+            g = impl.gradient(f, [1.0, 2.0], vectorized=True)
+        assert np.isnan(g[0]) and g[1] == 0.0
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
+@pytest.mark.parametrize("name", ["timedelta64", "datetime64", "dict", "matrix", "masked-2d"])
+def test_returns_that_are_no_real_vector_raise(name):
+    for impl in (fastgrad, reference):
+        with pytest.raises((TypeError, ValueError)):
+            impl.gradient(ODD_VECTORIZED[name], [1.0, 2.0], vectorized=True)
+
+
+# -- 3. f may write to the array it receives ------------------------------------------
+
+def quartic(p):
+    return float(p[0] ** 4 + 3.0 * p[0] * p[1] - p[1] ** 2)
+
+
+def scribble(p):
+    # every way of writing to the argument (or to memory it shares)
+    p[0] = 1e300
+    p[1] += 7.0
+    p.reshape(1, -1)[0, -1] = np.nan
+    p[::-1][0] = -5.0
+    np.asarray(p)[...] = 3.0
+
+
+def reform(p):
+    # changes of the array itself rather than of its values
+    p.shape = (1, p.shape[0])
+    p.flags.writeable = False
+
+
+def retype(p):
+    p.dtype = np.int64
+
+
+def resize(p):
+    p.resize(3 * p.shape[0], refcheck=False)  # may move its memory
+    p[:] = 2.0
+
+
+WRITERS = {"scribble": scribble, "reform": reform, "retype": retype, "resize": resize}
+
+
+def writing(fun, writer, seen):
+    def f(p):
+        seen.append((type(p).__name__, getattr(p, "shape", None), point_of(p)))
+        value = fun(p)
+        writer(p)
+        return value
+    return f
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize("method", ["central", "forward", "backward"])
+def test_f_writing_its_argument_changes_no_point_and_no_result(writer, method):
+    from _fgtools import stencil_points
+    x = np.array([0.7, -1.3])
+    seen = []
+    g = fastgrad.gradient(writing(quartic, WRITERS[writer], seen), x, method=method)
+    # each call got a fresh-looking 1-D float64 array holding exactly its point
+    assert seen == [("ndarray", (2,), p) for p in stencil_points(x, 1e-5, method)]
+    assert x.tolist() == [0.7, -1.3]  # the caller's x untouched
+    assert_bits_equal(g, reference.gradient(quartic, [0.7, -1.3], method=method), writer)
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_descent_and_batch_with_an_f_that_writes(writer):
+    seen = []
+    f = writing(quartic, WRITERS[writer], seen)
+    kw = dict(max_iter=25, record=True, optimizer="armijo")
+    assert_same_result(fastgrad.gradient_descent(f, [0.7, -1.3], 0.05, **kw),
+                       reference.gradient_descent(quartic, [0.7, -1.3], 0.05, **kw), writer)
+    X = [[0.7, -1.3], [0.1, 0.2], [-2.0, 1.0]]
+    fast = fastgrad.gradient_batch(f, np.array(X), num_threads=2)
+    assert [bits(r) for r in fast] == [bits(r) for r in reference.gradient_batch(quartic, X)]
+    assert all(shape == (2,) for _, shape, _ in seen)
+
+
+def test_writes_to_an_array_f_kept_do_not_reach_later_points():
+    kept, seen = [], []
+
+    def f(p):
+        seen.append(point_of(p))
+        if kept:
+            kept[0][:] = 99.0  # the first array, which f kept: no longer fastgrad's
+        else:
+            kept.append(p)
+        return quartic(p)
+
+    g = fastgrad.gradient(f, [0.7, -1.3])
+    from _fgtools import stencil_points
+    assert seen == stencil_points([0.7, -1.3], 1e-5, "central")
+    assert_bits_equal(g, reference.gradient(quartic, [0.7, -1.3]), "kept")
+
+
+def test_the_reference_hands_f_a_list_of_its_own():
+    seen = []
+
+    def f(p):
+        seen.append(list(p))
+        value = quartic(p)
+        p[0] = 1e300
+        return value
+
+    assert reference.gradient(f, [0.7, -1.3]) == reference.gradient(quartic, [0.7, -1.3])
+    assert all(abs(p[0]) < 1 for p in seen)
+
+
+@pytest.mark.parametrize("unpack", [False, True])
+def test_a_vectorized_f_that_writes_changes_no_point(unpack, monkeypatch):
+    from fastgrad import _contract
+    from _fgtools import stencil_points
+    # three points per call: the stencil of n = 4 goes to f in three chunks
+    monkeypatch.setattr(_contract, "VECTORIZED_CHUNK_BYTES", 3 * 8 * 4)
+    seen = []
+
+    def f(*arrays):
+        X = np.column_stack(arrays) if unpack else arrays[0]
+        seen.extend(tuple(row) for row in np.array(X).tolist())
+        values = X[:, 0] ** 2 + X[:, 1] * X[:, 2] - X[:, 3]
+        for a in arrays:  # the block, its columns, and what they are views of
+            a[...] = np.nan
+            base = a.base
+            while base is not None:
+                if isinstance(base, np.ndarray) and base.flags.writeable:
+                    base[...] = np.nan
+                base = base.base
+        return values
+
+    x = [0.5, -1.0, 2.0, 0.25]
+    g = fastgrad.gradient(f, x, vectorized=True, unpack=unpack)
+    assert len(seen) == 8 and seen == stencil_points(x, 1e-5, "central")
+    clean = fastgrad.gradient(lambda X: X[:, 0] ** 2 + X[:, 1] * X[:, 2] - X[:, 3], x,
+                              vectorized=True)
+    assert_bits_equal(g, clean, "vectorized")
+
+
+def test_the_array_f_gets_owns_its_memory():
+    # nothing shared to reach through x.base (scipy gh13740's f did x.base[1] += 1)
+    bases = []
+    fastgrad.gradient(lambda p: bases.append(p.base) or 0.0, [1.0, 2.0])
+    fastgrad.gradient_descent(lambda p: bases.append(p.base) or 0.0, [1.0, 2.0], max_iter=1)
+    assert bases and all(b is None for b in bases)
