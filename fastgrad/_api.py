@@ -37,7 +37,7 @@ def _evaluator(f, args, n, unpack, vectorized):
     """The evaluation tier for f: compiled, vectorized or one Python call per point."""
     args = tuple(args)  # a tuple subclass (a namedtuple) is passed on as its items
     if vectorized:
-        return VectorizedEvaluator(f, args, n, unpack)
+        return VectorizedEvaluator(f, args, n, unpack, contract.vectorized_rows_per_call(n))
     # The compiled tier, unless a Python subclass redefines what calling f means.
     if isinstance(f, Objective) and type(f).__call__ is Objective.__call__ \
             and not args and not unpack:
@@ -88,7 +88,7 @@ def _adaptive(evaluator, x, row, kernel_row, box, full_output):
         h = c * scale
         g = _stencil.gradient(evaluator, x, h, kernel_row, box)
         if type(g) is int:
-            raise _no_usable_step(x, h, g, None, row, box)
+            raise _no_usable_step(x, h, g, None, row, box, evaluator)
         gradients.append(g.tolist())
         steps.append(h.tolist())
     fx = _stencil.value_at(evaluator, x)
@@ -109,12 +109,13 @@ def _warn_if_imprecise(evaluator, h):
         warnings.warn(contract.low_precision_warning(), stacklevel=3)
 
 
-def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None):
+def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
     """The ValueError for a stencil with no usable step at coordinate i: the
     realised step rounds to 0 or is not finite, or the bounds leave no room."""
     xi = float(x[i])
-    if type(h) is tuple:  # relative steps: the double-precision one is checked first
-        step = h[0] * max(1.0, abs(xi))
+    if type(h) is tuple:  # relative steps: double precision's, or float32's once seen
+        low = evaluator is not None and evaluator.low_precision
+        step = (h[1] if low else h[0]) * max(1.0, abs(xi))
     else:
         step = h if isinstance(h, float) else float(h[i])
     if bounds is not None:
@@ -212,7 +213,7 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         return _adaptive(evaluator, x, row, kernel_row, box, full_output)
     g = _stencil.gradient(evaluator, x, h, kernel_row, box)
     if type(g) is int:
-        raise _no_usable_step(x, h, g, None, row, box)
+        raise _no_usable_step(x, h, g, None, row, box, evaluator)
     result = _full_output(evaluator, x, h, row, kernel_row, box, g) if full_output else g
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
@@ -286,7 +287,7 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     learning_rate = contract.positive(learning_rate, "learning_rate")
     x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
     if type(x_new) is int:
-        raise _no_usable_step(x, h, x_new)
+        raise _no_usable_step(x, h, x_new, evaluator=evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
     return x_new
@@ -362,15 +363,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
     optimizer = as_optimizer(optimizer)
-    # Counts beyond any run's reach are capped to what C counts in (Armijo's
-    # max_backtracks + 1 trial must fit too).
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
-    rule = rule_class(optimizer, learning_rate,
-                      min(getattr(optimizer, "max_backtracks", 0), sys.maxsize - 1))
+    rule = rule_class(optimizer, learning_rate)
     outcome = _descent.descent(evaluator, x, h, row, rule, min(max_iter, sys.maxsize), tol,
                                ftol, callback, record)
     if type(outcome) is int:
-        raise _no_usable_step(x, h, outcome)
+        raise _no_usable_step(x, h, outcome, evaluator=evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
     reason, x, fun, grad, nit, nfev, norm, coordinate, path, path_fun = outcome
@@ -443,10 +441,10 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
                                   threads, box)
         if type(G) is tuple:
             r, i = G
-            raise _no_usable_step(points[r], steps, i, r, row, box)
+            raise _no_usable_step(points[r], steps, i, r, row, box, evaluator)
     if type(G) is tuple:
         r, i = G
-        raise _no_usable_step(points[r], steps, i, r)
+        raise _no_usable_step(points[r], steps, i, r, evaluator=evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, steps)
     return G

@@ -1,4 +1,4 @@
-from typing import Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -9,5 +9,8 @@ from ._stencil import StencilRow
 OPENMP: bool
 
 def max_threads() -> int: ...
-def gradient_batch(ev: Evaluator, X: NDArray[np.float64], h: Union[float, NDArray[np.float64]],
-                   row: StencilRow, num_threads: int) -> Union[NDArray[np.float64], tuple[int, int]]: ...
+def gradient_batch(ev: Evaluator, X: NDArray[np.float64],
+                   h: Union[float, NDArray[np.float64], Tuple[float, float]], row: StencilRow,
+                   num_threads: int,
+                   bounds: Optional[Tuple[NDArray[np.float64], NDArray[np.float64]]] = None,
+                   ) -> Union[NDArray[np.float64], Tuple[int, int]]: ...

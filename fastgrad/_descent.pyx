@@ -16,6 +16,7 @@ Rules take their parameters from the validated optimizer objects of
 ``_optimizers`` by attribute, and never import Python helpers.
 """
 from cpython.exc cimport PyErr_CheckSignals
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
 from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
@@ -81,7 +82,6 @@ cdef class Rule:
 
     def __cinit__(self, params, double learning_rate, *args):
         self.learning_rate = learning_rate
-        self.failure = LINE_SEARCH_FAILED
 
     cdef int start(self, Py_ssize_t n) except -1:
         """Allocate the state for a run in n dimensions (with the GIL)."""
@@ -113,6 +113,8 @@ cdef class MomentumRule(Rule):
         PyMem_RawFree(self.b)
 
     cdef int start(self, Py_ssize_t n) except -1:
+        PyMem_RawFree(self.b)  # a fresh state for every run
+        self.first = True
         self.b = <double*> PyMem_RawCalloc(n, sizeof(double))
         if self.b == NULL:
             raise MemoryError()
@@ -148,6 +150,9 @@ cdef class AdamRule(Rule):
         PyMem_RawFree(self.v)
 
     cdef int start(self, Py_ssize_t n) except -1:
+        PyMem_RawFree(self.m)  # a fresh state for every run
+        PyMem_RawFree(self.v)
+        self.beta1_t = self.beta2_t = 1.0
         self.m = <double*> PyMem_RawCalloc(n, sizeof(double))
         self.v = <double*> PyMem_RawCalloc(n, sizeof(double))
         if self.m == NULL or self.v == NULL:
@@ -173,10 +178,12 @@ cdef class ArmijoRule(Rule):
     cdef double c, shrink
     cdef Py_ssize_t max_backtracks
 
-    def __cinit__(self, params, double learning_rate, Py_ssize_t max_backtracks):
+    def __cinit__(self, params, double learning_rate, *args):
         self.c, self.shrink = params.c, params.shrink
-        self.max_backtracks = max_backtracks  # capped by the API: the + 1 trial fits
+        # beyond any run's reach: capped so that the + 1 trial of the search fits
+        self.max_backtracks = min(params.max_backtracks, PY_SSIZE_T_MAX - 1)
         self.searches = True
+        self.failure = LINE_SEARCH_FAILED
 
     cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
         """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2."""

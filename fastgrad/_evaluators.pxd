@@ -26,5 +26,6 @@ cdef class Evaluator:
     # f at the k points, in order, into out[0:k]; scratch holds n doubles owned
     # by the caller's workspace (one per thread).  0, or -1 with an exception set.
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil
-    # f at x itself into out[0].
+    # f at x itself into out[0].  The base class's goes through evaluate() with
+    # no scratch: a gil-free tier (which uses scratch) must define its own.
     cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil

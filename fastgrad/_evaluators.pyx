@@ -262,14 +262,15 @@ cdef class VectorizedEvaluator(Evaluator):
     cdef Py_ssize_t n, rows
     cdef Handout matrix        # the (rows, n) points handed to f
 
-    def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
+    def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack, Py_ssize_t rows_per_call):
         self.f = f
         self.args = args
         self.unpack = unpack
         self.n = n
         self.rows = 0
-        # Rows that fit in a chunk; gradient_batch groups rows' stencils up to it.
-        self.points_per_call = contract.vectorized_rows_per_call(n)
+        # Rows that fit in a chunk (the API's policy, _contract.vectorized_rows_per_call);
+        # gradient_batch groups rows' stencils up to it.
+        self.points_per_call = rows_per_call
 
     cdef int new_matrix(self, Py_ssize_t rows) except -1:
         self.matrix = Handout(rows, self.n)

@@ -2,7 +2,7 @@
 
 Standard library only.  These classes hold and check parameters; the update
 rules themselves are written twice on purpose -- in ``fastgrad.reference``
-(Python, to read) and in ``_core.pyx`` (C, to run) -- and the tests hold the
+(Python, to read) and in ``_descent.pyx`` (C, to run) -- and the tests hold the
 two to the same bits.  With g the gradient at x_k and lr the learning rate:
 
 SGD        x_{k+1} = x_k - lr g

@@ -8,7 +8,7 @@ from libc.math cimport fabs, fmax, isfinite, nextafter
 from ._evaluators cimport Evaluator, Points
 
 cdef enum:
-    MAX_TERMS = 9  # the longest row of the table (central order 8 has 8 terms)
+    MAX_TERMS = 9  # the longest row of the table (one-sided order 8: 8 points and f(x))
 
 
 cdef struct Scheme:

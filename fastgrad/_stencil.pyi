@@ -1,16 +1,21 @@
-from typing import Any, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ._evaluators import Evaluator
 
+# h as the kernels take it: a float, a float64 vector of n, or (c, c_single) for h="auto"
+_KernelSteps = Union[float, NDArray[np.float64], Tuple[float, float]]
+_Box = Optional[Tuple[NDArray[np.float64], NDArray[np.float64]]]
+
 class StencilRow:
     method: str
     order: int
-    def __init__(self, row: Any) -> None: ...
+    def __init__(self, row: Any, sides: Optional[Sequence[Any]] = None) -> None: ...
 
-def gradient(ev: Evaluator, x: NDArray[np.float64], h: Union[float, NDArray[np.float64]],
-             row: StencilRow) -> Union[NDArray[np.float64], int]: ...
-def descent_step(ev: Evaluator, x: NDArray[np.float64], h: Union[float, NDArray[np.float64]],
-                 row: StencilRow, learning_rate: float) -> Union[NDArray[np.float64], int]: ...
+def gradient(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps, row: StencilRow,
+             bounds: _Box = None) -> Union[NDArray[np.float64], int]: ...
+def value_at(ev: Evaluator, x: NDArray[np.float64]) -> float: ...
+def descent_step(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps, row: StencilRow,
+                 learning_rate: float) -> Union[NDArray[np.float64], int]: ...

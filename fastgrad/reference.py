@@ -428,7 +428,6 @@ class _Rule:
     f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
     evaluates f itself (a line search); failure: the stop reason when it finds no step."""
     searches = False
-    failure = Stop.LINE_SEARCH_FAILED
 
     def __init__(self, params, lr):
         self.params, self.lr = params, lr
@@ -479,6 +478,7 @@ class _AdamRule(_Rule):
 
 class _ArmijoRule(_Rule):
     searches = True
+    failure = Stop.LINE_SEARCH_FAILED
 
     def propose(self, x, g, g_squared, fx, f_at):
         """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2."""

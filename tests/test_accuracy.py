@@ -406,3 +406,18 @@ def test_adaptive_is_for_gradient_only(impl, call):
     with pytest.raises(ValueError, match=r'h="adaptive" is for gradient\(\) .*: use h="auto" here'):
         x = [[0.5, 0.5]] if call == "gradient_batch" else [0.5, 0.5]
         getattr(impl, call)(wavy, x, h="adaptive")
+
+
+def test_auto_names_the_float32_step_that_failed(impl):
+    # The double-precision step fits; f's float32 values switch to float32's
+    # larger step, which overflows: the message names that step, in both.
+    def f32(p):
+        return np.float32(p[1])
+
+    import re
+    step = EPS32 ** (1.0 / 3.0) * 1.79e308
+    message = re.escape(f"h[0] = {step!r} gives no usable step at x[0] = 1.79e+308")
+    with pytest.raises(ValueError, match=message):
+        impl.gradient(f32, [1.79e308, 1.0], "auto")
+    with pytest.raises(ValueError, match=message):
+        impl.gradient_descent(f32, [1.79e308, 1.0], h="auto")
