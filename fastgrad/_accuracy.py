@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._stencils import EPS32, EPS64
+from ._contract import EPS32, EPS64  # not _stencils: `import fastgrad` stays light
 
 #: f's rounding in units of eps*|f|: a few operations' worth.
 NOISE = 8.0

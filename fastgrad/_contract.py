@@ -244,6 +244,11 @@ def non_negative(value, name, wording):
     return v
 
 
+#: Machine epsilon of double and single precision: h="auto" sizes steps for the
+#: precision f computes in (float32 results: the float32 epsilon).
+EPS64 = 2.0 ** -52
+EPS32 = 2.0 ** -23
+
 #: The step rules h may name instead of a number.
 STEP_RULES = ("auto", "adaptive")
 

@@ -123,10 +123,7 @@ def _build():
 STENCILS = _build()
 
 
-#: Machine epsilon of double and single precision: h="auto" sizes steps for the
-#: precision f computes in (float32 results: the float32 epsilon).
-EPS64 = 2.0 ** -52
-EPS32 = 2.0 ** -23
+from ._contract import EPS32, EPS64  # noqa: E402 (h="auto" sizes steps for f's precision)
 
 
 def auto_step(row, eps):
