@@ -132,3 +132,26 @@ def test_numpy_str_step_rule_descent_and_batch():
         fastgrad.reference.gradient_batch(f, [[2.0]], h="auto")
     assert fastgrad.gradient_descent_step(f, [2.0], h=np.str_("auto")).tolist() == \
         fastgrad.reference.gradient_descent_step(f, [2.0], h="auto")
+
+
+# -- 7. at a stationary point (f(x) != 0) the gradient is exactly 0 and its error
+#       estimate the rounding term, which "exceeds the gradient's scale" (0): every
+#       minimum of 1 + |x|^2 gets success=False, even with h="adaptive" (error
+#       1.4e-13), and the message suggests h="auto" when h="auto" was given --------
+
+@pytest.mark.parametrize("h", [1e-5, "auto", "adaptive"])
+def test_stationary_point_is_a_success(impl, h):
+    r = impl.gradient(lambda p: 1.0 + p[0] ** 2 + p[1] ** 2, [0.0, 0.0], h=h, full_output=True)
+    assert list(r.grad) == [0.0, 0.0]
+    assert r.success, r.message
+
+
+# -- 8. bounds that shrink the step: a step that then rounds away is reported as
+#       the user's h ("h[0] = 1.0 gives no usable step") though h was 4.0 or "auto",
+#       and the message does not say the bounds shrank it --------------------------
+
+@pytest.mark.parametrize("h", [4.0, "auto"])
+def test_shrunk_step_error_names_the_bounds(impl, h):
+    with pytest.raises(ValueError) as caught:
+        impl.gradient(lambda p: p[0], [1e16], h=h, bounds=(1e16, 1e16 + 2))
+    assert "bound" in str(caught.value), str(caught.value)
