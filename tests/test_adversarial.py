@@ -155,3 +155,19 @@ def test_shrunk_step_error_names_the_bounds(impl, h):
     with pytest.raises(ValueError) as caught:
         impl.gradient(lambda p: p[0], [1e16], h=h, bounds=(1e16, 1e16 + 2))
     assert "bound" in str(caught.value), str(caught.value)
+
+
+# -- 9. full_output, h="auto", float32 f: when the doubled step is usable with the
+#       double-precision constant but not with float32's, the second probe of f is
+#       made but not counted (nfev 6, f called 7 times) ---------------------------
+
+def test_nfev_counts_the_second_probe(impl):
+    calls = []
+
+    def f(p):
+        calls.append(1)
+        return np.float32(p[1] * 2.0)
+
+    r = impl.gradient(f, [1.785e308, 1.0], h="auto", full_output=True)
+    assert r.message == "no error estimate: the doubled step has no usable stencil at x[0]"
+    assert r.nfev == len(calls)
