@@ -171,3 +171,10 @@ def test_nfev_counts_the_second_probe(impl):
     r = impl.gradient(f, [1.785e308, 1.0], h="auto", full_output=True)
     assert r.message == "no error estimate: the doubled step has no usable stencil at x[0]"
     assert r.nfev == len(calls)
+
+
+# -- 10. order= refuses numpy integers (max_iter and num_threads take them) --------
+
+def test_order_takes_a_numpy_integer(impl):
+    f = lambda p: math.exp(p[0])  # noqa: E731
+    assert list(impl.gradient(f, [0.5], order=np.int64(4))) == list(impl.gradient(f, [0.5], order=4))
