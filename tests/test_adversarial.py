@@ -1,0 +1,180 @@
+"""Defects found by adversarial testing of the accuracy options (order, h="auto",
+h="adaptive", bounds, full_output, PrecisionWarning).  Each test states what the
+README / docstrings promise and fails while the defect is there."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import fastgrad
+import fastgrad.reference
+
+
+def honest_or_flagged(result, exact):
+    """The full_output contract: the true error lies inside `error`, or success
+    is False (README: "success=False when it cannot be trusted")."""
+    for g, e, t in zip(result.grad, result.error, exact):
+        if result.success:
+            assert abs(g - t) <= e, (
+                f"success=True but |grad - exact| = {abs(g - t):.3g} > error = {e:.3g} "
+                f"(grad {g!r}, exact {t!r})")
+
+
+# -- 1. h="adaptive" reports success=True with an error estimate of 1e-10 for a
+#       gradient that is wrong in every digit (aliasing of the step sequence) ------
+
+@pytest.mark.parametrize("w, x", [(1000.0, 0.0), (1000.0, 0.1), (5.0, 100.0), (1.0, 502.5627057247523)])
+def test_adaptive_sine_is_honest_or_flagged(impl, w, x):
+    # gradient(sin(1000 x), 0, h="adaptive") -> -5.31 (exact 1000), error 2.2e-10, success True
+    r = impl.gradient(lambda p: math.sin(w * p[0]), [x], h="adaptive", full_output=True)
+    honest_or_flagged(r, [w * math.cos(w * x)])
+
+
+# -- 2. h="adaptive" within bounds: sqrt with bounds=(0, inf) (the README's own
+#       example) at x = 1e-4 gives 8.3 (exact 50), error 6, success True ---------
+
+def test_adaptive_bounded_sqrt_is_honest_or_flagged(impl):
+    r = impl.gradient(lambda p: math.sqrt(p[0]), [1e-4], h="adaptive", bounds=(0.0, math.inf),
+                      full_output=True)
+    honest_or_flagged(r, [50.0])
+
+
+# -- 3. bounds that shrink the step: g(h) and g(2h) are the same shrunk gradient,
+#       so the Richardson term is 0 and the estimate is only the rounding term of
+#       the nominal h; `step` reports the nominal h, not the step used ------------
+
+def test_bounded_shrunk_step_error_is_honest_or_flagged(impl):
+    # exact error 8.3e-10, estimate 1.8e-12
+    r = impl.gradient(lambda p: math.exp(p[0]), [0.0], h=1e-3, bounds=(0.0, 1e-4),
+                      full_output=True)
+    honest_or_flagged(r, [1.0])
+
+
+def test_bounded_shrunk_step_adaptive_is_honest_or_flagged(impl):
+    # exact error 8.3e-10, estimate 1.4e-13, step reported 0.025
+    r = impl.gradient(lambda p: math.exp(p[0]), [0.0], h="adaptive", bounds=(0.0, 1e-4),
+                      full_output=True)
+    honest_or_flagged(r, [1.0])
+
+
+def test_bounded_tiny_room_is_honest_or_flagged(impl):
+    # room 1e-9: the step shrinks to 5e-10, exact error 8.3e-8, estimate 1.8e-10
+    r = impl.gradient(lambda p: math.exp(p[0]), [0.0], h=1e-5, bounds=(0.0, 1e-9),
+                      full_output=True)
+    honest_or_flagged(r, [1.0])
+
+
+def test_bounded_step_reports_the_step_used(impl):
+    # GradientResult.step: "the step h_i used per coordinate".  Central order 2
+    # turns forward order 2 (points x + h, x + 2h) and, with room 1e-4, h = 5e-5.
+    r = impl.gradient(lambda p: math.exp(p[0]), [0.0], h=1e-3, bounds=(0.0, 1e-4),
+                      full_output=True)
+    assert list(r.step) == [5e-05]
+
+
+# -- 4. the rounding term is scaled by |f(x)|: where f(x) = 0 (f at a root, a
+#       residual), the estimate is 0.0 exactly while the gradient carries f's
+#       rounding (eps * |f near x| / h) ---------------------------------------------
+
+@pytest.mark.parametrize("x, h, method", [(3.0, 1e-8, "central"), (2.0, 1e-9, "forward"),
+                                          (2.5, 1e-9, "central")])
+def test_error_estimate_where_f_is_zero(impl, x, h, method):
+    c = math.exp(x)
+    r = impl.gradient(lambda p: math.exp(p[0]) - c, [x], h=h, method=method, full_output=True)
+    # today: error == [0.0], success True, true error 1.2e-8 .. 2.3e-7
+    honest_or_flagged(r, [c])
+
+
+# -- 5. fastgrad.reference's PrecisionWarning points one frame too far up (at the
+#       caller of the caller; at module level, at <sys>); fastgrad's at the caller -
+
+def _f32(x):
+    return np.float32(x[0] ** 2 + x[1])
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("gradient", {}),
+    ("gradient", {"full_output": True}),
+    ("gradient", {"bounds": (0.0, 5.0)}),
+    ("gradient_descent_step", {}),
+    ("gradient_descent", {"max_iter": 1}),
+])
+def test_precision_warning_points_at_the_caller(impl, name, kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        getattr(impl, name)(_f32, [1.0, 2.0], **kwargs)
+    assert [w.category for w in caught] == [fastgrad.PrecisionWarning]
+    assert caught[0].filename == __file__
+
+
+def test_precision_warning_of_gradient_batch_points_at_the_caller(impl):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        impl.gradient_batch(_f32, [[1.0, 2.0]])
+    assert [w.category for w in caught] == [fastgrad.PrecisionWarning]
+    assert caught[0].filename == __file__
+
+
+# -- 6. h=numpy.str_("auto"): the reference takes it (a str), fastgrad raises a
+#       TypeError that does not name h ("Cannot convert numpy.str_ to numpy.ndarray")
+
+@pytest.mark.parametrize("rule", ["auto", "adaptive"])
+def test_numpy_str_step_rule(rule):
+    f = lambda p: p[0] ** 3  # noqa: E731
+    expected = fastgrad.reference.gradient(f, [2.0], h=rule)
+    assert fastgrad.gradient(f, [2.0], h=np.str_(rule)).tolist() == expected
+
+
+def test_numpy_str_step_rule_descent_and_batch():
+    f = lambda p: p[0] ** 3  # noqa: E731
+    assert fastgrad.gradient_batch(f, [[2.0]], h=np.str_("auto")).tolist() == \
+        fastgrad.reference.gradient_batch(f, [[2.0]], h="auto")
+    assert fastgrad.gradient_descent_step(f, [2.0], h=np.str_("auto")).tolist() == \
+        fastgrad.reference.gradient_descent_step(f, [2.0], h="auto")
+
+
+# -- 7. at a stationary point (f(x) != 0) the gradient is exactly 0 and its error
+#       estimate the rounding term, which "exceeds the gradient's scale" (0): every
+#       minimum of 1 + |x|^2 gets success=False, even with h="adaptive" (error
+#       1.4e-13), and the message suggests h="auto" when h="auto" was given --------
+
+@pytest.mark.parametrize("h", [1e-5, "auto", "adaptive"])
+def test_stationary_point_is_a_success(impl, h):
+    r = impl.gradient(lambda p: 1.0 + p[0] ** 2 + p[1] ** 2, [0.0, 0.0], h=h, full_output=True)
+    assert list(r.grad) == [0.0, 0.0]
+    assert r.success, r.message
+
+
+# -- 8. bounds that shrink the step: a step that then rounds away is reported as
+#       the user's h ("h[0] = 1.0 gives no usable step") though h was 4.0 or "auto",
+#       and the message does not say the bounds shrank it --------------------------
+
+@pytest.mark.parametrize("h", [4.0, "auto"])
+def test_shrunk_step_error_names_the_bounds(impl, h):
+    with pytest.raises(ValueError) as caught:
+        impl.gradient(lambda p: p[0], [1e16], h=h, bounds=(1e16, 1e16 + 2))
+    assert "bound" in str(caught.value), str(caught.value)
+
+
+# -- 9. full_output, h="auto", float32 f: when the doubled step is usable with the
+#       double-precision constant but not with float32's, the second probe of f is
+#       made but not counted (nfev 6, f called 7 times) ---------------------------
+
+def test_nfev_counts_the_second_probe(impl):
+    calls = []
+
+    def f(p):
+        calls.append(1)
+        return np.float32(p[1] * 2.0)
+
+    r = impl.gradient(f, [1.785e308, 1.0], h="auto", full_output=True)
+    assert r.message == "no error estimate: the doubled step has no usable stencil at x[0]"
+    assert r.nfev == len(calls)
+
+
+# -- 10. order= refuses numpy integers (max_iter and num_threads take them) --------
+
+def test_order_takes_a_numpy_integer(impl):
+    f = lambda p: math.exp(p[0])  # noqa: E731
+    assert list(impl.gradient(f, [0.5], order=np.int64(4))) == list(impl.gradient(f, [0.5], order=4))
