@@ -51,19 +51,38 @@ class GradientResult:
     step: Any
 
 
-def estimate(g, g_double, fx, row, steps, low_precision):
-    """(error list, success, message) for g (steps h) from g_double (steps 2h)."""
+def estimate(g, g_double, fx, x, plans, plans_double, low_precision):
+    """(error list, success, message) for g from g_double.
+
+    plans[i] / plans_double[i]: (row, step) coordinate i used in g / g_double
+    (the rows and steps bounds may have turned one-sided or shrunk).  Where
+    both used the same step, nothing is known of the truncation: inf.
+    """
     eps = EPS32 if low_precision else EPS64
-    p = row.order
-    width = float(row.span[0] - row.span[1])
-    weights = sum(abs(w) for w in row.float_weights)
+    scale = f_scale(fx, g, x)
     errors = []
-    for gi, di, hi in zip(g, g_double, steps):
-        truncation = abs(gi - di) / (2.0 ** p - 1.0)
-        rounding = NOISE * eps * abs(fx) * weights / (width * hi)
+    for gi, di, (row, hi), (_, hd) in zip(g, g_double, plans, plans_double):
+        ratio = hd / hi
+        if not ratio > 1.0:
+            errors.append(math.inf)
+            continue
+        truncation = abs(gi - di) / (ratio ** row.order - 1.0)
+        width = float(row.span[0] - row.span[1])
+        weights = sum(abs(w) for w in row.float_weights)
+        rounding = NOISE * eps * scale * weights / (width * hi)
         errors.append(SAFETY * truncation + rounding)
-    success, message = judge(g, errors, fx, eps)
+    success, message = judge(g, errors, fx, x, eps)
+    if any(e == math.inf for e in errors) and all(map(math.isfinite, g)):
+        i = errors.index(math.inf)
+        message = (f"no error estimate at x[{i}]: the bounds shrank its steps h and 2h to "
+                   "the same one")
     return errors, success, message
+
+
+def f_scale(fx, g, x):
+    """The magnitude f's rounding scales with: |f(x)|, or the size of f's linear
+    part where f(x) itself is small (a residual, a root: f's terms still round)."""
+    return max([abs(fx)] + [abs(gi) * max(1.0, abs(xi)) for gi, xi in zip(g, x)])
 
 
 # -- h="adaptive": Richardson extrapolation over a geometric sequence of steps -------
@@ -81,7 +100,7 @@ def adaptive_constants():
     return [ADAPTIVE_BASE / ADAPTIVE_RATIO ** j for j in range(ADAPTIVE_STEPS)]
 
 
-def richardson(gradients, steps, fx, row, low_precision):
+def richardson(gradients, steps, fx, x, row, low_precision):
     """Per coordinate, the extrapolated entry with the smallest error estimate.
 
     gradients[j] (steps steps[j]) use one stencil row of order p, whose error
@@ -97,6 +116,7 @@ def richardson(gradients, steps, fx, row, low_precision):
     width = float(row.span[0] - row.span[1])
     weights = sum(abs(w) for w in row.float_weights)
     count = len(gradients)
+    scale = f_scale(fx, gradients[-1], x)
     grad, errors, used = [], [], []
     for i in range(len(gradients[0])):
         levels = [[g[i] for g in gradients]]
@@ -110,23 +130,30 @@ def richardson(gradients, steps, fx, row, low_precision):
             for j in range(k + 1, count):
                 value = levels[k][j]
                 truncation = abs(value - levels[k - 1][j]) + abs(value - levels[k][j - 1])
-                rounding = NOISE * eps * abs(fx) * weights / (width * steps[j][i]) * 2.0 ** k
+                rounding = NOISE * eps * scale * weights / (width * steps[j][i]) * 2.0 ** k
                 error = SAFETY * truncation + rounding
                 if best is None or error < best[0]:
                     best = (error, value, steps[j][i])
+        # A step sequence can alias an oscillating f (sin(1000 x): the coarse
+        # estimates agree on a wrong value): the finest extrapolated entry must agree.
+        finest = levels[ADAPTIVE_LEVELS][count - 1]
+        best = (max(best[0], SAFETY * abs(best[1] - finest)), best[1], best[2])
         errors.append(best[0])
         grad.append(best[1])
         used.append(best[2])
-    success, message = judge(grad, errors, fx, eps)
+    success, message = judge(grad, errors, fx, x, eps)
     return grad, errors, used, success, message
 
 
-def judge(g, errors, fx, eps=EPS64):
-    """(success, message): every value finite and every estimate below its scale."""
+def judge(g, errors, fx, x, eps=EPS64):
+    """(success, message): every value finite and every estimate below its scale,
+    max(|g_i|, sqrt(eps) * the scale of g and of f per unit of x)."""
     if not (math.isfinite(fx) and all(math.isfinite(v) for v in g)
             and all(math.isfinite(e) for e in errors)):
+        if math.isfinite(fx) and all(math.isfinite(v) for v in g):
+            return False, "no error estimate for every entry"
         return False, "f is not finite at x or near it: the gradient is not reliable"
-    top = max(abs(v) for v in g)
+    top = max(max(abs(v) for v in g), abs(fx) / max(1.0, max(abs(v) for v in x)))
     floor = math.sqrt(eps) * top
     loose = [i for i, (gi, e) in enumerate(zip(g, errors)) if e > max(abs(gi), floor)]
     if loose:
@@ -134,5 +161,5 @@ def judge(g, errors, fx, eps=EPS64):
         return False, (
             f"the error estimate exceeds the gradient at {len(loose)} of {len(g)} "
             f"coordinates (first: grad[{i}] = {g[i]!r} +- {errors[i]:.3g}); "
-            "try another h, or h=\"auto\"")
+            "try another h")
     return True, "ok: every entry's error estimate is below its scale"

@@ -20,7 +20,7 @@ from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
 from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
-                        check_order, sides)
+                        check_order, plan, sides)
 from .objectives import Objective
 
 #: Every row of the stencil table in C form, made once; with bounds, each row
@@ -92,8 +92,8 @@ def _adaptive(evaluator, x, row, kernel_row, box, full_output):
         gradients.append(g.tolist())
         steps.append(h.tolist())
     fx = _stencil.value_at(evaluator, x)
-    grad, errors, used, success, message = richardson(gradients, steps, fx, table_row,
-                                                      evaluator.low_precision)
+    grad, errors, used, success, message = richardson(gradients, steps, fx, x.tolist(),
+                                                      table_row, evaluator.low_precision)
     if not full_output:
         return np.array(grad)
     points = (1 if table_row.needs_center or box is not None else 0) \
@@ -124,7 +124,9 @@ def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
                                 lbi, ubi)
         if choice is None:
             return ValueError(contract.no_room(i, xi, lbi, ubi, r))
-        step = choice[1]
+        if choice[1] != step:  # the bounds shrank the step
+            return ValueError(contract.shrunk_step_too_small(i, xi, step, choice[1], lbi,
+                                                             ubi, r))
     return ValueError(contract.step_too_small(i, xi, step, r))
 
 
@@ -143,8 +145,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     Parameters
     ----------
     f : callable
-        ``f(x, *args) -> float`` with x a read-only 1-D float64 array (copy it to
-        change it); ``f(*x, *args)`` with Python floats if ``unpack=True``.  With
+        ``f(x, *args) -> float`` with x a 1-D float64 array of its own (f may
+        write to it: every call gets exactly its point); ``f(*x, *args)`` with
+        Python floats if ``unpack=True``.  With
         ``vectorized=True``, f gets a (k, n) array of k points, one per row (with
         unpack, the n columns), and returns k values.
     x : 1-D sequence of real numbers
@@ -193,8 +196,10 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     TypeError
         f not callable, x or h not real numbers, f not returning a real scalar.
     ValueError
-        x empty, not 1-D or not finite; h or method invalid; h too small for
-        x[i] (the realised step rounds to 0); vectorized f returning a wrong shape.
+        x empty, not 1-D or not finite; h, method or order invalid; h too small
+        for x[i] (the realised step rounds to 0); bounds with lb > ub, x outside
+        them, or no room for a stencil at x[i]; h="adaptive" with bounds;
+        vectorized f returning a wrong shape.
 
     Examples
     --------
@@ -210,6 +215,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     else:
         box, kernel_row = _box(bounds, x), _BOUNDED_ROWS[row.method, row.order]
     if type(h) is str:  # "adaptive"
+        if box is not None:
+            raise contract.adaptive_without_bounds()
         return _adaptive(evaluator, x, row, kernel_row, box, full_output)
     g = _stencil.gradient(evaluator, x, h, kernel_row, box)
     if type(g) is int:
@@ -234,16 +241,20 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
         steps = c * np.maximum(1.0, np.abs(x))
     else:
         steps = np.full(n, h) if isinstance(h, float) else h.copy()
+    # The (row, step) each coordinate used: bounds may turn it one-sided or shrink it.
+    xs, lists = x.tolist(), None if box is None else (box[0].tolist(), box[1].tolist())
+    used = plan(xs, steps.tolist(), row, lists)
     if type(g_double) is int:  # 2h leaves the usable range: no estimate
         nfev = points + relative + 1
         errors, success = [math.inf] * n, False
         message = (f"no error estimate: the doubled step has no usable stencil at "
                    f"x[{g_double}]")
     else:
-        errors, success, message = estimate(g.tolist(), g_double.tolist(), fx, row,
-                                            steps.tolist(), evaluator.low_precision)
+        errors, success, message = estimate(g.tolist(), g_double.tolist(), fx, xs, used,
+                                            plan(xs, (2.0 * steps).tolist(), row, lists),
+                                            evaluator.low_precision)
     return GradientResult(grad=g, error=np.array(errors), nfev=nfev, success=success,
-                          message=message, step=steps)
+                          message=message, step=np.array([step for _, step in used]))
 
 
 def _doubled(h):

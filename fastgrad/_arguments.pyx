@@ -87,8 +87,8 @@ def steps(h, Py_ssize_t n):
         if ((result > 0.0) & np.isfinite(result)).all():
             return result
     values = contract.step_values(h, n)
-    if isinstance(values, str):  # a step rule: "auto"
-        return values
+    if isinstance(values, str):  # a step rule: "auto", "adaptive" (numpy.str_ too)
+        return str(values)
     return values[0] if contract.is_real(h) else np.array(values, dtype=np.float64)
 
 

@@ -141,8 +141,9 @@ def check_order(method, order):
     if order is None:
         return DEFAULT_ORDER[method]
     allowed = ORDERS[method]
-    if isinstance(order, bool) or not isinstance(order, int):
+    if isinstance(order, bool) or not hasattr(type(order), "__index__"):
         raise TypeError(f"order must be an int or None, got {type(order).__name__} {order!r}")
+    order = type(order).__index__(order)  # numpy integers too
     if order not in allowed:
         raise ValueError(f"order must be one of {', '.join(map(str, allowed))} for "
                          f"method={method!r} (None: {DEFAULT_ORDER[method]}), got {order!r}")
@@ -190,3 +191,14 @@ def bounded_choice(rows, xi, hi, lbi, ubi):
         while step > 0.0 and xi + reach * step < lbi:
             step = math.nextafter(step, 0.0)
     return (row, step) if step > 0.0 else None
+
+
+def plan(x, h, row, bounds=None):
+    """Per coordinate, (row, step) the gradient uses: the row with h[i] -- or,
+    within bounds, the side that fits (a shrunk step if need be), None where
+    there is no room.  Both implementations read the steps they used here."""
+    if bounds is None:
+        return [(row, hi) for hi in h]
+    lb, ub = bounds
+    rows = sides(row)
+    return [bounded_choice(rows, x[i], h[i], lb[i], ub[i]) for i in range(len(x))]

@@ -23,7 +23,7 @@ from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result, diverged
-from ._stencils import EPS32, EPS64, auto_step, bounded_choice, sides, stencil as stencil_row
+from ._stencils import EPS32, EPS64, auto_step, plan, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
@@ -99,6 +99,10 @@ class _Steps:
             twice.c64 = twice.c
         return twice
 
+    def doubled_at(self, x):
+        """The steps 2h at x (h="auto": with the constant the probe chose)."""
+        return [2.0 * v for v in self.at(x)]
+
     def at(self, x):
         if self.fixed is not None:
             return self.fixed
@@ -118,7 +122,7 @@ class _Steps:
         """A fixed h with an f that returned float32 (or lower) values: say so
         (stacklevel: to the caller of the public function)."""
         if self.fixed is not None and values.seen["low_precision"]:
-            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
+            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
 
 
 # -- the stencil (a row of _stencils.STENCILS) ----------------------------------
@@ -132,16 +136,6 @@ def _span(xi, hi, row):
     """The realised distance coordinate i's sum is divided by."""
     up, down = row.span
     return _realised(xi, hi, up) - _realised(xi, hi, down)
-
-
-def _plan(x, h, row, bounds=None):
-    """Per coordinate, (row, step): the row with h[i] -- or, within bounds, the
-    side that fits (a shrunk step if need be), None where there is no room."""
-    if bounds is None:
-        return [(row, hi) for hi in h]
-    lb, ub = bounds
-    rows = sides(row)
-    return [bounded_choice(rows, x[i], h[i], lb[i], ub[i]) for i in range(len(x))]
 
 
 def _bad_coordinate(x, plan):
@@ -202,21 +196,24 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
 
 def _check_stencil(x, h, row, r=None, bounds=None):
     """The plan of x's stencil, or the ValueError naming the coordinate without one."""
-    plan = _plan(x, h, row, bounds)
-    bad = _bad_coordinate(x, plan)
+    chosen = plan(x, h, row, bounds)
+    bad = _bad_coordinate(x, chosen)
     if bad is None:
-        return plan
-    if plan[bad] is None:
+        return chosen
+    if chosen[bad] is None:
         raise ValueError(contract.no_room(bad, x[bad], bounds[0][bad], bounds[1][bad], r))
-    raise ValueError(contract.step_too_small(bad, x[bad], plan[bad][1], r))
+    if chosen[bad][1] != h[bad]:  # the bounds shrank the step
+        raise ValueError(contract.shrunk_step_too_small(
+            bad, x[bad], h[bad], chosen[bad][1], bounds[0][bad], bounds[1][bad], r))
+    raise ValueError(contract.step_too_small(bad, x[bad], chosen[bad][1], r))
 
 
 def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
     """The gradient at x, every check first (and h="auto"'s probe of f)."""
-    plan = _check_stencil(x, steps.at(x), row, None, bounds)
+    chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     if steps.probe(values, x):
-        plan = _check_stencil(x, steps.at(x), row, None, bounds)
-    g = _gradient_at(values, x, plan, row.needs_center or bounds is not None)[0]
+        chosen = _check_stencil(x, steps.at(x), row, None, bounds)
+    g = _gradient_at(values, x, chosen, row.needs_center or bounds is not None)[0]
     if warn:
         steps.warn_if_imprecise(values, stacklevel=4)
     return g
@@ -231,7 +228,7 @@ def _adaptive(values, x, row, box, full_output):
         gradients.append(_checked_gradient(values, x, _Steps(h, None), row, box, warn=False))
         steps.append(h)
     fx = values(x, [(None, None)])[0]
-    grad, errors, used, success, message = richardson(gradients, steps, fx, row,
+    grad, errors, used, success, message = richardson(gradients, steps, fx, x, row,
                                                       values.seen["low_precision"])
     if not full_output:
         return grad
@@ -249,6 +246,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     full_output = contract.check_flag(full_output, "full_output")
     box = contract.check_bounds(bounds, x)
     if steps.fixed == "adaptive":
+        if box is not None:
+            raise contract.adaptive_without_bounds()
         return _adaptive(values, x, row, box, full_output)
     if not full_output:
         return _checked_gradient(values, x, steps, row, box)
@@ -261,18 +260,19 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     except ValueError as error:  # 2h leaves the usable range: no estimate
         g_double, bad = None, str(error)
     fx = values(x, [(None, None)])[0]
-    used = steps.at(x)
+    used = plan(x, steps.at(x), row, box)
     if g_double is None:
         nfev, errors, success = points + probe + 1, [math.inf] * len(x), False
         coordinate = bad.split("x[", 1)[1].split("]", 1)[0]
         message = f"no error estimate: the doubled step has no usable stencil at x[{coordinate}]"
     else:
         nfev = 2 * (points + probe) + 1
-        errors, success, message = estimate(g, g_double, fx, row, used,
+        errors, success, message = estimate(g, g_double, fx, x, used,
+                                            plan(x, steps.doubled_at(x), row, box),
                                             values.seen["low_precision"])
     steps.warn_if_imprecise(values)
     return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
-                          step=list(used))
+                          step=[h for _, h in used])
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
@@ -295,7 +295,7 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         for r, x in enumerate(rows):
             _check_stencil(x, steps.at(x), row, r, boxes[r])
     center = row.needs_center or bounds is not None
-    G = [_gradient_at(values, x, _plan(x, steps.at(x), row, box), center)[0]
+    G = [_gradient_at(values, x, plan(x, steps.at(x), row, box), center)[0]
          for x, box in zip(rows, boxes)]
     steps.warn_if_imprecise(values)
     return G
@@ -345,7 +345,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     top0 = max(abs(v) for v in x)
     rising = 0  # updates in a row after which the gradient norm was larger
     while True:
-        g, used = _gradient_at(values, x, _plan(x, steps.at(x), row), center)
+        g, used = _gradient_at(values, x, plan(x, steps.at(x), row), center)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
             if nit == 0:
@@ -387,7 +387,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if x_new == x:
             reason = Stop.STEP_LOST
             break
-        coordinate = _bad_coordinate(x_new, _plan(x_new, steps.at(x_new), row))
+        coordinate = _bad_coordinate(x_new, plan(x_new, steps.at(x_new), row))
         if coordinate is not None:
             reason = Stop.STENCIL_LOST
             break
