@@ -96,8 +96,7 @@ def _adaptive(evaluator, x, row, kernel_row, box, full_output):
                                                       table_row, evaluator.low_precision)
     if not full_output:
         return np.array(grad)
-    points = (1 if table_row.needs_center or box is not None else 0) \
-        + x.shape[0] * len(table_row.point_offsets)
+    points = table_row.points(x.shape[0], box is not None)
     return GradientResult(grad=np.array(grad), error=np.array(errors),
                           nfev=len(gradients) * points + 1, success=success, message=message,
                           step=np.array(used))
@@ -234,7 +233,7 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
     row = STENCILS[row.method, row.order]  # the table's row: its terms and order
     g_double = _stencil.gradient(evaluator, x, _doubled(h), kernel_row, box)
     fx = _stencil.value_at(evaluator, x)
-    points = (1 if row.needs_center or box is not None else 0) + n * len(row.point_offsets)
+    points = row.points(n, box is not None)
     nfev = 2 * (points + relative) + 1
     if relative:
         c = h[1] if evaluator.low_precision else h[0]

@@ -87,6 +87,10 @@ class Stencil:
         """The offsets evaluated per coordinate, in evaluation order."""
         return tuple(o for o in self.offsets if o != 0)
 
+    def points(self, n, bounded=False):
+        """Evaluations of one gradient in n dimensions (with bounds f(x) is one)."""
+        return (1 if self.needs_center or bounded else 0) + n * len(self.point_offsets)
+
     @property
     def float_weights(self):
         return tuple(float(w) for w in self.weights)

@@ -232,7 +232,7 @@ def _adaptive(values, x, row, box, full_output):
                                                       values.seen["low_precision"])
     if not full_output:
         return grad
-    points = (1 if row.needs_center or box is not None else 0) + len(x) * len(row.point_offsets)
+    points = row.points(len(x), box is not None)
     return GradientResult(grad=grad, error=errors, nfev=len(gradients) * points + 1,
                           success=success, message=message, step=used)
 
@@ -253,7 +253,7 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         return _checked_gradient(values, x, steps, row, box)
     # The gradient with steps h and 2h, then f(x): fastgrad._accuracy's estimate.
     g = _checked_gradient(values, x, steps, row, box, warn=False)
-    points = (1 if row.needs_center or box is not None else 0) + len(x) * len(row.point_offsets)
+    points = row.points(len(x), box is not None)
     probe = 1 if steps.fixed is None else 0
     try:
         g_double = _checked_gradient(values, x, steps.doubled(), row, box, warn=False)
