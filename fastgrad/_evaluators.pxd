@@ -17,6 +17,15 @@ cdef class Evaluator:
     # Points one evaluate() call takes to advantage (the vectorized tier hands
     # f many at once); gradient_batch groups that many points of several rows.
     cdef Py_ssize_t points_per_call
+    # Set by gradient_batch when evaluate() runs on several threads at once
+    # (gil-free evaluators), with the scratch of the thread that calls ready():
+    # that thread watches for Ctrl-C (see _evaluators).
+    cdef bint shared
+    cdef const double* owner_scratch
+    # Set (atomically) when the run must end before its work is done: the
+    # thread that set it raises; the other threads see it and stop evaluating
+    # (their values are never used).
+    cdef int stop
     # Called once, with the GIL, after the stencil is checked and before the
     # first evaluation: where the reference first calls f (a compiled objective
     # checks x's length here, as its __call__ does).
@@ -26,3 +35,7 @@ cdef class Evaluator:
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil
     # f at x itself into out[0].
     cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil
+    # Called by the thread that called ready() while it waits for the other
+    # threads of a gradient_batch: on Ctrl-C it sets stop and leaves the
+    # KeyboardInterrupt set, for the batch to raise after its threads are done.
+    cdef void wait(self) noexcept nogil
