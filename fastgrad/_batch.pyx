@@ -4,7 +4,10 @@
 Design
 ------
 * gil-free evaluators (the compiled tier): rows in parallel with OpenMP, one
-  workspace per thread, in blocks of rows so that Ctrl-C is seen between them;
+  workspace per thread.  The calling thread watches for Ctrl-C as it
+  evaluates (see _evaluators), and once out of rows, as it waits for the
+  others; when it is interrupted, the other threads stop within a few
+  evaluations and it raises;
 * every other evaluator: serially, in groups of rows whose stencils go to the
   evaluator in one call (the vectorized tier hands f many rows at once; the
   Python tier takes one row per group).
@@ -16,7 +19,7 @@ libgomp's threads do not survive fork(): a forked child (multiprocessing's
 cimport cython
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree
-from cython.parallel cimport prange, threadid
+from cython.parallel cimport parallel, prange, threadid
 
 import os
 
@@ -67,8 +70,44 @@ cdef enum:
     # Most points per grouped evaluate() call: the bookkeeping (40 bytes a
     # point) stays within about 2.5 MiB; the evaluator chunks what it hands f.
     GROUP_POINTS = 65536
-    # Points per block of a parallel batch between checks for Ctrl-C.
-    BLOCK_POINTS = 1048576
+    # Chunks of rows per thread, for the balance of the work.
+    CHUNKS_PER_THREAD = 16
+
+
+cdef extern from *:
+    """
+    /* Waiting: a yield of the CPU for the first 1000 waits, then sleeps of 0.1 ms. */
+    #if defined(_WIN32)
+    #include <windows.h>
+    static void fastgrad_pause(int waits) { if (waits < 1000) SwitchToThread(); else Sleep(0); }
+    #else
+    #include <sched.h>
+    #include <time.h>
+    static void fastgrad_pause(int waits) {
+        struct timespec t = {0, 100000};
+        if (waits < 1000) sched_yield(); else nanosleep(&t, NULL);
+    }
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastgrad_count(p) __atomic_add_fetch((p), 1, __ATOMIC_SEQ_CST)
+    #define fastgrad_counted(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
+    #define fastgrad_stopped(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+    #else
+    #define fastgrad_count(p) InterlockedIncrement((volatile LONG *)(p))
+    #define fastgrad_counted(p) (*(volatile int *)(p))
+    #define fastgrad_stopped(p) (*(volatile int *)(p))
+    #endif
+    #ifdef _OPENMP
+    #define fastgrad_team_size() omp_get_num_threads()
+    #else
+    #define fastgrad_team_size() 1
+    #endif
+    """
+    void pause "fastgrad_pause" (int waits) noexcept nogil
+    void count "fastgrad_count" (int* counter) noexcept nogil
+    int counted "fastgrad_counted" (int* counter) noexcept nogil
+    int stopped "fastgrad_stopped" (int* flag) noexcept nogil
+    int team_size "fastgrad_team_size" () noexcept nogil
 
 
 def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int num_threads,
@@ -78,7 +117,7 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t, bad, probes = 0
     cdef Steps steps = Steps(h)
     cdef int threads = min(num_threads, m) if ev.gil_free and not forked_child else 1
-    cdef Py_ssize_t first, block, per_group
+    cdef Py_ssize_t per_group
     cdef Stencil s
     stencil_init(&s, row, n, steps, bounds)
     per_group = 1 if ev.gil_free else max(1, min(ev.points_per_call, GROUP_POINTS) // s.k)
@@ -97,6 +136,8 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
             bad = stencil_place(&s, &X[r, 0], spaces[0].coord, spaces[0].value)
             if bad >= 0:
                 return (r, bad)
+        ev.shared = ev.gil_free and threads > 1
+        ev.owner_scratch = spaces[0].scratch  # thread 0 is this one
         ev.ready(n)
         if steps.relative > 0.0:  # h="auto": the precision of f, once, at X[0]
             probe_precision(ev, &s, steps, &X[0, 0], &probes)
@@ -104,13 +145,15 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
                 bad = stencil_place(&s, &X[r, 0], spaces[0].coord, spaces[0].value)
                 if bad >= 0:
                     return (r, bad)
-        if ev.gil_free:
-            block = max(64 * threads, BLOCK_POINTS // s.k)
-            for first in range(0, m, block):
-                with nogil:
-                    parallel_rows(ev, &s, spaces, X[first:first + block],
-                                  gv[first:first + block], threads)
-                PyErr_CheckSignals()
+        if ev.gil_free and threads == 1:
+            with nogil:
+                serial_rows(ev, &s, &spaces[0], X, gv)
+        elif ev.gil_free:
+            with nogil:
+                parallel_rows(ev, &s, spaces, X, gv, threads)
+            if ev.stop:  # interrupted: the calling thread's KeyboardInterrupt is set
+                raise_set_exception()
+            PyErr_CheckSignals()
         else:
             grouped_rows(ev, &s, &spaces[0], X, gv, per_group)
     finally:
@@ -120,17 +163,48 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
     return G
 
 
+cdef int raise_set_exception() except -1:
+    # -1 to Cython: the exception already set propagates.
+    return -1
+
+
+@cython.boundscheck(False)  # rows 0 <= r < m
+@cython.wraparound(False)
+cdef int serial_rows(Evaluator ev, const Stencil* s, Workspace* w, const double[:, ::1] X,
+                     double[:, ::1] G) except -1 nogil:
+    cdef Py_ssize_t r
+    for r in range(X.shape[0]):
+        stencil_place(s, &X[r, 0], w.coord, w.value)
+        stencil_gradient(ev, s, &X[r, 0], w, &G[r, 0])
+    return 0
+
+
 @cython.boundscheck(False)  # rows 0 <= r < m
 @cython.wraparound(False)
 cdef int parallel_rows(Evaluator ev, const Stencil* s, Workspace* spaces,
                        const double[:, ::1] X, double[:, ::1] G, int threads) except -1 nogil:
+    """The rows on `threads` threads.  The calling thread (thread 0) watches for
+    Ctrl-C as it evaluates and, once out of rows, while it waits for the others
+    (the end of the region would wait without looking); on Ctrl-C it sets
+    ev.stop, the other threads finish within a few evaluations, and it returns
+    with its exception set."""
     cdef Py_ssize_t r, m = X.shape[0]  # read outside the OpenMP region (debug builds check it)
+    cdef Py_ssize_t chunk = max(1, m // (CHUNKS_PER_THREAD * threads))
+    cdef int finished = 0, waits
     cdef Workspace* w
-    for r in prange(m, schedule="dynamic", chunksize=max(1, m // (16 * threads)),
-                    num_threads=threads):
-        w = &spaces[threadid()]
-        stencil_place(s, &X[r, 0], w.coord, w.value)
-        stencil_gradient(ev, s, &X[r, 0], w, &G[r, 0])
+    with parallel(num_threads=threads):
+        for r in prange(m, schedule="dynamic", chunksize=chunk):
+            if not stopped(&ev.stop):
+                w = &spaces[threadid()]
+                stencil_place(s, &X[r, 0], w.coord, w.value)
+                stencil_gradient(ev, s, &X[r, 0], w, &G[r, 0])
+        count(&finished)
+        if threadid() == 0:
+            waits = 0
+            while counted(&finished) < team_size():
+                ev.wait()
+                pause(waits)
+                waits = waits + 1
     return 0
 
 

@@ -13,9 +13,9 @@ iterate); ``_result.descent_result`` turns it into the DescentResult and its
 message, for both implementations.
 
 Rules take their parameters from the validated optimizer objects of
-``_optimizers`` by attribute, and never import Python helpers.
+``_optimizers`` by attribute, and never import Python helpers.  Ctrl-C is
+watched for by the evaluators (every iteration evaluates f), by elapsed time.
 """
-from cpython.exc cimport PyErr_CheckSignals
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
@@ -304,12 +304,6 @@ cdef inline bint same_point(const double* a, const double* b, Py_ssize_t n) noex
     return True
 
 
-cdef int interrupted() except -1 nogil:
-    with gil:
-        PyErr_CheckSignals()
-    return 0
-
-
 cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop) except -1 nogil:
     with gil:
         copy = new_vector(n)
@@ -352,8 +346,6 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if path != NULL:
             path_append(path, x, fx)
     while True:
-        if ev.gil_free and (out.nit & 1023) == 1023:  # every 1024 iterations, no division
-            interrupted()  # with the GIL released, Ctrl-C must still stop a long run
         stencil_gradient(ev, s, x, w, g)
         out.nfev += s.k
         total = 0.0

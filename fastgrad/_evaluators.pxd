@@ -19,6 +19,15 @@ cdef class Evaluator:
     cdef Py_ssize_t points_per_call
     # f returned a float of less than double precision (float32...) at some point.
     cdef readonly bint low_precision
+    # Set by gradient_batch when evaluate() runs on several threads at once
+    # (gil-free evaluators), with the scratch of the thread that calls ready():
+    # that thread watches for Ctrl-C (see _evaluators).
+    cdef bint shared
+    cdef const double* owner_scratch
+    # Set (atomically) when the run must end before its work is done: the
+    # thread that set it raises; the other threads see it and stop evaluating
+    # (their values are never used).
+    cdef int stop
     # Called once, with the GIL, after the stencil is checked and before the
     # first evaluation: where the reference first calls f (a compiled objective
     # checks x's length here, as its __call__ does).
@@ -29,3 +38,7 @@ cdef class Evaluator:
     # f at x itself into out[0].  The base class's goes through evaluate() with
     # no scratch: a gil-free tier (which uses scratch) must define its own.
     cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil
+    # Called by the thread that called ready() while it waits for the other
+    # threads of a gradient_batch: on Ctrl-C it sets stop and leaves the
+    # KeyboardInterrupt set, for the batch to raise after its threads are done.
+    cdef void wait(self) noexcept nogil

@@ -13,6 +13,22 @@ tiers differ only here:
 * VectorizedEvaluator: one call of f per chunk of points (rows of a matrix);
 * CompiledEvaluator: a compiled objective's C function, without the GIL.
 
+Ctrl-C: the interpreter checks for signals only while it runs Python code, so
+the loops here check themselves, within 0.1 s of work on every tier:
+* the Python tier: a Python function f is checked by the interpreter as each
+  call starts; for any other f (implemented in C: ``math.hypot``, ``sum``, a
+  ctypes function) the loop counts its calls down to a look at a (coarse,
+  monotonic) clock, a count it adapts to take about LOOK seconds, and checks
+  for signals at each look;
+* the vectorized tier: after each call of f (each a chunk of points);
+* the compiled tier, without the GIL, the same way by evaluations: the thread
+  that called ready() looks at the clock every so many evaluations and, if it
+  is Python's main thread (the only one Ctrl-C interrupts), takes the GIL to
+  check for signals every SIGNALS seconds.  The first look comes after about
+  FIRST_WORK operations, as the objective estimates them (one evaluation of a
+  C function), so that short calls never look.  Other threads of a
+  gradient_batch stop within STRIDE evaluations once the run is interrupted.
+
 PythonEvaluator makes one call of f per point and no other Python work per
 point: the arguments sit in a C array handed to ``PyObject_Vectorcall`` (no
 argument tuple), and f's float result is read without a conversion call.
@@ -28,6 +44,7 @@ invisible to f:
 With ``unpack=True``, f gets Python floats; only the one coordinate that
 differs from x is a new float object per point.
 """
+from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
@@ -35,6 +52,8 @@ from cpython.ref cimport Py_REFCNT
 from libc.string cimport memcpy
 
 cimport numpy as cnp
+import threading
+
 import numpy as np
 
 from .objectives cimport Objective
@@ -70,12 +89,102 @@ cdef extern from *:
                                           Py_ssize_t n) noexcept nogil
 
 
+cdef extern from *:
+    """
+    #if defined(_WIN32)
+    #include <windows.h>
+    static double fastgrad_now(void) {
+        LARGE_INTEGER frequency, count;
+        QueryPerformanceFrequency(&frequency);
+        QueryPerformanceCounter(&count);
+        return (double)count.QuadPart / (double)frequency.QuadPart;
+    }
+    #else
+    #include <time.h>
+    /* A coarse clock where there is one (Linux: a few ns a read instead of
+       some 25, ticking every 1-4 ms): the watch needs milliseconds. */
+    #if defined(CLOCK_MONOTONIC_COARSE)
+    #define FASTGRAD_CLOCK CLOCK_MONOTONIC_COARSE
+    #else
+    #define FASTGRAD_CLOCK CLOCK_MONOTONIC
+    #endif
+    static double fastgrad_now(void) {
+        struct timespec t;
+        clock_gettime(FASTGRAD_CLOCK, &t);
+        return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+    }
+    #endif
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastgrad_load(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+    #define fastgrad_store(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+    #else
+    #define fastgrad_load(p) (*(volatile int *)(p))
+    #define fastgrad_store(p, v) (*(volatile int *)(p) = (v))
+    #endif
+    """
+    double now "fastgrad_now" () noexcept nogil
+    int atomic_load "fastgrad_load" (int* flag) noexcept nogil
+    void atomic_store "fastgrad_store" (int* flag, int value) noexcept nogil
+
+
+cdef extern from "pythread.h":
+    unsigned long PyThread_get_thread_ident() noexcept nogil
+
+
+cdef extern from "Python.h":
+    # PyErr_CheckSignals for code that leaves the exception set (cpython.exc's
+    # declaration makes Cython handle it).  With the GIL.
+    int signals_raised "PyErr_CheckSignals" () noexcept
+
+
+# The compiled tier's watch (see the module docstring): seconds of work between
+# looks at the clock and between checks for signals, the most evaluations
+# between looks, and the evaluations between looks at `stop` on other threads.
+cdef double LOOK = 1e-3
+cdef double SIGNALS = 0.02
+cdef double FIRST_WORK = 131072.0  # operations (about a nanosecond each) before the first look
+cdef enum:
+    MAX_PERIOD = 1 << 30
+    STRIDE = 16
+
+cdef unsigned long MAIN_THREAD = threading.main_thread().ident
+
+
+cdef struct Watch:
+    # The owner's counters, which it writes as it evaluates: in memory of their
+    # own, so that other threads reading the evaluator do not share their cache
+    # line (with a gradient_batch's rows of a few points, that would cost more
+    # than the rows).
+    char before[64]
+    Py_ssize_t countdown, period   # evaluations to the next look, and between looks
+    double last_look, last_signals  # (last_look 0: not started)
+    char after[64]
+
+
+cdef inline void adapt(Watch* w, double t) noexcept nogil:
+    """At a look at time t: the evaluations to the next one, for about LOOK seconds
+    from the rate since the last (the first look only starts the clock)."""
+    cdef double elapsed
+    if w.last_look != 0.0:
+        elapsed = t - w.last_look
+        if elapsed <= LOOK / 16:  # (also a clock too coarse to see the time pass)
+            w.period = min(16 * w.period, <Py_ssize_t> MAX_PERIOD)
+        else:
+            w.period = max(1, min(<Py_ssize_t> (w.period * (LOOK / elapsed)),
+                                  <Py_ssize_t> MAX_PERIOD))
+    w.last_look = t
+    w.countdown = w.period
+
+
 cdef type float64 = np.float64
 
 
 cdef class Evaluator:
     cdef int ready(self, Py_ssize_t n) except -1:
         return 0
+
+    cdef void wait(self) noexcept nogil:
+        pass
 
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         with gil:
@@ -163,8 +272,27 @@ cdef class Handout:
         return True
 
 
+cdef extern from "Python.h":
+    bint PyFunction_Check(object o)
+    bint PyMethod_Check(object o)
+    PyObject* PyMethod_GET_FUNCTION(object o)
+
+
+cdef inline bint runs_python(f):
+    """Whether calling f starts by running Python code (the interpreter checks
+    for signals then): a Python function, or a method of one."""
+    return PyFunction_Check(f) or (PyMethod_Check(f)
+                                   and PyFunction_Check(<object> PyMethod_GET_FUNCTION(f)))
+
+
 cdef class PythonEvaluator(Evaluator):
-    """One call f(x, *args), or f(*x, *args) with unpack=True, per point."""
+    """One call f(x, *args), or f(*x, *args) with unpack=True, per point.
+
+    An f that runs no Python code (implemented in C: ``math.hypot``, ``sum``, a
+    numpy function, a ctypes function) gives the interpreter no chance to see
+    Ctrl-C: the loop checks for signals itself, at a look at the clock about
+    every LOOK seconds of calls (counted down, as on the compiled tier).
+    """
     cdef object f
     cdef tuple args
     cdef bint unpack
@@ -172,10 +300,15 @@ cdef class PythonEvaluator(Evaluator):
     cdef PyObject** argv      # borrowed: the point (or n floats), then args
     cdef Handout point        # the array f receives (not unpack)
     cdef list floats          # unpack: x as Python floats, owned here
+    cdef bint checks          # f runs no Python code: the loop checks for signals
+    cdef Watch watch
 
     def __cinit__(self, f, tuple args, Py_ssize_t n, bint unpack):
         cdef Py_ssize_t j
         self.f = f
+        self.checks = not runs_python(f)
+        self.watch.countdown = self.watch.period = 1
+        self.watch.last_look = 0.0
         self.args = args
         self.unpack = unpack
         self.n = n
@@ -199,6 +332,11 @@ cdef class PythonEvaluator(Evaluator):
         self.argv[0] = <PyObject*> self.point.array
         return 0
 
+    cdef int look(self) except -1:
+        """Check for signals, and count down to the next look about LOOK seconds on."""
+        adapt(&self.watch, now())
+        return PyErr_CheckSignals()
+
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         with gil:
             if self.unpack:
@@ -216,6 +354,10 @@ cdef class PythonEvaluator(Evaluator):
             if c >= 0:
                 self.point.data[c] = p.value[j]
             result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
+            if self.checks:
+                self.watch.countdown -= 1
+                if self.watch.countdown <= 0:
+                    self.look()
             if self.point.kept() or not self.point.intact():
                 self.new_point(x)  # f kept the array, or changed its form: leave it to f
             else:
@@ -246,6 +388,10 @@ cdef class PythonEvaluator(Evaluator):
                     self.argv[c] = <PyObject*> self.floats[c]
             else:
                 result = PyObject_Vectorcall(self.f, self.argv, self.nargs, NULL)
+            if self.checks:
+                self.watch.countdown -= 1
+                if self.watch.countdown <= 0:
+                    self.look()
             out[j] = as_double(result, &self.low_precision)
         return 0
 
@@ -301,6 +447,7 @@ cdef class VectorizedEvaluator(Evaluator):
             else:
                 result = self.f(block, *self.args)
             block = None
+            PyErr_CheckSignals()
             # f may write to the points: the next chunk writes every row it uses
             # afresh.  If f kept them, or changed the array's form (through the
             # base of a block), the next chunk gets a fresh array.
@@ -340,6 +487,35 @@ cdef class VectorizedEvaluator(Evaluator):
         return 0
 
 
+cdef inline void evaluate_points(Objective objective, const Points* p, double* scratch,
+                                 double* out, Py_ssize_t start, Py_ssize_t end,
+                                 const double** x) noexcept nogil:
+    """f at points start..end-1 of p.  One gradient's points (row NULL): scratch
+    holds x already; else x[0] is the base row scratch holds (NULL: none yet)."""
+    cdef Py_ssize_t j, c, n = p.n
+    if p.row == NULL:
+        for j in range(start, end):
+            c = p.coord[j]
+            if c >= 0:
+                scratch[c] = p.value[j]
+                out[j] = objective.value(scratch, n)
+                scratch[c] = p.base[c]
+            else:
+                out[j] = objective.value(scratch, n)
+        return
+    for j in range(start, end):
+        if base_of(p, j) != x[0]:
+            x[0] = base_of(p, j)
+            memcpy(scratch, x[0], n * sizeof(double))
+        c = p.coord[j]
+        if c >= 0:
+            scratch[c] = p.value[j]
+            out[j] = objective.value(scratch, n)
+            scratch[c] = x[0][c]
+        else:
+            out[j] = objective.value(scratch, n)
+
+
 cdef class CompiledEvaluator(Evaluator):
     """A compiled objective's C method, called per point without the GIL.
 
@@ -349,43 +525,129 @@ cdef class CompiledEvaluator(Evaluator):
     parallelism is left to gradient_batch, where the caller asks for it.
     The working copy of x is the caller's scratch (one per thread), so one
     evaluator serves many threads at once.
+
+    The thread that called ready() (the owner; in a gradient_batch, the one
+    whose scratch is owner_scratch) counts its evaluations down and looks at
+    the clock when the count runs out (see the module docstring).
+    The first look comes after about FIRST_WORK operations, as the objective
+    estimates them (after one evaluation of a C function: its cost is unknown).
     """
     cdef Objective objective
+    cdef Watch* watch
+    cdef bint watch_signals            # the owner is the main thread (known from the first look)
 
     def __cinit__(self, Objective objective):
         self.objective = objective
         self.gil_free = True
+        self.watch = <Watch*> PyMem_Malloc(sizeof(Watch))
+        if self.watch == NULL:
+            raise MemoryError()
+
+    def __dealloc__(self):
+        PyMem_Free(self.watch)
 
     cdef int ready(self, Py_ssize_t n) except -1:
-        return self.objective.check_dimension(n)
+        cdef double work
+        self.objective.check_dimension(n)
+        self.stop = 0
+        work = self.objective.work(n)
+        self.watch.countdown = self.watch.period = \
+            1 if not work > 0.0 else max(1, <Py_ssize_t> min(FIRST_WORK / work, 1e9))
+        self.watch.last_look = 0.0  # not started
+        return 0
+
+    cdef void start_watch(self) noexcept nogil:
+        # The first look, on the owner's thread: whether it is the main thread
+        # (signals are checked at once).
+        self.watch_signals = PyThread_get_thread_ident() == MAIN_THREAD
+        self.watch.last_signals = -SIGNALS
+
+    cdef int look(self) except -1 nogil:
+        """The owner's look at the clock: the next one after about LOOK seconds
+        of evaluations, and a check for signals every SIGNALS seconds.  -1 on
+        Ctrl-C; in a gradient_batch (shared), 0 with stop set and the exception
+        left set (raised once the other threads are done)."""
+        cdef Watch* w = self.watch
+        cdef double t
+        if w.last_look == 0.0:
+            self.start_watch()
+        t = now()
+        adapt(w, t)
+        if self.watch_signals and t - w.last_signals >= SIGNALS:
+            w.last_signals = t
+            if self.interrupted() and not self.shared:
+                return -1
+        return 0
+
+    cdef bint interrupted(self) noexcept nogil:
+        """Whether a signal handler raised (then stop is set, and the exception)."""
+        with gil:
+            if signals_raised() < 0:
+                atomic_store(&self.stop, 1)
+                return True
+        return False
+
+    cdef void wait(self) noexcept nogil:
+        cdef double t
+        if self.watch.last_look == 0.0:
+            self.start_watch()
+            self.watch.last_look = now()
+        if self.watch_signals and not atomic_load(&self.stop):
+            t = now()
+            if t - self.watch.last_signals >= SIGNALS:
+                self.watch.last_signals = t
+                self.interrupted()
 
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         cdef Py_ssize_t j, c, n = p.n
-        cdef const double* x = NULL
-        if p.row == NULL:  # one gradient's points: one working copy of x
-            memcpy(scratch, p.base, n * sizeof(double))
-            for j in range(p.k):
-                c = p.coord[j]
-                if c >= 0:
-                    scratch[c] = p.value[j]
-                    out[j] = self.objective.value(scratch, n)
-                    scratch[c] = p.base[c]
-                else:
-                    out[j] = self.objective.value(scratch, n)
-            return 0
+        # The common cases, without a look: one gradient's points on the owner,
+        # before its next look, or (gradient_batch checks `stop` between rows)
+        # up to STRIDE points on another thread.  The loop of evaluate_points()
+        # written out, so that the compiler keeps it as tight as without the watch.
+        if p.row != NULL:
+            return self.evaluate_watched(p, scratch, out)
+        if not self.shared or scratch == self.owner_scratch:
+            if self.watch.countdown <= p.k:
+                return self.evaluate_watched(p, scratch, out)
+            self.watch.countdown -= p.k
+        elif p.k > STRIDE:
+            return self.evaluate_watched(p, scratch, out)
+        memcpy(scratch, p.base, n * sizeof(double))
         for j in range(p.k):
-            if base_of(p, j) != x:
-                x = base_of(p, j)
-                memcpy(scratch, x, n * sizeof(double))
             c = p.coord[j]
             if c >= 0:
                 scratch[c] = p.value[j]
                 out[j] = self.objective.value(scratch, n)
-                scratch[c] = x[c]
+                scratch[c] = p.base[c]
             else:
                 out[j] = self.objective.value(scratch, n)
         return 0
 
+    cdef int evaluate_watched(self, const Points* p, double* scratch, double* out) except -1 nogil:
+        """evaluate(), in pieces: up to the owner's next look, or STRIDE points
+        on the other threads of a gradient_batch, which stop once it is interrupted."""
+        cdef Py_ssize_t start = 0, end, k = p.k
+        cdef const double* x = NULL
+        cdef bint owner = not self.shared or scratch == self.owner_scratch
+        if p.row == NULL:
+            memcpy(scratch, p.base, p.n * sizeof(double))
+        while start < k:
+            end = start + (self.watch.countdown if owner else STRIDE)
+            if end > k:
+                end = k
+            evaluate_points(self.objective, p, scratch, out, start, end, &x)
+            if owner:
+                self.watch.countdown -= end - start
+                if self.watch.countdown <= 0:
+                    self.look()
+            if self.shared and atomic_load(&self.stop):
+                return 0  # interrupted: these values are never used
+            start = end
+        return 0
+
     cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil:
         out[0] = self.objective.value(x, n)
+        self.watch.countdown -= 1  # (only the owner evaluates single points)
+        if self.watch.countdown <= 0:
+            self.look()
         return 0

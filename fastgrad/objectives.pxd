@@ -24,6 +24,10 @@ cdef class Objective:
     cdef int check_dimension(self, Py_ssize_t n) except -1
     # The arguments of the built-in class's __init__ (for pickling).
     cdef tuple parameters(self)
+    # About how many arithmetic operations value() makes for x of length n
+    # (0: unknown, as for a C function): fastgrad's compiled loops look at the
+    # clock (for Ctrl-C) after so much work, then as often as time tells them.
+    cdef double work(self, Py_ssize_t n) noexcept nogil
 
 
 cdef class CFunction(Objective):

@@ -177,6 +177,9 @@ cdef class Objective:
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
         return NAN  # never reached: every concrete objective defines its own
 
+    cdef double work(self, Py_ssize_t n) noexcept nogil:
+        return 0.0  # unknown (CFunction); the built-in objectives say theirs
+
     cdef int check_dimension(self, Py_ssize_t n) except -1:
         # Every use goes through here: an object whose __init__ never ran (made
         # with __new__, or a subclass that skipped it) has no data to read.
@@ -262,6 +265,9 @@ cdef class Sphere(Objective):
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
         return dot(x, x, n)
 
+    cdef double work(self, Py_ssize_t n) noexcept nogil:
+        return 2.0 * n
+
 
 cdef inline double rosenbrock_term(const double* x, Py_ssize_t i) noexcept nogil:
     cdef double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i]
@@ -307,6 +313,9 @@ cdef class Rosenbrock(Objective):
         if n % 2 == 0:
             even += rosenbrock_term(x, n - 2)
         return even + odd
+
+    cdef double work(self, Py_ssize_t n) noexcept nogil:
+        return 8.0 * n
 
 
 cdef class Quadratic(Objective):
@@ -375,6 +384,9 @@ cdef class Quadratic(Objective):
             quad += x[i] * dot(self.a_data + i * n, x, n)
         return 0.5 * quad + dot(self.b_data, x, n) + self.c
 
+    cdef double work(self, Py_ssize_t n) noexcept nogil:
+        return 2.0 * n * (n + 1)
+
     cdef tuple parameters(self):
         return (self.A, self.b, self.c)
 
@@ -404,6 +416,9 @@ cdef class _LinearModel(Objective):
 
     cdef inline double linear(self, Py_ssize_t row, const double* w, Py_ssize_t n) noexcept nogil:
         return dot(self.x_data + row * n, w, n)
+
+    cdef double work(self, Py_ssize_t n) noexcept nogil:
+        return 2.0 * self.m * (n + 8)
 
     def __repr__(self):
         return f"{type(self).__name__}(X=<{self.X.shape[0]}x{self.X.shape[1]}>, y=<{self.y.shape[0]}>)"
@@ -534,6 +549,9 @@ cdef class _Plane(Objective):
     def __init__(self):
         self.init_once()
         self.dim = 2
+
+    cdef double work(self, Py_ssize_t n) noexcept nogil:
+        return 20.0
 
 
 cdef class Himmelblau(_Plane):

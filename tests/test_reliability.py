@@ -488,3 +488,213 @@ def test_the_array_f_gets_owns_its_memory():
     fastgrad.gradient(lambda p: bases.append(p.base) or 0.0, [1.0, 2.0])
     fastgrad.gradient_descent(lambda p: bases.append(p.base) or 0.0, [1.0, 2.0], max_iter=1)
     assert bases and all(b is None for b in bases)
+
+
+# -- 1. Ctrl-C is acted on within 0.1 s of work, on every tier -----------------------
+#
+# f is C code that counts its calls and raises SIGINT itself at call `signal_at`:
+# the interrupt comes at a known point of the work, so how far the work went on
+# after it is a count, not a time.  Each call of the compiled tier's f spins for
+# 10 us of wall-clock time, so 10**4 calls after the signal are 0.1 s of work (a
+# loaded machine makes fewer calls in that time, never more).
+
+INTERRUPT_SOURCE = r"""
+#include <signal.h>
+#include <time.h>
+long calls = 0, signal_at = -1;
+double spin_seconds = 0.0;
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+static double count(void) {
+    long c = __atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST);
+    if (c == signal_at) raise(SIGINT);
+    if (spin_seconds > 0) {
+        double end = now() + spin_seconds;
+        while (now() < end) {}
+    }
+    return (double)c;
+}
+/* compiled tier: double (int, double *, void *) */
+double tick(int n, double *x, void *data) { count(); return x[0]; }
+/* Python tier, through ctypes: f(x) -> float, C code only */
+double tick_py(void *x) { return count(); }
+/* vectorized tier: partial(f, result)(X) -> result, C code only (a new reference,
+   as ctypes takes a py_object result) */
+void Py_IncRef(void *object);
+void *tick_vec(void *result, void *X) { count(); Py_IncRef(result); return result; }
+"""
+
+
+@pytest.fixture(scope="module")
+def ticks(tmp_path_factory):
+    import ctypes
+    import subprocess
+    tmp = tmp_path_factory.mktemp("interrupts")
+    (tmp / "ticks.c").write_text(INTERRUPT_SOURCE)
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", str(tmp / "ticks.c"), "-o",
+                    str(tmp / "ticks.so")], check=True)
+    lib = ctypes.CDLL(str(tmp / "ticks.so"))
+    lib.tick.restype = ctypes.c_double
+    lib.tick.argtypes = (ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_void_p)
+    lib.tick_py.restype = ctypes.c_double
+    lib.tick_py.argtypes = (ctypes.py_object,)
+    lib.tick_vec.restype = ctypes.py_object
+    lib.tick_vec.argtypes = (ctypes.py_object, ctypes.py_object)
+    lib.path = str(tmp / "ticks.so")
+    return lib
+
+
+def interrupted_at(lib, signal_at, spin, call):
+    """Run call() with SIGINT raised by f's call number signal_at; the calls made."""
+    import ctypes
+    import signal
+    ctypes.c_long.in_dll(lib, "calls").value = 0
+    ctypes.c_long.in_dll(lib, "signal_at").value = signal_at
+    ctypes.c_double.in_dll(lib, "spin_seconds").value = spin
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            call()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        ctypes.c_long.in_dll(lib, "signal_at").value = -1
+    return ctypes.c_long.in_dll(lib, "calls").value
+
+
+def test_python_tier_with_an_f_in_c_stops_within_0_1_s_of_slow_calls(ticks):
+    # The interpreter runs no Python code between calls of a C f: only the loop's
+    # own check sees the signal (before: after all 2 * 10**5 calls).  With calls of
+    # 1 ms, 0.1 s of work are 100 calls.
+    x = np.zeros(10**5)
+    for call in (lambda: fastgrad.gradient(ticks.tick_py, x),
+                 lambda: fastgrad.gradient_descent(ticks.tick_py, [0.0, 0.0], tol=0.0,
+                                                   max_iter=10**7),
+                 lambda: fastgrad.gradient_descent(ticks.tick_py, [0.0], tol=0.0,
+                                                   max_iter=10**7, unpack=True),
+                 lambda: fastgrad.gradient_batch(ticks.tick_py, np.zeros((10**5, 2)))):
+        assert 30 <= interrupted_at(ticks, 30, 1e-3, call) <= 130
+
+
+def test_python_tier_with_an_f_in_c_stops_within_0_1_s_of_calls(ticks):
+    # The loop looks at the clock about every millisecond of calls, and checks for
+    # signals then: with calls of 10 us, 10**4 calls are 0.1 s.
+    calls = interrupted_at(ticks, 1000, 1e-5, lambda: fastgrad.gradient(ticks.tick_py,
+                                                                       np.zeros(10**5)))
+    assert 1000 <= calls <= 1000 + WORK_LIMIT, calls
+    # and with C calls of no measurable time, 0.1 s are millions of calls
+    calls = interrupted_at(ticks, 1000, 0.0, lambda: fastgrad.gradient(ticks.tick_py,
+                                                                      np.zeros(10**6)))
+    assert 1000 <= calls < 2 * 10**6, calls
+
+
+def test_a_python_f_is_interrupted_by_the_interpreter(ticks):
+    # a Python function: the interpreter sees the signal by the start of the next call
+    f = lambda x: ticks.tick_py(x)  # noqa: E731
+    x = np.zeros(10**5)
+    assert interrupted_at(ticks, 1000, 0.0, lambda: fastgrad.gradient(f, x)) in (1000, 1001)
+
+
+def test_vectorized_tier_stops_right_after_the_call(ticks, monkeypatch):
+    import functools
+    from fastgrad import _contract
+    monkeypatch.setattr(_contract, "VECTORIZED_CHUNK_BYTES", 4 * 8 * 1000)  # 4 points a call
+    f = functools.partial(ticks.tick_vec, np.zeros(4))  # C code only
+    x = np.zeros(1000)
+    assert interrupted_at(ticks, 100, 0.0, lambda: fastgrad.gradient(
+        f, x, vectorized=True)) == 100  # of 500 calls
+    assert interrupted_at(ticks, 60, 0.0, lambda: fastgrad.gradient_descent(
+        f, x, tol=0.0, max_iter=10**6, vectorized=True)) == 60
+
+
+WORK_LIMIT = 10**4  # calls of 10 us: 0.1 s of work
+
+
+def test_one_long_compiled_gradient_stops_within_0_1_s_of_work(ticks):
+    from scipy import LowLevelCallable
+    f = LowLevelCallable(ticks.tick)
+    x = np.zeros(10**5)  # 2 * 10**5 calls: 2 s of work, never interrupted before
+    calls = interrupted_at(ticks, 1000, 1e-5, lambda: fastgrad.gradient(f, x))
+    assert 1000 <= calls <= 1000 + WORK_LIMIT, calls
+
+
+@pytest.mark.parametrize("optimizer", [None, "adam", "armijo"])
+def test_a_compiled_descent_stops_within_0_1_s_of_work(ticks, optimizer):
+    from scipy import LowLevelCallable
+    f = LowLevelCallable(ticks.tick)
+    # 100 calls an iteration: 1024 iterations, the old check's period, are 1 s of work
+    calls = interrupted_at(ticks, 1000, 1e-5, lambda: fastgrad.gradient_descent(
+        f, np.zeros(50), tol=0.0, max_iter=10**9, optimizer=optimizer))
+    assert 1000 <= calls <= 1000 + WORK_LIMIT, calls
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_compiled_batch_stops_within_0_1_s_of_work(ticks, threads):
+    from scipy import LowLevelCallable
+    f = LowLevelCallable(ticks.tick)
+    X = np.zeros((20000, 2))  # 80000 calls: 0.8 s of work (in blocks of 10**6 points before)
+    calls = interrupted_at(ticks, 1000, 1e-5, lambda: fastgrad.gradient_batch(
+        f, X, num_threads=threads))
+    assert 1000 <= calls <= 1000 + threads * WORK_LIMIT, calls
+
+
+def test_an_uninterrupted_compiled_run_is_unchanged(ticks):
+    import ctypes
+    from scipy import LowLevelCallable
+    ctypes.c_double.in_dll(ticks, "spin_seconds").value = 0.0
+    f = LowLevelCallable(ticks.tick)
+    g = fastgrad.gradient(f, np.arange(5000.0))
+    assert g.tolist() == [1.0] + [0.0] * 4999
+    X = np.arange(6000.0).reshape(3000, 2)
+    assert fastgrad.gradient_batch(f, X, num_threads=2).tolist() == [[1.0, 0.0]] * 3000
+
+
+# The issue's cases end to end: a child process runs a long call; the parent sends it
+# SIGINT once the call has begun and checks how soon the child's KeyboardInterrupt
+# came.  Before, these ran on for 7 s to minutes after Ctrl-C.
+CHILD = r"""
+import math, sys, time
+import numpy as np
+import fastgrad
+from fastgrad.objectives import Rosenbrock
+case = sys.argv[1]
+calls = {
+    "hypot": lambda: fastgrad.gradient_descent(math.hypot, [3.0, 4.0], 1e-9, tol=0.0,
+                                               max_iter=10**12, unpack=True),
+    "sum": lambda: fastgrad.gradient_descent(sum, np.ones(50), 1e-9, tol=0.0, max_iter=10**12),
+    "descent": lambda: fastgrad.gradient_descent(Rosenbrock(), np.zeros(3000), 1e-6, tol=0.0,
+                                                 max_iter=10**12),
+    "gradient": lambda: fastgrad.gradient(Rosenbrock(), np.zeros(10**6)),
+    "batch": lambda: fastgrad.gradient_batch(Rosenbrock(), np.zeros((400, 4000))),
+}
+print("started", flush=True)
+try:
+    calls[case]()
+except KeyboardInterrupt:
+    print("interrupted", time.monotonic(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("case", ["hypot", "sum", "descent", "gradient", "batch"])
+def test_ctrl_c_from_outside_stops_a_long_call(case, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    child = subprocess.Popen([sys.executable, "-c", CHILD, case], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        assert child.stdout.readline() == "started\n"
+        time.sleep(0.5)  # well into the call
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)  # uninterrupted, each runs for minutes
+    finally:
+        child.kill()
+    assert child.returncode == 0, err
+    word, caught = out.split()
+    assert word == "interrupted"
+    # acted on within 0.1 s of work; the bound leaves room for a loaded machine
+    assert float(caught) - sent < 2.0, float(caught) - sent
