@@ -144,8 +144,8 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
         elif ev.gil_free:
             with nogil:
                 parallel_rows(ev, &s, spaces, X, gv, threads)
-            if ev.stop:  # interrupted: the calling thread's KeyboardInterrupt is set
-                raise_set_exception()
+            if ev.stop:  # Ctrl-C (left set on this thread), or f failed
+                ev.raise_stop()
             PyErr_CheckSignals()
         else:
             grouped_rows(ev, &s, &spaces[0], X, gv, per_group)
@@ -154,11 +154,6 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
             workspace_free(&spaces[t])
         PyMem_RawFree(spaces)
     return G
-
-
-cdef int raise_set_exception() except -1:
-    # -1 to Cython: the exception already set propagates.
-    return -1
 
 
 @cython.boundscheck(False)  # rows 0 <= r < m
