@@ -778,3 +778,58 @@ def test_ctrl_c_in_a_ctypes_callback_is_a_keyboard_interrupt():
     f = _callbacks(0.5, KeyboardInterrupt)["no-data"]
     with pytest.raises(KeyboardInterrupt):
         fastgrad.gradient(f, [1.0])
+
+
+# -- 2. subinterpreters: a clear ImportError, never a hang or an abort ---------------
+
+SUBINTERPRETER = r"""
+import sys
+try:
+    import _interpreters as interpreters  # Python >= 3.13
+except ImportError:
+    import _xxsubinterpreters as interpreters
+run = getattr(interpreters, "run_string", None) or interpreters.exec
+first = sys.argv[1]
+if first == "main":
+    import fastgrad
+    from fastgrad.objectives import Rosenbrock
+    fastgrad.gradient_batch(Rosenbrock(), [[1.0, 2.0]] * 64, num_threads=2)
+code = '''
+import os
+for name in ("fastgrad", "fastgrad.reference", "fastgrad.objectives", "fastgrad._batch"):
+    try:
+        __import__(name)
+        os.write(1, ("imported " + name + "\\n").encode())
+    except ImportError as error:
+        os.write(1, ("ImportError " + name + ": " + str(error) + "\\n").encode())
+'''
+sub = interpreters.create()
+run(sub, code)
+interpreters.destroy(sub)
+import numpy as np
+import fastgrad
+from fastgrad.objectives import Rosenbrock
+g = fastgrad.gradient(lambda x: x[0] ** 2, [3.0])
+G = fastgrad.gradient_batch(Rosenbrock(), np.ones((64, 2)), num_threads=2)
+print("main", g.round(4).tolist(), G.shape, bool(abs(G).max() < 1e-3))
+"""
+
+
+@pytest.mark.parametrize("first", ["sub", "main"])
+def test_a_subinterpreter_gets_an_import_error(first, tmp_path):
+    # Whichever interpreter imports first, the subinterpreter gets the ImportError
+    # (before, its gradient deadlocked or its batch aborted the process), and the
+    # main interpreter then works on every tier, threads too (before, once any
+    # subinterpreter had run in the thread, a batch aborted the process).
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", SUBINTERPRETER, first], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr  # no abort, no hang (the timeout)
+    lines = run.stdout.splitlines()
+    message = ("fastgrad cannot be imported in a subinterpreter: its compiled core (Cython, "
+               "numpy, OpenMP threads) runs in the main interpreter only; import it there, "
+               "or use worker processes")
+    assert lines == [f"ImportError {name}: {message}" for name in
+                     ("fastgrad", "fastgrad.reference", "fastgrad.objectives", "fastgrad._batch")
+                     ] + ["main [6.0] (64, 2) True"]
