@@ -149,10 +149,9 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
             with nogil:
                 serial_rows(ev, &s, &spaces[0], X, gv)
         elif ev.gil_free:
-            with nogil:
-                parallel_rows(ev, &s, spaces, X, gv, threads)
-            if ev.stop:  # interrupted: the calling thread's KeyboardInterrupt is set
-                raise_set_exception()
+            parallel_rows(ev, &s, spaces, X, gv, threads)
+            if ev.stop:  # Ctrl-C (left set on this thread), or f failed
+                ev.raise_stop()
             PyErr_CheckSignals()
         else:
             grouped_rows(ev, &s, &spaces[0], X, gv, per_group)
@@ -161,11 +160,6 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
             workspace_free(&spaces[t])
         PyMem_RawFree(spaces)
     return G
-
-
-cdef int raise_set_exception() except -1:
-    # -1 to Cython: the exception already set propagates.
-    return -1
 
 
 @cython.boundscheck(False)  # rows 0 <= r < m
@@ -179,25 +173,37 @@ cdef int serial_rows(Evaluator ev, const Stencil* s, Workspace* w, const double[
     return 0
 
 
+cdef void row_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
+                       double* g) noexcept nogil:
+    # A gil-free evaluator on several threads never fails here (it sets ev.stop
+    # instead, see _evaluators), so the OpenMP region has no exception to carry:
+    # Cython then gives its threads no Python thread state (PyGILState_Ensure at
+    # the region's start and end), which after a subinterpreter has run in this
+    # thread aborts the process (CPython's PyGILState knows one interpreter).
+    stencil_place(s, x, w.coord, w.value)
+    stencil_gradient(ev, s, x, w, g)
+
+
 @cython.boundscheck(False)  # rows 0 <= r < m
 @cython.wraparound(False)
 cdef int parallel_rows(Evaluator ev, const Stencil* s, Workspace* spaces,
-                       const double[:, ::1] X, double[:, ::1] G, int threads) except -1 nogil:
+                       const double[:, ::1] X, double[:, ::1] G, int threads) except -1:
     """The rows on `threads` threads.  The calling thread (thread 0) watches for
     Ctrl-C as it evaluates and, once out of rows, while it waits for the others
     (the end of the region would wait without looking); on Ctrl-C it sets
     ev.stop, the other threads finish within a few evaluations, and it returns
-    with its exception set."""
+    with its exception set.
+
+    Called with the GIL, which it releases itself: in a function without the
+    GIL, Cython would ask PyGILState whether it holds it, which after a
+    subinterpreter has run in this thread answers wrong and aborts the process."""
     cdef Py_ssize_t r, m = X.shape[0]  # read outside the OpenMP region (debug builds check it)
     cdef Py_ssize_t chunk = max(1, m // (CHUNKS_PER_THREAD * threads))
     cdef int finished = 0, waits
-    cdef Workspace* w
-    with parallel(num_threads=threads):
+    with nogil, parallel(num_threads=threads):
         for r in prange(m, schedule="dynamic", chunksize=chunk):
             if not stopped(&ev.stop):
-                w = &spaces[threadid()]
-                stencil_place(s, &X[r, 0], w.coord, w.value)
-                stencil_gradient(ev, s, &X[r, 0], w, &G[r, 0])
+                row_gradient(ev, s, &X[r, 0], &spaces[threadid()], &G[r, 0])
         count(&finished)
         if threadid() == 0:
             waits = 0

@@ -42,3 +42,5 @@ cdef class Evaluator:
     # threads of a gradient_batch: on Ctrl-C it sets stop and leaves the
     # KeyboardInterrupt set, for the batch to raise after its threads are done.
     cdef void wait(self) noexcept nogil
+    # After a gradient_batch that stopped: raise why (-1).
+    cdef int raise_stop(self) except -1

@@ -44,7 +44,7 @@ invisible to f:
 With ``unpack=True``, f gets Python floats; only the one coordinate that
 differs from x is a new float object per point.
 """
-from cpython.exc cimport PyErr_CheckSignals
+from cpython.exc cimport PyErr_CheckSignals, PyErr_Occurred
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
@@ -182,6 +182,9 @@ cdef type float64 = np.float64
 cdef class Evaluator:
     cdef int ready(self, Py_ssize_t n) except -1:
         return 0
+
+    cdef int raise_stop(self) except -1:
+        return -1  # (only gil-free evaluators stop)
 
     cdef void wait(self) noexcept nogil:
         pass
@@ -533,11 +536,13 @@ cdef class CompiledEvaluator(Evaluator):
     estimates them (after one evaluation of a C function: its cost is unknown).
     """
     cdef Objective objective
+    cdef const int* failed             # the objective's: non-zero once a callback raised
     cdef Watch* watch
     cdef bint watch_signals            # the owner is the main thread (known from the first look)
 
     def __cinit__(self, Objective objective):
         self.objective = objective
+        self.failed = objective.failed
         self.gil_free = True
         self.watch = <Watch*> PyMem_Malloc(sizeof(Watch))
         if self.watch == NULL:
@@ -621,7 +626,25 @@ cdef class CompiledEvaluator(Evaluator):
                 scratch[c] = p.base[c]
             else:
                 out[j] = self.objective.value(scratch, n)
+        if self.failed[0]:
+            return self.fail()
         return 0
+
+    cdef int fail(self) except -1 nogil:
+        """The objective failed (a ctypes callback of Python code raised): raise
+        what it raised; in a gradient_batch, stop, and leave it to raise_stop()."""
+        if self.shared:
+            atomic_store(&self.stop, 1)
+            return 0
+        with gil:
+            self.objective.raise_failure()
+        return 0
+
+    cdef int raise_stop(self) except -1:
+        if PyErr_Occurred():  # Ctrl-C, left set by the thread that called ready()
+            return -1
+        self.objective.raise_failure()
+        raise SystemError("a compiled batch stopped without an error")
 
     cdef int evaluate_watched(self, const Points* p, double* scratch, double* out) except -1 nogil:
         """evaluate(), in pieces: up to the owner's next look, or STRIDE points
@@ -640,6 +663,8 @@ cdef class CompiledEvaluator(Evaluator):
                 self.watch.countdown -= end - start
                 if self.watch.countdown <= 0:
                     self.look()
+            if self.failed[0]:
+                return self.fail()
             if self.shared and atomic_load(&self.stop):
                 return 0  # interrupted: these values are never used
             start = end
@@ -647,6 +672,8 @@ cdef class CompiledEvaluator(Evaluator):
 
     cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil:
         out[0] = self.objective.value(x, n)
+        if self.failed[0]:
+            return self.fail()
         self.watch.countdown -= 1  # (only the owner evaluates single points)
         if self.watch.countdown <= 0:
             self.look()

@@ -9,6 +9,30 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 
+def _in_subinterpreter():
+    """Whether this is an interpreter other than the main one (standard library only)."""
+    import _thread
+    is_main = getattr(_thread, "_is_main_interpreter", None)  # Python >= 3.12
+    if is_main is not None:
+        return not is_main()
+    try:
+        import _xxsubinterpreters as interpreters  # Python 3.8 - 3.11
+    except ImportError:  # (not built): no subinterpreters from Python code either
+        return False
+    return int(interpreters.get_current()) != int(interpreters.get_main())
+
+
+# Imported by fastgrad/__init__.py before any compiled module: in a subinterpreter
+# the compiled core would deadlock (its GIL handling is the main interpreter's)
+# or abort the process (OpenMP threads), and Cython's own check lets the first
+# interpreter to load a module claim it, which would lock the main interpreter
+# out.  So nothing of fastgrad loads there.
+if _in_subinterpreter():
+    raise ImportError("fastgrad cannot be imported in a subinterpreter: its compiled core "
+                      "(Cython, numpy, OpenMP threads) runs in the main interpreter only; "
+                      "import it there, or use worker processes")
+
+
 class Stop(enum.IntEnum):
     """Why a descent stopped.
 

@@ -7,7 +7,8 @@
 #     objective = wrap_c_function(my_f, NULL, None)   # a fastgrad.objectives.CFunction
 #
 # The function must not modify x, must not raise, and must be thread-safe
-# (gradient_batch calls it from several threads at once).
+# (gradient_batch calls it from several threads at once).  A compiled loop
+# that sees `failed[0]` non-zero stops and calls raise_failure().
 
 ctypedef double (*objective_function)(int n, double* x, void* user_data) noexcept nogil
 ctypedef double (*objective_function_no_data)(int n, double* x) noexcept nogil
@@ -28,6 +29,18 @@ cdef class Objective:
     # (0: unknown, as for a C function): fastgrad's compiled loops look at the
     # clock (for Ctrl-C) after so much work, then as often as time tells them.
     cdef double work(self, Py_ssize_t n) noexcept nogil
+    # Non-zero once value() failed (a ctypes callback of Python code that
+    # raised; read without the GIL), and raising what failed (with the GIL).
+    cdef const int* failed
+    cdef int raise_failure(self) except -1
+
+
+cdef class Failure:
+    # What a guarded ctypes callback raised: the first exception, and a flag
+    # the compiled loops read without the GIL.
+    cdef int flag
+    cdef object error
+    cdef int take(self) except -1
 
 
 cdef class CFunction(Objective):
@@ -35,6 +48,8 @@ cdef class CFunction(Objective):
     cdef objective_function_no_data function_no_data
     cdef void* user_data
     cdef object owner  # keeps the callback and its user data alive
+    cdef Failure failure  # for a ctypes callback of Python code, else None
+    cdef int guard(self, function) except -1
 
 
 cdef CFunction wrap_c_function(objective_function function, void* user_data, object owner)

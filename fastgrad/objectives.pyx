@@ -124,6 +124,65 @@ def _rebuild(cls, base, parameters):
     return objective
 
 
+cdef int NEVER_FAILS = 0
+
+
+cdef class Failure:
+    """Where a guarded ctypes callback records what it raised (see CFunction)."""
+
+    def record(self, error):
+        if self.error is None:
+            self.error = error
+        fastgrad_store_flag(&self.flag, 1)
+
+    cdef int take(self) except -1:
+        """Raise the recorded exception (and forget it)."""
+        error, self.error = self.error, None
+        fastgrad_store_flag(&self.flag, 0)
+        if error is not None:
+            raise error
+        return 0
+
+
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define fastgrad_store_flag(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+    #else
+    #define fastgrad_store_flag(p, v) (*(volatile int *)(p) = (v))
+    #endif
+    """
+    void fastgrad_store_flag(int* flag, int value) noexcept nogil
+
+
+def _guarded(function, Failure failure):
+    """function, calling which never raises: an exception is recorded in failure
+    (the compiled loop that called it raises it) and the result is nan."""
+    def guarded(*arguments):
+        try:
+            return function(*arguments)
+        except BaseException as error:  # KeyboardInterrupt too: the loop raises it
+            failure.record(error)
+            return math.nan
+    return guarded
+
+
+def _python_of_ctypes_callback(function):
+    """The Python callable behind a ctypes callback (CFUNCTYPE(...)(callable)), or
+    None: for a function of a shared library, or anything else."""
+    import ctypes
+    import gc
+    if not isinstance(function, ctypes._CFuncPtr):
+        return None
+    objects = getattr(function, "_objects", None)
+    thunk = objects.get("0") if isinstance(objects, dict) else None
+    if type(thunk).__name__ != "CThunkObject":
+        return None
+    # The thunk holds the callable with its converters (a tuple) and result type.
+    held = [o for o in gc.get_referents(thunk) if callable(o) and not isinstance(o, type)]
+    return held[0] if len(held) == 1 else None
+
+
 cdef class Objective:
     """Base of the compiled objectives: a scalar function that fastgrad evaluates in C.
 
@@ -166,6 +225,10 @@ cdef class Objective:
                             "or CFunction for a C function")
         self.dim = -1
         self.min_dim = 1
+        self.failed = &NEVER_FAILS
+
+    cdef int raise_failure(self) except -1:
+        return 0
 
     cdef int init_once(self) except -1:
         if self.initialised:
@@ -220,7 +283,10 @@ cdef class Objective:
             array = np.array(contract.point_values(x), dtype=np.float64)
         cdef const double[::1] view = np.ascontiguousarray(array, dtype=np.float64)
         self.check_dimension(view.shape[0])
-        return self.value(&view[0], view.shape[0])
+        result = self.value(&view[0], view.shape[0])
+        if self.failed[0]:
+            self.raise_failure()
+        return result
 
     def __repr__(self):
         return f"{type(self).__name__}()"
@@ -710,6 +776,8 @@ cdef class CFunction(Objective):
                             f"{', '.join(map(repr, SIGNATURES_WITH_DATA + SIGNATURES_NO_DATA))}")
         self.user_data = PyCapsule_GetContext(capsule)
         self.owner = callback
+        if isinstance(callback, tuple):
+            self.guard(tuple.__getitem__(callback, 1))
         if dim is not None:
             dim = whole_number(dim, "dim", 1, "a positive int or None")
             if dim > INT_MAX:
@@ -723,13 +791,40 @@ cdef class CFunction(Objective):
             raise ValueError(f"a C callback takes int n; x of length {n} is too long")
         return 0
 
+    cdef int guard(self, function) except -1:
+        """For a ctypes callback of Python code: call a guarded copy instead.
+
+        ctypes prints an exception raised in the callback ("Exception ignored on
+        calling ctypes callback function") and returns garbage; the copy, of the
+        same C type, records the exception, which the calling loop raises.
+        """
+        import ctypes
+        python = _python_of_ctypes_callback(function)
+        if python is None:
+            return 0
+        self.failure = Failure()
+        guarded = type(function)(_guarded(python, self.failure))
+        address = ctypes.cast(guarded, ctypes.c_void_p).value
+        if self.function != NULL:
+            self.function = <objective_function> <size_t> address
+        else:
+            self.function_no_data = <objective_function_no_data> <size_t> address
+        self.owner = (self.owner, guarded)
+        self.failed = &self.failure.flag
+        return 0
+
+    cdef int raise_failure(self) except -1:
+        if self.failure is not None:
+            self.failure.take()
+        return 0
+
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
         if self.function != NULL:
             return self.function(<int> n, <double*> x, self.user_data)
         return self.function_no_data(<int> n, <double*> x)
 
     def __repr__(self):
-        return f"CFunction({self.owner!r})"
+        return f"CFunction({(self.owner[0] if self.failure is not None else self.owner)!r})"
 
     def __reduce__(self):
         raise TypeError("a CFunction holds a C function pointer and cannot be pickled")

@@ -698,3 +698,138 @@ def test_ctrl_c_from_outside_stops_a_long_call(case, tmp_path):
     assert word == "interrupted"
     # acted on within 0.1 s of work; the bound leaves room for a loaded machine
     assert float(caught) - sent < 2.0, float(caught) - sent
+
+
+# -- 8. a ctypes callback of Python code that raises: the exception propagates --------
+
+import ctypes  # noqa: E402
+
+_NO_DATA = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double))
+_WITH_DATA = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double),
+                              ctypes.c_void_p)
+
+
+class Boom(Exception):
+    pass
+
+
+def _square_until(limit, exception=Boom):
+    # (x0 - 2)**2 + x1**2 + ...: a descent from x0 < limit < 2 crosses the limit
+    def python(n, x, *data):
+        if x[0] > limit:
+            raise exception(f"x[0] = {x[0]} > {limit}")
+        return (x[0] - 2.0) ** 2 + sum(x[i] * x[i] for i in range(1, n))
+    return python
+
+
+def _callbacks(limit, exception=Boom):
+    from scipy import LowLevelCallable
+    python = _square_until(limit, exception)
+    return {"no-data": LowLevelCallable(_NO_DATA(python)),
+            "with-data": LowLevelCallable(_WITH_DATA(python))}
+
+
+@pytest.mark.parametrize("kind", ["no-data", "with-data"])
+def test_a_ctypes_callback_that_raises_raises_in_every_call(kind, impl):
+    import sys
+    from fastgrad.objectives import CFunction
+    f = _callbacks(0.5)[kind]
+    objective = CFunction(f)
+    ignored = []
+    hook, sys.unraisablehook = sys.unraisablehook, ignored.append
+    try:
+        with pytest.raises(Boom, match=r"x\[0\] = 1.0 > 0.5") as caught:
+            objective([1.0, 2.0])
+        assert any(entry.name == "python" for entry in caught.traceback)  # f's frame
+        assert objective([0.5, 2.0]) == 6.25  # and the next call is a call like any
+        calls = [
+            lambda: impl.gradient(objective, [1.0, 2.0]),
+            # plain steps, and Armijo's trials: x grows past 0.5 after some updates
+            lambda: impl.gradient_descent(objective, [-0.1, 0.0], 0.1, max_iter=10**4,
+                                          tol=0.0),
+            lambda: impl.gradient_descent(objective, [0.45, 0.0], 0.1, optimizer="armijo",
+                                          max_iter=10**4, tol=0.0, h=0.01),
+            lambda: impl.gradient_batch(objective, [[0.0, 1.0], [1.0, 1.0]]),
+        ]
+        if impl is fastgrad:
+            calls += [lambda: fastgrad.gradient(f, [1.0, 2.0]),  # the LowLevelCallable itself
+                      lambda: fastgrad.gradient_batch(f, np.array([[0.0, 1.0]] * 50 + [[1.0, 1.0]]),
+                                                      num_threads=2)]
+        for call in calls:
+            with pytest.raises(Boom):
+                call()
+    finally:
+        sys.unraisablehook = hook
+    assert ignored == []  # nothing printed as "Exception ignored"
+
+
+def test_a_ctypes_callback_that_works_gives_what_it_gave():
+    from fastgrad.objectives import CFunction
+    f = _callbacks(1e300)["with-data"]
+    objective = CFunction(f)
+    assert objective([1.0, 2.0]) == 5.0
+    assert_bits_equal(fastgrad.gradient(f, [1.0, 2.0]), reference.gradient(objective, [1.0, 2.0]))
+    r = fastgrad.gradient_descent(f, [1.0, 2.0], 0.25)
+    assert r.converged and np.abs(r.x - [2.0, 0.0]).max() < 1e-6
+    assert repr(objective) == f"CFunction({f!r})"
+
+
+def test_ctrl_c_in_a_ctypes_callback_is_a_keyboard_interrupt():
+    f = _callbacks(0.5, KeyboardInterrupt)["no-data"]
+    with pytest.raises(KeyboardInterrupt):
+        fastgrad.gradient(f, [1.0])
+
+
+# -- 2. subinterpreters: a clear ImportError, never a hang or an abort ---------------
+
+SUBINTERPRETER = r"""
+import sys
+try:
+    import _interpreters as interpreters  # Python >= 3.13
+except ImportError:
+    import _xxsubinterpreters as interpreters
+run = getattr(interpreters, "run_string", None) or interpreters.exec
+first = sys.argv[1]
+if first == "main":
+    import fastgrad
+    from fastgrad.objectives import Rosenbrock
+    fastgrad.gradient_batch(Rosenbrock(), [[1.0, 2.0]] * 64, num_threads=2)
+code = '''
+import os
+for name in ("fastgrad", "fastgrad.reference", "fastgrad.objectives", "fastgrad._batch"):
+    try:
+        __import__(name)
+        os.write(1, ("imported " + name + "\\n").encode())
+    except ImportError as error:
+        os.write(1, ("ImportError " + name + ": " + str(error) + "\\n").encode())
+'''
+sub = interpreters.create()
+run(sub, code)
+interpreters.destroy(sub)
+import numpy as np
+import fastgrad
+from fastgrad.objectives import Rosenbrock
+g = fastgrad.gradient(lambda x: x[0] ** 2, [3.0])
+G = fastgrad.gradient_batch(Rosenbrock(), np.ones((64, 2)), num_threads=2)
+print("main", g.round(4).tolist(), G.shape, bool(abs(G).max() < 1e-3))
+"""
+
+
+@pytest.mark.parametrize("first", ["sub", "main"])
+def test_a_subinterpreter_gets_an_import_error(first, tmp_path):
+    # Whichever interpreter imports first, the subinterpreter gets the ImportError
+    # (before, its gradient deadlocked or its batch aborted the process), and the
+    # main interpreter then works on every tier, threads too (before, once any
+    # subinterpreter had run in the thread, a batch aborted the process).
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-c", SUBINTERPRETER, first], capture_output=True,
+                         text=True, timeout=120, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr  # no abort, no hang (the timeout)
+    lines = run.stdout.splitlines()
+    message = ("fastgrad cannot be imported in a subinterpreter: its compiled core (Cython, "
+               "numpy, OpenMP threads) runs in the main interpreter only; import it there, "
+               "or use worker processes")
+    assert lines == [f"ImportError {name}: {message}" for name in
+                     ("fastgrad", "fastgrad.reference", "fastgrad.objectives", "fastgrad._batch")
+                     ] + ["main [6.0] (64, 2) True"]
