@@ -1,6 +1,7 @@
 """Reliability (DESIGN.md Part II, issue 13): interrupts, subinterpreters, f writing
 to its argument, odd returns, pickled subclasses, the last good iterate,
 divergence, failing ctypes callbacks, the memory of a recorded path."""
+import ctypes
 import pickle
 
 import numpy as np
@@ -701,8 +702,6 @@ def test_ctrl_c_from_outside_stops_a_long_call(case, tmp_path):
 
 
 # -- 8. a ctypes callback of Python code that raises: the exception propagates --------
-
-import ctypes  # noqa: E402
 
 _NO_DATA = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double))
 _WITH_DATA = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double),
