@@ -58,7 +58,8 @@ def is_real(value):
     if type(value) is float or type(value) is int:  # the common case, without the ABC check
         return True
     if isinstance(value, numbers.Real):
-        return True
+        # numpy registers timedelta64 as an Integral: a duration is no number here.
+        return getattr(getattr(value, "dtype", None), "kind", None) != "m"
     if shape_of(value) == ():
         kind = getattr(getattr(value, "dtype", None), "kind", None)
         return isinstance(kind, str) and kind in ("b", "i", "u", "f")
