@@ -832,3 +832,35 @@ def test_a_subinterpreter_gets_an_import_error(first, tmp_path):
     assert lines == [f"ImportError {name}: {message}" for name in
                      ("fastgrad", "fastgrad.reference", "fastgrad.objectives", "fastgrad._batch")
                      ] + ["main [6.0] (64, 2) True"]
+
+
+# -- found by the fuzz (tests/test_fuzz.py) ------------------------------------------
+
+TIMEDELTA_CASES = {
+    "f returns one": (lambda impl: impl.gradient(lambda x: np.timedelta64(1, "s"), [1.0]),
+                      "f must return a real scalar, got timedelta64 np.timedelta64(1,'s')"),
+    "x holds one": (lambda impl: impl.gradient(lambda x: x[0] ** 2,
+                                               np.array([1], dtype="m8[s]")),
+                    "x must hold real numbers, but x[0] is timedelta64 np.timedelta64(1,'s')"),
+    "h is one": (lambda impl: impl.gradient(lambda x: x[0] ** 2, [1.0], h=np.timedelta64(1, "s")),
+                 "h must be a positive number or a sequence of 1 of them, got timedelta64 "
+                 "np.timedelta64(1,'s')"),
+    "a vectorized f returns them": (
+        lambda impl: impl.gradient(lambda x: np.array([np.timedelta64(1, "s")] * len(x)), [1.0],
+                                   vectorized=True),
+        "vectorized f must return real numbers, got timedelta64 np.timedelta64(1,'s')"),
+    "learning_rate is one": (
+        lambda impl: impl.gradient_descent(lambda x: x[0] ** 2, [1.0], np.timedelta64(1, "s")),
+        "learning_rate must be a positive finite real number, got timedelta64 "
+        "np.timedelta64(1,'s')"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TIMEDELTA_CASES))
+def test_a_timedelta64_is_no_real_number(case, impl):
+    # numpy registers timedelta64 as a numbers.Integral; float() of one raised
+    # "float() argument must be a string or a real number, not 'datetime.timedelta'".
+    call, message = TIMEDELTA_CASES[case]
+    with pytest.raises(TypeError) as caught:
+        call(impl)
+    assert str(caught.value) == message
