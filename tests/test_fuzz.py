@@ -18,7 +18,7 @@ import math
 import warnings
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import fastgrad
@@ -26,7 +26,7 @@ import fastgrad.reference
 
 from _fgtools import bit_key
 
-FUZZ = settings(derandomize=True, max_examples=150, deadline=None, database=None,
+FUZZ = settings(derandomize=True, max_examples=300, deadline=None, database=None,
                 suppress_health_check=list(HealthCheck))
 
 
@@ -144,14 +144,18 @@ ITEMS = st.one_of(
 
 
 @st.composite
-def arrays(draw, rows=None):
-    """An ndarray of some dtype and shape, maybe read-only or non-contiguous."""
-    dtype = draw(st.sampled_from(DTYPES))
-    n = draw(st.integers(0, 3))
-    shape = draw(st.sampled_from([(n,), (n,), (n,), (), (2, n)])) if rows is None \
-        else draw(st.sampled_from([(rows, n), (rows, n), (n,), (rows, n, 1)]))
+def arrays(draw, rows=None, good=False):
+    """An ndarray of some dtype and shape, maybe read-only or non-contiguous;
+    good: of a real dtype, 1-D (2-D with rows), n >= 1, finite."""
+    dtype = draw(st.sampled_from(DTYPES[:6] if good else DTYPES))
+    n = draw(st.integers(1 if good else 0, 3))
+    if good:
+        shape = (n,) if rows is None else (rows, n)
+    else:
+        shape = draw(st.sampled_from([(n,), (n,), (n,), (), (2, n)])) if rows is None \
+            else draw(st.sampled_from([(rows, n), (rows, n), (n,), (rows, n, 1)]))
     size = int(np.prod(shape))
-    values = draw(st.lists(NUMBERS, min_size=size, max_size=size))
+    values = draw(st.lists(FINITE if good else NUMBERS, min_size=size, max_size=size))
     strided = draw(st.booleans())
     base = np.zeros(size * (2 if strided else 1), dtype=np.float64)
     base[::2 if strided else 1] = values
@@ -171,7 +175,9 @@ def arrays(draw, rows=None):
 
 def points():
     """x for gradient: a list, an ndarray, or something that is no point."""
+    good = st.one_of(st.lists(FINITE, min_size=1, max_size=3), arrays(good=True))
     return st.one_of(
+        good, good, good,
         st.lists(ITEMS, min_size=0, max_size=3),
         st.lists(NUMBERS, min_size=1, max_size=3).map(tuple),
         arrays(),
@@ -179,7 +185,12 @@ def points():
 
 
 def batches():
+    good = st.one_of(
+        st.integers(1, 3).flatmap(lambda m: arrays(rows=m, good=True)),
+        st.integers(1, 3).flatmap(lambda n: st.lists(
+            st.lists(FINITE, min_size=n, max_size=n), min_size=1, max_size=3)))
     return st.one_of(
+        good, good, good,
         st.integers(1, 3).flatmap(lambda m: arrays(rows=m)),
         st.lists(st.lists(ITEMS, min_size=1, max_size=3), min_size=0, max_size=3),
         st.sampled_from([[1.0, 2.0], [[1.0], [1.0, 2.0]], None, "X"]))
@@ -191,7 +202,12 @@ STEPS = st.one_of(
                      math.nan, math.inf, True, 10 ** 400, "auto", "adaptive", "big", None,
                      np.float32(1e-3), np.array(1e-4), [1e-5], [1e-5, 1e-3],
                      np.array([1e-5, 1e-4])]))
-METHOD = st.sampled_from(["central", "central", "forward", "backward", "sideways", 1])
+METHOD = st.one_of(st.just("central"), st.just("central"),
+                   st.sampled_from(["central", "forward", "backward", "sideways", 1]))
+BOUNDS = st.one_of(st.none(), st.none(), st.sampled_from([
+    (-2.0, 2.0), (0.0, math.inf), (-math.inf, math.inf), (-1e-300, 1e-300), (5.0, 6.0),
+    (2.0, -2.0), (math.nan, 1.0), ([-1.0, -1.0], [1.0, 1.0]), ([0.0], [1.0]), (0, 10 ** 400),
+    (None, 1.0), "bounds", (1.0,), (np.float32(-3.0), np.array(3.0))]))
 ORDER = st.one_of(st.none(), st.none(), st.sampled_from([None, 2, 4, 1, 3, 2.0, "2"]))
 
 
@@ -249,7 +265,18 @@ def outcome(call):
     return found + (sorted((w.category.__name__, str(w.message)) for w in caught),)
 
 
-def same_in_both(call, rows_per_call_differ=False):
+def snapshot(value):
+    """What the caller passed, to check that no call changed it."""
+    if isinstance(value, np.ndarray):
+        return (value.dtype.str, value.shape, value.flags.writeable, value.tobytes())
+    if isinstance(value, list):
+        return [snapshot(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    return value
+
+
+def same_in_both(call, *passed, rows_per_call_differ=False):
     """call(impl) agrees in fastgrad and fastgrad.reference (see the module's
     docstring); any other exception fails the test as it is.
 
@@ -257,8 +284,11 @@ def same_in_both(call, rows_per_call_differ=False):
     calls with the stencils of many rows at once (README: API), the reference
     with one row's: a wrong shape is reported for the call's own row count.
     """
+    before = [snapshot(value) for value in passed]
     fast = outcome(lambda: call(fastgrad))
     reference = outcome(lambda: call(fastgrad.reference))
+    assert [snapshot(value) for value in passed] == before, "the caller's data changed"
+    event(fast[0] if fast[0] != "error" else f"error: {fast[2].split(',')[0][:40]}")
     if rows_per_call_differ and fast[0] == reference[0] == "error":
         fast, reference = (o[:2] + (re.sub(r"\((\d+),", "(k,", o[2]),) + o[3:]
                            for o in (fast, reference))
@@ -269,25 +299,38 @@ def same_in_both(call, rows_per_call_differ=False):
 
 @FUZZ
 @given(x=points(), h=STEPS, method=METHOD, order=ORDER, f=f_kinds(),
-       full_output=st.booleans(), bounded=st.booleans())
-def test_gradient(x, h, method, order, f, full_output, bounded):
+       full_output=st.booleans(), bounds=BOUNDS)
+def test_gradient(x, h, method, order, f, full_output, bounds):
     kind, vectorized, unpack = f
     g = make_f(kind, vectorized, unpack)
-    bounds = (-2.0, 2.0) if bounded else None
     same_in_both(lambda impl: impl.gradient(
         g, x, h, method=method, order=order, bounds=bounds, unpack=unpack,
-        vectorized=vectorized, full_output=full_output))
+        vectorized=vectorized, full_output=full_output), x, h, bounds)
 
 
 @FUZZ
-@given(X=batches(), h=STEPS, method=METHOD, f=f_kinds(), threads=st.sampled_from([None, 1, 2]))
-def test_gradient_batch(X, h, method, f, threads):
+@given(X=batches(), h=STEPS, method=METHOD, f=f_kinds(), bounds=BOUNDS,
+       threads=st.sampled_from([None, 1, 2, 0, 2.0]))
+def test_gradient_batch(X, h, method, f, bounds, threads):
     kind, vectorized, unpack = f
     g = make_f(kind, vectorized, unpack)
     same_in_both(lambda impl: impl.gradient_batch(
-        g, X, h, method=method, unpack=unpack, vectorized=vectorized, num_threads=threads),
-        rows_per_call_differ=vectorized)
+        g, X, h, method=method, bounds=bounds, unpack=unpack, vectorized=vectorized,
+        num_threads=threads), X, h, bounds, rows_per_call_differ=vectorized)
 
+
+def _callback_raises(x):
+    raise FBoom("callback failed")
+
+
+def _callback_writes(x):
+    x[:] = 0.0  # a copy of the iterate: the run must not see it
+
+
+#: callback for gradient_descent.
+CALLBACKS = {"none": None, "stops": lambda x: True, "never stops": lambda x: None,
+             "raises": _callback_raises, "writes": _callback_writes,
+             "not callable": 3, "truthy array": lambda x: np.array([1.0])}
 
 LEARNING_RATES = st.sampled_from([0.1, 0.1, 0.1, 0.1, 0.1, 1.5, 5e-324, 1e308, 0.0, -1.0, math.nan, True,
                                   np.float32(0.25), "0.1"])
@@ -299,19 +342,21 @@ def test_gradient_descent_step(x, lr, h, method, f):
     kind, vectorized, unpack = f
     g = make_f(kind, vectorized, unpack)
     same_in_both(lambda impl: impl.gradient_descent_step(
-        g, x, lr, h, method=method, unpack=unpack, vectorized=vectorized))
+        g, x, lr, h, method=method, unpack=unpack, vectorized=vectorized), x, h)
 
 
 @FUZZ
 @given(x=points(), lr=LEARNING_RATES, h=STEPS, f=f_kinds(),
-       max_iter=st.sampled_from([0, 1, 5, 30, -1, 2.0, True]),
-       tol=st.sampled_from([1e-6, 0.0, math.inf, -1.0, math.nan]),
-       ftol=st.sampled_from([None, 1e-12, -1.0]),
-       optimizer=st.sampled_from([None, "sgd", "momentum", "adam", "armijo", "newton", 3]),
-       record=st.sampled_from([False, True, 1]))
-def test_gradient_descent(x, lr, h, f, max_iter, tol, ftol, optimizer, record):
+       max_iter=st.sampled_from([0, 1, 5, 5, 5, 30, 30, -1, 2.0, True]),
+       tol=st.sampled_from([1e-6, 1e-6, 1e-6, 0.0, math.inf, -1.0, math.nan]),
+       ftol=st.sampled_from([None, None, None, 1e-12, -1.0]),
+       optimizer=st.sampled_from([None, None, "sgd", "momentum", "adam", "armijo", "newton", 3]),
+       record=st.sampled_from([False, False, True, True, 1]),
+       callback=st.sampled_from(sorted(CALLBACKS) + ["none"] * 6))
+def test_gradient_descent(x, lr, h, f, max_iter, tol, ftol, optimizer, record, callback):
     kind, vectorized, unpack = f
     g = make_f(kind, vectorized, unpack)
     same_in_both(lambda impl: impl.gradient_descent(
         g, x, lr, max_iter=max_iter, tol=tol, ftol=ftol, h=h, optimizer=optimizer,
-        unpack=unpack, vectorized=vectorized, record=record))
+        unpack=unpack, vectorized=vectorized, record=record,
+        callback=CALLBACKS[callback]), x, h)
