@@ -75,19 +75,30 @@ def approx_fprime(xk, f, epsilon=_epsilon, *args):
     return J[0] if J.shape[0] == 1 else J
 
 
-def _random_state(rng):
-    """numpy's generator for rng, as scipy's check_random_state."""
+_UNSET = object()
+
+
+def _random_state(rng, seed):
+    """numpy's generator, as scipy's check_grad picks it: ``rng`` through
+    np.random.default_rng; else the legacy ``seed`` (check_random_state: an int
+    seeds a RandomState; None: numpy's global RandomState)."""
     import numbers
-    if rng is None or rng is np.random:
+    if rng is not _UNSET:
+        if seed is not None:
+            raise TypeError("check_grad() got multiple values for argument now known as "
+                            "`rng`. Specify one of `rng` or `seed`.")
+        return np.random.default_rng(rng)
+    if seed is None or seed is np.random:
         return np.random.mtrand._rand
-    if isinstance(rng, (numbers.Integral, np.integer)):
-        return np.random.RandomState(rng)
-    if isinstance(rng, (np.random.RandomState, np.random.Generator)):
-        return rng
-    raise ValueError(f"'{rng}' cannot be used to seed a numpy.random.RandomState instance")
+    if isinstance(seed, (numbers.Integral, np.integer)):
+        return np.random.RandomState(seed)
+    if isinstance(seed, (np.random.RandomState, np.random.Generator)):
+        return seed
+    raise ValueError(f"{seed!r} cannot be used to seed a numpy.random.RandomState instance")
 
 
-def check_grad(func, grad, x0, *args, epsilon=_epsilon, direction="all", rng=None):
+def check_grad(func, grad, x0, *args, epsilon=_epsilon, direction="all", rng=_UNSET,
+               seed=None):
     """The norm of grad(x0) minus approx_fprime's gradient, as scipy's check_grad.
 
     Parameters
@@ -100,8 +111,11 @@ def check_grad(func, grad, x0, *args, epsilon=_epsilon, direction="all", rng=Non
         approx_fprime's step.
     direction : {"all", "random"}
         "random": along ``v = rng.standard_normal(n)`` (not normalised, as scipy).
-    rng : None, int, numpy.random.Generator or RandomState
-        As scipy's (None: numpy's global RandomState).
+    rng : None, int or numpy.random.Generator
+        As scipy's: through ``np.random.default_rng``.
+    seed : None, int, numpy.random.RandomState or Generator
+        scipy's older name (an int seeds a RandomState); with neither, numpy's
+        global RandomState, as scipy.
 
     Returns
     -------
@@ -125,7 +139,7 @@ def check_grad(func, grad, x0, *args, epsilon=_epsilon, direction="all", rng=Non
         _grad = np.asanyarray(grad(x0, *args))
         if _grad.ndim > 1:
             raise ValueError("'random' can only be used with scalar valued func")
-        v = _random_state(rng).standard_normal(size=x0.shape)
+        v = _random_state(rng, seed).standard_normal(size=x0.shape)
         _args = (func, x0, v) + args
         _func = g
         variables = np.zeros((1,))

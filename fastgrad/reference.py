@@ -646,4 +646,26 @@ def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction=
     return abs(contract.dot(analytic, v) - slope)
 
 
-__all__ += ["jacobian", "derivative", "check_grad"]
+class Jacobian:
+    """A prepared Jacobian (see fastgrad.Jacobian): the options checked once,
+    here, in jacobian()'s order; x, h and bounds at each call."""
+
+    def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+                 unpack=False, vectorized=False, full_output=False):
+        contract.as_objective(f, args)
+        stencil_row(contract.check_method(method), order)
+        contract.check_flag(unpack, "unpack")
+        contract.check_flag(vectorized, "vectorized")
+        if contract.check_flag(full_output, "full_output"):
+            raise contract.jacobian_option_refused("full_output", full_output)
+        if isinstance(h, str) and h == "adaptive":
+            raise contract.jacobian_option_refused("h", h)
+        self._f = f
+        self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
+                             unpack=unpack, vectorized=vectorized)
+
+    def __call__(self, x):
+        return jacobian(self._f, x, **self._options)
+
+
+__all__ += ["jacobian", "derivative", "check_grad", "Jacobian"]
