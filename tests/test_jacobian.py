@@ -327,7 +327,7 @@ def test_prepared_jacobian():
     for options in CASES:
         f = (lambda *p: system(p)) if options.get("unpack") else system
         J = fastgrad.Jacobian(f, **options)
-        for x in (X3, [0.5, -1.5, 2.0]):
+        for x in (X3, [0.5, -1.3, 2.0]):
             assert bits2(J(x)) == bits2(fastgrad.jacobian(f, x, **options))
     with pytest.raises(ValueError, match="^method must be one of"):
         fastgrad.Jacobian(system, method="sideways")
