@@ -161,12 +161,9 @@ cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize
     return -1
 
 
-cdef inline void stencil_combine_strided(const Stencil* s, const double* x,
-                                         const double* fval, Py_ssize_t m,
-                                         double* g) noexcept nogil:
-    """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order, with
-    point j's value at fval[j * m] (a vector f: m values per point, fval
-    offset to the output wanted; m = 1: a scalar f)."""
+cdef inline void stencil_combine(const Stencil* s, const double* x, const double* fval,
+                                 double* g) noexcept nogil:
+    """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order."""
     cdef const Scheme* sc = &s.scheme
     cdef Py_ssize_t i, t
     cdef double total, h
@@ -175,16 +172,10 @@ cdef inline void stencil_combine_strided(const Stencil* s, const double* x,
         if s.bounded:
             sc = bounded_side(s, x[i], i, &h)  # as placed: never NULL here
         # The first term starts the sum (0.0 + -0.0 would lose a sign).
-        total = sc.weight[0] * fval[(sc.base[0] + i * sc.stride[0]) * m]
+        total = sc.weight[0] * fval[sc.base[0] + i * sc.stride[0]]
         for t in range(1, sc.terms):
-            total = total + sc.weight[t] * fval[(sc.base[t] + i * sc.stride[t]) * m]
+            total = total + sc.weight[t] * fval[sc.base[t] + i * sc.stride[t]]
         g[i] = total / realised_span(sc, x[i], h)
-
-
-cdef inline void stencil_combine(const Stencil* s, const double* x, const double* fval,
-                                 double* g) noexcept nogil:
-    """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order."""
-    stencil_combine_strided(s, x, fval, 1, g)
 
 
 cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,

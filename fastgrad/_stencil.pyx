@@ -209,10 +209,10 @@ def jacobian(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
     """(f(x), J) for an evaluator of m values per point (``expect_vector``, or a
     scalar f: m = 1): f(x) first -- it tells m, and h="auto" the precision --
     then the stencil's other points; row r of J is what stencil_combine gives
-    for output r.  Or the index of the first coordinate without a usable step
+    for output r's values.  Or the index of the first coordinate without a usable step
     (an int), before f is called (or after f(x) for h="auto")."""
     cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, r, m, first
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, m, first
     cdef Stencil s
     cdef Workspace w
     cdef Points p
@@ -256,12 +256,42 @@ def jacobian(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
         shape[1] = n
         J = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
         jp = <double*> cnp.PyArray_DATA(J)
-        for r in range(m):
-            stencil_combine_strided(&s, xp, fval + r, m, jp + r * n)
+        if m == 1:
+            stencil_combine(&s, xp, fval, jp)
+        else:
+            combine_outputs(&s, xp, fval, m, jp)
     finally:
         workspace_free(&w)
         PyMem_RawFree(fval)
     return f0, J
+
+
+cdef enum:
+    OUTPUTS_PER_BLOCK = 32
+
+
+cdef int combine_outputs(const Stencil* s, const double* x, const double* fval, Py_ssize_t m,
+                         double* J) except -1:
+    """Row r of J = stencil_combine of output r, for fval holding m values per
+    point: the values of OUTPUTS_PER_BLOCK outputs at a time are gathered into
+    one vector each (reading fval in order), so that the combine reads them in
+    order too (output by output straight from fval would stride m doubles)."""
+    cdef Py_ssize_t k = s.k, j, q, r0, b
+    cdef double* block = <double*> PyMem_RawMalloc(OUTPUTS_PER_BLOCK * k * sizeof(double))
+    if block == NULL:
+        raise MemoryError()
+    with nogil:
+        r0 = 0
+        while r0 < m:
+            b = min(<Py_ssize_t> OUTPUTS_PER_BLOCK, m - r0)
+            for j in range(k):
+                for q in range(b):
+                    block[q * k + j] = fval[j * m + r0 + q]
+            for q in range(b):
+                stencil_combine(s, x, block + q * k, J + (r0 + q) * s.n)
+            r0 += b
+    PyMem_RawFree(block)
+    return 0
 
 
 def value_at(Evaluator ev, cnp.ndarray x):

@@ -462,3 +462,29 @@ def test_reference_prepared_jacobian():
     assert bits2(J(X3)) == bits2(fastgrad.Jacobian(system, h="auto", method="forward")(X3))
     with pytest.raises(ValueError, match="^method must be one of"):
         reference.Jacobian(system, method="sideways")
+
+
+def test_many_outputs_rows_are_gradients(impl):
+    # m = 70 > 32: the compiled combine gathers outputs in blocks
+    def f(x):
+        x0, x1 = float(x[0]), float(x[1])
+        return [math.sin((k + 1) * x0) * x1 + k * x1 * x1 for k in range(70)]
+    x = [0.4, -0.8]
+    for options in (dict(), dict(method="forward", order=3), dict(bounds=([0.4, -1.0], [1.0, -0.8]))):
+        J = impl.jacobian(f, x, **options)
+        assert np.shape(J) == (70, 2)
+        for r in (0, 31, 32, 33, 63, 64, 69):
+            assert_bits_equal(J[r], impl.gradient(lambda p, r=r: f(p)[r], x, **options))
+
+
+def test_reference_needs_no_numpy():
+    import sys
+    code = ("import sys; sys.modules['numpy'] = None\n"
+            "import fastgrad.reference as r\n"
+            "print(r.jacobian(lambda p: [p[0] * p[1], p[1]], [1.0, 2.0], h=0.5))\n"
+            "print(r.derivative(lambda t: t * t, [[1.0], [2.0]], h=0.5))\n"
+            "print(r.check_grad(lambda p: p[0] ** 2, lambda p: [2 * p[0]], [1.0], h=0.5,"
+            " direction='random', seed=1))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert (run.returncode, run.stderr) == (0, "")
+    assert run.stdout.splitlines() == ["[[2.0, 1.0], [0.0, 1.0]]", "[[2.0], [4.0]]", "0.0"]
