@@ -488,3 +488,40 @@ def test_reference_needs_no_numpy():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert (run.returncode, run.stderr) == (0, "")
     assert run.stdout.splitlines() == ["[[2.0, 1.0], [0.0, 1.0]]", "[[2.0], [4.0]]", "0.0"]
+
+
+# -- hypothesis: parity for random smooth vector functions ----------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def smooth_vector(p, c, a, q):
+    p = [float(v) for v in p]
+    return [sum(c[r][i] * math.sin(a[r][i] * v) for i, v in enumerate(p)) + q[r] * p[0] * p[-1]
+            for r in range(len(c))]
+
+
+@st.composite
+def vector_problems(draw):
+    n, m = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    number = st.floats(-3.0, 3.0, allow_nan=False)
+    c = [[draw(number) for _ in range(n)] for _ in range(m)]
+    a = [[draw(number) for _ in range(n)] for _ in range(m)]
+    q = [draw(number) for _ in range(m)]
+    x = [draw(st.floats(-4.0, 4.0, allow_nan=False)) for _ in range(n)]
+    method = draw(st.sampled_from(["central", "forward", "backward"]))
+    order = draw(st.sampled_from([None, 4] if method == "central" else [None, 2, 4]))
+    h = draw(st.one_of(st.floats(1e-8, 1e-1), st.just("auto")))
+    return x, (c, a, q), dict(method=method, order=order, h=h)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vector_problems())
+def test_hypothesis_parity(problem):
+    x, args, options = problem
+    J = fastgrad.jacobian(smooth_vector, x, args=args, **options)
+    assert bits2(J) == bits2(reference.jacobian(smooth_vector, x, args=args, **options))
+    for r in range(len(args[0])):
+        g = fastgrad.gradient(lambda p, *a, r=r: smooth_vector(p, *a)[r], x, args=args, **options)
+        assert_bits_equal(J[r], g, f"row {r}")
