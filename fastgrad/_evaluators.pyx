@@ -13,6 +13,14 @@ tiers differ only here:
 * VectorizedEvaluator: one call of f per chunk of points (rows of a matrix);
 * CompiledEvaluator: a compiled objective's C function, without the GIL.
 
+A vector-valued f (jacobian) is the same tiers with m values per point:
+``expect_vector()`` switches an evaluator to it, ``values_at(x)`` evaluates f
+at x first and learns m from what f returns (a compiled objective states its
+``outputs``), and ``evaluate`` then writes point j's values to
+out[j * m:(j + 1) * m].  m = 1 with a scalar f is the gradient's case.  What
+f returns is read by ``store_vector`` / ``store_rows``: float64 arrays (and
+lists of floats) directly, anything else through the contract's checks.
+
 Ctrl-C: the interpreter checks for signals only while it runs Python code, so
 the loops here check themselves, within 0.1 s of work on every tier:
 * the Python tier: a Python function f is checked by the interpreter as each

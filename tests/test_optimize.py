@@ -198,3 +198,11 @@ def test_value_and_grad_checks_options_once():
     with pytest.raises(TypeError, match=r"^f must return a real scalar, got ndarray of shape "
                                         r"\(2,\)$"):
         fastgrad_optimize.value_and_grad(lambda x: x)(np.ones(2))
+
+
+@pytest.mark.parametrize("module", ["fastgrad._jacobian", "fastgrad.optimize"])
+def test_docstring_examples(module):
+    import doctest
+    import importlib
+    outcome = doctest.testmod(importlib.import_module(module), verbose=False, report=True)
+    assert outcome.failed == 0 and outcome.attempted >= 4
