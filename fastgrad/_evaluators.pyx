@@ -240,6 +240,35 @@ cdef inline bint plain_vector(object result, Py_ssize_t m) noexcept:
         and cnp.PyArray_IS_C_CONTIGUOUS(result) and cnp.PyArray_ISNOTSWAPPED(result)
 
 
+cdef bint floats_into(object items, Py_ssize_t m, double* out) except -1:
+    """A list or tuple of m floats (numpy.float64 too) into out; False (out
+    partly written) if an item is anything else."""
+    cdef Py_ssize_t i
+    for i in range(m):
+        item = items[i]
+        if not (PyFloat_CheckExact(item) or type(item) is float64):
+            return False
+        out[i] = PyFloat_AS_DOUBLE(item)
+    return True
+
+
+cdef object first_vector(object result, bint* low_precision):
+    """f(x) of a vector f as a new float64 array: m from it (checked >= 1)."""
+    cdef Py_ssize_t m
+    if cnp.PyArray_CheckExact(result) and cnp.PyArray_NDIM(result) == 1:
+        m = cnp.PyArray_DIM(result, 0)
+        if m >= 1 and plain_vector(result, m):
+            return result.copy()
+    elif (type(result) is list or type(result) is tuple) and len(result) >= 1:
+        values = new_vector(len(result))
+        if floats_into(result, len(result), <double*> cnp.PyArray_DATA(values)):
+            return values
+    checked, low = contract.vector_values(result)
+    if low:
+        low_precision[0] = True
+    return np.array(checked, dtype=np.float64)
+
+
 cdef int store_vector(object result, Py_ssize_t m, double* out, bint* low_precision) except -1:
     """A vector f's value at a point into out[0:m]: float64 arrays and lists of
     floats directly, anything else read (or refused) by the contract."""
@@ -247,14 +276,9 @@ cdef int store_vector(object result, Py_ssize_t m, double* out, bint* low_precis
     if plain_vector(result, m):
         memcpy(out, cnp.PyArray_DATA(result), m * sizeof(double))
         return 0
-    if (type(result) is list or type(result) is tuple) and len(result) == m:
-        for i in range(m):
-            item = result[i]
-            if not PyFloat_CheckExact(item):
-                break
-            out[i] = PyFloat_AS_DOUBLE(item)
-        else:
-            return 0
+    if (type(result) is list or type(result) is tuple) and len(result) == m \
+            and floats_into(result, m, out):
+        return 0
     values, low = contract.vector_values(result, m)
     if low:
         low_precision[0] = True
@@ -471,11 +495,9 @@ cdef class PythonEvaluator(Evaluator):
             result = self.f(*point.tolist(), *self.args)
         else:
             result = self.f(point, *self.args)
-        values, low = contract.vector_values(result)
-        if low:
-            self.low_precision = True
-        self.m = len(values)
-        return np.array(values, dtype=np.float64)
+        values = first_vector(result, &self.low_precision)
+        self.m = cnp.PyArray_DIM(values, 0)
+        return values
 
 
 cdef class VectorizedEvaluator(Evaluator):
