@@ -595,7 +595,7 @@ def derivative_point(x):
             raise TypeError(f"x must be a real number or an array of them, got {describe(x)}")
         v = to_float(x)
         if v is None or not math.isfinite(v):
-            raise ValueError(f"x must be finite, got {show(x)}"
+            raise ValueError(f"x must be finite, got {show(x) if v is None else repr(v)}"
                              + (OVERFLOWS if v is None else ""))
         return [v], None
     if not is_sequence(x):
@@ -608,7 +608,8 @@ def derivative_point(x):
                 raise ValueError(f"x must be a regular array, but x{where} is a number")
             v = to_float(item)
             if v is None or not math.isfinite(v):
-                raise ValueError(f"x must be finite, but x{where} = {show(item)}"
+                raise ValueError(f"x must be finite, but x{where} = "
+                                 f"{show(item) if v is None else repr(v)}"
                                  + (OVERFLOWS if v is None else ""))
             values.append(v)
             return

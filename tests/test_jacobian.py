@@ -525,3 +525,14 @@ def test_hypothesis_parity(problem):
     for r in range(len(args[0])):
         g = fastgrad.gradient(lambda p, *a, r=r: smooth_vector(p, *a)[r], x, args=args, **options)
         assert_bits_equal(J[r], g, f"row {r}")
+
+
+def test_derivative_array_errors_match():
+    x = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, np.inf]])
+    for impl in (fastgrad, reference):
+        with pytest.raises(ValueError) as info:
+            impl.derivative(cubic, x)
+        assert str(info.value) == "x must be finite, but x[1][2] = inf"
+        with pytest.raises(ValueError) as info:
+            impl.derivative(cubic, np.float64(np.nan))
+        assert str(info.value) == "x must be finite, got nan"
