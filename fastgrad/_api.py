@@ -14,13 +14,13 @@ import numpy as np
 
 from . import _arguments as arguments
 from . import _contract as contract
-from . import _batch, _descent, _stencil
+from . import _batch, _complex, _complex_tiers, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
-from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
-                        check_order, plan, sides)
+from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
+                        bounded_choice, check_order, plan, sides)
 from .objectives import Objective
 
 #: Every row of the stencil table in C form, made once; with bounds, each row
@@ -53,6 +53,9 @@ def _stencil_row(method, order):
     if order is None and type(method) is str and method in _DEFAULT_ROWS:
         return _DEFAULT_ROWS[method]
     method = contract.check_method(method)
+    if method == "complex":  # fastgrad._complex (a row of no real points)
+        check_order(method, order)
+        return COMPLEX
     return _ROWS[method, DEFAULT_ORDER[method] if order is None else check_order(method, order)]
 
 
@@ -64,6 +67,9 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     row = _stencil_row(method, order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if row is COMPLEX:  # the complex step's own tiers; h stays as given
+        _complex.check(f, h)
+        return _complex_tiers.evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
     if type(h) is str:  # "auto": the relative-step constants
         h = _kernel_steps(h, row)
     return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
@@ -209,6 +215,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
+    if row is COMPLEX:  # f at x + i h e_i: inside any box that holds x
+        _box(bounds, x)
+        return _complex_tiers.gradient(evaluator, x, h, full_output)
     if bounds is None:  # the common case first: nothing more to check
         box, kernel_row = None, row
     else:
@@ -292,9 +301,12 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     array([ 0.5, -0.5])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    if type(h) is str:
+    if row is not COMPLEX and type(h) is str:
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
+    if row is COMPLEX:
+        g = _complex_tiers.gradient(evaluator, x, h, False)
+        return np.array([xi - learning_rate * gi for xi, gi in zip(x.tolist(), g.tolist())])
     x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
     if type(x_new) is int:
         raise _no_usable_step(x, h, x_new, evaluator=evaluator)
@@ -368,6 +380,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     64
     """
     evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if row is COMPLEX:
+        raise contract.complex_descent()
     if type(h) is str:
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
@@ -431,13 +445,23 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     if type(steps) is str:
         if steps == "adaptive":
             raise contract.gradient_only("gradient_batch")
-        steps = _kernel_steps(steps, row)
+        if row is not COMPLEX:
+            steps = _kernel_steps(steps, row)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
     threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
                   4 * (os.cpu_count() or 1))
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if row is COMPLEX:  # row after row, as the reference
+        _complex.check(f, steps)
+        evaluator = _complex_tiers.evaluator(f, args, n, unpack, vectorized)
+        for r in range(m):
+            _box(bounds, points[r], r)
+        G = np.empty((m, n))
+        for r in range(m):
+            G[r] = _complex_tiers.gradient(evaluator, points[r], steps, False)
+        return G
     evaluator = _evaluator(f, args, n, unpack, vectorized)
     if bounds is None:
         G = _batch.gradient_batch(evaluator, points, steps, row, threads)

@@ -10,7 +10,7 @@ import numbers
 import operator
 import sys
 
-METHODS = ("central", "forward", "backward")
+METHODS = ("central", "forward", "backward", "complex")
 
 #: The vectorized tier hands f at most this many bytes of stencil points per
 #: call (at least one row), so memory stays bounded for any n.
@@ -265,6 +265,48 @@ def shrunk_step_too_small(i, xi, hi, step, lbi, ubi, row=None):
     return (f"bounds [{lbi!r}, {ubi!r}] shrink the step at {where} = {xi!r} from "
             f"{hi!r} to {step!r}, which gives no usable step: the realised step "
             "rounds to 0 or is not finite")
+
+
+def complex_compiled():
+    """The error for method="complex" with a compiled objective or a C callback."""
+    return TypeError("method='complex' evaluates f at complex points, and f is a compiled "
+                     "objective (fastgrad.objectives or a C callback), which takes real "
+                     "input only: use method='central' (or h=\"adaptive\") for it")
+
+
+def complex_raised(error):
+    """The error for an f that raised TypeError at a complex point."""
+    text = str(error)
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return TypeError(f"method='complex' evaluates f at complex points, and f cannot take "
+                     f"complex input: it raised TypeError: {text}; "
+                     "use a real method (method='central') for such an f")
+
+
+def complex_returned_real(value):
+    """The error for an f that returned a real value at a complex point."""
+    return TypeError(f"method='complex' needs f to return a complex value at complex points, "
+                     f"got {describe(value)}: f drops the imaginary part of its input "
+                     "(float(), np.real, a real-only function), which would silently give "
+                     "a zero gradient; use a real method (method='central') for such an f")
+
+
+def complex_not_number(value):
+    return TypeError(f"f must return a complex scalar with method='complex', "
+                     f"got {describe(value)}")
+
+
+def complex_adaptive():
+    """The error for h="adaptive" with method="complex"."""
+    return ValueError('h="adaptive" extrapolates real stencils; method=\'complex\' has no '
+                      'cancellation and is accurate to rounding with h="auto" or a fixed h')
+
+
+def complex_descent():
+    """The error for method="complex" in gradient_descent (its loop is compiled)."""
+    return ValueError("method='complex' is for gradient, gradient_batch and "
+                      "gradient_descent_step: gradient_descent runs its loop in the compiled "
+                      "core, which evaluates f at real points; use h=\"auto\" there")
 
 
 def gradient_only(name):

@@ -18,6 +18,7 @@ rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
 import math
 import warnings
 
+from . import _complex as complex_step
 from . import _contract as contract
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._contract import PrecisionWarning
@@ -76,6 +77,56 @@ def _evaluator(f, args, unpack, vectorized):
         return out
     values.seen = seen
     return values
+
+
+def _complex_evaluator(f, args, unpack, vectorized):
+    """method="complex": values(x, points) -> f's complex values at the points
+    (i, z): x as a list with coordinate i replaced by the complex z."""
+    seen = {"low_precision": False}
+
+    def point(x, i, z):
+        p = list(x)
+        p[i] = z
+        return p
+
+    if not vectorized:
+        def values(x, points):
+            out = []
+            for i, z in points:
+                value = complex_step.call(f, point(x, i, z), unpack, args)
+                if complex_step.is_low_precision(value):
+                    seen["low_precision"] = True
+                out.append(complex_step.as_complex(value))
+            return out
+    else:
+        def values(x, points):
+            rows = contract.vectorized_rows_per_call(2 * len(x))  # complex: 2 doubles
+            out = []
+            for start in range(0, len(points), rows):
+                block = [point(x, i, z) for i, z in points[start:start + rows]]
+                argument = [list(column) for column in zip(*block)] if unpack else block
+                result = complex_step.call(f, argument, unpack, args)
+                if complex_step.is_low_precision(result):
+                    seen["low_precision"] = True
+                out.extend(complex_step.vectorized_values(result, len(block)))
+            return out
+    values.seen = seen
+    return values
+
+
+def _complex_gradient(values, x, h, full_output):
+    """method="complex" (fastgrad._complex): the gradient, or its GradientResult."""
+    h = complex_step.steps(h, x)
+
+    def at(points):
+        return values(x, points)
+
+    if not full_output:
+        return complex_step.gradient(at, x, h)[0]
+    g, errors, nfev, success, message = complex_step.full_output(
+        at, x, h, lambda: values.seen["low_precision"])
+    return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
+                          step=list(h))
 
 
 # -- the steps ----------------------------------------------------------------
@@ -189,8 +240,12 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
     row = stencil_row(contract.check_method(method), order)
-    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
-                        contract.check_flag(vectorized, "vectorized"))
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    if row.imaginary:  # method="complex": h stays as given ("auto" or a list)
+        complex_step.check(f, h)
+        return _complex_evaluator(f, args, unpack, vectorized), x, h, row
+    values = _evaluator(f, args, unpack, vectorized)
     return values, x, _Steps(h, row), row
 
 
@@ -245,6 +300,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     full_output = contract.check_flag(full_output, "full_output")
     box = contract.check_bounds(bounds, x)
+    if row.imaginary:  # the complex step evaluates f at x + i h e_i: inside any box
+        return _complex_gradient(values, x, steps, full_output)
     if steps.fixed == "adaptive":
         if box is not None:
             raise contract.adaptive_without_bounds()
@@ -285,8 +342,15 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     if h == "adaptive":
         raise contract.gradient_only("gradient_batch")
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
-    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
-                        contract.check_flag(vectorized, "vectorized"))
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    if row.imaginary:  # method="complex": row after row
+        complex_step.check(f, h)
+        values = _complex_evaluator(f, args, unpack, vectorized)
+        for r, x in enumerate(rows):
+            contract.check_bounds(bounds, x, r)
+        return [_complex_gradient(values, x, h, False) for x in rows]
+    values = _evaluator(f, args, unpack, vectorized)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
@@ -305,10 +369,13 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
                           args=(), unpack=False, vectorized=False):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    if steps.fixed == "adaptive":
+    if not row.imaginary and steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
-    g = _checked_gradient(values, x, steps, row)
+    if row.imaginary:
+        g = _complex_gradient(values, x, steps, False)
+    else:
+        g = _checked_gradient(values, x, steps, row)
     return [xi - learning_rate * gi for xi, gi in zip(x, g)]
 
 
@@ -317,6 +384,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                      vectorized=False, callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
     values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if row.imaginary:
+        raise contract.complex_descent()
     if steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
