@@ -32,7 +32,7 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
 # function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
 _Function = Union[Callable[..., Any], _CCallback]
-_Method = Literal["central", "forward", "backward"]
+_Method = Literal["central", "forward", "backward", "complex"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]

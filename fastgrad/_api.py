@@ -164,10 +164,17 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         or "adaptive" (gradient only): Richardson extrapolation over ten steps
         per coordinate, keeping the entry with the smallest error estimate.
         A fixed h with an f returning float32 values warns (PrecisionWarning).
-    method : {"central", "forward", "backward"}
+    method : {"central", "forward", "backward", "complex"}
         central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
         forward/backward: one-sided, error O(h), one evaluation fewer per coordinate.
         The division is by the realised step ``xp - xm``, as scipy does.
+        complex: the complex step ``Im f(x + i h e_i) / h`` (n evaluations, no
+        cancellation, order 2 only): f gets a complex128 array (unpack: Python
+        floats and one complex; vectorized: a (k, n) complex128 array) and must
+        return a complex value; h="auto" is ``eps * max(1, |x_i|)``.  An f that
+        cannot take complex input (raises TypeError, or returns a real value)
+        and compiled objectives raise TypeError; bounds only check x; with
+        full_output the estimate costs n more evaluations (steps 2h).
     bounds : (lb, ub), optional
         Box the stencil must stay in: scalars or sequences of n, -inf/inf
         for an open side; x must lie inside.  Next to a bound a coordinate's
@@ -199,7 +206,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     Raises
     ------
     TypeError
-        f not callable, x or h not real numbers, f not returning a real scalar.
+        f not callable, x or h not real numbers, f not returning a real scalar;
+        method="complex" with an f that cannot take complex input.
     ValueError
         x empty, not 1-D or not finite; h, method or order invalid; h too small
         for x[i] (the realised step rounds to 0); bounds with lb > ub, x outside
@@ -211,6 +219,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     >>> import fastgrad
     >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
     array([ 2., -2.])
+    >>> import numpy as np
+    >>> fastgrad.gradient(lambda x: np.exp(x).sum(), [0.0, 1.0], "auto", method="complex")
+    array([1.        , 2.71828183])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     if full_output is not False:
@@ -279,7 +290,7 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     Parameters
     ----------
     f, x, h, method, args, unpack, vectorized
-        As for :func:`gradient`.
+        As for :func:`gradient` (method="complex" too).
     learning_rate : float
         Positive, finite step size.
 
@@ -328,7 +339,9 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     Parameters
     ----------
     f, x0, h, method, args, unpack, vectorized
-        As for :func:`gradient` (x0 is the start point).
+        As for :func:`gradient` (x0 is the start point), but for
+        method="complex": the loop is compiled and evaluates f at real points
+        (ValueError).
     learning_rate : float
         Positive, finite step size (Armijo: the first trial step).
     max_iter : int
