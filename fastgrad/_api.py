@@ -196,7 +196,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         Return a GradientResult (grad, error, nfev, success, message, step)
         instead of the array: the error is estimated from a second gradient
         with steps 2h and one more evaluation of f at x (2k + 1 evaluations
-        for a stencil of k points; see ``fastgrad._accuracy``).
+        for a stencil of k points, plus h="auto"'s one probe of f; see
+        ``fastgrad._accuracy``).
 
     Returns
     -------
@@ -251,15 +252,16 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
     n = x.shape[0]
     relative = type(h) is tuple
     row = STENCILS[row.method, row.order]  # the table's row: its terms and order
-    g_double = _stencil.gradient(evaluator, x, _doubled(h), kernel_row, box)
-    fx = _stencil.value_at(evaluator, x)
-    points = row.points(n, box is not None)
-    nfev = 2 * (points + relative) + 1
-    if relative:
+    if relative:  # h="auto": the steps of the constant its probe chose
         c = h[1] if evaluator.low_precision else h[0]
         steps = c * np.maximum(1.0, np.abs(x))
     else:
         steps = np.full(n, h) if isinstance(h, float) else h.copy()
+    # Steps 2h as fixed steps: f's precision is known, no second probe.
+    g_double = _stencil.gradient(evaluator, x, 2.0 * steps, kernel_row, box)
+    fx = _stencil.value_at(evaluator, x)
+    points = row.points(n, box is not None)
+    nfev = 2 * points + relative + 1
     # The (row, step) each coordinate used: bounds may turn it one-sided or shrink it.
     xs, lists = x.tolist(), None if box is None else (box[0].tolist(), box[1].tolist())
     used = plan(xs, steps.tolist(), row, lists)
@@ -274,13 +276,6 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
                                             evaluator.low_precision)
     return GradientResult(grad=g, error=np.array(errors), nfev=nfev, success=success,
                           message=message, step=np.array([step for _, step in used]))
-
-
-def _doubled(h):
-    """The steps 2h: of a float, a vector, or h="auto"'s constants."""
-    if type(h) is tuple:
-        return (2.0 * h[0], 2.0 * h[1])
-    return 2.0 * h
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,

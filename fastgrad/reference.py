@@ -139,16 +139,6 @@ class _Steps:
         # h="auto": h_i = c * max(1, |x_i|), c sized for the precision f computes in
         if row is not None:
             self.c, self.c_single = auto_step(row, EPS64), auto_step(row, EPS32)
-            self.c64 = self.c
-
-    def doubled(self):
-        """The steps 2h (h="auto": twice the constants, precision probed again)."""
-        twice = _Steps([2.0 * v for v in self.fixed] if self.fixed is not None else "auto",
-                       None)
-        if self.fixed is None:
-            twice.c, twice.c_single = 2.0 * self.c64, 2.0 * self.c_single
-            twice.c64 = twice.c
-        return twice
 
     def doubled_at(self, x):
         """The steps 2h at x (h="auto": with the constant the probe chose)."""
@@ -312,8 +302,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     g = _checked_gradient(values, x, steps, row, box, warn=False)
     points = row.points(len(x), box is not None)
     probe = 1 if steps.fixed is None else 0
-    try:
-        g_double = _checked_gradient(values, x, steps.doubled(), row, box, warn=False)
+    try:  # steps 2h as fixed steps: f's precision is known, no second probe
+        g_double = _checked_gradient(values, x, _Steps(steps.doubled_at(x), None), row, box,
+                                     warn=False)
     except ValueError as error:  # 2h leaves the usable range: no estimate
         g_double, bad = None, str(error)
     fx = values(x, [(None, None)])[0]
@@ -323,7 +314,7 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         coordinate = bad.split("x[", 1)[1].split("]", 1)[0]
         message = f"no error estimate: the doubled step has no usable stencil at x[{coordinate}]"
     else:
-        nfev = 2 * (points + probe) + 1
+        nfev = 2 * points + probe + 1
         errors, success, message = estimate(g, g_double, fx, x, used,
                                             plan(x, steps.doubled_at(x), row, box),
                                             values.seen["low_precision"])
