@@ -279,15 +279,18 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False):
     """One gradient-descent step: ``x - learning_rate * gradient(f, x, h, ...)``.
 
     Parameters
     ----------
-    f, x, h, method, args, unpack, vectorized
+    f, x, h, method, order, args, unpack, vectorized
         As for :func:`gradient` (method="complex" too).
     learning_rate : float
         Positive, finite step size.
+    bounds : (lb, ub), optional
+        As for :func:`gradient`: the stencil stays inside the box, and the new
+        point is projected onto it (each coordinate clipped to [lb_i, ub_i]).
 
     Returns
     -------
@@ -310,20 +313,25 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     if row is not COMPLEX and type(h) is str:
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
-    if row is COMPLEX:
-        g = _complex_tiers.gradient(evaluator, x, h, False)
-        return np.array([xi - learning_rate * gi for xi, gi in zip(x.tolist(), g.tolist())])
-    x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
+    box = _box(bounds, x)
+    if row is COMPLEX:  # (f at x + i h e_i: inside the box)
+        g = _complex_tiers.gradient(evaluator, x, h, False).tolist()
+        x_new = [xi - learning_rate * gi for xi, gi in zip(x.tolist(), g)]
+        if box is not None:
+            x_new = contract.project(x_new, box[0].tolist(), box[1].tolist())
+        return np.array(x_new)
+    kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
+    x_new = _stencil.descent_step(evaluator, x, h, kernel_row, learning_rate, box)
     if type(x_new) is int:
-        raise _no_usable_step(x, h, x_new, evaluator=evaluator)
+        raise _no_usable_step(x, h, x_new, None, row, box, evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
     return x_new
 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
-                     method="central", order=None, optimizer=None, args=(), unpack=False,
-                     vectorized=False, callback=None, record=False):
+                     method="central", order=None, bounds=None, optimizer=None, args=(),
+                     unpack=False, vectorized=False, callback=None, record=False):
     """Minimise f by gradient descent with finite-difference gradients.
 
     Each iteration k computes g = gradient(f, x_k); stops (converged) if
@@ -358,6 +366,14 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     record : bool
         Keep every iterate and f at it in ``result.path`` and ``result.path_fun``
         (one more evaluation of f per iterate).
+    bounds : (lb, ub), optional
+        As for :func:`gradient`: every stencil stays inside the box, and every
+        update is projected onto it (each coordinate clipped to [lb_i, ub_i]):
+        projected gradient descent.  The norm tested against tol is then the
+        projected gradient's (entries pushing x out through a bound it sits
+        on count 0), L-BFGS-B's pgtol; ``result.grad`` stays the gradient.
+        Armijo projects its trial points and tests Bertsekas' condition
+        ``f(P(x - s g)) <= f(x) + c g.(P(x - s g) - x)``.
 
     Returns
     -------
@@ -397,10 +413,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     optimizer = as_optimizer(optimizer)
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
-    outcome = _descent.descent(evaluator, x, h, row, rule, min(max_iter, sys.maxsize), tol,
-                               ftol, callback, record)
-    if type(outcome) is int:
-        raise _no_usable_step(x, h, outcome, evaluator=evaluator)
+    box = _box(bounds, x)
+    kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
+    outcome = _descent.descent(evaluator, x, h, kernel_row, rule, min(max_iter, sys.maxsize),
+                               tol, ftol, callback, record, box)
+    if type(outcome) is int:  # (x0's stencil, before any move)
+        raise _no_usable_step(x, h, outcome, None, row, box, evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
     reason, x, fun, grad, nit, nfev, norm, coordinate, path, path_fun = outcome

@@ -510,6 +510,31 @@ def check_bounds(bounds, x, row=None):
     return lb, ub
 
 
+def clip(v, lbi, ubi):
+    """v projected onto [lbi, ubi] (a NaN stays NaN; the compiled core's clip)."""
+    if v < lbi:
+        return lbi
+    if v > ubi:
+        return ubi
+    return v
+
+
+def project(x, lb, ub):
+    """The point x projected onto the box [lb, ub], coordinate by coordinate."""
+    return [clip(v, lbi, ubi) for v, lbi, ubi in zip(x, lb, ub)]
+
+
+def projected_norm(x, g, lb, ub):
+    """|g| without the entries that push x out through a bound it is on (the
+    projected gradient's norm, L-BFGS-B's pgtol test), summed in index order."""
+    total = 0.0
+    for xi, gi, lbi, ubi in zip(x, g, lb, ub):
+        if (xi <= lbi and gi > 0.0) or (xi >= ubi and gi < 0.0):
+            continue
+        total += gi * gi
+    return math.sqrt(total)
+
+
 def no_room(i, xi, lbi, ubi, row=None):
     """The error for a coordinate whose bounds leave no room for any stencil."""
     where = f"x[{i}]" if row is None else f"X[{row}, {i}]"

@@ -357,22 +357,24 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     if not row.imaginary and steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
+    box = contract.check_bounds(bounds, x)
     if row.imaginary:
         g = _complex_gradient(values, x, steps, False)
     else:
-        g = _checked_gradient(values, x, steps, row)
-    return [xi - learning_rate * gi for xi, gi in zip(x, g)]
+        g = _checked_gradient(values, x, steps, row, box)
+    x_new = [xi - learning_rate * gi for xi, gi in zip(x, g)]
+    return x_new if box is None else contract.project(x_new, *box)
 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
-                     method="central", order=None, optimizer=None, args=(), unpack=False,
-                     vectorized=False, callback=None, record=False):
+                     method="central", order=None, bounds=None, optimizer=None, args=(),
+                     unpack=False, vectorized=False, callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
     values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
     if row.imaginary:
@@ -384,11 +386,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     optimizer = as_optimizer(optimizer)
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
-    _check_stencil(x, steps.at(x), row)
+    box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
+    _check_stencil(x, steps.at(x), row, None, box)
     probes = steps.probe(values, x)
     if probes:
-        _check_stencil(x, steps.at(x), row)
-    center = row.needs_center
+        _check_stencil(x, steps.at(x), row, None, box)
+    center = row.needs_center or box is not None
 
     def f_at(point):
         return values(point, [(None, None)])[0]
@@ -405,7 +408,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     top0 = max(abs(v) for v in x)
     rising = 0  # updates in a row after which the gradient norm was larger
     while True:
-        g, used = _gradient_at(values, x, plan(x, steps.at(x), row), center)
+        g, used = _gradient_at(values, x, plan(x, steps.at(x), row, box), center)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
             if nit == 0:
@@ -422,6 +425,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         for gi in g:
             total += gi * gi
         norm = math.sqrt(total)
+        if box is not None:  # the projected gradient: what can still move x
+            norm = contract.projected_norm(x, g, *box)
         if nit > 0:
             rising = rising + 1 if norm > norm_old else 0
         if norm <= tol:
@@ -441,13 +446,15 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if x_new is None:
             reason = rule.failure
             break
+        if box is not None:  # the iterate projected onto the box
+            x_new = contract.project(x_new, *box)
         if not all(math.isfinite(v) for v in x_new):
             reason = Stop.STEP_NOT_FINITE
             break
         if x_new == x:
             reason = Stop.STEP_LOST
             break
-        coordinate = _bad_coordinate(x_new, plan(x_new, steps.at(x_new), row))
+        coordinate = _bad_coordinate(x_new, plan(x_new, steps.at(x_new), row, box))
         if coordinate is not None:
             reason = Stop.STENCIL_LOST
             break
@@ -488,6 +495,7 @@ class _Rule:
     f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
     evaluates f itself (a line search); failure: the stop reason when it finds no step."""
     searches = False
+    box = None  # bounds (lb, ub): gradient_descent projects the iterates onto it
 
     def __init__(self, params, lr):
         self.params, self.lr = params, lr
@@ -541,14 +549,25 @@ class _ArmijoRule(_Rule):
     failure = Stop.LINE_SEARCH_FAILED
 
     def propose(self, x, g, g_squared, fx, f_at):
-        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2."""
+        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2.
+        With bounds, the trial is projected, P(x - s g), and the test is
+        Bertsekas': f(P(x - s g)) <= f(x) + c g.(P(x - s g) - x)."""
         s, trials = self.lr, 0
         for _ in range(self.params.max_backtracks + 1):
             trial = [xi - s * gi for xi, gi in zip(x, g)]
+            if self.box is not None:
+                trial = contract.project(trial, *self.box)
             if all(math.isfinite(v) for v in trial):
                 f_trial = f_at(trial)
                 trials += 1
-                if f_trial <= fx - self.params.c * s * g_squared:
+                if self.box is None:
+                    accept = f_trial <= fx - self.params.c * s * g_squared
+                else:
+                    slope = 0.0
+                    for gi, ti, xi in zip(g, trial, x):
+                        slope += gi * (ti - xi)
+                    accept = f_trial <= fx + self.params.c * slope
+                if accept:
                     return trial, f_trial, trials
             s *= self.params.shrink
         return None, None, trials
