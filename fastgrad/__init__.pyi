@@ -65,6 +65,7 @@ def gradient(
     vectorized: bool = False,
     full_output: Literal[True],
 ) -> GradientResult: ...
+@overload
 def gradient_batch(
     f: _Function,
     X: ArrayLike,
@@ -77,7 +78,23 @@ def gradient_batch(
     unpack: bool = False,
     vectorized: bool = False,
     num_threads: Optional[int] = None,
+    full_output: Literal[False] = False,
 ) -> NDArray[np.float64]: ...
+@overload
+def gradient_batch(
+    f: _Function,
+    X: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    num_threads: Optional[int] = None,
+    full_output: Literal[True],
+) -> GradientResult: ...
 def gradient_descent_step(
     f: _Function,
     x: ArrayLike,

@@ -51,6 +51,25 @@ class GradientResult:
     step: Any
 
 
+def batch_result(results, matrix):
+    """gradient_batch(full_output=True): one GradientResult from its rows' results
+    (row r is gradient(f, X[r], full_output=True)).  grad, error and step are
+    (m, n) (``matrix`` builds them from the rows); nfev counts every evaluation;
+    success only if every row succeeded; the message names the first row that
+    did not."""
+    failed = [r for r, result in enumerate(results) if not result.success]
+    if failed:
+        r = failed[0]
+        message = (f"{len(failed)} of {len(results)} rows failed; first X[{r}]: "
+                   f"{results[r].message}")
+    else:
+        message = results[0].message
+    return GradientResult(grad=matrix([result.grad for result in results]),
+                          error=matrix([result.error for result in results]),
+                          nfev=sum(result.nfev for result in results), success=not failed,
+                          message=message, step=matrix([result.step for result in results]))
+
+
 def estimate(g, g_double, fx, x, plans, plans_double, low_precision):
     """(error list, success, message) for g from g_double.
 

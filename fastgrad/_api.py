@@ -16,7 +16,7 @@ from . import _arguments as arguments
 from . import _contract as contract
 from . import _batch, _complex, _complex_tiers, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
-from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
+from ._accuracy import GradientResult, adaptive_constants, batch_result, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
@@ -426,8 +426,26 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                           optimizer, path, path_fun)
 
 
+def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, vectorized,
+                   full_output):
+    """gradient_batch row by row: row r is gradient(f, X[r], ...), every row's
+    stencils checked first (the reference's _check_rows, so the same errors)."""
+    from .reference import _check_rows  # (stdlib: the checks and messages both use)
+    rows = points.tolist()
+    boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
+    if type(steps) is str and steps == "adaptive" and bounds is not None:
+        raise contract.adaptive_without_bounds()
+    h = steps if type(steps) is str else (
+        [steps] * points.shape[1] if isinstance(steps, float) else steps.tolist())
+    _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
+    results = [gradient(f, points[r], steps, method=method, order=order, bounds=bounds,
+                        args=args, unpack=unpack, vectorized=vectorized,
+                        full_output=full_output) for r in range(points.shape[0])]
+    return batch_result(results, np.array) if full_output else np.array(results)
+
+
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False):
     """Gradients of f at the m points in the rows of X.
 
     Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
@@ -438,10 +456,20 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         callback); default: all cores (``OMP_NUM_THREADS`` respected).  Other
         tiers evaluate f from the calling thread; a vectorized f gets the
         stencils of many rows in one call (up to 65536 points).
+    h : as for :func:`gradient`, "adaptive" too
+        With h="adaptive", full_output=True or method="complex" the rows are
+        taken one after another, row r exactly ``gradient(f, X[r], ...)``
+        (serially: num_threads is checked but unused; every row's stencils
+        are still checked before f is called).  h="adaptive" takes no bounds.
+    full_output : bool
+        Return one GradientResult: ``grad``, ``error`` and ``step`` of shape
+        (m, n) (row r: gradient(f, X[r], full_output=True)'s), ``nfev`` every
+        evaluation of the call, ``success`` only if every row succeeded, and a
+        ``message`` naming how many rows failed and the first one's reason.
 
     Returns
     -------
-    ndarray of shape (m, n), float64
+    ndarray of shape (m, n), float64, or GradientResult
         Row r is ``gradient(f, X[r], h, ...)``, bit for bit on the Python and
         compiled tiers; on the vectorized tier f sees the rows of many points
         at once, so the rows agree to within the rounding of f.
@@ -468,26 +496,21 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     m, n = points.shape
     steps = arguments.steps(h, n)
     row = _stencil_row(method, order)
-    if type(steps) is str:
-        if steps == "adaptive":
-            raise contract.gradient_only("gradient_batch")
-        if row is not COMPLEX:
-            steps = _kernel_steps(steps, row)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
     threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
                   4 * (os.cpu_count() or 1))
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    if row is COMPLEX:  # row after row, as the reference
+    if full_output is not False:
+        full_output = contract.check_flag(full_output, "full_output")
+    if row is COMPLEX:
         _complex.check(f, steps)
-        evaluator = _complex_tiers.evaluator(f, args, n, unpack, vectorized)
-        for r in range(m):
-            _box(bounds, points[r], r)
-        G = np.empty((m, n))
-        for r in range(m):
-            G[r] = _complex_tiers.gradient(evaluator, points[r], steps, False)
-        return G
+    if full_output or row is COMPLEX or (type(steps) is str and steps == "adaptive"):
+        return _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack,
+                              vectorized, full_output)
+    if type(steps) is str:
+        steps = _kernel_steps(steps, row)
     evaluator = _evaluator(f, args, n, unpack, vectorized)
     if bounds is None:
         G = _batch.gradient_batch(evaluator, points, steps, row, threads)

@@ -310,10 +310,10 @@ def complex_descent():
 
 
 def gradient_only(name):
-    """The error for h="adaptive" where only gradient() takes it."""
-    return ValueError(f'h="adaptive" is for gradient() (Richardson extrapolation over '
-                      f'{name}\'s every gradient would multiply its cost tenfold): '
-                      f'use h="auto" here')
+    """The error for h="adaptive" where only gradient() and gradient_batch() take it."""
+    return ValueError(f'h="adaptive" is for gradient() and gradient_batch() (Richardson '
+                      f'extrapolation over {name}\'s every gradient would multiply its cost '
+                      f'tenfold): use h="auto" here')
 
 
 def step_values(h, n):

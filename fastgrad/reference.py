@@ -20,7 +20,7 @@ import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
-from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
+from ._accuracy import GradientResult, adaptive_constants, batch_result, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result, diverged
@@ -323,24 +323,45 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
                           step=[h for _, h in used])
 
 
+def _check_rows(rows, h, row, boxes):
+    """gradient_batch row by row (full_output, h="adaptive", method="complex"):
+    every row's stencils checked before f is called, as the one-pass batch
+    does (h="auto": with double precision's constant, before the probe).
+    fastgrad.gradient_batch calls this too."""
+    if row.imaginary:  # no real points: nothing to round away
+        return
+    if h == "adaptive":
+        for r, x in enumerate(rows):
+            for c in adaptive_constants():
+                _check_stencil(x, [c * max(1.0, abs(xi)) for xi in x], row, r, boxes[r])
+        return
+    steps = _Steps(h, row)
+    for r, x in enumerate(rows):
+        _check_stencil(x, steps.at(x), row, r, boxes[r])
+
+
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)
-    if h == "adaptive":
-        raise contract.gradient_only("gradient_batch")
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    if row.imaginary:  # method="complex": row after row
+    full_output = contract.check_flag(full_output, "full_output")
+    if row.imaginary:
         complex_step.check(f, h)
-        values = _complex_evaluator(f, args, unpack, vectorized)
-        for r, x in enumerate(rows):
-            contract.check_bounds(bounds, x, r)
-        return [_complex_gradient(values, x, h, False) for x in rows]
+    if full_output or h == "adaptive" or row.imaginary:  # row r is gradient(f, X[r], ...)
+        boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
+        if h == "adaptive" and bounds is not None:
+            raise contract.adaptive_without_bounds()
+        _check_rows(rows, h, row, boxes)
+        results = [gradient(f, x, h, method=method, order=order, bounds=bounds, args=args,
+                            unpack=unpack, vectorized=vectorized, full_output=full_output)
+                   for x in rows]
+        return batch_result(results, list) if full_output else results
     values = _evaluator(f, args, unpack, vectorized)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
