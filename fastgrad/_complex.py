@@ -33,6 +33,11 @@ from ._stencils import COMPLEX
 #: of the order of rounding already.
 STEP = EPS64
 
+#: The row's terms, read once: imaginary offsets, float weights, nominal span.
+OFFSETS = COMPLEX.point_offsets
+WEIGHTS = COMPLEX.float_weights
+WIDTH = float(COMPLEX.span[0] - COMPLEX.span[1])
+
 
 def steps(h, x):
     """The step of each coordinate: h (a list of n) or h="auto"'s relative steps."""
@@ -106,22 +111,20 @@ def vectorized_values(result, rows):
 
 def points(x, h):
     """The points of the gradient, in evaluation order: (i, complex value of x[i])."""
-    return [(i, complex(x[i], offset * h[i])) for i in range(len(x))
-            for offset in COMPLEX.point_offsets]
+    return [(i, complex(x[i], offset * h[i])) for i in range(len(x)) for offset in OFFSETS]
 
 
 def combine(values, h):
     """The gradient from f's values at ``points(x, h)``: per coordinate the
     weighted imaginary parts, divided by the nominal span times h_i."""
-    per = len(COMPLEX.point_offsets)
-    width = float(COMPLEX.span[0] - COMPLEX.span[1])
+    per = len(OFFSETS)
     g = []
     for i, hi in enumerate(h):
         total = None
-        for t, weight in enumerate(COMPLEX.float_weights):
+        for t, weight in enumerate(WEIGHTS):
             term = weight * values[i * per + t].imag
             total = term if total is None else total + term
-        g.append(total / (width * hi))
+        g.append(total / (WIDTH * hi))
     return g
 
 
