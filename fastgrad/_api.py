@@ -16,7 +16,7 @@ from . import _arguments as arguments
 from . import _contract as contract
 from . import _batch, _complex, _complex_tiers, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
-from ._accuracy import GradientResult, adaptive_constants, batch_result, estimate, richardson
+from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
@@ -88,18 +88,18 @@ def _adaptive(evaluator, x, row, kernel_row, box, full_output):
     """h="adaptive": gradients over a geometric sequence of steps, Richardson per
     coordinate (fastgrad._accuracy.richardson, as the reference)."""
     table_row = STENCILS[row.method, row.order]
-    scale = np.maximum(1.0, np.abs(x))
-    gradients, steps = [], []
-    for c in adaptive_constants():
-        h = c * scale
+    rows, levels = adaptive_steps(x.tolist(), table_row,
+                                  None if box is None else (box[0].tolist(), box[1].tolist()))
+    gradients = []
+    for level in levels:
+        h = np.array(level)
         g = _stencil.gradient(evaluator, x, h, kernel_row, box)
         if type(g) is int:
             raise _no_usable_step(x, h, g, None, row, box, evaluator)
         gradients.append(g.tolist())
-        steps.append(h.tolist())
     fx = _stencil.value_at(evaluator, x)
-    grad, errors, used, success, message = richardson(gradients, steps, fx, x.tolist(),
-                                                      table_row, evaluator.low_precision)
+    grad, errors, used, success, message = richardson(gradients, levels, fx, x.tolist(),
+                                                      rows, evaluator.low_precision)
     if not full_output:
         return np.array(grad)
     points = table_row.points(x.shape[0], box is not None)
@@ -161,8 +161,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         Positive, finite step(s); or "auto": relative steps
         ``c * max(1, |x_i|)`` with ``c = eps ** (1 / (order + 1))``, eps that of
         the precision f computes in (f is evaluated once at x first to learn it);
-        or "adaptive" (gradient only): Richardson extrapolation over ten steps
-        per coordinate, keeping the entry with the smallest error estimate.
+        or "adaptive" (gradient, gradient_batch): Richardson extrapolation over
+        ten steps per coordinate, keeping the entry with the smallest error
+        estimate (within bounds, one stencil side per coordinate throughout).
         A fixed h with an f returning float32 values warns (PrecisionWarning).
     method : {"central", "forward", "backward", "complex"}
         central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
@@ -212,8 +213,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     ValueError
         x empty, not 1-D or not finite; h, method or order invalid; h too small
         for x[i] (the realised step rounds to 0); bounds with lb > ub, x outside
-        them, or no room for a stencil at x[i]; h="adaptive" with bounds;
-        vectorized f returning a wrong shape.
+        them, or no room for a stencil at x[i]; vectorized f returning a
+        wrong shape.
 
     Examples
     --------
@@ -235,8 +236,6 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     else:
         box, kernel_row = _box(bounds, x), _BOUNDED_ROWS[row.method, row.order]
     if type(h) is str:  # "adaptive"
-        if box is not None:
-            raise contract.adaptive_without_bounds()
         return _adaptive(evaluator, x, row, kernel_row, box, full_output)
     g = _stencil.gradient(evaluator, x, h, kernel_row, box)
     if type(g) is int:
@@ -433,8 +432,6 @@ def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, v
     from .reference import _check_rows  # (stdlib: the checks and messages both use)
     rows = points.tolist()
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
-    if type(steps) is str and steps == "adaptive" and bounds is not None:
-        raise contract.adaptive_without_bounds()
     h = steps if type(steps) is str else (
         [steps] * points.shape[1] if isinstance(steps, float) else steps.tolist())
     _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)

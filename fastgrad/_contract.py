@@ -253,12 +253,6 @@ EPS32 = 2.0 ** -23
 STEP_RULES = ("auto", "adaptive")
 
 
-def adaptive_without_bounds():
-    """The error for h="adaptive" with bounds (its steps do not shrink to a box yet)."""
-    return ValueError('h="adaptive" does not take bounds yet: use h="auto" or a fixed h '
-                      'with bounds')
-
-
 def shrunk_step_too_small(i, xi, hi, step, lbi, ubi, row=None):
     """The error for a step the bounds shrank to one that rounds away at x[i]."""
     where = f"x[{i}]" if row is None else f"X[{row}, {i}]"

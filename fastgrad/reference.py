@@ -20,7 +20,7 @@ import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
-from ._accuracy import GradientResult, adaptive_constants, batch_result, estimate, richardson
+from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result, diverged
@@ -267,13 +267,11 @@ def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
 def _adaptive(values, x, row, box, full_output):
     """h="adaptive": gradients over a geometric sequence of steps, Richardson per
     coordinate (fastgrad._accuracy.richardson)."""
-    gradients, steps = [], []
-    for c in adaptive_constants():
-        h = [c * max(1.0, abs(xi)) for xi in x]
-        gradients.append(_checked_gradient(values, x, _Steps(h, None), row, box, warn=False))
-        steps.append(h)
+    rows, levels = adaptive_steps(x, row, box)
+    gradients = [_checked_gradient(values, x, _Steps(h, None), row, box, warn=False)
+                 for h in levels]
     fx = values(x, [(None, None)])[0]
-    grad, errors, used, success, message = richardson(gradients, steps, fx, x, row,
+    grad, errors, used, success, message = richardson(gradients, levels, fx, x, rows,
                                                       values.seen["low_precision"])
     if not full_output:
         return grad
@@ -293,8 +291,6 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     if row.imaginary:  # the complex step evaluates f at x + i h e_i: inside any box
         return _complex_gradient(values, x, steps, full_output)
     if steps.fixed == "adaptive":
-        if box is not None:
-            raise contract.adaptive_without_bounds()
         return _adaptive(values, x, row, box, full_output)
     if not full_output:
         return _checked_gradient(values, x, steps, row, box)
@@ -332,8 +328,8 @@ def _check_rows(rows, h, row, boxes):
         return
     if h == "adaptive":
         for r, x in enumerate(rows):
-            for c in adaptive_constants():
-                _check_stencil(x, [c * max(1.0, abs(xi)) for xi in x], row, r, boxes[r])
+            for level in adaptive_steps(x, row, boxes[r])[1]:
+                _check_stencil(x, level, row, r, boxes[r])
         return
     steps = _Steps(h, row)
     for r, x in enumerate(rows):
@@ -355,8 +351,6 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         complex_step.check(f, h)
     if full_output or h == "adaptive" or row.imaginary:  # row r is gradient(f, X[r], ...)
         boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
-        if h == "adaptive" and bounds is not None:
-            raise contract.adaptive_without_bounds()
         _check_rows(rows, h, row, boxes)
         results = [gradient(f, x, h, method=method, order=order, bounds=bounds, args=args,
                             unpack=unpack, vectorized=vectorized, full_output=full_output)
