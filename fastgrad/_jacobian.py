@@ -39,6 +39,8 @@ def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output):
     """The checked options, in the reference's order of checks."""
     f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     row = _stencil_row(method, order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     if contract.check_flag(full_output, "full_output"):
@@ -215,6 +217,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
     """
     contract.check_callable(f, args)
     row = _stencil_row(method, order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
     table_row = STENCILS[row.method, row.order]
     h = contract.derivative_steps(h)
     if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" and x.size and x.ndim:

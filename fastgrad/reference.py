@@ -651,6 +651,8 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     f(x) first, then the stencil's points without f(x)."""
     f = contract.as_objective(f, args)
     row = stencil_row(contract.check_method(method), order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     if contract.check_flag(full_output, "full_output"):
@@ -694,6 +696,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
     else nested lists of x's shape.  f is called with one float per element."""
     contract.check_callable(f, args)
     row = stencil_row(contract.check_method(method), order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
     h = contract.derivative_steps(h)
     xs, shape = contract.derivative_point(x)
     c = auto_step(row, EPS64)
@@ -747,7 +751,8 @@ class Jacobian:
     def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
                  unpack=False, vectorized=False, full_output=False):
         contract.as_objective(f, args)
-        stencil_row(contract.check_method(method), order)
+        if stencil_row(contract.check_method(method), order).method == "complex":
+            raise contract.jacobian_option_refused("method", "complex")
         contract.check_flag(unpack, "unpack")
         contract.check_flag(vectorized, "vectorized")
         if contract.check_flag(full_output, "full_output"):
