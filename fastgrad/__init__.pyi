@@ -26,13 +26,13 @@ else:
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning",
+           "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
 # function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
 _Function = Union[Callable[..., Any], _CCallback]
-_Method = Literal["central", "forward", "backward"]
+_Method = Literal["central", "forward", "backward", "complex"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
@@ -65,6 +65,7 @@ def gradient(
     vectorized: bool = False,
     full_output: Literal[True],
 ) -> GradientResult: ...
+@overload
 def gradient_batch(
     f: _Function,
     X: ArrayLike,
@@ -77,7 +78,23 @@ def gradient_batch(
     unpack: bool = False,
     vectorized: bool = False,
     num_threads: Optional[int] = None,
+    full_output: Literal[False] = False,
 ) -> NDArray[np.float64]: ...
+@overload
+def gradient_batch(
+    f: _Function,
+    X: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    num_threads: Optional[int] = None,
+    full_output: Literal[True],
+) -> GradientResult: ...
 def gradient_descent_step(
     f: _Function,
     x: ArrayLike,
@@ -86,6 +103,7 @@ def gradient_descent_step(
     *,
     method: _Method = "central",
     order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
@@ -101,6 +119,7 @@ def gradient_descent(
     h: _Step = 1e-5,
     method: _Method = "central",
     order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
     optimizer: _Optimizer = None,
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
@@ -108,6 +127,68 @@ def gradient_descent(
     callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
     record: bool = False,
 ) -> DescentResult: ...
+def jacobian(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[False] = False,
+) -> NDArray[np.float64]: ...
+
+class Jacobian:
+    def __init__(
+        self,
+        f: _Function,
+        h: _Step = 1e-5,
+        *,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[False] = False,
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: float,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: ArrayLike,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> Union[float, NDArray[np.float64]]: ...
+def check_grad(
+    f: Callable[..., Any],
+    grad: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    h: _Step = "auto",
+    method: _Method = "central",
+    order: Optional[int] = None,
+    direction: Literal["all", "random"] = "all",
+    seed: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
 @overload
 def show_config(mode: Literal["stdout"] = "stdout") -> None: ...
 @overload

@@ -62,7 +62,7 @@ def test_mypy_reveals_the_real_signature_of_gradient(checked):
     assert [name for _, name in names] == ["f", "x", "h", "method", "order", "bounds", "args",
                                           "unpack", "vectorized", "full_output"]
     assert [star for star, _ in names].index("*, ") == 3
-    assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] =" in gradient
+    assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] | Literal['complex'] =" in gradient
     assert ("args: tuple[Any, ...] =, unpack: bool =, vectorized: bool =, "
             "full_output: Literal[False] =)") in gradient
     assert re.search(r"\) -> numpy\.ndarray\[.*numpy\.dtype\[numpy\.float64\]\]$", gradient)
@@ -168,6 +168,7 @@ def test_the_user_script_runs(tmp_path):
     assert lines[0] == "[ 2. 20.] [2. 4.] (2, 2) [ 0.9 -0. ]"
     assert lines[2].startswith("2.5 2 ") and lines[2].endswith(" " + fastgrad.__version__)
     assert lines[3] == f"version: {fastgrad.__version__}"
+    assert lines[-1] == "(2, 2) (1, 1) 6.0 [2. 4.] True 11.0 (2,) (2,)"
 
 
 LAZY = """
