@@ -660,7 +660,7 @@ def derivative_point(x):
             raise ValueError(f"x must be finite, got {show(x) if v is None else repr(v)}"
                              + (OVERFLOWS if v is None else ""))
         return [v], None
-    if not is_sequence(x):
+    if not is_sequence(x) or shape_of(x) == ():  # a 0-d array of no real number has no len()
         raise TypeError(f"x must be a real number or an array of them, got {describe(x)}")
     values, shape = [], []
 
@@ -675,7 +675,7 @@ def derivative_point(x):
                                  + (OVERFLOWS if v is None else ""))
             values.append(v)
             return
-        if not is_sequence(item):
+        if not is_sequence(item) or shape_of(item) == ():
             raise TypeError(f"x must hold real numbers, but x{where} is {describe(item)}")
         if len(shape) == depth:
             if values:

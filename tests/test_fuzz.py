@@ -1,4 +1,6 @@
-"""A fuzz of the whole public API against the reference (issue 13).
+"""A fuzz of the whole public API against the reference (issue 13): gradient,
+gradient_batch, gradient_descent_step, gradient_descent, jacobian, derivative,
+check_grad.
 
 Hypothesis draws the arguments (x of every dtype and shape, NaN/inf, tiny and
 huge h, read-only and non-contiguous arrays, odd methods and orders) and an f
@@ -246,7 +248,7 @@ def canon(value):
 CLEAR = re.compile(
     r"(f|vectorized f|x|X|h|h\[\d+\]|X\[\d+\]:.*|method|order|bounds|lb|ub|lb\[\d+\]|ub\[\d+\]"
     r"|learning_rate|max_iter|tol|ftol|optimizer|callback|record|num_threads|args|unpack"
-    r"|vectorized|full_output)\b|h=\"adaptive\"|bounds \[")
+    r"|vectorized|full_output|grad|direction|seed)\b|h=\"adaptive\"|bounds \[")
 
 
 def outcome(call):
@@ -255,7 +257,7 @@ def outcome(call):
         warnings.simplefilter("always")
         try:
             result = call()
-        except FBoom as error:
+        except FBoom as error:  # f's (or grad's) own: passes through
             return ("f raised", str(error))
         except (TypeError, ValueError) as error:
             assert CLEAR.match(str(error)), f"an unclear message: {error!r}"
@@ -276,13 +278,16 @@ def snapshot(value):
     return value
 
 
-def same_in_both(call, *passed, rows_per_call_differ=False):
+def same_in_both(call, *passed, rows_per_call_differ=False, returns_differ=False):
     """call(impl) agrees in fastgrad and fastgrad.reference (see the module's
     docstring); any other exception fails the test as it is.
 
     rows_per_call_differ: gradient_batch with a vectorized f, which fastgrad
     calls with the stencils of many rows at once (README: API), the reference
     with one row's: a wrong shape is reported for the call's own row count.
+    returns_differ: derivative over an array (see test_derivative): where
+    either refuses what f returned, the other may differ (each outcome still a
+    clear error or a result).
     """
     before = [snapshot(value) for value in passed]
     fast = outcome(lambda: call(fastgrad))
@@ -292,6 +297,9 @@ def same_in_both(call, *passed, rows_per_call_differ=False):
     if rows_per_call_differ and fast[0] == reference[0] == "error":
         fast, reference = (o[:2] + (re.sub(r"\((\d+),", "(k,", o[2]),) + o[3:]
                            for o in (fast, reference))
+    if returns_differ and any(o[0] == "error" and o[2].startswith("f must return")
+                              for o in (fast, reference)):
+        return
     assert fast == reference
 
 
@@ -360,3 +368,129 @@ def test_gradient_descent(x, lr, h, f, max_iter, tol, ftol, optimizer, record, c
         g, x, lr, max_iter=max_iter, tol=tol, ftol=ftol, h=h, optimizer=optimizer,
         unpack=unpack, vectorized=vectorized, record=record,
         callback=CALLBACKS[callback]), x, h)
+
+
+# -- jacobian, derivative, check_grad --------------------------------------------
+
+#: What a vector-valued f returns, given its point (a list of floats) and the
+#: sum of squares s.
+JACOBIAN_RETURNS = {
+    "floats": lambda p, s: np.array([s, p[0]]),
+    "list": lambda p, s: [s, p[0]],
+    "tuple": lambda p, s: (s,),
+    "float32": lambda p, s: np.array([s, p[0]], dtype=np.float32),
+    "ints": lambda p, s: np.array([int(s) if math.isfinite(s) else 0, 1]),
+    "bools": lambda p, s: [s > 1.0, True],
+    "complex": lambda p, s: np.array([s], dtype=complex),
+    "object": lambda p, s: np.array([s, p[0]], dtype=object),
+    "timedelta64": lambda p, s: np.array([1, 2], dtype="m8[s]"),
+    "masked": lambda p, s: np.ma.masked_array([s, p[0]], mask=[False, True]),
+    "subclass": lambda p, s: np.array([s, p[0]]).view(Tagged),
+    "2-D": lambda p, s: np.array([[s, p[0]]]),
+    "empty": lambda p, s: np.array([]),
+    "scalar": lambda p, s: s,
+    "None": lambda p, s: None,
+    "strings": lambda p, s: ["1.0", "2.0"],
+    "nested": lambda p, s: [[s], [p[0]]],
+    "huge ints": lambda p, s: [10 ** 400, -(10 ** 400)],
+    "length varies": lambda p, s: [s] * (1 + (p[0] > 0.0)),
+    "nan": lambda p, s: [math.nan, s],
+    "raises": lambda p, s: (_ for _ in ()).throw(FBoom("f failed")),
+}
+
+
+def make_vector_f(kind, vectorized, unpack):
+    wrap = JACOBIAN_RETURNS[kind]
+    if vectorized:
+        def f(*a):
+            rows = ([[float(c[r]) for c in a] for r in range(len(a[0]))] if unpack
+                    else [[float(v) for v in row] for row in a[0]])
+            values = [wrap(row, _square_sum(row)) for row in rows]
+            try:
+                return np.array(values, dtype=float)
+            except (TypeError, ValueError):
+                return values
+        return f
+
+    def f(*a):
+        point = [float(v) for v in (a if unpack else a[0])]
+        return wrap(point, _square_sum(point))
+    return f
+
+
+@FUZZ
+@given(x=points(), h=STEPS, method=METHOD, order=ORDER, bounds=BOUNDS,
+       kind=st.sampled_from(sorted(JACOBIAN_RETURNS)), vectorized=st.booleans(),
+       unpack=st.booleans(), full_output=st.booleans())
+def test_jacobian(x, h, method, order, bounds, kind, vectorized, unpack, full_output):
+    g = make_vector_f(kind, vectorized, unpack)
+    same_in_both(lambda impl: impl.jacobian(
+        g, x, h, method=method, order=order, bounds=bounds, unpack=unpack,
+        vectorized=vectorized, full_output=full_output), x, h, bounds,
+        rows_per_call_differ=vectorized)
+
+
+def _sq(v):
+    """v * v, silently (numpy warns of an overflow on arrays, Python not on floats)."""
+    with np.errstate(all="ignore"):
+        return v * v
+
+
+#: What an elementwise f returns for v (a float or an array of them).
+DERIVATIVE_RETURNS = {
+    "same": lambda v: _sq(v),
+    "float32": lambda v: np.float32(_sq(v)) if np.ndim(v) == 0 else (_sq(v)).astype(np.float32),
+    "list": lambda v: np.asarray(_sq(v)).tolist(),
+    "scalar": lambda v: 1.0,
+    "ravelled": lambda v: np.ravel(_sq(v)),
+    "None": lambda v: None,
+    "complex": lambda v: _sq(v) + 0j,
+    "masked": lambda v: np.ma.masked_array(_sq(v), mask=np.ones(np.shape(v), dtype=bool)),
+    "timedelta64": lambda v: np.zeros(np.shape(v), dtype="m8[s]"),
+    "huge int": lambda v: 10 ** 400,
+    "raises": lambda v: (_ for _ in ()).throw(FBoom("f failed")),
+}
+
+
+@FUZZ
+@given(x=st.one_of(FINITE, NUMBERS, points(), st.integers(1, 3).flatmap(
+           lambda m: arrays(rows=m, good=True))),
+       h=STEPS, method=METHOD, order=ORDER, kind=st.sampled_from(sorted(DERIVATIVE_RETURNS)))
+def test_derivative(x, h, method, order, kind):
+    g = DERIVATIVE_RETURNS[kind]
+    # For an array x, fastgrad calls f on whole arrays, the reference on each
+    # element's float (its docstring): what f returns is judged against
+    # another call, so a refused return may be refused with other words, and
+    # a scalar is fine per element only.  Everything else must agree.
+    by_element = not (isinstance(x, (int, float, np.generic))
+                      or (isinstance(x, np.ndarray) and x.ndim == 0))
+    same_in_both(lambda impl: impl.derivative(g, x, h, method=method, order=order), x, h,
+                 returns_differ=by_element)
+
+
+#: grad for check_grad, given the point.
+GRADS = {
+    "right": lambda p: [2.0 * float(v) for v in p],
+    "array": lambda p: np.array([2.0 * float(v) for v in p]),
+    "off": lambda p: [2.0 * float(v) + 1.0 for v in p],
+    "short": lambda p: [1.0],
+    "None": lambda p: None,
+    "strings": lambda p: ["1"] * len(p),
+    "nan": lambda p: [math.nan] * len(p),
+    "raises": lambda p: (_ for _ in ()).throw(FBoom("grad failed")),
+}
+
+
+@FUZZ
+@given(x=points(), h=STEPS, method=METHOD, order=ORDER,
+       kind=st.sampled_from(sorted(RETURNS) + ["float"] * 8),
+       grad=st.sampled_from(sorted(GRADS)),
+       direction=st.sampled_from(["all", "all", "random", "sideways", None]),
+       seed=st.sampled_from([0, 0, 7, None, 1.5, True]))
+def test_check_grad(x, h, method, order, kind, grad, direction, seed):
+    if seed is None and direction == "random":
+        seed = 3  # fresh entropy would draw another direction in each implementation
+    f = make_f(kind, False, False)
+    same_in_both(lambda impl: impl.check_grad(
+        f, GRADS[grad], x, h=h, method=method, order=order, direction=direction, seed=seed),
+        x, h)

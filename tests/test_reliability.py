@@ -3,6 +3,7 @@ to its argument, odd returns, pickled subclasses, the last good iterate,
 divergence, failing ctypes callbacks, the memory of a recorded path."""
 import ctypes
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -864,3 +865,46 @@ def test_a_timedelta64_is_no_real_number(case, impl):
     with pytest.raises(TypeError) as caught:
         call(impl)
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("x", [0.0, [0.0, 1.0]])
+def test_derivative_of_an_f_at_infinity_is_nan_without_a_warning(x, impl):
+    # f returns an int beyond the float range: inf at every stencil point, and
+    # inf - inf is nan, silently in both (fastgrad's numpy arithmetic warned).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = impl.derivative(lambda v: 10 ** 400 if np.ndim(v) == 0 else np.full(np.shape(v), np.inf),
+                            x)
+    assert bits(d if isinstance(x, list) else [d]) == ["nan"] * (len(x) if isinstance(x, list) else 1)
+
+
+def test_derivative_reads_a_masked_entry_as_nan(impl):
+    # fastgrad used the data under the mask (0 here); the reference reads each
+    # element's masked value as nan, with numpy's warning, as gradient() does.
+    def f(v):
+        return np.ma.masked_array(v * v, mask=np.ones(np.shape(v), dtype=bool))
+    with pytest.warns(UserWarning, match="converting a masked element to nan"):
+        d = impl.derivative(f, [0.0, 1.0])
+    assert bits(d) == ["nan", "nan"]
+
+
+@pytest.mark.parametrize("x, message", [
+    (np.array(1j), "x must be a real number or an array of them, got ndarray array(0.+1.j)"),
+    (np.array("a"), "x must be a real number or an array of them, got ndarray array('a', "
+                    "dtype='<U1')"),
+    ([1.0, np.array(1j)], "x must hold real numbers, but x[1] is ndarray array(0.+1.j)")])
+def test_derivative_of_a_0_d_array_of_no_real_number_is_refused(x, message, impl):
+    # Was "TypeError: len() of unsized object" from the contract's walk over x.
+    with pytest.raises(TypeError) as caught:
+        impl.derivative(lambda v: v * v, x)
+    assert str(caught.value) == message
+
+
+def test_derivative_with_a_step_that_overflows_raises_without_a_warning(impl):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError) as caught:
+            impl.derivative(lambda v: v * v, 0.0, h=1e308)
+    assert str(caught.value) == (
+        "h[0] = 1e+308 gives no usable step at x[0] = 0.0: the realised step "
+        "(x[i] + h) - (x[i] - h) rounds to 0 or is not finite")
