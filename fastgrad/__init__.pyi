@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._optimizers import SGD as SGD
 from ._optimizers import Adam as Adam
 from ._optimizers import Armijo as Armijo
+from ._optimizers import LBFGS as LBFGS
 from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
 from ._contract import PrecisionWarning as PrecisionWarning
@@ -25,7 +26,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo", "LBFGS",
            "PrecisionWarning",
            "show_config", "__version__"]
 
@@ -33,8 +34,8 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
 _Function = Union[Callable[..., Any], _CCallback]
 _Method = Literal["central", "forward", "backward"]
-_OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
-_Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
+_OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo", "lbfgs"]
+_Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo, LBFGS]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
 
 @overload

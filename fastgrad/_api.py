@@ -17,7 +17,7 @@ from . import _contract as contract
 from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
-from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
+from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
 from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
                         check_order, plan, sides)
@@ -30,7 +30,7 @@ _BOUNDED_ROWS = {key: _stencil.StencilRow(row, sides(row)) for key, row in STENC
 
 #: The compiled rule for each optimizer class (fastgrad.reference has the same table).
 _RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent.AdamRule,
-          Armijo: _descent.ArmijoRule}
+          Armijo: _descent.ArmijoRule, LBFGS: _descent.LBFGSRule}
 
 
 def _evaluator(f, args, n, unpack, vectorized):
