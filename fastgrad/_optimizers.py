@@ -252,15 +252,22 @@ class LBFGS:
 
     Examples
     --------
-    The Rosenbrock function from its standard start (-1.2, 1), in a few dozen
-    updates where plain gradient steps need thousands:
+    The Rosenbrock function from its standard start (-1.2, 1): 43 updates and 253
+    evaluations of f, where Armijo steps along -g need 16052 updates and 171181
+    evaluations:
 
     >>> import fastgrad
     >>> rosen = lambda x, y: (1 - x)**2 + 100 * (y - x**2)**2
-    >>> r = fastgrad.gradient_descent(rosen, [-1.2, 1.0], 1e-3, unpack=True,
-    ...                               optimizer=fastgrad.LBFGS(), method="forward")
-    >>> r.converged, r.x.round(4)
-    (True, array([1., 1.]))
+    >>> r = fastgrad.gradient_descent(rosen, [-1.2, 1.0], unpack=True, optimizer="lbfgs")
+    >>> r.converged, r.nit, r.nfev, r.x.round(6)
+    (True, 43, 253, array([1., 1.]))
+
+    Forward differences with steps sized for double precision (``h="auto"``) give
+    f with each gradient: 164 evaluations.
+
+    >>> fastgrad.gradient_descent(rosen, [-1.2, 1.0], unpack=True, optimizer="lbfgs",
+    ...                           method="forward", h="auto").nfev
+    164
     """
     memory: int = 10
     c1: float = 1e-4
