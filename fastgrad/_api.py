@@ -318,7 +318,9 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     f, x0, h, method, args, unpack, vectorized
         As for :func:`gradient` (x0 is the start point).
     learning_rate : float
-        Positive, finite step size (Armijo: the first trial step).
+        Positive, finite step size (Armijo: the first trial step of each update;
+        L-BFGS: the length of the first trial step of the first update,
+        ``x - learning_rate * g / |g|``).
     max_iter : int
         Most updates to make (>= 0); the gradient at the final x decides ``converged``.
     tol : float
@@ -328,10 +330,11 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         ``ftol * max(|f_k|, |f_{k+1}|, 1)`` (scipy's relative test); costs one
         evaluation of f per iterate.
     optimizer : None, str or optimizer object
-        None or "sgd": plain steps; "momentum", "nesterov", "adam", "armijo", or
-        ``fastgrad.Momentum(momentum, dampening, nesterov)``,
-        ``fastgrad.Adam(beta1, beta2, eps)``, ``fastgrad.Armijo(c, shrink, max_backtracks)``
-        with the update rules given in their docstrings.
+        None or "sgd": plain steps; "momentum", "nesterov", "adam", "armijo",
+        "lbfgs", or ``fastgrad.Momentum(momentum, dampening, nesterov)``,
+        ``fastgrad.Adam(beta1, beta2, eps)``, ``fastgrad.Armijo(c, shrink, max_backtracks)``,
+        ``fastgrad.LBFGS(memory, c1, c2, max_linesearch)`` with the update rules
+        given in their docstrings.
     callback : callable, optional
         ``callback(x)`` after each update, with a copy of the new iterate; returning
         a true value stops the run (once the gradient at x is known).

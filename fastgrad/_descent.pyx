@@ -235,7 +235,7 @@ cdef class LBFGSRule(Rule):
 
     def __cinit__(self, params, double learning_rate, *args):
         self.memory = min(params.memory, PY_SSIZE_T_MAX // 2)  # beyond any run's reach
-        self.max_linesearch = params.max_linesearch
+        self.max_linesearch = min(params.max_linesearch, PY_SSIZE_T_MAX)
         self.c1, self.c2 = params.c1, params.c2
         self.searches = True
         self.failure = WOLFE_FAILED
