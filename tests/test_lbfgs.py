@@ -265,8 +265,9 @@ def test_parameters_beyond_any_run_are_fine():
     fast, slow = run_both(Rosenbrock(), standard_start(4), optimizer=huge, record=True)
     assert_same_result(fast, slow)
     assert fast.converged
-    assert_same_result(fast, fastgrad.gradient_descent(Rosenbrock(), standard_start(4),
-                                                       optimizer="lbfgs", record=True))
+    assert fast.nit < 1000  # so memory=1000 keeps every pair too
+    assert_same_result(fast, fastgrad.gradient_descent(
+        Rosenbrock(), standard_start(4), optimizer=fastgrad.LBFGS(memory=1000), record=True))
 
 
 def test_a_linear_f_ends_with_a_failed_search_not_a_hang(impl):
