@@ -20,7 +20,8 @@ L-BFGS     d = -H g by the two-loop recursion over the last `memory` pairs
            s = x_{k+1} - x_k, y = g_{k+1} - g_k (pairs with s.y <= eps y.y are
            not kept), H_0 = (s.y / y.y) I from the newest pair; no pair (the
            first update, or after a reset): d = -g.  A line search along d,
-           first trial step 1 (lr with d = -g), finds a step satisfying the
+           first trial step 1 (lr / |g| with d = -g: a move of length lr),
+           finds a step satisfying the
            strong Wolfe conditions f(x + a d) <= f(x) + c1 a g.d and
            |g(x + a d).d| <= c2 |g.d| (Nocedal and Wright, algorithms 3.5 and
            3.6: brackets by doubling, zoom by safeguarded quadratic
@@ -222,7 +223,8 @@ class LBFGS:
     gradient); the line search then finds a step a with
     ``f(x + a d) <= f(x) + c1 a g.d`` and ``|g(x + a d).d| <= c2 |g.d|``, trying
     ``a = 1`` first.  On the first update (and after a reset) d = -g, and
-    ``learning_rate`` is the first trial step: ``x - learning_rate * g``.  Each
+    ``learning_rate`` is the length of the first trial step:
+    ``x - learning_rate * g / |g|``.  Each
     trial point costs one evaluation of f and, when the search needs it, a
     finite-difference gradient, which the next update then uses (with
     ``method="forward"`` f comes with the gradient, and a trial costs n + 1
