@@ -236,7 +236,8 @@ class LBFGS:
     Parameters
     ----------
     memory : int, default 10
-        Pairs kept, >= 1.
+        Pairs kept, >= 1 (each holds 2 n doubles; the rows are allocated as
+        pairs come, so a memory beyond the run's updates costs nothing).
     c1 : float, default 1e-4
         Sufficient-decrease constant, in (0, 1).
     c2 : float, default 0.9
