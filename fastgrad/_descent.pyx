@@ -19,7 +19,7 @@ watched for by the evaluators (every iteration evaluates f), by elapsed time.
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
-from libc.math cimport fabs, fmax, isfinite, sqrt, INFINITY, NAN
+from libc.math cimport copysign, fabs, fmax, isfinite, sqrt, INFINITY, NAN
 from libc.string cimport memcpy
 
 cimport numpy as cnp
@@ -218,6 +218,29 @@ cdef inline double dot(const double* a, const double* b, Py_ssize_t n) noexcept 
     return total
 
 
+cdef double fraction(double lo, double f_lo, double slope_lo, double hi, double f_hi,
+                     double slope_hi, bint slope_hi_known) noexcept nogil:
+    """Where to try next in [lo, hi], as a fraction t of the way from lo to hi: the
+    minimum of the cubic through f and the slope at both ends (Nocedal and Wright,
+    eq. 3.59), or, without the slope at hi (or a minimum), of the quadratic through
+    f at both and the slope at lo; kept within [0.1, 0.9]."""
+    cdef double width = hi - lo, t = 0.0, d1, disc, d2, a
+    cdef bint found = False
+    if slope_hi_known:
+        d1 = slope_lo + slope_hi - 3.0 * (f_lo - f_hi) / (lo - hi)
+        disc = d1 * d1 - slope_lo * slope_hi
+        if disc >= 0.0:
+            d2 = copysign(sqrt(disc), width)
+            a = hi - width * (slope_hi + d2 - d1) / (slope_hi - slope_lo + 2.0 * d2)
+            t = (a - lo) / width
+            found = True
+    if not found:
+        t = -slope_lo * width / (2.0 * (f_hi - f_lo - slope_lo * width))
+    if not t >= 0.1:  # nan too
+        return 0.1
+    return 0.9 if t > 0.9 else t
+
+
 cdef class LBFGSRule(Rule):
     """L-BFGS with a strong-Wolfe line search; the pairs (s, y) live in a ring of
     up to `memory` rows, grown as they come."""
@@ -330,8 +353,8 @@ cdef class LBFGSRule(Rule):
         sufficient decrease so far); until then the step doubles."""
         cdef Py_ssize_t n = self.n, i, trials
         cdef double lo = 0.0, f_lo = it.fx, slope_lo = slope, hi = 0.0, f_hi = 0.0
-        cdef double f_trial, slope_trial, width, t
-        cdef bint bracketed = False, finite, have_g
+        cdef double slope_hi = 0.0, f_trial, slope_trial, width
+        cdef bint bracketed = False, finite, have_g, slope_hi_known = False
         for trials in range(self.max_linesearch):
             finite = True
             for i in range(n):
@@ -350,12 +373,15 @@ cdef class LBFGSRule(Rule):
             if not isfinite(f_trial):
                 f_trial = INFINITY
             if f_trial > it.fx + self.c1 * step * slope or f_trial >= f_lo:
-                hi, f_hi, bracketed = step, f_trial, True
+                hi, f_hi, bracketed, slope_hi_known = step, f_trial, True, False
+                if have_g and isfinite(f_trial) and all_finite(self.gt, n):
+                    slope_hi = dot(self.gt, self.d, n)  # known for free (method="forward")
+                    slope_hi_known = True
             else:
                 if not have_g:
                     have_g = self.trial_gradient(ev, it)
                 if not have_g or not all_finite(self.gt, n):
-                    hi, f_hi, bracketed = step, INFINITY, True
+                    hi, f_hi, bracketed, slope_hi_known = step, INFINITY, True, False
                 else:
                     slope_trial = dot(self.gt, self.d, n)
                     if fabs(slope_trial) <= -self.c2 * slope:
@@ -366,21 +392,16 @@ cdef class LBFGSRule(Rule):
                     if not bracketed:
                         if slope_trial >= 0.0:
                             hi, f_hi, bracketed = lo, f_lo, True
+                            slope_hi, slope_hi_known = slope_lo, True
                     elif slope_trial * (hi - lo) >= 0.0:
-                        hi, f_hi = lo, f_lo
+                        hi, f_hi, slope_hi, slope_hi_known = lo, f_lo, slope_lo, True
                     lo, f_lo, slope_lo = step, f_trial, slope_trial
             if not bracketed:
                 step = 2.0 * step
             else:
-                # The minimum of the quadratic through f and the slope at lo and f at
-                # hi, kept within the middle 80 % of [lo, hi].
                 width = hi - lo
-                t = -slope_lo * width / (2.0 * (f_hi - f_lo - slope_lo * width))
-                if not t >= 0.1:
-                    t = 0.1
-                elif t > 0.9:
-                    t = 0.9
-                step = lo + t * width
+                step = lo + fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi,
+                                     slope_hi_known) * width
                 if step == lo or step == hi:
                     break
         return 0

@@ -523,6 +523,27 @@ def _dot(a, b):
     return total
 
 
+def _fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi):
+    """Where to try next in [lo, hi], as a fraction t of the way from lo to hi: the
+    minimum of the cubic through f and the slope at both ends (Nocedal and Wright,
+    eq. 3.59), or, without the slope at hi (or a minimum), of the quadratic through
+    f at both and the slope at lo; kept within [0.1, 0.9]."""
+    width = hi - lo
+    t = None
+    if slope_hi is not None:
+        d1 = slope_lo + slope_hi - 3.0 * (f_lo - f_hi) / (lo - hi)
+        disc = d1 * d1 - slope_lo * slope_hi
+        if disc >= 0.0:
+            d2 = math.copysign(math.sqrt(disc), width)
+            a = hi - width * (slope_hi + d2 - d1) / (slope_hi - slope_lo + 2.0 * d2)
+            t = (a - lo) / width
+    if t is None:
+        t = -slope_lo * width / (2.0 * (f_hi - f_lo - slope_lo * width))
+    if not t >= 0.1:  # nan too
+        return 0.1
+    return 0.9 if t > 0.9 else t
+
+
 class _LBFGSRule(_Rule):
     """L-BFGS with a strong-Wolfe line search (formulas in fastgrad/_optimizers.py)."""
     searches = True
@@ -585,7 +606,7 @@ class _LBFGSRule(_Rule):
         sufficient decrease so far); until then the step doubles."""
         c1, c2 = self.params.c1, self.params.c2
         lo, f_lo, slope_lo = 0.0, fx, slope
-        hi = f_hi = None
+        hi = f_hi = slope_hi = None
         evaluations = 0
         for _ in range(self.params.max_linesearch):
             trial = [xi + step * di for xi, di in zip(x, d)]
@@ -599,35 +620,31 @@ class _LBFGSRule(_Rule):
             if f_trial is None or not math.isfinite(f_trial):
                 f_trial = math.inf
             if f_trial > fx + c1 * step * slope or f_trial >= f_lo:
-                hi, f_hi = step, f_trial
+                hi, f_hi, slope_hi = step, f_trial, None
+                if (g_trial is not None and math.isfinite(f_trial)
+                        and all(math.isfinite(v) for v in g_trial)):
+                    slope_hi = _dot(g_trial, d)  # known for free (method="forward")
             else:
                 if g_trial is None:
                     g_trial, used, _ = self.gradient_at(trial)
                     evaluations += used
                 if g_trial is None or not all(math.isfinite(v) for v in g_trial):
-                    hi, f_hi = step, math.inf
+                    hi, f_hi, slope_hi = step, math.inf, None
                 else:
                     slope_trial = _dot(g_trial, d)
                     if abs(slope_trial) <= -c2 * slope:
                         return (trial, f_trial, g_trial), evaluations
                     if hi is None:
                         if slope_trial >= 0.0:
-                            hi, f_hi = lo, f_lo
+                            hi, f_hi, slope_hi = lo, f_lo, slope_lo
                     elif slope_trial * (hi - lo) >= 0.0:
-                        hi, f_hi = lo, f_lo
+                        hi, f_hi, slope_hi = lo, f_lo, slope_lo
                     lo, f_lo, slope_lo = step, f_trial, slope_trial
             if hi is None:
                 step = 2.0 * step
             else:
-                # The minimum of the quadratic through f and the slope at lo and f at hi,
-                # kept within the middle 80 % of [lo, hi].
                 width = hi - lo
-                t = -slope_lo * width / (2.0 * (f_hi - f_lo - slope_lo * width))
-                if not t >= 0.1:
-                    t = 0.1
-                elif t > 0.9:
-                    t = 0.9
-                step = lo + t * width
+                step = lo + _fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi) * width
                 if step == lo or step == hi:
                     break
         return None, evaluations

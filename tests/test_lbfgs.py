@@ -100,11 +100,11 @@ def test_a_c_callback_runs_the_compiled_tier_bit_identically(c_library):
 # differences) needs 132, 957 and 407 evaluations on the first three
 # (benchmarks/lbfgs.py measures both side by side).
 COUNTS = [
-    ([-1.2, 1.0], "forward", "auto", 2.2e-9, (41, 161)),
-    (standard_start(10), "forward", "auto", 2.2e-9, (78, 1135)),
+    ([-1.2, 1.0], "forward", "auto", 2.2e-9, (35, 134)),
+    (standard_start(10), "forward", "auto", 2.2e-9, (72, 970)),
     (SCIPY_START, "forward", "auto", 2.2e-9, (30, 354)),
-    ([-1.2, 1.0], "central", 1e-5, None, (42, 248)),
-    (standard_start(10), "central", 1e-5, None, (81, 1885)),
+    ([-1.2, 1.0], "central", 1e-5, None, (44, 258)),
+    (standard_start(10), "central", 1e-5, None, (78, 1776)),
 ]
 
 
@@ -196,16 +196,19 @@ def test_a_failed_line_search_stops_at_the_last_iterate(impl):
 
 
 def test_a_failure_later_in_the_run_keeps_its_progress(impl):
-    # |x| has no step meeting the curvature condition across its kink (the slope
-    # jumps from -1 to 1): the run makes progress, then stops where it was.
-    def kink(x):
-        return abs(x[0] - 0.3) + 0.01 * x[1] * x[1]
-    r = impl.gradient_descent(kink, [2.0, 1.0], 0.5, optimizer="lbfgs", tol=1e-12,
-                              max_iter=500)
+    # Forward differences with h = 1e-5 are off by ~1e-3 near Rosenbrock's minimum:
+    # there the slopes along d are noise, no step meets the curvature condition
+    # (nor along -g), and the run stops where it was, with everything it gained.
+    f = Rosenbrock()
+    r = impl.gradient_descent(f, [-1.2, 1.0], 0.1, optimizer="lbfgs", method="forward",
+                              tol=1e-8)
     assert not r.converged
-    assert r.message.startswith(f"stopped at iteration {r.nit}: the line search found no step")
-    assert r.nit >= 1 and r.fun < kink([2.0, 1.0])
-    assert r.fun == kink(r.x)
+    assert (r.nit, r.nfev) == (35, 331)
+    assert r.message == ("stopped at iteration 35: the line search found no step satisfying "
+                         "the Wolfe conditions in 20 trials, nor along -g (gradient norm "
+                         "0.000640672); x is the last iterate")
+    assert r.fun == f(r.x) and r.fun < 1e-5
+    assert np.allclose(r.x, 1.0, rtol=0, atol=1e-2)
 
 
 def test_the_named_optimizer_is_the_default_object():
