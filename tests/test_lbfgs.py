@@ -280,3 +280,19 @@ def test_a_linear_f_ends_with_a_failed_search_not_a_hang(impl):
     r = impl.gradient_descent(lambda x, y: -x - y, [0.0, 0.0], unpack=True, optimizer="lbfgs")
     assert (r.nit, r.converged, r.nfev) == (0, False, 1 + 4 + 20 * 5)
     assert r.message.startswith("stopped at iteration 0: the line search found no step")
+
+
+def test_bounds_are_refused_before_f_is_called(impl):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x[0] ** 2
+
+    with pytest.raises(ValueError) as info:
+        impl.gradient_descent(f, [1.0], optimizer="lbfgs", bounds=([0.0], [2.0]))
+    assert str(info.value) == (
+        "bounds are not supported by LBFGS(memory=10, c1=0.0001, c2=0.9, max_linesearch=20): "
+        "its line search and curvature pairs assume steps that are not projected (L-BFGS-B is "
+        "not implemented); use optimizer='sgd' or 'armijo' with bounds")
+    assert calls == []
