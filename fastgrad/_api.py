@@ -14,8 +14,8 @@ import numpy as np
 
 from . import _arguments as arguments
 from . import _contract as contract
-from . import _batch, _descent, _stencil
-from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
+from . import _batch, _descent, _stencil, _workers
+from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import descent_result
@@ -33,9 +33,14 @@ _RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent
           Armijo: _descent.ArmijoRule}
 
 
-def _evaluator(f, args, n, unpack, vectorized):
-    """The evaluation tier for f: compiled, vectorized or one Python call per point."""
+def _evaluator(f, args, n, unpack, vectorized, workers=None):
+    """The evaluation tier for f: compiled, vectorized or one Python call per point;
+    spread over workers= (an opened ``_workers.Engine``) if given."""
     args = tuple(args)  # a tuple subclass (a namedtuple) is passed on as its items
+    if workers is not None:
+        workers.check_sendable(f, args)
+        return MapEvaluator(workers, f, args, n, unpack, vectorized,
+                            contract.vectorized_rows_per_call(n))
     if vectorized:
         return VectorizedEvaluator(f, args, n, unpack, contract.vectorized_rows_per_call(n))
     # The compiled tier, unless a Python subclass redefines what calling f means.
@@ -56,7 +61,7 @@ def _stencil_row(method, order):
     return _ROWS[method, DEFAULT_ORDER[method] if order is None else check_order(method, order)]
 
 
-def _prepare(f, x, h, method, order, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     """The checked arguments and the evaluator, in the reference's order of checks."""
     f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     x = arguments.point(x)
@@ -66,7 +71,7 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     vectorized = contract.check_flag(vectorized, "vectorized")
     if type(h) is str:  # "auto": the relative-step constants
         h = _kernel_steps(h, row)
-    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
+    return _evaluator(f, args, x.shape[0], unpack, vectorized, workers), x, h, row
 
 
 def _kernel_steps(h, row):
@@ -138,7 +143,7 @@ def _box(bounds, x, r=None):
 
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference gradient of a scalar function f at x.
 
     Parameters
@@ -206,7 +211,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
     array([ 2., -2.])
     """
-    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient, locals())  # back here with the engine opened
+    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
     if bounds is None:  # the common case first: nothing more to check
@@ -264,7 +271,7 @@ def _doubled(h):
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          args=(), unpack=False, vectorized=False):
+                          args=(), unpack=False, vectorized=False, workers=None):
     """One gradient-descent step: ``x - learning_rate * gradient(f, x, h, ...)``.
 
     Parameters
@@ -291,7 +298,9 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     >>> fastgrad.gradient_descent_step(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25, unpack=True)
     array([ 0.5, -0.5])
     """
-    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent_step, locals())
+    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if type(h) is str:
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
@@ -305,7 +314,7 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, optimizer=None, args=(), unpack=False,
-                     vectorized=False, callback=None, record=False):
+                     vectorized=False, callback=None, record=False, workers=None):
     """Minimise f by gradient descent with finite-difference gradients.
 
     Each iteration k computes g = gradient(f, x_k); stops (converged) if
@@ -367,7 +376,9 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     ...                           optimizer="nesterov").nit
     64
     """
-    evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent, locals())  # one pool for the whole run
+    evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized, workers)
     if type(h) is str:
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
@@ -387,7 +398,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None):
+                   unpack=False, vectorized=False, num_threads=None, workers=None):
     """Gradients of f at the m points in the rows of X.
 
     Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
@@ -423,6 +434,8 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     array([[ 2.,  4.],
            [ 6., -2.]])
     """
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_batch, locals())
     f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     points = arguments.batch(X)
     m, n = points.shape
@@ -434,11 +447,14 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         steps = _kernel_steps(steps, row)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
-    threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
-                  4 * (os.cpu_count() or 1))
+    requested = contract.check_threads(num_threads, _batch.max_threads())
+    threads = min(requested, m, 4 * (os.cpu_count() or 1))
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    evaluator = _evaluator(f, args, n, unpack, vectorized)
+    if num_threads is not None and requested > 1 and (
+            workers is not None or not contract.compiled_tier(f, args, unpack, vectorized)):
+        raise contract.threads_need_workers(requested)  # never silently serial
+    evaluator = _evaluator(f, args, n, unpack, vectorized, workers)
     if bounds is None:
         G = _batch.gradient_batch(evaluator, points, steps, row, threads)
     else:

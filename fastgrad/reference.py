@@ -19,6 +19,7 @@ import math
 import warnings
 
 from . import _contract as contract
+from . import _workers
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
@@ -32,11 +33,15 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 
 # -- evaluating f -------------------------------------------------------------
 
-def _evaluator(f, args, unpack, vectorized):
+def _evaluator(f, args, unpack, vectorized, workers=None):
     """A function values(x, points) -> [f at each point], in order.
 
     A point is (i, v): x with coordinate i replaced by v, or (None, None) for x.
+    workers: an opened ``_workers.Engine`` to spread the points over.
     """
+    if workers is not None:
+        return _spread_evaluator(f, args, unpack, vectorized, workers)
+
     def point(x, i, v):
         p = list(x)
         if i is not None:
@@ -73,6 +78,40 @@ def _evaluator(f, args, unpack, vectorized):
             if contract.is_low_precision(result):
                 seen["low_precision"] = True
             out.extend(contract.vectorized_values(result, len(block)))
+        return out
+    values.seen = seen
+    return values
+
+
+def _spread_evaluator(f, args, unpack, vectorized, engine):
+    """values(x, points) for workers=: chunks of the points, one task each
+    (``_workers.evaluate_chunk`` runs f on a worker); what f returned is read
+    here, in order, as the serial evaluator reads it."""
+    args = tuple(args)
+    engine.check_sendable(f, args)
+    seen = {"low_precision": False}
+
+    def values(x, points):
+        most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
+        size = engine.chunk_size(len(points), most)
+        chunks = [points[start:start + size] for start in range(0, len(points), size)]
+        tasks = [(f, args, unpack, vectorized, False, [list(x)],
+                  [(0, -1 if i is None else i, v) for i, v in chunk]) for chunk in chunks]
+        out = []
+
+        def consume(k, result):
+            if vectorized:
+                result = result[0]
+                if contract.is_low_precision(result):
+                    seen["low_precision"] = True
+                out.extend(contract.vectorized_values(result, len(chunks[k])))
+                return
+            for value in result:
+                if contract.is_low_precision(value):  # float32: a fixed h is too small
+                    seen["low_precision"] = True
+                out.append(contract.as_real(value))
+
+        engine.run(tasks, consume)
         return out
     values.seen = seen
     return values
@@ -184,13 +223,13 @@ def _gradient_at(values, x, plan, center):
     return g, len(points)
 
 
-def _prepare(f, x, h, method, order, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     f = contract.as_objective(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
     row = stencil_row(contract.check_method(method), order)
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
-                        contract.check_flag(vectorized, "vectorized"))
+                        contract.check_flag(vectorized, "vectorized"), workers)
     return values, x, _Steps(h, row), row
 
 
@@ -240,9 +279,12 @@ def _adaptive(values, x, row, box, full_output):
 # -- the public functions -----------------------------------------------------
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient, locals())  # back here with the engine opened
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     full_output = contract.check_flag(full_output, "full_output")
     box = contract.check_bounds(bounds, x)
     if steps.fixed == "adaptive":
@@ -276,17 +318,23 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None):
+                   unpack=False, vectorized=False, num_threads=None, workers=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_batch, locals())
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)
     if h == "adaptive":
         raise contract.gradient_only("gradient_batch")
-    contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
-    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
-                        contract.check_flag(vectorized, "vectorized"))
+    requested = contract.check_threads(num_threads, 1)  # the reference is serial
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    if num_threads is not None and requested > 1 and (
+            workers is not None or not contract.compiled_tier(f, args, unpack, vectorized)):
+        raise contract.threads_need_workers(requested)  # as fastgrad: never silently serial
+    values = _evaluator(f, args, unpack, vectorized, workers)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
@@ -302,9 +350,12 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          args=(), unpack=False, vectorized=False):
+                          args=(), unpack=False, vectorized=False, workers=None):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent_step, locals())
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     if steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
@@ -314,9 +365,12 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, optimizer=None, args=(), unpack=False,
-                     vectorized=False, callback=None, record=False):
+                     vectorized=False, callback=None, record=False, workers=None):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
-    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent, locals())  # one pool for the whole run
+    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized,
+                                     workers)
     if steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(

@@ -1,0 +1,217 @@
+"""workers=: speed-up against the number of workers, and each engine's overhead per task.
+
+    python benchmarks/workers.py            # full run: about 5 minutes
+    python benchmarks/workers.py --quick    # about 30 s (CI)
+
+Writes workers.md and workers.json to benchmarks/results/ (--quick:
+benchmarks/results/quick/; --out DIR: elsewhere).  Measured side by side in one
+run:
+
+* speed-up of one ``fastgrad.gradient`` (central, 2n evaluations) of an f
+  costing 10 ms or 100 ms -- sleep-bound (``time.sleep``: scales past the
+  cores) or CPU-bound (a busy loop: at most the cores) -- for n = 8 ... 64, on
+  threads (a ThreadPoolExecutor's map), processes (a warm ProcessPoolExecutor,
+  and ``workers=k``, which starts and closes its own pool in the call) and a
+  warm Dask LocalCluster (one worker process a worker, one thread each);
+* each engine's overhead per task: tasks of one evaluation of an f that does
+  nothing;
+* the issue's targets: f of 0.1 s, n = 4 (8 evaluations) on 8 threads, 4
+  processes (workers=4) and a warm 4-worker LocalCluster;
+* the model of the README ("Beyond one machine") checked at small scale: the
+  predicted time of a gradient on a LocalCluster against the measured one.
+
+Serial times are 2n times f's measured cost (plus the serial gradient's own
+time, measured at 10 ms).  Nothing here asserts anything about speed.
+"""
+import argparse
+import concurrent.futures
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import fastgrad
+from fastgrad import _workers
+
+HERE = Path(__file__).resolve().parent
+
+
+def sleep_f(x, cost):
+    time.sleep(cost)
+    return float(np.dot(x, x))
+
+
+def busy_f(x, cost):
+    end = time.perf_counter() + cost
+    while time.perf_counter() < end:
+        pass
+    return float(np.dot(x, x))
+
+
+def noop(x):
+    return 0.0
+
+
+def best(call, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def per_task(workers, tasks=200):
+    """Seconds of overhead per task: `tasks` tasks of one no-op evaluation each."""
+    task = (noop, (), False, False, True, np.zeros((1, 2)), [(0, -1, 0.0)])
+    with _workers.Engine(workers) as engine:
+        engine.count = None  # one point a task, whatever the engine's size
+        start = time.perf_counter()
+        engine.run([task] * tasks, lambda i, result: None)
+        return (time.perf_counter() - start) / tasks
+
+
+def model(n_points, workers, cost, overhead):
+    """The time the README's model predicts for one gradient: the points in
+    chunks (fastgrad._workers' policy), rounds of chunks over the workers."""
+    chunk = max(1, math.ceil(n_points / (_workers.TASKS_PER_WORKER * workers)))
+    tasks = math.ceil(n_points / chunk)
+    rounds = math.ceil(tasks / workers)
+    return rounds * (chunk * cost + overhead)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--out", type=Path)
+    options = parser.parse_args(argv)
+    out = options.out or (HERE / "results" / ("quick" if options.quick else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    quick = options.quick
+    costs = (0.01,) if quick else (0.01, 0.1)
+    sizes = (8,) if quick else (8, 16, 32, 64)
+    counts = (2, 4, 8) if quick else (2, 4, 8, 16)
+    cluster_counts = (2,) if quick else (2, 4)
+    repeats = 1 if quick else 2
+    rows, overheads, targets, checks = [], {}, {}, []
+
+    from distributed import Client, LocalCluster
+
+    def log(*args):
+        print(*args, file=sys.stderr, flush=True)
+
+    threads = {k: concurrent.futures.ThreadPoolExecutor(k) for k in counts}
+    processes = {k: concurrent.futures.ProcessPoolExecutor(k) for k in counts}
+    for pool in processes.values():  # warm: every process started
+        list(pool.map(noop, [0.0] * 64))
+    clusters = {}
+    try:
+        for k in cluster_counts:
+            cluster = LocalCluster(n_workers=k, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0")
+            clusters[k] = (cluster, Client(cluster, set_as_default=False))
+            clusters[k][1].wait_for_workers(k)
+
+        engines = {}
+        for k in counts:
+            engines[f"threads {k}"] = (k, threads[k].map)
+            engines[f"processes {k}"] = (k, processes[k])
+            engines[f"workers={k}"] = (k, k)
+        for k in cluster_counts:
+            engines[f"LocalCluster {k}"] = (k, clusters[k][1])
+
+        log("overhead per task")
+        for name, (k, workers) in engines.items():
+            if name.startswith("workers="):
+                continue
+            per_task(workers, 20)  # warm
+            overheads[name] = per_task(workers)
+            log(f"  {name}: {overheads[name] * 1e6:.0f} us")
+        start = time.perf_counter()
+        fastgrad.gradient(noop, np.zeros(2), workers=2)
+        overheads["workers=2 (pool start and close, one call)"] = time.perf_counter() - start
+
+        for cost in costs:
+            one = best(lambda: sleep_f(np.zeros(2), cost), 3)
+            for kind, f in (("sleep", sleep_f), ("cpu", busy_f)):
+                for n in sizes:
+                    x = np.linspace(-1.0, 1.0, n)
+                    serial = 2 * n * one
+                    for name, (k, workers) in engines.items():
+                        if kind == "cpu" and name.startswith("threads"):
+                            continue  # the GIL: a busy Python loop never scales on threads
+                        if quick and name.startswith("workers=") and k > 2:
+                            continue
+                        t = best(lambda: fastgrad.gradient(f, x, args=(cost,),
+                                                           workers=workers), repeats)
+                        rows.append(dict(f=kind, cost=cost, n=n, engine=name, workers=k,
+                                         seconds=t, serial=serial, speedup=serial / t))
+                        log(f"  {kind} {cost * 1e3:.0f} ms n={n} {name}: {t:.3f} s, "
+                            f"x{serial / t:.2f}")
+
+        # The issue's targets: f of 0.1 s, n = 4.
+        x4 = np.linspace(-1.0, 1.0, 4)
+        with concurrent.futures.ThreadPoolExecutor(8) as pool8:
+            targets["8 threads (target <= 0.3 s)"] = best(
+                lambda: fastgrad.gradient(sleep_f, x4, args=(0.1,), workers=pool8.map), 2)
+        targets["workers=4 processes, pool made in the call (target <= 0.6 s)"] = best(
+            lambda: fastgrad.gradient(sleep_f, x4, args=(0.1,), workers=4), 2)
+        k4 = max(cluster_counts)
+        targets[f"warm {k4}-worker LocalCluster (target <= 0.5 s)"] = best(
+            lambda: fastgrad.gradient(sleep_f, x4, args=(0.1,), workers=clusters[k4][1]), 2)
+
+        # The model against the LocalCluster at small scale.
+        for k in cluster_counts:
+            for n in sizes[:2]:
+                cost = costs[-1]
+                o = overheads[f"LocalCluster {k}"]
+                measured = [r["seconds"] for r in rows if r["f"] == "sleep"
+                            and r["cost"] == cost and r["n"] == n
+                            and r["engine"] == f"LocalCluster {k}"][0]
+                checks.append(dict(workers=k, n=n, cost=cost, overhead=o,
+                                   predicted=model(2 * n, k, cost, o), measured=measured))
+    finally:
+        for pool in list(threads.values()) + list(processes.values()):
+            pool.shutdown()
+        for cluster, client in clusters.values():
+            client.close()
+            cluster.close()
+
+    lines = [f"# workers= ({'quick' if quick else 'full'} run, {os.cpu_count()} cores, "
+             f"{platform.python_version()})", "",
+             "## Overhead per task (one no-op evaluation a task)", "",
+             "| engine | overhead |", "|---|---|"]
+    for name, o in overheads.items():
+        lines.append(f"| {name} | {o * 1e6:.0f} us |")
+    lines += ["", "## The issue's targets: f of 0.1 s (sleep), n = 4, 8 evaluations", "",
+              "| engine | time |", "|---|---|"]
+    for name, t in targets.items():
+        lines.append(f"| {name} | {t:.3f} s |")
+    lines += ["", "## Speed-up over serial (2n x f's cost)", "",
+              "| f | cost | n | engine | time | speed-up | per worker |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['f']} | {r['cost'] * 1e3:.0f} ms | {r['n']} | {r['engine']} | "
+                     f"{r['seconds']:.3f} s | {r['speedup']:.2f} | "
+                     f"{r['speedup'] / r['workers']:.2f} |")
+    lines += ["", "## The README's model against the LocalCluster", "",
+              "time = rounds x (chunk x cost + overhead per task)", "",
+              "| workers | n | f | predicted | measured |", "|---|---|---|---|---|"]
+    for c in checks:
+        lines.append(f"| {c['workers']} | {c['n']} | {c['cost'] * 1e3:.0f} ms | "
+                     f"{c['predicted']:.3f} s | {c['measured']:.3f} s |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    (out / "workers.md").write_text(text, encoding="utf-8")
+    (out / "workers.json").write_text(json.dumps(
+        dict(cores=os.cpu_count(), python=platform.python_version(),
+             load=os.getloadavg(), overheads=overheads, targets=targets, rows=rows,
+             model_checks=checks), indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
