@@ -189,6 +189,17 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         instead of the array: the error is estimated from a second gradient
         with steps 2h and one more evaluation of f at x (2k + 1 evaluations
         for a stencil of k points; see ``fastgrad._accuracy``).
+    workers : None, int, map-like callable, Executor or dask Client
+        Where f is evaluated: None, in this thread; an int k, on k processes
+        (-1: all cores) of a pool made for the call and closed by it; a
+        callable ``workers(func, iterable)`` like ``Pool.map`` or
+        ``ThreadPoolExecutor(k).map``; a ``concurrent.futures.Executor``; a
+        ``dask.distributed.Client``.  The stencil's points go out in chunks of
+        consecutive points (about 4 per worker); the results, nfev and errors
+        are those of a serial run, bit for bit.  For an expensive f (see
+        README, "Beyond one machine"); f and args must pickle for processes
+        and Dask.  An exception of f propagates; a worker process that dies
+        raises RuntimeError; Ctrl-C cancels the outstanding evaluations.
 
     Returns
     -------
@@ -198,17 +209,26 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     Raises
     ------
     TypeError
-        f not callable, x or h not real numbers, f not returning a real scalar.
+        f not callable, x or h not real numbers, f not returning a real scalar;
+        workers of another kind, or f or args that cannot be pickled for
+        worker processes (before anything runs).
     ValueError
         x empty, not 1-D or not finite; h, method or order invalid; h too small
         for x[i] (the realised step rounds to 0); bounds with lb > ub, x outside
         them, or no room for a stencil at x[i]; h="adaptive" with bounds;
-        vectorized f returning a wrong shape.
+        vectorized f returning a wrong shape; workers an int below 1 but -1.
+    RuntimeError
+        A worker process died (workers=).
 
     Examples
     --------
     >>> import fastgrad
     >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
+    array([ 2., -2.])
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(4) as pool:  # f's 4 evaluations at once
+    ...     fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True,
+    ...                       workers=pool.map)
     array([ 2., -2.])
     """
     if workers is not None and type(workers) is not _workers.Engine:
@@ -276,7 +296,7 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
     Parameters
     ----------
-    f, x, h, method, args, unpack, vectorized
+    f, x, h, method, args, unpack, vectorized, workers
         As for :func:`gradient`.
     learning_rate : float
         Positive, finite step size.
@@ -326,6 +346,10 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     ----------
     f, x0, h, method, args, unpack, vectorized
         As for :func:`gradient` (x0 is the start point).
+    workers
+        As for :func:`gradient`: every evaluation of f (the gradients, and f
+        at the iterates) goes to the workers; a pool made for workers=k
+        serves the whole run.
     learning_rate : float
         Positive, finite step size (Armijo: the first trial step).
     max_iter : int
@@ -407,8 +431,11 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     num_threads : int, optional
         Threads for a compiled objective (``fastgrad.objectives``, or a C
         callback); default: all cores (``OMP_NUM_THREADS`` respected).  Other
-        tiers evaluate f from the calling thread; a vectorized f gets the
-        stencils of many rows in one call (up to 65536 points).
+        tiers evaluate f from the calling thread (num_threads > 1 for them is
+        a ValueError: use workers=); a vectorized f gets the stencils of
+        many rows in one call (up to 65536 points).
+    workers
+        As for :func:`gradient`: the stencils of many rows go out at once.
 
     Returns
     -------
@@ -422,7 +449,7 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     TypeError, ValueError
         As for :func:`gradient`, with X (not 2-D, empty, ragged, not real or
         not finite) in place of x; ValueError for num_threads not a positive
-        int.  Every row's stencil is checked before f is evaluated: h too
+        int, or above 1 on a tier that cannot use threads.  Every row's stencil is checked before f is evaluated: h too
         small for some X[r, i] raises ValueError naming the row and the
         coordinate.
 
