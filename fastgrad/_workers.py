@@ -161,6 +161,15 @@ class Engine:
                     consume(i, result)
                 return
             futures = self.submit(tasks)
+            if self.kind == "dask":
+                try:  # the common case in one round trip to the scheduler
+                    results = self.workers.gather(futures)
+                except Exception:  # below, in order: the first failure raises
+                    pass
+                else:
+                    for i, result in enumerate(results):
+                        consume(i, result)
+                    return
             for i, future in enumerate(futures):
                 consume(i, future.result())
         except BaseException as error:
