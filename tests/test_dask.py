@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import dask
 import dask.array as da
 import numpy as np
 import pytest
@@ -18,12 +19,14 @@ import fastgrad.dask
 import fastgrad.reference
 from fastgrad.objectives import Rosenbrock
 
-from test_workers import BATCH, X0, bits, descent_bits, explode, rosen, rosen_rows
+from test_workers import BATCH, X0, bits, descent_bits, die, explode, rosen, rosen_rows
 
 
 @pytest.fixture(scope="module")
 def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+    # A task whose worker dies is not retried (Dask's default retries it on 3
+    # more workers, each death costing a restart): test_a_dying_worker is quick.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       dashboard_address=":0") as cluster, Client(cluster) as client:
         yield client
 
@@ -124,3 +127,12 @@ def test_without_dask_the_import_error_names_the_extra(tmp_path):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=tmp_path)
     assert (run.returncode, run.stdout, run.stderr) == (0, "[1.] [1.0]\n", "")
+
+
+@pytest.mark.parametrize("impl", [fastgrad, fastgrad.reference], ids=["fast", "reference"])
+def test_a_dying_worker_is_a_clear_error_naming_workers(impl, client):
+    # (last of the module: the nanny restarts the worker in the background)
+    with pytest.raises(RuntimeError, match=r"^workers: a worker process died while evaluating "
+                                           r"f \(KilledWorker: .*\); the outstanding "
+                                           r"evaluations were cancelled$"):
+        impl.gradient(die, [1.0, 2.0, 3.0], workers=client)
