@@ -20,8 +20,8 @@ run:
 * the model of the README ("Beyond one machine") checked at small scale: the
   predicted time of a gradient on a LocalCluster against the measured one.
 
-Serial times are 2n times f's measured cost (plus the serial gradient's own
-time, measured at 10 ms).  Nothing here asserts anything about speed.
+Serial times are 2n times f's measured cost (the best of 3 calls; busy_f does
+a fixed amount of work, calibrated at the start).  Nothing here asserts anything about speed.
 """
 import argparse
 import concurrent.futures
@@ -46,11 +46,24 @@ def sleep_f(x, cost):
     return float(np.dot(x, x))
 
 
-def busy_f(x, cost):
-    end = time.perf_counter() + cost
-    while time.perf_counter() < end:
-        pass
+def spin(count):
+    total = 0
+    for i in range(count):
+        total += i
+    return total
+
+
+def busy_f(x, cost, spins_per_second):
+    """CPU-bound: a fixed amount of work, `cost` seconds of it on an idle core
+    (so that workers sharing a core take longer, as real work does)."""
+    spin(int(cost * spins_per_second))
     return float(np.dot(x, x))
+
+
+def calibrate():
+    """Loop iterations per second of one core (the best of a few tries)."""
+    count = 10**6
+    return count / best(lambda: spin(count), 5)
 
 
 def noop(x):
@@ -107,18 +120,22 @@ def main(argv=None):
     def log(*args):
         print(*args, file=sys.stderr, flush=True)
 
+    spins_per_second = calibrate()
+    log(f"busy_f: {spins_per_second:.3g} loop iterations a second")
+
     def measure(engines):
         """The speed-up rows of these engines."""
         for cost in costs:
-            one = best(lambda: sleep_f(np.zeros(2), cost), 3)
-            for kind, f in (("sleep", sleep_f), ("cpu", busy_f)):
+            for kind, f, args in (("sleep", sleep_f, (cost,)),
+                                  ("cpu", busy_f, (cost, spins_per_second))):
+                one = best(lambda: f(np.zeros(2), *args), 3)  # serial: 2n of these
                 for n in sizes:
                     x = np.linspace(-1.0, 1.0, n)
                     serial = 2 * n * one
                     for name, (k, workers) in engines.items():
                         if kind == "cpu" and name.startswith("threads"):
                             continue  # the GIL: a busy Python loop never scales on threads
-                        t = best(lambda: fastgrad.gradient(f, x, args=(cost,),
+                        t = best(lambda: fastgrad.gradient(f, x, args=args,
                                                            workers=workers),
                                  repeats if cost < 0.05 else 1)
                         rows.append(dict(f=kind, cost=cost, n=n, engine=name, workers=k,
@@ -188,7 +205,8 @@ def main(argv=None):
             cluster.close()
 
     lines = [f"# workers= ({'quick' if quick else 'full'} run, {os.cpu_count()} cores, "
-             f"{platform.python_version()})", "",
+             f"{platform.python_version()}, load average "
+             f"{', '.join(f'{v:.1f}' for v in os.getloadavg())})", "",
              "## Overhead per task (one no-op evaluation a task)", "",
              "| engine | overhead |", "|---|---|"]
     for name, o in overheads.items():
@@ -214,6 +232,7 @@ def main(argv=None):
     (out / "workers.md").write_text(text, encoding="utf-8")
     (out / "workers.json").write_text(json.dumps(
         dict(cores=os.cpu_count(), python=platform.python_version(),
+             spins_per_second=spins_per_second,
              load=os.getloadavg(), overheads=overheads, targets=targets, rows=rows,
              model_checks=checks), indent=1), encoding="utf-8")
 
