@@ -27,7 +27,7 @@ else:
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning",
+           "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -139,6 +139,68 @@ def gradient_descent(
     record: bool = False,
     workers: _Workers = None,
 ) -> DescentResult: ...
+def jacobian(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[False] = False,
+) -> NDArray[np.float64]: ...
+
+class Jacobian:
+    def __init__(
+        self,
+        f: _Function,
+        h: _Step = 1e-5,
+        *,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[False] = False,
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: float,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: ArrayLike,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> Union[float, NDArray[np.float64]]: ...
+def check_grad(
+    f: Callable[..., Any],
+    grad: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    h: _Step = "auto",
+    method: _Method = "central",
+    order: Optional[int] = None,
+    direction: Literal["all", "random"] = "all",
+    seed: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
 @overload
 def show_config(mode: Literal["stdout"] = "stdout") -> None: ...
 @overload

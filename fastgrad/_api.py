@@ -44,8 +44,10 @@ def _evaluator(f, args, n, unpack, vectorized, workers=None):
     if vectorized:
         return VectorizedEvaluator(f, args, n, unpack, contract.vectorized_rows_per_call(n))
     # The compiled tier, unless a Python subclass redefines what calling f means.
+    # (A vector-valued objective is for jacobian(): called from Python it returns
+    # an array, which the Python tier refuses as the reference does.)
     if isinstance(f, Objective) and type(f).__call__ is Objective.__call__ \
-            and not args and not unpack:
+            and not args and not unpack and not f.outputs:
         return CompiledEvaluator(f)
     return PythonEvaluator(f, args, n, unpack)
 

@@ -2,6 +2,9 @@ from typing import Any, Callable
 
 class Evaluator:
     low_precision: bool
+    m: int
+    vector: bool
+    def expect_vector(self) -> None: ...
 
 class PythonEvaluator(Evaluator):
     def __init__(self, f: Callable[..., Any], args: tuple[Any, ...], n: int, unpack: bool) -> None: ...

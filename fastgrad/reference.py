@@ -251,6 +251,11 @@ def _gradient_at(values, x, plan, center):
     center: f(x) is evaluated first (the row needs it, or bounds may)."""
     points = _stencil(x, plan, center)
     fv = values(x, points)
+    return _combine(fv, x, plan, center), len(points)
+
+
+def _combine(fv, x, plan, center):
+    """The gradient from f's values fv at the stencil's points (in evaluation order)."""
     first = 1 if center else 0
     per_coordinate = len(plan[0][0].point_offsets)  # the same for every side of a row
     g = []
@@ -261,7 +266,7 @@ def _gradient_at(values, x, plan, center):
             term = weight * (fv[0] if offset == 0 else next(at))
             total = term if total is None else total + term  # 0.0 + -0.0 would lose a sign
         g.append(total / _span(x[i], hi, row))
-    return g, len(points)
+    return g
 
 
 def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
@@ -648,3 +653,176 @@ class _ArmijoRule(_Rule):
 
 #: The rule for each optimizer class (fastgrad._api has the same table of compiled rules).
 _RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule}
+
+
+# -- more derivatives: jacobian, derivative, check_grad --------------------------
+
+def _vector_evaluator(f, args, unpack, vectorized):
+    """As _evaluator, for an f returning m values: values(x, points) -> [[m floats]
+    per point]; values.m is the m of f's first value (None before)."""
+    seen = {"low_precision": False}
+    state = {"m": None}
+
+    def point(x, i, v):
+        p = list(x)
+        if i is not None:
+            p[i] = v
+        return p
+
+    def note(low):
+        if low:
+            seen["low_precision"] = True
+
+    if not vectorized:
+        def values(x, points):
+            out = []
+            for i, v in points:
+                p = point(x, i, v)
+                result = f(*p, *args) if unpack else f(p, *args)
+                row, low = contract.vector_values(result, state["m"])
+                note(low)
+                state["m"] = len(row)
+                out.append(row)
+            return out
+    else:
+        def values(x, points):
+            rows = contract.vectorized_rows_per_call(len(x))
+            out = []
+            for start in range(0, len(points), rows):
+                block = [point(x, i, v) for i, v in points[start:start + rows]]
+                if unpack:
+                    result = f(*[list(column) for column in zip(*block)], *args)
+                else:
+                    result = f(block, *args)
+                got, low = contract.vectorized_vector_values(result, len(block), state["m"])
+                note(low)
+                state["m"] = len(got[0])
+                out.extend(got)
+            return out
+    values.seen = seen
+    return values
+
+
+def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_output,
+                 vector=True):
+    """(f(x) as a list of m, J as m lists of n): jacobian's checks in fastgrad's order,
+    f(x) first, then the stencil's points without f(x)."""
+    f = contract.as_objective(f, args)
+    row = stencil_row(contract.check_method(method), order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    if contract.check_flag(full_output, "full_output"):
+        raise contract.jacobian_option_refused("full_output", full_output)
+    if isinstance(h, str) and h == "adaptive":
+        raise contract.jacobian_option_refused("h", h)
+    x = contract.point_values(x)
+    steps = _Steps(contract.step_values(h, len(x)), row)
+    box = contract.check_bounds(bounds, x)
+    if vector:
+        values = _vector_evaluator(f, args, unpack, vectorized)
+    else:
+        scalar = _evaluator(f, args, unpack, vectorized)
+
+        def values(x, points):
+            return [[v] for v in scalar(x, points)]
+        values.seen = scalar.seen
+    chosen = _check_stencil(x, steps.at(x), row, None, box)
+    f0 = values(x, [(None, None)])[0]
+    if steps.fixed is None and values.seen["low_precision"]:
+        steps.c = steps.c_single
+        chosen = _check_stencil(x, steps.at(x), row, None, box)
+    center = row.needs_center or box is not None
+    points = _stencil(x, chosen, center)
+    fv = ([f0] if center else []) + values(x, points[1 if center else 0:])
+    J = [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+    steps.warn_if_imprecise(values, stacklevel=4)
+    return f0, J
+
+
+def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+             unpack=False, vectorized=False, full_output=False):
+    """Finite-difference Jacobian (m lists of n floats) of a vector-valued f at x
+    (see fastgrad.jacobian)."""
+    return _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized,
+                        full_output)[1]
+
+
+def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
+    """Elementwise derivative (see fastgrad.derivative): a float for a real x,
+    else nested lists of x's shape.  f is called with one float per element."""
+    contract.check_callable(f, args)
+    row = stencil_row(contract.check_method(method), order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
+    h = contract.derivative_steps(h)
+    xs, shape = contract.derivative_point(x)
+    c = auto_step(row, EPS64)
+    steps = [c * max(1.0, abs(xi)) for xi in xs] if h == "auto" else [h] * len(xs)
+    bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
+    if bad is not None:
+        raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
+    center = row.needs_center
+    fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
+    values = {o: [contract.as_real(f(_realised(xi, hi, o), *args)) for xi, hi in zip(xs, steps)]
+              for o in row.point_offsets}
+    g = []
+    for j, (xi, hi) in enumerate(zip(xs, steps)):
+        total = None
+        for offset, weight in zip(row.offsets, row.float_weights):
+            term = weight * (fx[j] if offset == 0 else values[offset][j])
+            total = term if total is None else total + term
+        g.append(total / _span(xi, hi, row))
+    if shape is None:
+        return g[0]
+    for size in reversed(shape[1:]):
+        g = [g[k:k + size] for k in range(0, len(g), size)]
+    return g
+
+
+def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction="all",
+               seed=None, args=()):
+    """The distance of grad(x) from the finite-difference gradient (see fastgrad.check_grad)."""
+    contract.check_callable(f, args)
+    if not callable(grad):
+        raise TypeError(f"grad must be callable, got {contract.describe(grad)}")
+    direction = contract.check_direction(direction)
+    seed = contract.check_seed(seed)
+    x = contract.point_values(x)
+    analytic = contract.grad_values(grad(list(x), *args), len(x))
+    if direction == "all":
+        g = gradient(f, x, h, method=method, order=order, args=args)
+        return contract.difference_norm(analytic, g)
+    v = contract.random_direction(len(x), seed)
+
+    def along(t, *extra):
+        return f([xi + t[0] * vi for xi, vi in zip(x, v)], *extra)
+    slope = gradient(along, [0.0], h, method=method, order=order, args=args)[0]
+    return abs(contract.dot(analytic, v) - slope)
+
+
+class Jacobian:
+    """A prepared Jacobian (see fastgrad.Jacobian): the options checked once,
+    here, in jacobian()'s order; x, h and bounds at each call."""
+
+    def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+                 unpack=False, vectorized=False, full_output=False):
+        contract.as_objective(f, args)
+        if stencil_row(contract.check_method(method), order).method == "complex":
+            raise contract.jacobian_option_refused("method", "complex")
+        contract.check_flag(unpack, "unpack")
+        contract.check_flag(vectorized, "vectorized")
+        if contract.check_flag(full_output, "full_output"):
+            raise contract.jacobian_option_refused("full_output", full_output)
+        if isinstance(h, str) and h == "adaptive":
+            raise contract.jacobian_option_refused("h", h)
+        self._f = f
+        self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
+                             unpack=unpack, vectorized=vectorized)
+
+    def __call__(self, x):
+        return jacobian(self._f, x, **self._options)
+
+
+__all__ += ["jacobian", "derivative", "check_grad", "Jacobian"]
