@@ -420,3 +420,25 @@ def test_num_threads_on_a_tier_without_threads_points_at_workers(impl):
         impl.gradient_batch(rosen, BATCH))
     assert bits(impl.gradient_batch(Rosenbrock(), BATCH, num_threads=2)) == bits(
         impl.gradient_batch(Rosenbrock(), BATCH))
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["fast", "reference"])
+def test_the_row_by_row_batch_spreads_too_and_complex_steps_refuse_workers(impl, thread_pool):
+    # gradient_batch with full_output or h="adaptive" takes the rows one by one
+    for kw in ({"full_output": True}, {"h": "adaptive"}):
+        serial = impl.gradient_batch(rosen, BATCH[:2], **kw)
+        spread = impl.gradient_batch(rosen, BATCH[:2], workers=thread_pool, **kw)
+        if kw.get("full_output"):
+            assert (bits(spread.grad), bits(spread.error), spread.nfev) == \
+                   (bits(serial.grad), bits(serial.error), serial.nfev)
+        else:
+            assert bits(spread) == bits(serial)
+    message = ('workers= does not take method="complex": the complex step runs in this '
+               "process (its evaluations are cheap next to a real f's: use "
+               'method="central" to spread an expensive f)')
+    for call in (lambda: impl.gradient(rosen, X0, method="complex", workers=thread_pool),
+                 lambda: impl.gradient_batch(rosen, BATCH, method="complex", workers=2)):
+        with pytest.raises(ValueError) as raised:
+            call()
+        assert str(raised.value) == message
+    no_children_left()
