@@ -2,7 +2,8 @@
 # first use (so that `import fastgrad.reference` needs neither numpy nor the
 # compiled core); type checkers read their real signatures here.
 import sys
-from typing import Any, Callable, Literal, Optional, Tuple, Union, overload
+from concurrent.futures import Executor
+from typing import Any, Callable, Iterable, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -37,6 +38,11 @@ _Method = Literal["central", "forward", "backward", "complex"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo", "lbfgs"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo, LBFGS]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
+# workers=: a number of processes (-1: all cores), a map-like callable
+# workers(func, iterable) (Pool.map, ThreadPoolExecutor().map), an Executor, or a
+# dask.distributed.Client (typed as Any: dask is an optional extra).
+_Workers = Union[None, int, Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]],
+                 Executor, Any]
 
 @overload
 def gradient(
@@ -51,6 +57,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient(
@@ -65,6 +72,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 @overload
 def gradient_batch(
@@ -80,6 +88,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient_batch(
@@ -95,6 +104,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 def gradient_descent_step(
     f: _Function,
@@ -108,6 +118,7 @@ def gradient_descent_step(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 def gradient_descent(
     f: _Function,
@@ -127,6 +138,7 @@ def gradient_descent(
     vectorized: bool = False,
     callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
     record: bool = False,
+    workers: _Workers = None,
 ) -> DescentResult: ...
 def jacobian(
     f: _Function,

@@ -20,6 +20,7 @@ import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
+from . import _workers
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
@@ -33,11 +34,15 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 
 # -- evaluating f -------------------------------------------------------------
 
-def _evaluator(f, args, unpack, vectorized):
+def _evaluator(f, args, unpack, vectorized, workers=None):
     """A function values(x, points) -> [f at each point], in order.
 
     A point is (i, v): x with coordinate i replaced by v, or (None, None) for x.
+    workers: an opened ``_workers.Engine`` to spread the points over.
     """
+    if workers is not None:
+        return _spread_evaluator(f, args, unpack, vectorized, workers)
+
     def point(x, i, v):
         p = list(x)
         if i is not None:
@@ -74,6 +79,40 @@ def _evaluator(f, args, unpack, vectorized):
             if contract.is_low_precision(result):
                 seen["low_precision"] = True
             out.extend(contract.vectorized_values(result, len(block)))
+        return out
+    values.seen = seen
+    return values
+
+
+def _spread_evaluator(f, args, unpack, vectorized, engine):
+    """values(x, points) for workers=: chunks of the points, one task each
+    (``_workers.evaluate_chunk`` runs f on a worker); what f returned is read
+    here, in order, as the serial evaluator reads it."""
+    args = tuple(args)
+    engine.check_sendable(f, args)
+    seen = {"low_precision": False}
+
+    def values(x, points):
+        most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
+        size = engine.chunk_size(len(points), most)
+        chunks = [points[start:start + size] for start in range(0, len(points), size)]
+        tasks = [(f, args, unpack, vectorized, False, [list(x)],
+                  [(0, -1 if i is None else i, v) for i, v in chunk]) for chunk in chunks]
+        out = []
+
+        def consume(k, result):
+            if vectorized:
+                result = result[0]
+                if contract.is_low_precision(result):
+                    seen["low_precision"] = True
+                out.extend(contract.vectorized_values(result, len(chunks[k])))
+                return
+            for value in result:
+                if contract.is_low_precision(value):  # float32: a fixed h is too small
+                    seen["low_precision"] = True
+                out.append(contract.as_real(value))
+
+        engine.run(tasks, consume)
         return out
     values.seen = seen
     return values
@@ -231,7 +270,7 @@ def _combine(fv, x, plan, center):
     return g
 
 
-def _prepare(f, x, h, method, order, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     f = contract.as_objective(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
@@ -240,8 +279,10 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     vectorized = contract.check_flag(vectorized, "vectorized")
     if row.imaginary:  # method="complex": h stays as given ("auto" or a list)
         complex_step.check(f, h)
+        if workers is not None:
+            raise contract.workers_complex()
         return _complex_evaluator(f, args, unpack, vectorized), x, h, row
-    values = _evaluator(f, args, unpack, vectorized)
+    values = _evaluator(f, args, unpack, vectorized, workers)
     return values, x, _Steps(h, row), row
 
 
@@ -289,9 +330,12 @@ def _adaptive(values, x, row, box, full_output):
 # -- the public functions -----------------------------------------------------
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient, locals())  # back here with the engine opened
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     full_output = contract.check_flag(full_output, "full_output")
     box = contract.check_bounds(bounds, x)
     if row.imaginary:  # the complex step evaluates f at x + i h e_i: inside any box
@@ -343,15 +387,21 @@ def _check_rows(rows, h, row, boxes):
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None, full_output=False):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False,
+                   workers=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_batch, locals())
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)
-    contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
+    requested = contract.check_threads(num_threads, 1)  # the reference is serial
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if num_threads is not None and requested > 1 and (
+            workers is not None or not contract.compiled_tier(f, args, unpack, vectorized)):
+        raise contract.threads_need_workers(requested)  # as fastgrad: never silently serial
     full_output = contract.check_flag(full_output, "full_output")
     if row.imaginary:
         complex_step.check(f, h)
@@ -359,10 +409,11 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
         _check_rows(rows, h, row, boxes)
         results = [gradient(f, x, h, method=method, order=order, bounds=bounds, args=args,
-                            unpack=unpack, vectorized=vectorized, full_output=full_output)
+                            unpack=unpack, vectorized=vectorized, full_output=full_output,
+                            workers=workers)
                    for x in rows]
         return batch_result(results, list) if full_output else results
-    values = _evaluator(f, args, unpack, vectorized)
+    values = _evaluator(f, args, unpack, vectorized, workers)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
@@ -378,9 +429,12 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          bounds=None, args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False, workers=None):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent_step, locals())
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     if not row.imaginary and steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
@@ -395,9 +449,13 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, bounds=None, optimizer=None, args=(),
-                     unpack=False, vectorized=False, callback=None, record=False):
+                     unpack=False, vectorized=False, callback=None, record=False,
+                     workers=None):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
-    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent, locals())  # one pool for the whole run
+    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized,
+                                     workers)
     if row.imaginary:
         raise contract.complex_descent()
     if steps.fixed == "adaptive":

@@ -3,6 +3,7 @@
 It uses fastgrad as a user would: gradients, descent, the objectives, the
 optimizers.  It also runs (test_typing runs it), so what it claims is true.
 """
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +27,9 @@ def main() -> None:
     steps = fastgrad.gradient(Sphere(), np.array([1.0, 2.0]), h=[1e-6, 1e-5])
     batch = fastgrad.gradient_batch(Rosenbrock(), [[0.0, 0.0], [1.0, 1.0]], num_threads=2)
     step = fastgrad.gradient_descent_step(bowl, (1.0, 1.0), 0.05)
+    with ThreadPoolExecutor(2) as pool:
+        spread: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], workers=pool.map)
+        pooled = fastgrad.gradient_batch(bowl, [[1.0, 1.0]], workers=pool)
 
     result: fastgrad.DescentResult = fastgrad.gradient_descent(
         bowl, [1.0, 1.0], 0.05, max_iter=500, optimizer="adam", callback=stop_early)
