@@ -2,7 +2,8 @@
 # first use (so that `import fastgrad.reference` needs neither numpy nor the
 # compiled core); type checkers read their real signatures here.
 import sys
-from typing import Any, Callable, Literal, Optional, Tuple, Union, overload
+from concurrent.futures import Executor
+from typing import Any, Callable, Iterable, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -10,6 +11,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._optimizers import SGD as SGD
 from ._optimizers import Adam as Adam
 from ._optimizers import Armijo as Armijo
+from ._optimizers import LBFGS as LBFGS
 from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
 from ._contract import PrecisionWarning as PrecisionWarning
@@ -25,7 +27,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo", "LBFGS",
            "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
@@ -33,9 +35,14 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
 _Function = Union[Callable[..., Any], _CCallback]
 _Method = Literal["central", "forward", "backward", "complex"]
-_OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
-_Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
+_OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo", "lbfgs"]
+_Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo, LBFGS]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
+# workers=: a number of processes (-1: all cores), a map-like callable
+# workers(func, iterable) (Pool.map, ThreadPoolExecutor().map), an Executor, or a
+# dask.distributed.Client (typed as Any: dask is an optional extra).
+_Workers = Union[None, int, Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]],
+                 Executor, Any]
 
 @overload
 def gradient(
@@ -50,6 +57,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient(
@@ -64,6 +72,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 @overload
 def gradient_batch(
@@ -79,6 +88,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient_batch(
@@ -94,6 +104,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 def gradient_descent_step(
     f: _Function,
@@ -107,6 +118,7 @@ def gradient_descent_step(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 def gradient_descent(
     f: _Function,
@@ -126,6 +138,7 @@ def gradient_descent(
     vectorized: bool = False,
     callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
     record: bool = False,
+    workers: _Workers = None,
 ) -> DescentResult: ...
 def jacobian(
     f: _Function,

@@ -304,6 +304,13 @@ def complex_descent():
                       "core, which evaluates f at real points; use h=\"auto\" there")
 
 
+def unbounded_optimizer(optimizer):
+    """The error for bounds= with an optimizer whose updates cannot be projected."""
+    return ValueError(f"bounds are not supported by {optimizer!r}: its line search and "
+                      f"curvature pairs assume steps that are not projected (L-BFGS-B is "
+                      f"not implemented); use optimizer='sgd' or 'armijo' with bounds")
+
+
 def gradient_only(name):
     """The error for h="adaptive" where only gradient() and gradient_batch() take it."""
     return ValueError(f'h="adaptive" is for gradient() and gradient_batch() (Richardson '
@@ -535,6 +542,56 @@ def no_room(i, xi, lbi, ubi, row=None):
     where = f"x[{i}]" if row is None else f"X[{row}, {i}]"
     return (f"bounds leave no room for a stencil at {where} = {xi!r}: "
             f"lb[{i}] = {lbi!r}, ub[{i}] = {ubi!r}")
+
+
+# -- workers= (fastgrad._workers) ----------------------------------------------
+
+def workers_type(workers):
+    return (
+        "workers must be None, an int (processes; -1: all cores), a map-like callable "
+        "workers(func, iterable) such as Pool.map or ThreadPoolExecutor().map, a "
+        f"concurrent.futures.Executor or a dask.distributed.Client, got {describe(workers)}")
+
+
+def workers_count(workers):
+    return f"workers must be a positive int or -1 (all cores), got {show(workers)}"
+
+
+def workers_unsendable(name, value, error):
+    return (f"workers: {name} must be sent to worker processes but cannot be pickled "
+            f"({type(error).__name__}: {error}); define it at module level (a lambda or a "
+            "local function cannot be pickled), or use threads: "
+            "workers=ThreadPoolExecutor(k).map")
+
+
+def worker_died(error):
+    return (f"workers: a worker process died while evaluating f ({type(error).__name__}: "
+            f"{error}); the outstanding evaluations were cancelled")
+
+
+def compiled_tier(f, args, unpack, vectorized):
+    """Whether f runs on the compiled tier (a compiled objective, called as
+    such): the only tier that can use num_threads.  Read from f's classes, so
+    the compiled objectives are never imported here."""
+    for c in type(f).__mro__:
+        if c.__name__ == "Objective" and c.__module__ == "fastgrad.objectives":
+            return type(f).__call__ is c.__call__ and not args and not unpack \
+                and not vectorized
+    return False
+
+
+def threads_need_workers(num_threads):
+    return ValueError(
+        f"num_threads={num_threads} needs a compiled objective (fastgrad.objectives, or a "
+        "C callback) called without args, unpack or vectorized: any other f is evaluated "
+        "by the calling thread. To evaluate a Python f on several threads or processes, "
+        "pass workers= (an int, Pool.map, an Executor or a dask Client)")
+
+
+def workers_complex():
+    return ValueError('workers= does not take method="complex": the complex step runs in '
+                      "this process (its evaluations are cheap next to a real f's: use "
+                      'method="central" to spread an expensive f)')
 
 
 # -- vector-valued f (jacobian) ------------------------------------------------

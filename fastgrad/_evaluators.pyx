@@ -831,3 +831,88 @@ cdef class CompiledEvaluator(Evaluator):
         if self.watch.countdown <= 0:
             self.look()
         return 0
+
+
+cdef class MapEvaluator(Evaluator):
+    """workers=: each evaluate() call's points go to an engine (``_workers.Engine``:
+    threads, processes, an executor, a Dask client) in chunks of consecutive
+    points, one task each (``_workers.evaluate_chunk`` runs f on a worker).
+
+    The workers return what f returned; the values are read here, in point
+    order, as the Python tier reads them (the vectorized tier's f: as its
+    results are read), so the results, and which value is refused first, are
+    those of a serial run.
+    """
+    cdef object engine
+    cdef tuple head                # (f, args, unpack, vectorized, as_array)
+    cdef bint vectorized
+    cdef Py_ssize_t n, rows_per_call
+    cdef double* out               # during evaluate(): where the values go
+    cdef list starts, sizes        # during evaluate(): each task's points
+
+    def __cinit__(self, engine, f, tuple args, Py_ssize_t n, bint unpack, bint vectorized,
+                  Py_ssize_t rows_per_call):
+        self.engine = engine
+        self.head = (f, args, unpack, vectorized, True)
+        self.vectorized = vectorized
+        self.n = n
+        self.rows_per_call = rows_per_call
+        # gradient_batch hands over as many rows' points at once as it groups.
+        self.points_per_call = 1 << 30
+
+    cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
+        with gil:
+            return self.spread(p, out)
+
+    cdef int spread(self, const Points* p, double* out) except -1:
+        cdef Py_ssize_t start, end, j, r, size, k = p.k, n = self.n
+        cdef const double* base
+        cdef const double* last
+        cdef double* rows
+        size = self.engine.chunk_size(k, self.rows_per_call if self.vectorized else None)
+        tasks, self.starts, self.sizes = [], [], []
+        for start in range(0, k, size):
+            end = min(start + size, k)
+            # The chunk's distinct base rows (consecutive points share theirs).
+            row_of = []
+            last = NULL
+            count = 0
+            for j in range(start, end):
+                if base_of(p, j) != last:
+                    last = base_of(p, j)
+                    count += 1
+                row_of.append(count - 1)
+            bases = np.empty((count, n))
+            rows = <double*> cnp.PyArray_DATA(bases)
+            last = NULL
+            r = -1
+            for j in range(start, end):
+                base = base_of(p, j)
+                if base != last:
+                    last = base
+                    r += 1
+                    memcpy(rows + r * n, base, n * sizeof(double))
+            points = [(row_of[j - start], p.coord[j], p.value[j]) for j in range(start, end)]
+            tasks.append(self.head + (bases, points))
+            self.starts.append(start)
+            self.sizes.append(end - start)
+        self.out = out
+        try:
+            self.engine.run(tasks, self.consume)
+        finally:
+            self.out = NULL
+        return 0
+
+    def consume(self, Py_ssize_t i, result):
+        """Task i's values, read into place (called in task order by the engine)."""
+        cdef Py_ssize_t j, start = self.starts[i], size = self.sizes[i]
+        if self.vectorized:
+            result = result[0]
+            if contract.is_low_precision(result):  # float32: a fixed h is too small
+                self.low_precision = True
+            result = contract.vectorized_values(result, size)
+            for j in range(size):
+                self.out[start + j] = result[j]
+            return
+        for j in range(size):
+            self.out[start + j] = as_double(result[j], &self.low_precision)

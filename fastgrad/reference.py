@@ -20,24 +20,29 @@ import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
+from . import _workers
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._contract import PrecisionWarning
-from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
+from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result, diverged
 from ._stencils import EPS32, EPS64, auto_step, plan, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning"]
+           "LBFGS", "PrecisionWarning"]
 
 
 # -- evaluating f -------------------------------------------------------------
 
-def _evaluator(f, args, unpack, vectorized):
+def _evaluator(f, args, unpack, vectorized, workers=None):
     """A function values(x, points) -> [f at each point], in order.
 
     A point is (i, v): x with coordinate i replaced by v, or (None, None) for x.
+    workers: an opened ``_workers.Engine`` to spread the points over.
     """
+    if workers is not None:
+        return _spread_evaluator(f, args, unpack, vectorized, workers)
+
     def point(x, i, v):
         p = list(x)
         if i is not None:
@@ -74,6 +79,40 @@ def _evaluator(f, args, unpack, vectorized):
             if contract.is_low_precision(result):
                 seen["low_precision"] = True
             out.extend(contract.vectorized_values(result, len(block)))
+        return out
+    values.seen = seen
+    return values
+
+
+def _spread_evaluator(f, args, unpack, vectorized, engine):
+    """values(x, points) for workers=: chunks of the points, one task each
+    (``_workers.evaluate_chunk`` runs f on a worker); what f returned is read
+    here, in order, as the serial evaluator reads it."""
+    args = tuple(args)
+    engine.check_sendable(f, args)
+    seen = {"low_precision": False}
+
+    def values(x, points):
+        most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
+        size = engine.chunk_size(len(points), most)
+        chunks = [points[start:start + size] for start in range(0, len(points), size)]
+        tasks = [(f, args, unpack, vectorized, False, [list(x)],
+                  [(0, -1 if i is None else i, v) for i, v in chunk]) for chunk in chunks]
+        out = []
+
+        def consume(k, result):
+            if vectorized:
+                result = result[0]
+                if contract.is_low_precision(result):
+                    seen["low_precision"] = True
+                out.extend(contract.vectorized_values(result, len(chunks[k])))
+                return
+            for value in result:
+                if contract.is_low_precision(value):  # float32: a fixed h is too small
+                    seen["low_precision"] = True
+                out.append(contract.as_real(value))
+
+        engine.run(tasks, consume)
         return out
     values.seen = seen
     return values
@@ -207,12 +246,13 @@ def _stencil(x, plan, center):
 
 
 def _gradient_at(values, x, plan, center):
-    """The gradient at x (whose stencil is checked) and the number of evaluations.
+    """The gradient at x (whose stencil is checked), the number of evaluations,
+    and f(x) if the stencil evaluated it, else None.
 
     center: f(x) is evaluated first (the row needs it, or bounds may)."""
     points = _stencil(x, plan, center)
     fv = values(x, points)
-    return _combine(fv, x, plan, center), len(points)
+    return _combine(fv, x, plan, center), len(points), fv[0] if center else None
 
 
 def _combine(fv, x, plan, center):
@@ -230,7 +270,7 @@ def _combine(fv, x, plan, center):
     return g
 
 
-def _prepare(f, x, h, method, order, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     f = contract.as_objective(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
@@ -239,8 +279,10 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     vectorized = contract.check_flag(vectorized, "vectorized")
     if row.imaginary:  # method="complex": h stays as given ("auto" or a list)
         complex_step.check(f, h)
+        if workers is not None:
+            raise contract.workers_complex()
         return _complex_evaluator(f, args, unpack, vectorized), x, h, row
-    values = _evaluator(f, args, unpack, vectorized)
+    values = _evaluator(f, args, unpack, vectorized, workers)
     return values, x, _Steps(h, row), row
 
 
@@ -288,9 +330,12 @@ def _adaptive(values, x, row, box, full_output):
 # -- the public functions -----------------------------------------------------
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient, locals())  # back here with the engine opened
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     full_output = contract.check_flag(full_output, "full_output")
     box = contract.check_bounds(bounds, x)
     if row.imaginary:  # the complex step evaluates f at x + i h e_i: inside any box
@@ -342,15 +387,21 @@ def _check_rows(rows, h, row, boxes):
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None, full_output=False):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False,
+                   workers=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_batch, locals())
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)
-    contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
+    requested = contract.check_threads(num_threads, 1)  # the reference is serial
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if num_threads is not None and requested > 1 and (
+            workers is not None or not contract.compiled_tier(f, args, unpack, vectorized)):
+        raise contract.threads_need_workers(requested)  # as fastgrad: never silently serial
     full_output = contract.check_flag(full_output, "full_output")
     if row.imaginary:
         complex_step.check(f, h)
@@ -358,10 +409,11 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
         _check_rows(rows, h, row, boxes)
         results = [gradient(f, x, h, method=method, order=order, bounds=bounds, args=args,
-                            unpack=unpack, vectorized=vectorized, full_output=full_output)
+                            unpack=unpack, vectorized=vectorized, full_output=full_output,
+                            workers=workers)
                    for x in rows]
         return batch_result(results, list) if full_output else results
-    values = _evaluator(f, args, unpack, vectorized)
+    values = _evaluator(f, args, unpack, vectorized, workers)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
@@ -377,9 +429,12 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          bounds=None, args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False, workers=None):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent_step, locals())
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     if not row.imaginary and steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
@@ -394,9 +449,13 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, bounds=None, optimizer=None, args=(),
-                     unpack=False, vectorized=False, callback=None, record=False):
+                     unpack=False, vectorized=False, callback=None, record=False,
+                     workers=None):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
-    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent, locals())  # one pool for the whole run
+    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized,
+                                     workers)
     if row.imaginary:
         raise contract.complex_descent()
     if steps.fixed == "adaptive":
@@ -407,6 +466,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
     box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
+    if box is not None and not rule.projects:
+        raise contract.unbounded_optimizer(optimizer)
     _check_stencil(x, steps.at(x), row, None, box)
     probes = steps.probe(values, x)
     if probes:
@@ -415,6 +476,14 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 
     def f_at(point):
         return values(point, [(None, None)])[0]
+
+    def gradient_at(point):
+        """For rules that search: (g, evaluations, f(point) or None), g None if
+        point's stencil has no usable step."""
+        chosen = plan(point, steps.at(point), row, box)
+        if _bad_coordinate(point, chosen) is not None:
+            return None, 0, None
+        return _gradient_at(values, point, chosen, center)
 
     # f along the iterates is needed to record them, for ftol, and for line searches.
     tracking = record or ftol is not None or rule.searches
@@ -427,9 +496,14 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     coordinate = None
     top0 = max(abs(v) for v in x)
     rising = 0  # updates in a row after which the gradient norm was larger
+    rule.start(gradient_at, center)
+    g_next = None  # the gradient at x, if the rule computed it
     while True:
-        g, used = _gradient_at(values, x, plan(x, steps.at(x), row, box), center)
-        nfev += used
+        if g_next is None:
+            g, used, _ = _gradient_at(values, x, plan(x, steps.at(x), row, box), center)
+            nfev += used
+        else:
+            g, g_next = g_next, None
         if not all(math.isfinite(gi) for gi in g):
             if nit == 0:
                 reason, norm = Stop.START_NOT_FINITE, math.nan
@@ -487,7 +561,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                 reason = Stop.F_NOT_FINITE
                 break
         x_old, g_old, fx_old, norm_old = x, g, fx, norm
-        x, nit = x_new, nit + 1
+        x, nit, g_next = x_new, nit + 1, rule.g_new
         if tracking:
             if ftol is not None:
                 small_change = abs(fx - f_new) <= ftol * max(abs(fx), abs(f_new), 1.0)
@@ -513,12 +587,20 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 class _Rule:
     """How an update is made: propose(x, g, |g|^2, f(x), f_at) -> (x_new or None,
     f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
-    evaluates f itself (a line search); failure: the stop reason when it finds no step."""
+    evaluates f itself (a line search); failure: the stop reason when it finds no step;
+    g_new: the gradient at x_new, if the rule computed it (the loop then uses it)."""
     searches = False
+    g_new = None
     box = None  # bounds (lb, ub): gradient_descent projects the iterates onto it
+    projects = True  # whether the rule works with projected iterates (bounds=)
 
     def __init__(self, params, lr):
         self.params, self.lr = params, lr
+
+    def start(self, gradient_at, center):
+        """Before the first update; gradient_at(point) -> (g or None, evaluations,
+        f(point) or None), for rules that need gradients at trial points (center:
+        the stencil evaluates f(point), so gradient_at gives it)."""
 
     def propose(self, x, g, g_squared, fx, f_at):
         return [xi - self.lr * gi for xi, gi in zip(x, g)], None, 0
@@ -593,8 +675,145 @@ class _ArmijoRule(_Rule):
         return None, None, trials
 
 
+def _dot(a, b):
+    """sum a_i b_i in index order."""
+    total = 0.0
+    for ai, bi in zip(a, b):
+        total += ai * bi
+    return total
+
+
+def _fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi):
+    """Where to try next in [lo, hi], as a fraction t of the way from lo to hi: the
+    minimum of the cubic through f and the slope at both ends (Nocedal and Wright,
+    eq. 3.59), or, without the slope at hi (or a minimum), of the quadratic through
+    f at both and the slope at lo; kept within [0.1, 0.9]."""
+    width = hi - lo
+    t = None
+    if slope_hi is not None:
+        d1 = slope_lo + slope_hi - 3.0 * (f_lo - f_hi) / (lo - hi)
+        disc = d1 * d1 - slope_lo * slope_hi
+        if disc >= 0.0:
+            d2 = math.copysign(math.sqrt(disc), width)
+            a = hi - width * (slope_hi + d2 - d1) / (slope_hi - slope_lo + 2.0 * d2)
+            t = (a - lo) / width
+    if t is None:
+        t = -slope_lo * width / (2.0 * (f_hi - f_lo - slope_lo * width))
+    if not t >= 0.1:  # nan too
+        return 0.1
+    return 0.9 if t > 0.9 else t
+
+
+class _LBFGSRule(_Rule):
+    """L-BFGS with a strong-Wolfe line search (formulas in fastgrad/_optimizers.py)."""
+    searches = True
+    projects = False
+    failure = Stop.WOLFE_FAILED
+
+    def start(self, gradient_at, center):
+        self.gradient_at, self.center = gradient_at, center
+        self.pairs = []  # (s, y, rho), oldest first
+        self.gamma = 1.0  # s.y / y.y of the newest pair
+
+    def propose(self, x, g, g_squared, fx, f_at):
+        self.g_new = None
+        evaluations = 0
+        while True:
+            if self.pairs:
+                d, step = self.direction(g), 1.0
+                slope = _dot(g, d)
+                if not slope < 0.0:  # not a descent direction (nan included): start again
+                    self.pairs = []
+                    continue
+            else:
+                d, step, slope = [-gi for gi in g], self.lr / math.sqrt(g_squared), -g_squared
+            found, used = self.search(x, fx, d, slope, step, f_at)
+            evaluations += used
+            if found is not None or not self.pairs:
+                break
+            self.pairs = []  # no step along the L-BFGS direction: try -g
+        if found is None:
+            return None, None, evaluations
+        x_new, f_new, g_new = found
+        s = [xn - xi for xn, xi in zip(x_new, x)]
+        y = [gn - gi for gn, gi in zip(g_new, g)]
+        sy, yy = _dot(s, y), _dot(y, y)
+        if sy > 2.220446049250313e-16 * yy:  # curvature that keeps H positive definite
+            if len(self.pairs) == self.params.memory:
+                self.pairs.pop(0)
+            self.pairs.append((s, y, 1.0 / sy))
+            self.gamma = sy / yy
+        self.g_new = g_new
+        return x_new, f_new, evaluations
+
+    def direction(self, g):
+        """-H g by the two-loop recursion."""
+        q = list(g)
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            alpha = rho * _dot(s, q)
+            q = [qi - alpha * yi for qi, yi in zip(q, y)]
+            alphas.append(alpha)
+        r = [self.gamma * qi for qi in q]
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
+            beta = rho * _dot(y, r)
+            r = [ri + (alpha - beta) * si for ri, si in zip(r, s)]
+        return [-ri for ri in r]
+
+    def search(self, x, fx, d, slope, step, f_at):
+        """A step along d satisfying the strong Wolfe conditions: ((x_new, f, g) or
+        None, evaluations).  Nocedal and Wright's algorithms 3.5 and 3.6 in one loop:
+        [lo, hi] brackets a step once hi is known (lo: the best step with
+        sufficient decrease so far); until then the step doubles."""
+        c1, c2 = self.params.c1, self.params.c2
+        lo, f_lo, slope_lo = 0.0, fx, slope
+        hi = f_hi = slope_hi = None
+        evaluations = 0
+        for _ in range(self.params.max_linesearch):
+            trial = [xi + step * di for xi, di in zip(x, d)]
+            f_trial = g_trial = None
+            if all(math.isfinite(v) for v in trial):
+                if self.center:
+                    g_trial, used, f_trial = self.gradient_at(trial)
+                    evaluations += used
+                else:
+                    f_trial, evaluations = f_at(trial), evaluations + 1
+            if f_trial is None or not math.isfinite(f_trial):
+                f_trial = math.inf
+            if f_trial > fx + c1 * step * slope or f_trial >= f_lo:
+                hi, f_hi, slope_hi = step, f_trial, None
+                if (g_trial is not None and math.isfinite(f_trial)
+                        and all(math.isfinite(v) for v in g_trial)):
+                    slope_hi = _dot(g_trial, d)  # known for free (method="forward")
+            else:
+                if g_trial is None:
+                    g_trial, used, _ = self.gradient_at(trial)
+                    evaluations += used
+                if g_trial is None or not all(math.isfinite(v) for v in g_trial):
+                    hi, f_hi, slope_hi = step, math.inf, None
+                else:
+                    slope_trial = _dot(g_trial, d)
+                    if abs(slope_trial) <= -c2 * slope:
+                        return (trial, f_trial, g_trial), evaluations
+                    if hi is None:
+                        if slope_trial >= 0.0:
+                            hi, f_hi, slope_hi = lo, f_lo, slope_lo
+                    elif slope_trial * (hi - lo) >= 0.0:
+                        hi, f_hi, slope_hi = lo, f_lo, slope_lo
+                    lo, f_lo, slope_lo = step, f_trial, slope_trial
+            if hi is None:
+                step = 2.0 * step
+            else:
+                width = hi - lo
+                step = lo + _fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi) * width
+                if step == lo or step == hi:
+                    break
+        return None, evaluations
+
+
 #: The rule for each optimizer class (fastgrad._api has the same table of compiled rules).
-_RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule}
+_RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule,
+          LBFGS: _LBFGSRule}
 
 
 # -- more derivatives: jacobian, derivative, check_grad --------------------------

@@ -3,6 +3,7 @@
 It uses fastgrad as a user would: gradients, descent, the objectives, the
 optimizers.  It also runs (test_typing runs it), so what it claims is true.
 """
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,6 +27,9 @@ def main() -> None:
     steps = fastgrad.gradient(Sphere(), np.array([1.0, 2.0]), h=[1e-6, 1e-5])
     batch = fastgrad.gradient_batch(Rosenbrock(), [[0.0, 0.0], [1.0, 1.0]], num_threads=2)
     step = fastgrad.gradient_descent_step(bowl, (1.0, 1.0), 0.05)
+    with ThreadPoolExecutor(2) as pool:
+        spread: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], workers=pool.map)
+        pooled = fastgrad.gradient_batch(bowl, [[1.0, 1.0]], workers=pool)
 
     result: fastgrad.DescentResult = fastgrad.gradient_descent(
         bowl, [1.0, 1.0], 0.05, max_iter=500, optimizer="adam", callback=stop_early)
@@ -34,6 +38,8 @@ def main() -> None:
         optimizer=fastgrad.Momentum(momentum=0.5), record=True)
     tuned = fastgrad.Adam(beta1=0.8, eps=1e-7)
     line_search = fastgrad.Armijo(c=1e-4, shrink=0.5)
+    quasi_newton = fastgrad.gradient_descent(bowl, [1.0, 1.0], optimizer=fastgrad.LBFGS(memory=5))
+    named: fastgrad.DescentResult = fastgrad.gradient_descent(bowl, [1.0, 1.0], optimizer="lbfgs")
     quadratic = Quadratic(np.eye(2), np.zeros(2))
     value: float = quadratic([1.0, 2.0])
     size: int = quadratic.dim
@@ -41,7 +47,8 @@ def main() -> None:
     openmp: bool = bool(config["openmp"])
 
     print(g.round(3), steps.round(3), batch.shape, step.round(3))
-    print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c)
+    print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c,
+          quasi_newton.nfev, named.nit)
     print(value, size, openmp, fastgrad.__version__)
 
     J: NDArray[np.float64] = fastgrad.jacobian(lambda x: [x[0] * x[1], x[0]], [1.0, 2.0])
