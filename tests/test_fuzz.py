@@ -358,7 +358,8 @@ def test_gradient_descent_step(x, lr, h, method, f):
        max_iter=st.sampled_from([0, 1, 5, 5, 5, 30, 30, -1, 2.0, True]),
        tol=st.sampled_from([1e-6, 1e-6, 1e-6, 0.0, math.inf, -1.0, math.nan]),
        ftol=st.sampled_from([None, None, None, 1e-12, -1.0]),
-       optimizer=st.sampled_from([None, None, "sgd", "momentum", "adam", "armijo", "newton", 3]),
+       optimizer=st.sampled_from([None, None, "sgd", "momentum", "nesterov", "adam", "armijo",
+                                  "lbfgs", "newton", 3]),
        record=st.sampled_from([False, False, True, True, 1]),
        callback=st.sampled_from(sorted(CALLBACKS) + ["none"] * 6))
 def test_gradient_descent(x, lr, h, f, max_iter, tol, ftol, optimizer, record, callback):
