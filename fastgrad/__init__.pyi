@@ -12,6 +12,8 @@ from ._optimizers import Adam as Adam
 from ._optimizers import Armijo as Armijo
 from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
+from ._result import DescentState as DescentState
+from ._result import IntermediateResult as IntermediateResult
 from ._contract import PrecisionWarning as PrecisionWarning
 from ._accuracy import GradientResult as GradientResult
 
@@ -25,8 +27,8 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning",
+           "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
+           "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -77,6 +79,7 @@ def gradient_batch(
     unpack: bool = False,
     vectorized: bool = False,
     num_threads: Optional[int] = None,
+    progress: bool = False,
 ) -> NDArray[np.float64]: ...
 def gradient_descent_step(
     f: _Function,
@@ -105,8 +108,11 @@ def gradient_descent(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
-    callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
+    callback: Union[None, Callable[[NDArray[np.float64]], object],
+                    Callable[[IntermediateResult], object]] = None,
     record: bool = False,
+    state: Optional[DescentState] = None,
+    progress: bool = False,
 ) -> DescentResult: ...
 @overload
 def show_config(mode: Literal["stdout"] = "stdout") -> None: ...

@@ -22,12 +22,14 @@ from . import _contract as contract
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
-from ._result import DescentResult, Stop, descent_result, diverged
+from ._progress import batch_progress, descent_progress
+from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
+                      descent_result, diverged, wants_intermediate_result)
 from ._stencils import EPS32, EPS64, auto_step, plan, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning"]
+           "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
+           "SGD", "Momentum", "Adam", "Armijo", "PrecisionWarning"]
 
 
 # -- evaluating f -------------------------------------------------------------
@@ -52,7 +54,16 @@ def _evaluator(f, args, unpack, vectorized):
             out = []
             for i, v in points:
                 p = point(x, i, v)
-                value = f(*p, *args) if unpack else f(p, *args)
+                if unpack:
+                    value = f(*p, *args)
+                else:
+                    try:
+                        value = f(p, *args)
+                    except TypeError as error:  # unpack=True forgotten? Say so.
+                        hint = contract.unpack_hint(error, f, len(p), args, False)
+                        if hint is None:
+                            raise
+                        raise hint from error
                 if contract.is_low_precision(value):  # float32: a fixed h is too small
                     seen["low_precision"] = True
                 out.append(contract.as_real(value))
@@ -69,7 +80,13 @@ def _evaluator(f, args, unpack, vectorized):
             if unpack:
                 result = f(*[list(column) for column in zip(*block)], *args)
             else:
-                result = f(block, *args)
+                try:
+                    result = f(block, *args)
+                except TypeError as error:  # unpack=True forgotten? Say so.
+                    hint = contract.unpack_hint(error, f, len(x), args, True)
+                    if hint is None:
+                        raise
+                    raise hint from error
             if contract.is_low_precision(result):
                 seen["low_precision"] = True
             out.extend(contract.vectorized_values(result, len(block)))
@@ -276,7 +293,7 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None):
+                   unpack=False, vectorized=False, num_threads=None, progress=False):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
@@ -287,6 +304,7 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
     values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
                         contract.check_flag(vectorized, "vectorized"))
+    progress = contract.check_flag(progress, "progress")
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
@@ -295,8 +313,17 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         for r, x in enumerate(rows):
             _check_stencil(x, steps.at(x), row, r, boxes[r])
     center = row.needs_center or bounds is not None
-    G = [_gradient_at(values, x, plan(x, steps.at(x), row, box), center)[0]
-         for x, box in zip(rows, boxes)]
+    shown = batch_progress(progress, len(rows))
+    G, report_in = [], 1
+    try:
+        for x, box in zip(rows, boxes):
+            G.append(_gradient_at(values, x, plan(x, steps.at(x), row, box), center)[0])
+            report_in -= 1
+            if shown is not None and report_in == 0 and len(G) < len(rows):
+                report_in = shown.update(len(G))
+    finally:
+        if shown is not None:
+            shown.close(len(G))
     steps.warn_if_imprecise(values)
     return G
 
@@ -314,27 +341,53 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, optimizer=None, args=(), unpack=False,
-                     vectorized=False, callback=None, record=False):
+                     vectorized=False, callback=None, record=False, state=None, progress=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
     values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
     if steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
+    progress = contract.check_flag(progress, "progress")
     optimizer = as_optimizer(optimizer)
-    rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
-    rule = rule_class(optimizer, learning_rate)
+    kind = next(c for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
+    state = contract.check_state(state, kind.__name__, len(x))
+    rule = _RULES[kind](optimizer, learning_rate)
+    report = callback is not None and wants_intermediate_result(callback)
     _check_stencil(x, steps.at(x), row)
     probes = steps.probe(values, x)
     if probes:
         _check_stencil(x, steps.at(x), row)
+    rule.start(len(x))
+    if state is not None:
+        rule.load(state.buffers)
+    # f along the iterates is needed to record them, for ftol, for line searches,
+    # and for an intermediate_result.
+    tracking = record or ftol is not None or rule.searches or report
+    shown = descent_progress(progress, max_iter)
+    try:
+        result = _descend(values, x, steps, row, rule, optimizer, max_iter, tol, ftol,
+                          callback, report, shown, record, tracking, probes)
+    except BaseException:
+        if shown is not None:
+            shown.close(shown.done_last)
+        raise
+    result.state = DescentState(kind.__name__, len(x),
+                                result.nit if state is None else state.nit + result.nit,
+                                rule.save())
+    if shown is not None:
+        shown.finish(result)
+    return result
+
+
+def _descend(values, x, steps, row, rule, optimizer, max_iter, tol, ftol, callback, report,
+             shown, record, tracking, probes):
+    """The loop of gradient_descent from x, whose stencil is checked: the DescentResult."""
     center = row.needs_center
 
     def f_at(point):
         return values(point, [(None, None)])[0]
 
-    # f along the iterates is needed to record them, for ftol, and for line searches.
-    tracking = record or ftol is not None or rule.searches
     nit, nfev = 0, probes
     fx = None
     if tracking:
@@ -344,6 +397,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     coordinate = None
     top0 = max(abs(v) for v in x)
     rising = 0  # updates in a row after which the gradient norm was larger
+    # updates to the next call of the callback or progress (the compiled loop's count)
+    next_call = 1 if callback is not None or shown is not None else math.inf
     while True:
         g, used = _gradient_at(values, x, plan(x, steps.at(x), row), center)
         nfev += used
@@ -364,6 +419,16 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         norm = math.sqrt(total)
         if nit > 0:
             rising = rising + 1 if norm > norm_old else 0
+            next_call -= 1
+            if next_call == 0:
+                if callback is not None:
+                    stop_requested = call_back(
+                        callback, IntermediateResult(list(x), fx, list(g), nit, nfev)
+                        if report else list(x))
+                    next_call = 1
+                if shown is not None:
+                    every = shown.step(nit, nfev, norm, math.nan if fx is None else fx)
+                    next_call = 1 if callback is not None else every
         if norm <= tol:
             reason = Stop.CONVERGED
             break
@@ -408,14 +473,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
             if record:
                 path.append(list(x))  # a row of its own: result.x is not a path row
                 path_fun.append(fx)
-        if callback is not None:
-            stop_requested = bool(callback(list(x)))
 
     if diverged(reason, nit, rising, max(abs(v) for v in x), top0):
         reason = Stop.DIVERGED
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
-    steps.warn_if_imprecise(values)
+    steps.warn_if_imprecise(values, stacklevel=4)
     return descent_result(reason, x, fx, g, nit, nfev, norm,
                           -1 if coordinate is None else coordinate, tol, ftol, optimizer,
                           path, path_fun)
@@ -426,11 +489,24 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 class _Rule:
     """How an update is made: propose(x, g, |g|^2, f(x), f_at) -> (x_new or None,
     f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
-    evaluates f itself (a line search); failure: the stop reason when it finds no step."""
+    evaluates f itself (a line search); failure: the stop reason when it finds no step.
+
+    Resuming: start(n) makes a fresh state for a run in n dimensions; save()
+    gives the state (DescentState.buffers: lists and floats, {} for a rule that
+    starts every update afresh) and load(buffers) takes it up after start(n)."""
     searches = False
 
     def __init__(self, params, lr):
         self.params, self.lr = params, lr
+
+    def start(self, n):
+        self.n = n
+
+    def save(self):
+        return {}
+
+    def load(self, buffers):
+        pass
 
     def propose(self, x, g, g_squared, fx, f_at):
         return [xi - self.lr * gi for xi, gi in zip(x, g)], None, 0
@@ -441,7 +517,16 @@ class _SGDRule(_Rule):
 
 
 class _MomentumRule(_Rule):
-    b = None
+    def start(self, n):
+        super().start(n)
+        self.b = None
+
+    def save(self):
+        return {} if self.b is None else {"velocity": list(self.b)}
+
+    def load(self, buffers):
+        if "velocity" in buffers:
+            self.b = [float(v) for v in buffers["velocity"]]
 
     def propose(self, x, g, g_squared, fx, f_at):
         p = self.params
@@ -455,15 +540,22 @@ class _MomentumRule(_Rule):
 
 
 class _AdamRule(_Rule):
-    def __init__(self, params, lr):
-        super().__init__(params, lr)
-        self.m = self.v = None
+    def start(self, n):
+        super().start(n)
+        self.m, self.v = [0.0] * n, [0.0] * n
         self.beta1_t = self.beta2_t = 1.0
+
+    def save(self):
+        return {"m": list(self.m), "v": list(self.v), "beta1_t": self.beta1_t,
+                "beta2_t": self.beta2_t}
+
+    def load(self, buffers):
+        self.m = [float(v) for v in buffers["m"]]
+        self.v = [float(v) for v in buffers["v"]]
+        self.beta1_t, self.beta2_t = float(buffers["beta1_t"]), float(buffers["beta2_t"])
 
     def propose(self, x, g, g_squared, fx, f_at):
         b1, b2 = self.params.beta1, self.params.beta2
-        if self.m is None:
-            self.m, self.v = [0.0] * len(x), [0.0] * len(x)
         self.beta1_t *= b1
         self.beta2_t *= b2
         self.m = [b1 * mi + (1.0 - b1) * gi for mi, gi in zip(self.m, g)]
