@@ -428,6 +428,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
             _unpack_hint(error, f, x.shape[0], args, unpack, vectorized)
         raise
     if type(outcome) is int:
+        if shown is not None:
+            shown.close(0)
         raise _no_usable_step(x, h, outcome, evaluator=evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)

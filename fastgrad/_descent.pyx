@@ -381,7 +381,7 @@ cdef int hook(object callback, object report, object progress, const double* x,
         if progress is not None:
             every = progress.step(out.nit, out.nfev, out.norm, fx)
             if callback is None:
-                next_call[0] = every
+                next_call[0] = max(1, every)
     return 0
 
 

@@ -233,6 +233,19 @@ class IntermediateResult:
         Updates made so far in this run.
     nfev : int
         Evaluations of f so far.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> seen = []
+    >>> def log(intermediate_result):
+    ...     seen.append(intermediate_result)
+    >>> r = fastgrad.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25,
+    ...                               unpack=True, max_iter=2, callback=log)
+    >>> [(s.nit, s.nfev, round(s.fun, 6)) for s in seen]
+    [(1, 10, 0.5), (2, 15, 0.125)]
+    >>> seen[-1].x
+    array([ 0.25, -0.25])
     """
 
     __slots__ = ("x", "fun", "grad", "nit", "nfev")
