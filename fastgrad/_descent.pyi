@@ -37,6 +37,8 @@ class ArmijoRule(Rule): ...
 def descent(ev: Evaluator, x: NDArray[np.float64], h: Union[float, NDArray[np.float64]],
             row: StencilRow, rule: Rule, max_iter: int, tol: float, ftol: Optional[float],
             callback: Optional[Callable[[Any], Any]],
-            record: bool, buffers: Optional[dict[str, Any]] = None,
+            record: bool,
+            bounds: Optional[tuple[NDArray[np.float64], NDArray[np.float64]]] = None,
+            buffers: Optional[dict[str, Any]] = None,
             report: Optional[Callable[..., Any]] = None,
             progress: Any = None) -> Union[int, tuple[Any, ...]]: ...
