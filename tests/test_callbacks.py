@@ -316,3 +316,14 @@ def test_a_failing_run_closes_its_progress(impl, spy):
     with pytest.raises(RuntimeError, match="f failed"):
         impl.gradient_descent(fails, [1.5, -0.5], 0.01, unpack=True, progress=True)
     assert spy[0].closed[0] == "close"
+
+
+@pytest.mark.parametrize("options", [{"full_output": True}, {"h": "adaptive"}], ids=repr)
+def test_batch_progress_row_by_row(impl, spy, options):
+    X = [[0.1 * r, -0.05 * r] for r in range(20)]
+    shown = impl.gradient_batch(quadratic, X, unpack=True, progress=True, **options)
+    plain = impl.gradient_batch(quadratic, X, unpack=True, **options)
+    if "full_output" in options:
+        shown, plain = shown.grad, plain.grad
+    assert [bits(r) for r in as_list(shown)] == [bits(r) for r in as_list(plain)]
+    assert spy[0].steps == [1, 8, 15] and spy[0].closed == ("close", 20)

@@ -152,3 +152,16 @@ def test_a_wrong_state_is_refused_before_f_is_called(impl, state, error, message
 def test_the_state_is_checked_after_the_other_descent_arguments(impl):
     with pytest.raises(ValueError, match="^max_iter must be"):
         impl.gradient_descent(never, [1.0, 2.0], max_iter=-1, state=5)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam", "armijo"])
+def test_a_bounded_descent_resumes_bit_for_bit(impl, optimizer):
+    f, kwargs = TIERS["python"]
+    box = ([-2.0, -2.0], [2.0, 0.9])
+    whole = descend(impl, f, [-1.2, 0.8], kwargs, max_iter=60, optimizer=optimizer, bounds=box)
+    first = descend(impl, f, [-1.2, 0.8], kwargs, max_iter=30, optimizer=optimizer, bounds=box)
+    second = descend(impl, f, first.x, kwargs, max_iter=30, optimizer=optimizer, bounds=box,
+                     state=first.state)
+    assert whole.nit == 60
+    assert bits(list(second.x)) == bits(list(whole.x))
+    assert as_bits(second.state.buffers) == as_bits(whole.state.buffers)
