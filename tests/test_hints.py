@@ -77,8 +77,9 @@ def test_a_type_error_from_inside_f_is_not_touched(impl):
     (np.array([[2.0]]), "f must return a real scalar, got ndarray of shape (1, 1); return its "
                         "one value (value.item(), or value[0])"),
     (np.array([2.0, 3.0]), "f must return a real scalar, got ndarray of shape (2,); a gradient "
-                           "is of a function with one value: if f's values are terms to "
-                           "minimise together, return their sum"),
+                           "is of a function with one value: for the derivatives of each of "
+                           "f's values use jacobian, or, if they are terms to minimise "
+                           "together, return their sum"),
     (np.zeros((2, 2)), "f must return a real scalar, got ndarray of shape (2, 2)"),
 ])
 def test_f_returning_an_array_is_told_what_to_return(impl, value, message):
