@@ -235,6 +235,8 @@ def canon(value):
         return canon(value.tolist())
     if isinstance(value, (list, tuple)):
         return [canon(v) for v in value]
+    if isinstance(value, dict):  # a DescentState's buffers
+        return sorted((key, canon(v)) for key, v in value.items())
     if type(value) is float:
         return bit_key(value)
     if isinstance(value, (bool, int, str)) or value is None:
