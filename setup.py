@@ -165,7 +165,8 @@ extensions = [
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                              # runs on numpy >= 1.22 (the runtime floor), built with any
                              ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")])
-    for name in ("_arguments", "_evaluators", "_stencil", "_descent", "_batch", "objectives")
+    for name in ("_arguments", "_evaluators", "_stencil", "_descent", "_batch", "objectives",
+                 "_curvature")
 ]
 
 setup(

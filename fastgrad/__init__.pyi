@@ -25,6 +25,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
+           "hessian", "hessian_vector", "Hessian",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
            "PrecisionWarning",
            "show_config", "__version__"]
@@ -108,6 +109,46 @@ def gradient_descent(
     callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
     record: bool = False,
 ) -> DescentResult: ...
+_SecondStep = Union[float, ArrayLike, Literal["auto"]]
+
+def hessian(
+    f: _Function,
+    x: ArrayLike,
+    h: _SecondStep = 1e-4,
+    *,
+    method: Literal["central"] = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+) -> NDArray[np.float64]: ...
+def hessian_vector(
+    f: _Function,
+    x: ArrayLike,
+    v: ArrayLike,
+    h: _SecondStep = 1e-5,
+    *,
+    method: Literal["central"] = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+) -> NDArray[np.float64]: ...
+
+class Hessian:
+    def __init__(
+        self,
+        f: _Function,
+        h: _SecondStep = 1e-4,
+        *,
+        method: Literal["central"] = "central",
+        order: Optional[int] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
 @overload
 def show_config(mode: Literal["stdout"] = "stdout") -> None: ...
 @overload

@@ -25,6 +25,10 @@ def main() -> None:
     steps = fastgrad.gradient(Sphere(), np.array([1.0, 2.0]), h=[1e-6, 1e-5])
     batch = fastgrad.gradient_batch(Rosenbrock(), [[0.0, 0.0], [1.0, 1.0]], num_threads=2)
     step = fastgrad.gradient_descent_step(bowl, (1.0, 1.0), 0.05)
+    hess: NDArray[np.float64] = fastgrad.hessian(bowl, [1.0, 1.0], "auto", order=4)
+    hv = fastgrad.hessian_vector(Rosenbrock(), [1.0, 1.0], np.array([1.0, 0.0]))
+    prepared = fastgrad.Hessian(bowl, h=1e-3)
+    assert prepared([1.0, 1.0]).shape == hess.shape == (2, 2) and hv.shape == (2,)
 
     result: fastgrad.DescentResult = fastgrad.gradient_descent(
         bowl, [1.0, 1.0], 0.05, max_iter=500, optimizer="adam", callback=stop_early)
