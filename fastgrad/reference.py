@@ -27,7 +27,7 @@ from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_au
                         second_stencil, stencil as stencil_row)
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "hessian", "hessian_vector",
+           "hessian", "hessian_vector", "Hessian",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
            "PrecisionWarning"]
 
@@ -642,3 +642,25 @@ def _direction_points(x, v, steps, row, first):
         _check_stencil(base, steps, first)
         bases.append((s, base))
     return bases
+
+
+class Hessian:
+    """A prepared Hessian: Hessian(f, **options)(x) == hessian(f, x, **options)
+    (see fastgrad.Hessian); the options are checked here, in fastgrad's order."""
+
+    def __init__(self, f, h=1e-4, *, method="central", order=None, args=(), unpack=False,
+                 vectorized=False):
+        self.f = contract.as_objective(f, args)
+        if contract.is_real(h) or isinstance(h, str):
+            contract.step_values(h, 1)  # a sequence is checked against each x's length
+        second_stencil(contract.check_method(method), order)
+        contract.check_flag(unpack, "unpack")
+        contract.check_flag(vectorized, "vectorized")
+        if h == "adaptive":
+            raise contract.second_rule_only("hessian")
+        self.h = h
+        self.options = dict(method=method, order=order, args=args, unpack=unpack,
+                            vectorized=vectorized)
+
+    def __call__(self, x):
+        return hessian(self.f, x, self.h, **self.options)

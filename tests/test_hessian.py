@@ -269,6 +269,19 @@ def test_c_callback_bit_identical(c_library):
                       reference.hessian_vector(CFunction(callback), x.tolist(), v.tolist()))
 
 
+def test_prepared_hessian_checks_its_options_once(impl):
+    with pytest.raises(ValueError, match="method must be 'central' for second derivatives"):
+        impl.Hessian(rosen, method="forward")
+    with pytest.raises(ValueError, match='h="adaptive" is for gradient'):
+        impl.Hessian(rosen, "adaptive")
+    with pytest.raises(ValueError, match="h must be positive and finite, got 0.0"):
+        impl.Hessian(rosen, 0.0)
+    H = impl.Hessian(rosen, [1e-3, 1e-3])
+    with pytest.raises(ValueError, match="h must be a scalar or a sequence of n=3 steps, got 2"):
+        H([1.0, 2.0, 3.0])
+    assert_matrix_bits(H([1.0, 2.0]), reference.hessian(rosen, [1.0, 2.0], [1e-3, 1e-3]))
+
+
 def test_prepared_hessian_is_hessian():
     for options in ({}, {"order": 4}, {"h": "auto"}, {"h": [1e-3, 1e-4, 2e-4]}):
         H = fastgrad.Hessian(rosen, **options)
