@@ -80,8 +80,10 @@ def long_descent(schedule, steps):
 def hessian_20(schedule, n=20):
     from scipy.optimize import rosen, rosen_hess
     x = workloads.rosenbrock_start(n)
+    prepared = fastgrad.Hessian(Rosenbrock())
     fns = {
         "fastgrad compiled": lambda: fastgrad.hessian(Rosenbrock(), x),
+        "fastgrad compiled, prepared": lambda: prepared(x),
         "fastgrad compiled, order 4, auto": lambda: fastgrad.hessian(Rosenbrock(), x, "auto",
                                                                      order=4),
         "fastgrad Python tier (scipy rosen)": lambda: fastgrad.hessian(rosen, x),
