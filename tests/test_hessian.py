@@ -1,6 +1,7 @@
 """hessian, hessian_vector and Hessian: analytic Hessians, exact symmetry, every tier
 bit for bit with the reference, the table's rows, errors with their messages."""
 import math
+import re
 import warnings
 from fractions import Fraction
 
@@ -372,3 +373,82 @@ def test_exceptions_of_f_propagate(impl):
         impl.hessian(f, [1.0, 2.0])
     with pytest.raises(KeyError, match="inside f"):
         impl.hessian_vector(f, [1.0, 2.0], [0.0, 1.0])
+
+
+# -- reliability: f writing its argument, Ctrl-C -------------------------------------------
+
+from test_reliability import WORK_LIMIT, WRITERS, interrupted_at, quartic, ticks  # noqa: E402,F401
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_f_writing_its_argument_changes_no_point(writer):
+    seen = []
+
+    def f(p):
+        seen.append(np.array(p, dtype=float).ravel().tolist())
+        value = quartic(p)
+        WRITERS[writer](p)
+        return value
+    x = np.array([0.7, -1.3])
+    H = fastgrad.hessian(f, x)
+    assert x.tolist() == [0.7, -1.3]
+    expected = []
+    reference.hessian(lambda p: expected.append(list(p)) or quartic(p), x.tolist())
+    assert seen == expected
+    assert_matrix_bits(H, reference.hessian(quartic, x.tolist()))
+    seen.clear()
+    assert_bits_equal(fastgrad.hessian_vector(f, x, [1.0, 2.0]),
+                      reference.hessian_vector(quartic, x.tolist(), [1.0, 2.0]))
+
+
+def test_a_compiled_hessian_stops_within_0_1_s_of_work(ticks):
+    from scipy import LowLevelCallable
+    f = LowLevelCallable(ticks.tick)
+    x = np.zeros(200)  # 2 * 200**2 + 1 calls of 10 us: 0.8 s of work
+    calls = interrupted_at(ticks, 1000, 1e-5, lambda: fastgrad.hessian(f, x))
+    assert 1000 <= calls <= 1000 + WORK_LIMIT, calls
+
+
+def test_a_python_tier_hessian_of_an_f_in_c_stops_within_0_1_s(ticks):
+    x = np.zeros(100)  # 20001 calls of 1 ms
+    for call in (lambda: fastgrad.hessian(ticks.tick_py, x),
+                 lambda: fastgrad.hessian_vector(ticks.tick_py, np.zeros(10**4), np.ones(10**4))):
+        assert 30 <= interrupted_at(ticks, 30, 1e-3, call) <= 130
+
+
+# -- hypothesis: parity at random points, steps and orders ----------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+def wavy(p):
+    total = 0.0
+    for i, t in enumerate(p):
+        total += math.sin((i + 1) * t) * math.exp(0.1 * t) + t * p[0] ** 2 / (1 + i)
+    return total
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.lists(st.floats(-1e3, 1e3, allow_subnormal=False), min_size=1, max_size=4),
+       h=st.one_of(st.floats(1e-8, 1e-1), st.just("auto")),
+       order=st.sampled_from([2, 4, 6, 8]),
+       v=st.lists(st.floats(-10, 10, allow_subnormal=False), min_size=4, max_size=4))
+def test_parity_at_random_points(x, h, order, v):
+    try:
+        expected = reference.hessian(wavy, x, h, order=order)
+    except ValueError as error:
+        with pytest.raises(ValueError, match=f"^{re.escape(str(error))}$"):
+            fastgrad.hessian(wavy, x, h, order=order)
+        return
+    H = fastgrad.hessian(wavy, x, h, order=order)
+    assert_matrix_bits(H, expected)
+    assert (H == H.T).all() or np.isnan(H).any()
+    v = v[:len(x)]
+    try:
+        expected = reference.hessian_vector(wavy, x, v, h, order=order)
+    except ValueError as error:
+        with pytest.raises(ValueError, match=f"^{re.escape(str(error))}$"):
+            fastgrad.hessian_vector(wavy, x, v, h, order=order)
+        return
+    assert_bits_equal(fastgrad.hessian_vector(wavy, x, v, h, order=order), expected)
