@@ -452,3 +452,18 @@ def test_parity_at_random_points(x, h, order, v):
             fastgrad.hessian_vector(wavy, x, v, h, order=order)
         return
     assert_bits_equal(fastgrad.hessian_vector(wavy, x, v, h, order=order), expected)
+
+
+def test_vectorized_unpack_and_args_bit_identical():
+    def f(x, y, z, scale):  # columns: arrays in fastgrad, lists in the reference
+        x, y, z = np.asarray(x), np.asarray(y), np.asarray(z)
+        return scale * (x * y * z + np.cos(x * z))
+    f_ref = f
+    x = [0.5, 1.5, -0.25]
+    H = fastgrad.hessian(f, x, unpack=True, vectorized=True, args=(3.0,))
+    assert_matrix_bits(H, reference.hessian(f_ref, x, unpack=True, vectorized=True,
+                                            args=(3.0,)))
+    assert_bits_equal(
+        fastgrad.hessian_vector(f, x, [1.0, 0.0, -1.0], unpack=True, vectorized=True, args=(3.0,)),
+        reference.hessian_vector(f_ref, x, [1.0, 0.0, -1.0], unpack=True, vectorized=True,
+                                 args=(3.0,)))
