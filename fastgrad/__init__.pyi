@@ -139,8 +139,8 @@ class Hessian:
     def __init__(
         self,
         f: _Function,
-        h: _SecondStep = 1e-4,
         *,
+        h: _SecondStep = 1e-4,
         method: Literal["central"] = "central",
         order: Optional[int] = None,
         args: Tuple[Any, ...] = (),

@@ -244,7 +244,7 @@ class Hessian:
 
     __slots__ = ("_plan",)
 
-    def __init__(self, f, h=1e-4, *, method="central", order=None, args=(), unpack=False,
+    def __init__(self, f, *, h=1e-4, method="central", order=None, args=(), unpack=False,
                  vectorized=False):
         self._plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian")
 

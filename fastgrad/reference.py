@@ -648,7 +648,7 @@ class Hessian:
     """A prepared Hessian: Hessian(f, **options)(x) == hessian(f, x, **options)
     (see fastgrad.Hessian); the options are checked here, in fastgrad's order."""
 
-    def __init__(self, f, h=1e-4, *, method="central", order=None, args=(), unpack=False,
+    def __init__(self, f, *, h=1e-4, method="central", order=None, args=(), unpack=False,
                  vectorized=False):
         self.f = contract.as_objective(f, args)
         if contract.is_real(h) or isinstance(h, str):

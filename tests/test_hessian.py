@@ -274,10 +274,10 @@ def test_prepared_hessian_checks_its_options_once(impl):
     with pytest.raises(ValueError, match="method must be 'central' for second derivatives"):
         impl.Hessian(rosen, method="forward")
     with pytest.raises(ValueError, match='h="adaptive" is for gradient'):
-        impl.Hessian(rosen, "adaptive")
+        impl.Hessian(rosen, h="adaptive")
     with pytest.raises(ValueError, match="h must be positive and finite, got 0.0"):
-        impl.Hessian(rosen, 0.0)
-    H = impl.Hessian(rosen, [1e-3, 1e-3])
+        impl.Hessian(rosen, h=0.0)
+    H = impl.Hessian(rosen, h=[1e-3, 1e-3])
     with pytest.raises(ValueError, match="h must be a scalar or a sequence of n=3 steps, got 2"):
         H([1.0, 2.0, 3.0])
     assert_matrix_bits(H([1.0, 2.0]), reference.hessian(rosen, [1.0, 2.0], [1e-3, 1e-3]))
