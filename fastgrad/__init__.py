@@ -5,7 +5,7 @@
 import os as _os
 import sys as _sys
 
-from ._accuracy import GradientResult
+from ._accuracy import GradientResult, HessianResult
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum
 from ._result import DescentResult
@@ -13,7 +13,7 @@ from ._result import DescentResult
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "hessian", "hessian_vector", "Hessian",
+           "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
            "PrecisionWarning",
            "show_config", "__version__"]

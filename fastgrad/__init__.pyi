@@ -14,6 +14,7 @@ from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
 from ._contract import PrecisionWarning as PrecisionWarning
 from ._accuracy import GradientResult as GradientResult
+from ._accuracy import HessianResult as HessianResult
 
 # A raw PyCapsule has a type name from Python 3.13 on; before, only a
 # scipy.LowLevelCallable (a tuple (capsule, function, user_data)) is typed.
@@ -25,7 +26,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "hessian", "hessian_vector", "Hessian",
+           "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
            "PrecisionWarning",
            "show_config", "__version__"]
@@ -111,6 +112,7 @@ def gradient_descent(
 ) -> DescentResult: ...
 _SecondStep = Union[float, ArrayLike, Literal["auto"]]
 
+@overload
 def hessian(
     f: _Function,
     x: ArrayLike,
@@ -118,10 +120,26 @@ def hessian(
     *,
     method: Literal["central"] = "central",
     order: Optional[int] = None,
+    bounds: None = None,
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
+    full_output: Literal[False] = False,
 ) -> NDArray[np.float64]: ...
+@overload
+def hessian(
+    f: _Function,
+    x: ArrayLike,
+    h: _SecondStep = 1e-4,
+    *,
+    method: Literal["central"] = "central",
+    order: Optional[int] = None,
+    bounds: None = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[True],
+) -> HessianResult: ...
 def hessian_vector(
     f: _Function,
     x: ArrayLike,

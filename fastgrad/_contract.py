@@ -489,6 +489,12 @@ def second_rule_only(name):
                       f'or h="auto"')
 
 
+def second_without_bounds(name):
+    """The error for bounds where second derivatives do not take them yet."""
+    return ValueError(f"bounds are not offered for {name}() yet (its stencils are central "
+                      f"only, with no one-sided rows to turn to at a bound): leave bounds=None")
+
+
 def direction_values(v, n):
     """v (hessian_vector's direction) as a list of n finite floats."""
     if not is_sequence(v):

@@ -1,4 +1,4 @@
-from typing import Any, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,6 +12,6 @@ class SecondRow:
     order: int
     def __init__(self, row: Any) -> None: ...
 
-def hessian(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps,
-            row: SecondRow) -> Union[NDArray[np.float64], int]: ...
+def hessian(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps, row: SecondRow,
+            fx_out: Optional[NDArray[np.float64]] = None) -> Union[NDArray[np.float64], int]: ...
 def value_at(ev: Evaluator, x: NDArray[np.float64]) -> float: ...

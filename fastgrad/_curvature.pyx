@@ -198,12 +198,13 @@ cdef void plan_free(Plan* w) noexcept nogil:
     w.row = w.coord = NULL
 
 
-def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row):
+def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row, cnp.ndarray fx_out=None):
     """The Hessian at x (a validated float64 vector) as a new (n, n) array, or
     the index of the first coordinate without a usable step (an int).
 
     h: a float, a float64 vector of n, or (c, c_single) for h="auto" (the
-    constant for float32 values once f(x) shows them).
+    constant for float32 values once f(x) shows them).  fx_out: a float64
+    array of one, given f(x) (full_output's estimate needs it).
     """
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), p = row.p, bad, i0, i1, i, most = 0, rows = 0
     cdef Py_ssize_t per_call = ev.points_per_call, points
@@ -254,6 +255,8 @@ def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row):
                 ev.evaluate_at(w.x, n, &fx)
         else:
             ev.evaluate_at(w.x, n, &fx)
+        if fx_out is not None:
+            (<double*> cnp.PyArray_DATA(fx_out))[0] = fx
         if c > 0.0 and ev.low_precision:  # f computes in float32: its constant
             bad = place_steps(row, w.x, n, hp, h_stride, c_single, w.step, w.r)
             if bad >= 0:

@@ -19,6 +19,7 @@ from . import _arguments as arguments
 from . import _contract as contract
 from . import _curvature, _stencil
 from ._api import _ROWS, _evaluator, _no_usable_step
+from ._accuracy import HessianResult, estimate_hessian, no_hessian_estimate
 from ._stencils import EPS32, EPS64, SECOND, second_auto_step, second_stencil
 
 #: Every row of _stencils.SECOND in C form, made once.
@@ -58,18 +59,41 @@ class _Plan:
             return self.h
         return arguments.steps(self.sequence, x.shape[0])
 
-    def hessian(self, x, h, stacklevel):
+    def hessian(self, x, h, stacklevel, full_output=False):
         evaluator = _evaluator(self.f, self.args, x.shape[0], self.unpack, self.vectorized)
-        H = _curvature.hessian(evaluator, x, h, self.row)
+        fx = np.empty(1) if full_output else None
+        H = _curvature.hessian(evaluator, x, h, self.row, fx)
         if type(H) is int:
             raise _no_usable_step(x, h, H, evaluator=evaluator)
         if evaluator.low_precision and type(h) is not tuple:
             warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
-        return H
+        if not full_output:
+            return H
+        return self.estimate(evaluator, x, h, H, float(fx[0]))
+
+    def estimate(self, evaluator, x, h, H, fx):
+        """The HessianResult of H (steps h): the Hessian again with steps 2h."""
+        n, row = x.shape[0], self.table_row
+        if type(h) is tuple:
+            steps = _relative(h[1] if evaluator.low_precision else h[0], x)
+            doubled = (2.0 * h[0], 2.0 * h[1])
+        else:
+            steps = np.full(n, h) if type(h) is float else h.copy()
+            doubled = 2.0 * h
+        H_double = _curvature.hessian(evaluator, x, doubled, self.row)
+        if type(H_double) is int:  # 2h leaves the usable range: no estimate
+            return HessianResult(hess=H, error=np.full((n, n), np.inf), nfev=row.points(n),
+                                 success=False, message=no_hessian_estimate(H_double),
+                                 step=steps)
+        errors, success, message = estimate_hessian(H.tolist(), H_double.tolist(), fx,
+                                                    x.tolist(), steps.tolist(), row,
+                                                    evaluator.low_precision)
+        return HessianResult(hess=H, error=np.array(errors), nfev=2 * row.points(n),
+                             success=success, message=message, step=steps)
 
 
-def hessian(f, x, h=1e-4, *, method="central", order=None, args=(), unpack=False,
-            vectorized=False):
+def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
+            unpack=False, vectorized=False, full_output=False):
     """Finite-difference Hessian of a scalar function f at x: (n, n), exactly symmetric.
 
     For coordinate i the points are x_i + o h_i for the offsets o of the
@@ -105,10 +129,17 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, args=(), unpack=False
         Only central second differences (a one-sided method is a ValueError).
     order : {2, 4, 6, 8}, optional
         Accuracy order (default 2).
+    bounds : None
+        Not offered for second derivatives yet (a ValueError says so).
+    full_output : bool
+        Return a HessianResult (hess, error, nfev, success, message, step):
+        the error is estimated from a second Hessian with steps 2h
+        (``fastgrad._accuracy.estimate_hessian``), 2 (1 + n p + n (n - 1) / 2 p**2)
+        evaluations in all.
 
     Returns
     -------
-    ndarray of shape (n, n), float64
+    ndarray of shape (n, n), float64, or HessianResult
 
     Raises
     ------
@@ -129,7 +160,11 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, args=(), unpack=False
     f = contract.as_objective(f, args)
     x = arguments.point(x)
     plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian", x.shape[0])
-    return plan.hessian(x, plan.h, 2)
+    if full_output is not False:
+        full_output = contract.check_flag(full_output, "full_output")
+    if bounds is not None:
+        raise contract.second_without_bounds("hessian")
+    return plan.hessian(x, plan.h, 2, full_output)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,

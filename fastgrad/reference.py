@@ -19,7 +19,8 @@ import math
 import warnings
 
 from . import _contract as contract
-from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
+from ._accuracy import (GradientResult, HessianResult, adaptive_constants, estimate,
+                        estimate_hessian, no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._result import DescentResult, Stop, descent_result, diverged
@@ -27,7 +28,7 @@ from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_au
                         second_stencil, stencil as stencil_row)
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "hessian", "hessian_vector", "Hessian",
+           "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
            "PrecisionWarning"]
 
@@ -519,19 +520,19 @@ def _second_prepare(f, x, h, method, order, args, unpack, vectorized, name):
 
 
 def _second_steps(x, h, row, c):
-    """h_i (fixed, or c * max(1, |x_i|) for h="auto") and the realised steps
-    r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5, or the ValueError naming the
-    first coordinate whose realised step is 0 or not finite (or, for rows
-    reaching beyond +-1, one of whose points is not finite)."""
-    steps = [c * max(1.0, abs(xi)) for xi in x] if h == "auto" else h
+    """h_i (a list, or h_i = c * max(1, |x_i|) with h None: h="auto") and the
+    realised steps r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5, and the first
+    coordinate whose realised step is 0 or not finite (or, for rows reaching
+    beyond +-1, one of whose points is not finite), else None."""
+    steps = [c * max(1.0, abs(xi)) for xi in x] if h is None else h
     r = []
     for i, (xi, hi) in enumerate(zip(x, steps)):
         ri = ((xi + hi) - (xi - hi)) * 0.5
         if ri == 0.0 or not math.isfinite(ri) or \
                 not all(math.isfinite(xi + o * hi) for o in row.offsets):
-            raise ValueError(contract.step_too_small(i, xi, hi))
+            return steps, r, i
         r.append(ri)
-    return steps, r
+    return steps, r, None
 
 
 def _sum(terms):
@@ -542,23 +543,19 @@ def _sum(terms):
     return total
 
 
-def hessian(f, x, h=1e-4, *, method="central", order=None, args=(), unpack=False,
-            vectorized=False):
-    """The (n, n) Hessian of f at x, exactly symmetric (see fastgrad.hessian).
-
-    Evaluation order: f(x); then for i = 0..n-1, for each offset a of the row
-    (+1, -1, +2, -2, ...): x with x_i moved by a h_i, then for j = i+1..n-1
-    and each offset b: x with x_i moved by a h_i and x_j by b h_j.  A
-    vectorized f gets the rows of _stencils.hessian_blocks in one call each.
-    """
-    values, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
-                                        "hessian")
+def _hessian_at(values, x, h, auto, row, vectorized):
+    """(H, f(x), the steps h_i) with steps h (a list) or, h None, h="auto"'s
+    constants auto = (c, c_single); or (None, None, steps, bad coordinate) if
+    the steps are unusable (nothing evaluated then)."""
     n, p = len(x), len(row.offsets)
-    c = second_auto_step(row, EPS64)
-    steps, r = _second_steps(x, h, row, c)
+    steps, r, bad = _second_steps(x, h, row, None if auto is None else auto[0])
+    if bad is not None:
+        return None, None, steps, bad
     fx = values(x, [(None, None)])[0]
-    if h == "auto" and values.seen["low_precision"]:  # f computes in float32: its constant
-        steps, r = _second_steps(x, h, row, second_auto_step(row, EPS32))
+    if auto is not None and values.seen["low_precision"]:  # float32 values: its constant
+        steps, r, bad = _second_steps(x, None, row, auto[1])
+        if bad is not None:
+            return None, None, steps, bad
     slot = {o: k for k, o in enumerate(row.offsets)}
     diagonal, mixed = row.float_diagonal, row.float_mixed
     per_call = contract.vectorized_rows_per_call(n) if vectorized else 0
@@ -584,9 +581,46 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, args=(), unpack=False
                 first = 1 + (j - i - 1) * p
                 H[i][j] = H[j][i] = _sum((w, at[slot[a] * stride + first + slot[b]])
                                          for a, b, w in mixed) / (r[i] * r[j])
-    if h != "auto" and values.seen["low_precision"]:
+    return H, fx, steps, None
+
+
+def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
+            unpack=False, vectorized=False, full_output=False):
+    """The (n, n) Hessian of f at x, exactly symmetric (see fastgrad.hessian).
+
+    Evaluation order: f(x); then for i = 0..n-1, for each offset a of the row
+    (+1, -1, +2, -2, ...): x with x_i moved by a h_i, then for j = i+1..n-1
+    and each offset b: x with x_i moved by a h_i and x_j by b h_j.  A
+    vectorized f gets the rows of _stencils.hessian_blocks in one call each.
+    full_output: the Hessian again with steps 2h (fastgrad._accuracy's estimate).
+    """
+    values, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
+                                        "hessian")
+    full_output = contract.check_flag(full_output, "full_output")
+    if bounds is not None:
+        raise contract.second_without_bounds("hessian")
+    auto = (second_auto_step(row, EPS64), second_auto_step(row, EPS32)) if h == "auto" \
+        else None
+    fixed = None if auto is not None else h
+    H, fx, steps, bad = _hessian_at(values, x, fixed, auto, row, vectorized)
+    if bad is not None:
+        raise ValueError(contract.step_too_small(bad, x[bad], steps[bad]))
+    if auto is None and values.seen["low_precision"]:
         warnings.warn(contract.low_precision_warning(), stacklevel=2)
-    return H
+    if not full_output:
+        return H
+    n = len(x)
+    doubled = None if fixed is None else [2.0 * v for v in fixed]
+    twice = None if auto is None else (2.0 * auto[0], 2.0 * auto[1])
+    H_double, _, _, bad = _hessian_at(values, x, doubled, twice, row, vectorized)
+    if bad is not None:  # 2h leaves the usable range: no estimate
+        errors = [[math.inf] * n for _ in range(n)]
+        return HessianResult(hess=H, error=errors, nfev=row.points(n), success=False,
+                             message=no_hessian_estimate(bad), step=steps)
+    errors, success, message = estimate_hessian(H, H_double, fx, x, steps, row,
+                                                values.seen["low_precision"])
+    return HessianResult(hess=H, error=errors, nfev=2 * row.points(n), success=success,
+                         message=message, step=steps)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,

@@ -13,7 +13,7 @@ import fastgrad
 import fastgrad.reference as reference
 from fastgrad._stencils import SECOND, hessian_blocks, second_auto_step
 from fastgrad.objectives import CFunction, Himmelblau, Quadratic, Rosenbrock
-from _fgtools import assert_bits_equal, is_fast
+from _fgtools import assert_bits_equal, bits, is_fast
 
 EPS = 2.0 ** -52
 
@@ -356,6 +356,11 @@ def raised(impl, function, *args, **kwargs):
      "(x[i] + h) - (x[i] - h) rounds to 0 or is not finite"),
     ("hessian", (rosen, [1.0, 2.0]), {"unpack": 1}, TypeError,
      "unpack must be True or False, got int 1"),
+    ("hessian", (rosen, [1.0, 2.0]), {"full_output": 1}, TypeError,
+     "full_output must be True or False, got int 1"),
+    ("hessian", (rosen, [1.0, 2.0]), {"bounds": (0, 3)}, ValueError,
+     "bounds are not offered for hessian() yet (its stencils are central only, with no "
+     "one-sided rows to turn to at a bound): leave bounds=None"),
 ])
 def test_errors_name_the_parameter(impl, function, args, kwargs, kind, message):
     def f(*a):
@@ -467,3 +472,54 @@ def test_vectorized_unpack_and_args_bit_identical():
         fastgrad.hessian_vector(f, x, [1.0, 0.0, -1.0], unpack=True, vectorized=True, args=(3.0,)),
         reference.hessian_vector(f_ref, x, [1.0, 0.0, -1.0], unpack=True, vectorized=True,
                                  args=(3.0,)))
+
+
+
+# -- full_output: the error estimate -----------------------------------------------------------
+
+def result_fields(result):
+    return (matrix(result.hess).ravel().tolist(), matrix(result.error).ravel().tolist(),
+            result.nfev, result.success, result.message, [float(v) for v in result.step])
+
+
+@pytest.mark.parametrize("h,order", [(1e-4, 2), ("auto", 2), ("auto", 4), (1e-2, 6)])
+def test_full_output_bit_identical(h, order):
+    x = np.linspace(-1.2, 1.5, 6)
+    for f in (rosen, Rosenbrock()):
+        fast = fastgrad.hessian(f, x, h, order=order, full_output=True)
+        slow = reference.hessian(f, x.tolist(), h, order=order, full_output=True)
+        assert isinstance(fast, fastgrad.HessianResult) and isinstance(slow, reference.HessianResult)
+        assert [bits(v) for v in result_fields(fast)[:2]] == \
+            [bits(v) for v in result_fields(slow)[:2]]
+        assert result_fields(fast)[2:] == result_fields(slow)[2:]
+        assert fast.nfev == 2 * SECOND[order].points(6)
+        assert_matrix_bits(fast.hess, fastgrad.hessian(f, x, h, order=order))
+
+
+def test_full_output_estimate_covers_the_true_error(impl):
+    for f, x, exact in ((rosen, np.linspace(-1.2, 1.5, 6), rosen_hess(np.linspace(-1.2, 1.5, 6))),
+                        (himmelblau, np.array([3.0, 2.0]), himmelblau_hessian([3.0, 2.0])),
+                        (lambda p: textbook(*p), np.array([1.0, 2.0]),
+                         textbook_hessian(1.0, 2.0))):
+        for h, order in ((1e-4, 2), ("auto", 2), ("auto", 4), (1e-2, 2)):
+            r = impl.hessian(f, x.tolist(), h, order=order, full_output=True)
+            true = np.abs(matrix(r.hess) - exact)
+            assert (true <= matrix(r.error)).all(), (h, order)
+            assert r.success and r.message == "ok: every entry's error estimate is below its scale"
+            assert (matrix(r.error) == matrix(r.error).T).all()
+
+
+def test_full_output_flags_a_step_that_is_too_large(impl):
+    r = impl.hessian(lambda p: math.sin(10 * p[0]) * p[1] ** 2, [0.3, 1.0], 0.3,
+                     full_output=True)
+    assert not r.success
+    assert r.message.startswith("the error estimate exceeds the Hessian at 2 of 4 entries "
+                                "(first: hess[0, 1] = ")
+    r = impl.hessian(lambda p: math.sin(p[0]), [1.0], 6e307, full_output=True)
+    assert (r.success, r.message, r.nfev) == (
+        False, "no error estimate: the doubled step has no usable stencil at x[0]", 3)
+    assert matrix(r.error).tolist() == [[math.inf]]
+    r = impl.hessian(lambda p: math.log(p[0]) if p[0] > 0 else math.nan, [1e-5], 1e-4,
+                     full_output=True)
+    assert (r.success, r.message) == (
+        False, "f is not finite at x or near it: the Hessian is not reliable")
