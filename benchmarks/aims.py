@@ -84,8 +84,8 @@ def hessian_20(schedule, n=20):
     fns = {
         "fastgrad compiled": lambda: fastgrad.hessian(Rosenbrock(), x),
         "fastgrad compiled, prepared": lambda: prepared(x),
-        "fastgrad compiled, order 4, auto": lambda: fastgrad.hessian(Rosenbrock(), x, "auto",
-                                                                     order=4),
+        "fastgrad compiled, order 4, auto":
+            lambda: fastgrad.hessian(Rosenbrock(), x, "auto", order=4),
         "fastgrad Python tier (scipy rosen)": lambda: fastgrad.hessian(rosen, x),
         "fastgrad vectorized": lambda: fastgrad.hessian(workloads.rosenbrock_rows, x,
                                                         vectorized=True),

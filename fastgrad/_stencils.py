@@ -127,7 +127,8 @@ def _build():
 STENCILS = _build()
 
 
-from ._contract import EPS32, EPS64, second_method_only  # noqa: E402 (h="auto" sizes steps for f's precision)
+# h="auto" sizes steps for f's precision; the second rows name a wrong method
+from ._contract import EPS32, EPS64, second_method_only  # noqa: E402
 
 
 def auto_step(row, eps):
