@@ -323,11 +323,14 @@ def raised(impl, function, *args, **kwargs):
      "method must be 'central' for second derivatives (hessian, hessian_vector), "
      "got 'forward'"),
     ("hessian", (rosen, [1.0, 2.0]), {"method": "sideways"}, ValueError,
-     "method must be one of 'central', 'forward', 'backward', got 'sideways'"),
+     "method must be one of 'central', 'forward', 'backward', 'complex', got 'sideways'"),
     ("hessian", (rosen, [1.0, 2.0], "adaptive"), {}, ValueError,
      'h="adaptive" is for gradient() only: hessian() takes a fixed h or h="auto"'),
     ("hessian_vector", (rosen, [1.0, 2.0], [1.0, 1.0], "adaptive"), {}, ValueError,
      'h="adaptive" is for gradient() only: hessian_vector() takes a fixed h or h="auto"'),
+    ("hessian_vector", (rosen, [1.0, 2.0], [1.0, 1.0]), {"method": "complex"}, ValueError,
+     "method must be 'central' for second derivatives (hessian, hessian_vector), "
+     "got 'complex'"),
     ("hessian", (rosen, [1.0, 2.0]), {"order": 3}, ValueError,
      "order must be one of 2, 4, 6, 8 for method='central' (None: 2), got 3"),
     ("hessian", (rosen, [1.0, 2.0], -1.0), {}, ValueError,
