@@ -2,7 +2,8 @@
 # first use (so that `import fastgrad.reference` needs neither numpy nor the
 # compiled core); type checkers read their real signatures here.
 import sys
-from typing import Any, Callable, Literal, Optional, Tuple, Union, overload
+from concurrent.futures import Executor
+from typing import Any, Callable, Iterable, Literal, Optional, Tuple, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,7 +29,7 @@ __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning",
+           "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -38,6 +39,11 @@ _Method = Literal["central", "forward", "backward", "complex"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
+# workers=: a number of processes (-1: all cores), a map-like callable
+# workers(func, iterable) (Pool.map, ThreadPoolExecutor().map), an Executor, or a
+# dask.distributed.Client (typed as Any: dask is an optional extra).
+_Workers = Union[None, int, Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]],
+                 Executor, Any]
 
 @overload
 def gradient(
@@ -52,6 +58,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient(
@@ -66,6 +73,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 @overload
 def gradient_batch(
@@ -81,6 +89,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient_batch(
@@ -96,6 +105,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 def gradient_descent_step(
     f: _Function,
@@ -109,6 +119,7 @@ def gradient_descent_step(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 def gradient_descent(
     f: _Function,
@@ -128,7 +139,70 @@ def gradient_descent(
     vectorized: bool = False,
     callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
     record: bool = False,
+    workers: _Workers = None,
 ) -> DescentResult: ...
+def jacobian(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[False] = False,
+) -> NDArray[np.float64]: ...
+
+class Jacobian:
+    def __init__(
+        self,
+        f: _Function,
+        h: _Step = 1e-5,
+        *,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[False] = False,
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: float,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: ArrayLike,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> Union[float, NDArray[np.float64]]: ...
+def check_grad(
+    f: Callable[..., Any],
+    grad: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    h: _Step = "auto",
+    method: _Method = "central",
+    order: Optional[int] = None,
+    direction: Literal["all", "random"] = "all",
+    seed: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
 _SecondStep = Union[float, ArrayLike, Literal["auto"]]
 
 @overload

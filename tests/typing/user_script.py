@@ -3,6 +3,7 @@
 It uses fastgrad as a user would: gradients, descent, the objectives, the
 optimizers.  It also runs (test_typing runs it), so what it claims is true.
 """
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,6 +11,7 @@ from numpy.typing import NDArray
 
 import fastgrad
 from fastgrad.objectives import Quadratic, Rosenbrock, Sphere
+from fastgrad.optimize import approx_fprime, value_and_grad
 
 
 def bowl(x: NDArray[np.float64]) -> float:
@@ -27,8 +29,11 @@ def main() -> None:
     step = fastgrad.gradient_descent_step(bowl, (1.0, 1.0), 0.05)
     hess: NDArray[np.float64] = fastgrad.hessian(bowl, [1.0, 1.0], "auto", order=4)
     hv = fastgrad.hessian_vector(Rosenbrock(), [1.0, 1.0], np.array([1.0, 0.0]))
-    prepared = fastgrad.Hessian(bowl, h=1e-3)
-    assert prepared([1.0, 1.0]).shape == hess.shape == (2, 2) and hv.shape == (2,)
+    prepared_hessian = fastgrad.Hessian(bowl, h=1e-3)
+    assert prepared_hessian([1.0, 1.0]).shape == hess.shape == (2, 2) and hv.shape == (2,)
+    with ThreadPoolExecutor(2) as pool:
+        spread: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], workers=pool.map)
+        pooled = fastgrad.gradient_batch(bowl, [[1.0, 1.0]], workers=pool)
 
     result: fastgrad.DescentResult = fastgrad.gradient_descent(
         bowl, [1.0, 1.0], 0.05, max_iter=500, optimizer="adam", callback=stop_early)
@@ -46,7 +51,18 @@ def main() -> None:
     print(g.round(3), steps.round(3), batch.shape, step.round(3))
     print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c)
     print(value, size, openmp, fastgrad.__version__)
+
+    J: NDArray[np.float64] = fastgrad.jacobian(lambda x: [x[0] * x[1], x[0]], [1.0, 2.0])
+    prepared = fastgrad.Jacobian(lambda x: [x[0] ** 2], h="auto")
+    slope: float = fastgrad.derivative(lambda t: t ** 2, 3.0)
+    slopes = fastgrad.derivative(lambda t: t ** 2, [1.0, 2.0])
+    error: float = fastgrad.check_grad(bowl, lambda x: [2 * x[0], 20 * x[1]], [1.0, 1.0])
+    fun = value_and_grad(bowl)
+    f_value, g_value = fun(np.array([1.0, 1.0]))
+    fprime = approx_fprime([1.0, 1.0], bowl)
     fastgrad.show_config()
+    print(J.shape, prepared([1.0]).shape, slope, slopes, error < 1e-6, f_value, g_value.shape,
+          fprime.shape)
 
 
 if TYPE_CHECKING:
