@@ -13,7 +13,7 @@ from ._result import DescentResult
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
            "PrecisionWarning",
            "show_config", "__version__"]
 
@@ -21,7 +21,7 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # the compiled core (it is standard library only).  Type checkers read the real
 # signatures from __init__.pyi.
 _LAZY = {"gradient": "_api", "gradient_batch": "_api", "gradient_descent_step": "_api",
-         "gradient_descent": "_api", "show_config": "_config"}
+         "gradient_descent": "_api", "show_config": "_config", "Gradient": "_prepared"}
 
 
 def __getattr__(name):

@@ -2,7 +2,7 @@
 # first use (so that `import fastgrad.reference` needs neither numpy nor the
 # compiled core); type checkers read their real signatures here.
 import sys
-from typing import Any, Callable, Literal, Optional, Tuple, Union, overload
+from typing import Any, Callable, Generic, Literal, Optional, Tuple, TypeVar, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,7 +25,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
            "PrecisionWarning",
            "show_config", "__version__"]
 
@@ -65,6 +65,41 @@ def gradient(
     vectorized: bool = False,
     full_output: Literal[True],
 ) -> GradientResult: ...
+_GradientValue = TypeVar("_GradientValue", NDArray[np.float64], GradientResult)
+
+class Gradient(Generic[_GradientValue]):
+    f: _Function
+    options: dict[str, Any]
+    @overload
+    def __init__(
+        self: Gradient[NDArray[np.float64]],
+        f: _Function,
+        *,
+        h: _Step = 1e-5,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[False] = False,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Gradient[GradientResult],
+        f: _Function,
+        *,
+        h: _Step = 1e-5,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[True],
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> _GradientValue: ...
+
 def gradient_batch(
     f: _Function,
     X: ArrayLike,

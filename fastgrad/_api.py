@@ -102,10 +102,11 @@ def _adaptive(evaluator, x, row, kernel_row, box, full_output):
                           step=np.array(used))
 
 
-def _warn_if_imprecise(evaluator, h):
-    """A fixed h with an f that returned float32 (or lower) values: say so."""
+def _warn_if_imprecise(evaluator, h, stacklevel=3):
+    """A fixed h with an f that returned float32 (or lower) values: say so
+    (stacklevel: to the caller of the public function)."""
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(), stacklevel=3)
+        warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
 
 
 def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
@@ -209,6 +210,12 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
+    return _gradient(evaluator, x, h, row, bounds, full_output)
+
+
+def _gradient(evaluator, x, h, row, bounds, full_output):
+    """gradient() once its arguments are checked: bounds (checked against x here),
+    h="adaptive", full_output (also Gradient's path for them, _prepared)."""
     if bounds is None:  # the common case first: nothing more to check
         box, kernel_row = None, row
     else:
@@ -222,7 +229,7 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         raise _no_usable_step(x, h, g, None, row, box, evaluator)
     result = _full_output(evaluator, x, h, row, kernel_row, box, g) if full_output else g
     if evaluator.low_precision:
-        _warn_if_imprecise(evaluator, h)
+        _warn_if_imprecise(evaluator, h, 4)
     return result
 
 

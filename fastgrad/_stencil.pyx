@@ -140,26 +140,29 @@ cdef int probe_precision(Evaluator ev, Stencil* s, Steps h, const double* x,
 cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t scratch,
                         bint rows) except -1:
     """Room for `points` points (and their base rows if `rows`), and `scratch`
-    doubles for the evaluator (a working x of n on the compiled tier; 0 else)."""
+    doubles for the evaluator (a working x of n on the compiled tier; 0 else),
+    in one block."""
+    cdef char* block
+    cdef size_t index = sizeof(Py_ssize_t), real = sizeof(double)
     w.capacity = points
-    w.row = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t)) if rows else NULL
-    w.coord = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t))
-    w.value = <double*> PyMem_RawMalloc(points * sizeof(double))
-    w.fval = <double*> PyMem_RawMalloc(points * sizeof(double))
-    w.scratch = <double*> PyMem_RawMalloc(scratch * sizeof(double)) if scratch else NULL
-    if (rows and w.row == NULL) or w.coord == NULL or w.value == NULL or w.fval == NULL \
-            or (scratch and w.scratch == NULL):
-        workspace_free(w)
+    block = <char*> PyMem_RawMalloc(max(1, points * (2 * index + 2 * real)
+                                        + (points * index if rows else 0) + scratch * real))
+    w.block = block
+    if block == NULL:
+        w.row = w.coord = NULL
+        w.value = w.fval = w.scratch = NULL
         raise MemoryError()
+    w.coord = <Py_ssize_t*> block
+    w.value = <double*> (block + points * index)
+    w.fval = w.value + points
+    w.scratch = w.fval + points if scratch else NULL
+    w.row = <Py_ssize_t*> (w.fval + points + scratch) if rows else NULL
     return 0
 
 
 cdef void workspace_free(Workspace* w) noexcept nogil:
-    PyMem_RawFree(w.row)
-    PyMem_RawFree(w.coord)
-    PyMem_RawFree(w.value)
-    PyMem_RawFree(w.fval)
-    PyMem_RawFree(w.scratch)
+    PyMem_RawFree(w.block)
+    w.block = NULL
     w.row = w.coord = NULL
     w.value = w.fval = w.scratch = NULL
 
@@ -171,32 +174,46 @@ cdef object new_vector(Py_ssize_t n):
 
 # -- the entry points the API calls -------------------------------------------
 
+def prepared_steps(h):
+    """h (a float, a float64 vector, or h="auto"'s constants) converted once:
+    gradient() takes the result as its h (fastgrad.Gradient keeps it; it is
+    read-only, so calls on several threads share it)."""
+    return Steps(h)
+
+
 def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
-    """The gradient at x (a validated float64 vector) as a new array, or the
-    index of the first coordinate whose stencil has no usable step (an int)."""
-    cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
+    """The gradient at x (a validated float64 vector, the caller's own copy) as a
+    new array, or the index of the first coordinate whose stencil has no usable
+    step (an int).  h: as Steps takes it, or a Steps (prepared_steps).
+
+    A gil-free evaluator streams (stencil_stream): x is its working copy, moved
+    one coordinate at a time and restored bit for bit, and memory beyond x and
+    g is O(1).  The other tiers get all the points at once (the vectorized one
+    hands f many per call)."""
+    cdef double* xp = <double*> cnp.PyArray_DATA(x)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, nfev = 0
     cdef Stencil s
     cdef Workspace w
-    cdef Steps steps = Steps(h)
+    cdef Steps steps = h if type(h) is Steps else Steps(h)
     cdef double* gp
+    cdef bint stream = ev.gil_free
     stencil_init(&s, row, n, steps, bounds)
-    workspace_alloc(&w, s.k, n if ev.gil_free else 0, False)
+    workspace_alloc(&w, 1 + s.scheme.per_coordinate if stream else s.k, 0, False)
     try:
-        bad = stencil_place(&s, xp, w.coord, w.value)
+        bad = stencil_place(&s, xp, NULL if stream else w.coord, w.value)
         if bad >= 0:
             return bad
         ev.ready(n)
         if steps.relative > 0.0:
             probe_precision(ev, &s, steps, xp, &nfev)
-            bad = stencil_place(&s, xp, w.coord, w.value)
+            bad = stencil_place(&s, xp, NULL if stream else w.coord, w.value)
             if bad >= 0:
                 return bad
         g = new_vector(n)
         gp = <double*> cnp.PyArray_DATA(g)
-        if ev.gil_free:
+        if stream:
             with nogil:
-                stencil_gradient(ev, &s, xp, &w, gp)
+                stencil_stream(ev, &s, xp, &w, gp)
         else:
             stencil_gradient(ev, &s, xp, &w, gp)
     finally:

@@ -36,12 +36,16 @@ def main() -> None:
     quadratic = Quadratic(np.eye(2), np.zeros(2))
     value: float = quadratic([1.0, 2.0])
     size: int = quadratic.dim
+    prepared = fastgrad.Gradient(bowl, h=1e-6)
+    prepared_g: NDArray[np.float64] = prepared([1.0, 1.0])
+    estimate: fastgrad.GradientResult = fastgrad.Gradient(bowl, full_output=True)([1.0, 1.0])
     config = fastgrad.show_config(mode="dicts")
     openmp: bool = bool(config["openmp"])
 
     print(g.round(3), steps.round(3), batch.shape, step.round(3))
     print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c)
     print(value, size, openmp, fastgrad.__version__)
+    print(prepared_g.round(3), estimate.nfev)
     fastgrad.show_config()
 
 
