@@ -21,7 +21,7 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # the compiled core (it is standard library only).  Type checkers read the real
 # signatures from __init__.pyi.
 _LAZY = {"gradient": "_api", "gradient_batch": "_api", "gradient_descent_step": "_api",
-         "gradient_descent": "_api", "show_config": "_config", "Gradient": "_prepared"}
+         "gradient_descent": "_api", "show_config": "_config", "Gradient": "_api"}
 
 
 def __getattr__(name):

@@ -18,6 +18,7 @@ from . import _batch, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
+from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._result import descent_result
 from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
                         check_order, plan, sides)
@@ -465,3 +466,97 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, steps)
     return G
+
+
+class Gradient(Prepared):
+    """``gradient`` prepared for f: ``G(x)`` is ``gradient(f, x, **options)``.
+
+    f, h, method, order, args and the flags are checked once, when G is made
+    (with the exceptions gradient() raises for them); each call checks x (and
+    the bounds against it) and returns exactly what gradient() returns, bit for
+    bit, with the same exceptions and warnings -- at a fraction of the cost
+    per call.  G may be called from several threads at once.
+
+    Parameters
+    ----------
+    f : callable
+        As for :func:`fastgrad.gradient`.
+    **options
+        h, method, order, bounds, args, unpack, vectorized, full_output: as for
+        :func:`fastgrad.gradient`, read when G is made.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When G is made: as gradient() for f, args, h, method, order and the
+        flags (an unknown option: TypeError).  When G is called: as gradient()
+        for x and what depends on it (an h of the wrong length, the bounds, a
+        step too small for x).
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> G = fastgrad.Gradient(lambda x, y: x**2 + y**2, unpack=True)
+    >>> G([1.0, -1.0])
+    array([ 2., -2.])
+    >>> bool((G([3.0, 0.5]) == fastgrad.gradient(lambda x, y: x**2 + y**2, [3.0, 0.5],
+    ...                                              unpack=True)).all())
+    True
+    """
+
+    __slots__ = ("_h", "_n", "_row", "_bounds", "_full_output", "_args", "_unpack",
+                 "_vectorized", "_core")
+
+    _defaults = GRADIENT_DEFAULTS
+    _function = staticmethod(gradient)
+
+    #: G(x): compiled (no Python frame) for the common case, self._call else.
+    __call__ = _stencil.call_prepared
+
+    def _plan(self, f, options):
+        self._core = None
+        checked = checked_gradient_options(f, options, _prepared_steps, _stencil_row)
+        if checked is None:
+            self._deferred = True
+            return
+        self._f, (self._h, self._n), self._row, self._unpack, self._vectorized, \
+            self._full_output = checked
+        if type(self._h) is str:  # "auto": the constants; "adaptive" stays
+            self._h = _kernel_steps(self._h, self._row)
+        self._args = tuple(options["args"])
+        self._bounds = options["bounds"]
+        if self._bounds is None and not self._full_output and type(self._h) is not str:
+            self._core = _stencil.PreparedGradient(
+                self._h, self._row, self._n, arguments.point, self._new_evaluator,
+                self._fail, self._public)
+
+    def _new_evaluator(self, n):
+        return _evaluator(self._f, self._args, n, self._unpack, self._vectorized)
+
+    def _fail(self, x, g, evaluator):
+        """After the compiled call: raise for a bad coordinate g (an int), warn for
+        f's low precision (the evaluator, which keeps its flag, is not reused)."""
+        if type(g) is int:
+            raise _no_usable_step(x, self._h, g, None, self._row, None, evaluator)
+        _warn_if_imprecise(evaluator, self._h, 3)  # (the compiled call adds no frame)
+        return g
+
+    def _call(self, x):
+        """G(x) with bounds, h="adaptive" or full_output (or deferred: gradient())."""
+        if self._deferred:
+            return self._public(x)
+        x = arguments.point(x)
+        n = x.shape[0]
+        if self._n >= 0 and self._n != n:  # a sequence h of another length: its error
+            return self._public(x)
+        evaluator = self._take(n) or self._new_evaluator(n)
+        g = _gradient(evaluator, x, self._h, self._row, self._bounds, self._full_output)
+        if not evaluator.low_precision:
+            self._give(n, evaluator)
+        return g
+
+
+def _prepared_steps(h):
+    """h checked without x, as the kernels read it, and the n it needs (-1: any)."""
+    n = sequence_length(h)
+    return arguments.steps(h, max(n, 1)), n

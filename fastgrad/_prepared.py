@@ -18,7 +18,7 @@ kind of h) cannot be checked without x: such a G sends every call to the
 public function, which raises it.
 
 ``Prepared`` is the mechanism, shared by every prepared callable
-(``Gradient`` here and in ``fastgrad.reference``; ``Jacobian`` and ``Hessian``
+(``Gradient`` in ``fastgrad`` and ``fastgrad.reference``; ``Jacobian`` and ``Hessian``
 follow the same pattern): the options a subclass accepts are those of its
 public function (``_function``, ``_defaults``), ``_plan`` checks them once,
 ``__call__`` evaluates the plan, and ``_public(x)`` is the public function
@@ -31,7 +31,8 @@ pool is empty, and handed back when the call succeeds.  ``list.pop`` and
 ``list.append`` are atomic, so no two calls ever share one.
 
 This module is standard library only (``fastgrad.reference`` uses ``Prepared``);
-the compiled core's pieces are imported when a ``Gradient`` is made.
+fastgrad's ``Gradient`` is in ``_api`` with gradient(); the call of its common
+case (no bounds, no estimate) is compiled (``_stencil.PreparedGradient``).
 """
 import warnings
 
@@ -129,99 +130,6 @@ def checked_gradient_options(f, options, steps, stencil_row):
     return f, h, row, unpack, vectorized, full_output
 
 
-class Gradient(Prepared):
-    """``fastgrad.gradient`` prepared for f: ``G(x)`` is ``gradient(f, x, **options)``.
-
-    f, h, method, order, args and the flags are checked once, when G is made
-    (with the exceptions gradient() raises for them); each call checks x (and
-    the bounds against it) and returns exactly what gradient() returns, bit for
-    bit, with the same exceptions and warnings -- at a fraction of the cost
-    per call.  G may be called from several threads at once.
-
-    Parameters
-    ----------
-    f : callable
-        As for :func:`fastgrad.gradient`.
-    **options
-        h, method, order, bounds, args, unpack, vectorized, full_output: as for
-        :func:`fastgrad.gradient`, read when G is made.
-
-    Examples
-    --------
-    >>> import fastgrad
-    >>> G = fastgrad.Gradient(lambda x, y: x**2 + y**2, unpack=True)
-    >>> G([1.0, -1.0])
-    array([ 2., -2.])
-    >>> bool((G([3.0, 0.5]) == fastgrad.gradient(lambda x, y: x**2 + y**2, [3.0, 0.5],
-    ...                                              unpack=True)).all())
-    True
-    """
-
-    __slots__ = ("_h", "_n", "_row", "_bounds", "_full_output", "_args", "_unpack",
-                 "_vectorized", "_api", "_simple", "_point", "_kernel")
-
-    _defaults = GRADIENT_DEFAULTS
-
-    @staticmethod
-    def _function(f, x, **options):
-        from ._api import gradient
-        return gradient(f, x, **options)
-
-    def _plan(self, f, options):
-        from . import _api, _arguments
-        self._api = _api
-        checked = checked_gradient_options(f, options, lambda h: _steps(_arguments, h),
-                                           _api._stencil_row)
-        if checked is None:
-            self._deferred = True
-            return
-        self._f, h, self._row, self._unpack, self._vectorized, self._full_output = checked
-        self._h, self._n = h
-        if type(self._h) is str:  # "auto": the constants; "adaptive" stays
-            self._h = _api._kernel_steps(self._h, self._row)
-        self._args = tuple(options["args"])
-        self._bounds = options["bounds"]
-        # The common case, straight to the kernel: no bounds, no estimate, a fixed
-        # or relative step (else gradient()'s own path after its checks).
-        self._simple = (self._bounds is None and not self._full_output
-                        and type(self._h) is not str)
-        self._point = _arguments.point
-        self._kernel = _api._stencil.prepared_steps(self._h) if self._simple else None
-
-    def __call__(self, x):
-        """The gradient at x: ``gradient(f, x, **options)``."""
-        if self._deferred:
-            return self._public(x)
-        x = self._point(x)
-        n = x.shape[0]
-        if self._n >= 0 and self._n != n:  # a sequence h of another length: its error
-            return self._public(x)
-        try:  # an idle evaluator (list.pop is atomic: never one two calls share)
-            m, evaluator = self._pool.pop()
-            if m != n:
-                evaluator = self._api._evaluator(self._f, self._args, n, self._unpack,
-                                                 self._vectorized)
-        except IndexError:
-            evaluator = self._api._evaluator(self._f, self._args, n, self._unpack,
-                                             self._vectorized)
-        if self._simple:
-            g = self._api._stencil.gradient(evaluator, x, self._kernel, self._row, None)
-            if type(g) is int:
-                raise self._api._no_usable_step(x, self._h, g, None, self._row, None,
-                                                evaluator)
-            if evaluator.low_precision:  # (its flag stays: not reused)
-                self._api._warn_if_imprecise(evaluator, self._h, 3)
-                return g
-        else:
-            g = self._api._gradient(evaluator, x, self._h, self._row, self._bounds,
-                                    self._full_output)
-            if evaluator.low_precision:
-                return g
-        if len(self._pool) < POOL_SIZE:
-            self._pool.append((n, evaluator))
-        return g
-
-
 def sequence_length(h):
     """The n a step h needs: -1 for a number or a rule ("auto"...), len(h) for a
     sequence; TypeError for anything else (its message names n: not raised)."""
@@ -230,10 +138,3 @@ def sequence_length(h):
     if not contract.is_sequence(h):
         raise TypeError("h")
     return len(h)
-
-
-def _steps(arguments, h):
-    """h as the kernels read it (a float, "auto" or "adaptive", a float64 vector)
-    and the length it needs (errors: as arguments.steps)."""
-    n = sequence_length(h)
-    return arguments.steps(h, max(n, 1)), n

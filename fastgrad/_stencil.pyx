@@ -174,13 +174,6 @@ cdef object new_vector(Py_ssize_t n):
 
 # -- the entry points the API calls -------------------------------------------
 
-def prepared_steps(h):
-    """h (a float, a float64 vector, or h="auto"'s constants) converted once:
-    gradient() takes the result as its h (fastgrad.Gradient keeps it; it is
-    read-only, so calls on several threads share it)."""
-    return Steps(h)
-
-
 def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
     """The gradient at x (a validated float64 vector, the caller's own copy) as a
     new array, or the index of the first coordinate whose stencil has no usable
@@ -190,11 +183,15 @@ def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
     one coordinate at a time and restored bit for bit, and memory beyond x and
     g is O(1).  The other tiers get all the points at once (the vectorized one
     hands f many per call)."""
+    return gradient_at(ev, x, h if type(h) is Steps else Steps(h), row, bounds)
+
+
+cdef object gradient_at(Evaluator ev, cnp.ndarray x, Steps steps, StencilRow row, bounds):
+    """gradient(), with h as Steps."""
     cdef double* xp = <double*> cnp.PyArray_DATA(x)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, nfev = 0
     cdef Stencil s
     cdef Workspace w
-    cdef Steps steps = h if type(h) is Steps else Steps(h)
     cdef double* gp
     cdef bint stream = ev.gil_free
     stencil_init(&s, row, n, steps, bounds)
@@ -219,6 +216,63 @@ def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
     finally:
         workspace_free(&w)
     return g
+
+
+cdef class PreparedGradient:
+    """The plan of a fastgrad.Gradient without bounds or an estimate
+    (fastgrad._api.Gradient): its steps and row, converted once, and a pool of
+    idle evaluators.  ``call(x)`` is G(x), with no Python frame in between:
+
+    * point(x): x checked and copied (_arguments.point);
+    * the idle evaluator if it is for n, else evaluator(n) makes one: taking it
+      (read the slot, empty it) runs no Python code, so under the GIL no two
+      calls on two threads ever hold the same one; a call that finds the slot
+      empty (another thread holds it) makes its own;
+    * the gradient; fail(x, g, evaluator) raises for a bad coordinate g (an
+      int) and warns for low-precision values (that evaluator is not reused);
+    * public(x) for a sequence h of another length than x (gradient() raises).
+    """
+    cdef Steps steps
+    cdef StencilRow row
+    cdef Py_ssize_t n, idle_n
+    cdef object point, evaluator, fail, public
+    cdef Evaluator idle
+
+    def __cinit__(self, h, StencilRow row, Py_ssize_t n, point, evaluator, fail, public):
+        self.steps = Steps(h)
+        self.row = row
+        self.n = n
+        self.point, self.evaluator, self.fail, self.public = point, evaluator, fail, public
+        self.idle = None
+        self.idle_n = -1
+
+    cpdef object call(self, x):
+        cdef Py_ssize_t n
+        cdef Evaluator ev
+        x = self.point(x)
+        n = cnp.PyArray_SIZE(x)
+        if self.n >= 0 and self.n != n:
+            return self.public(x)
+        ev = self.idle  # taken: the slot is emptied before any Python code runs
+        self.idle = None
+        if ev is None or self.idle_n != n:
+            ev = self.evaluator(n)
+        g = gradient_at(ev, x, self.steps, self.row, None)
+        if type(g) is int or ev.low_precision:
+            return self.fail(x, g, ev)
+        if self.idle is None:  # handed back for the next call
+            self.idle_n = n
+            self.idle = ev
+        return g
+
+
+def call_prepared(self, x):
+    """G(x) for a fastgrad.Gradient: its compiled plan (self._core), else its
+    Python path (self._call).  A compiled function: the call runs no Python frame."""
+    core = self._core
+    if core is None:
+        return self._call(x)
+    return (<PreparedGradient> core).call(x)
 
 
 def value_at(Evaluator ev, cnp.ndarray x):
