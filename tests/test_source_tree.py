@@ -89,7 +89,8 @@ def test_the_reference_needs_no_compiled_core(tmp_path):
         "[2.0, 3.0]",
         str(root / "fastgrad" / "__init__.py"),
         "['fastgrad._accuracy', 'fastgrad._contract', 'fastgrad._optimizers', "
-        "'fastgrad._result', 'fastgrad._stencils', 'fastgrad.reference']"]
+        "'fastgrad._prepared', 'fastgrad._result', 'fastgrad._stencils', "
+        "'fastgrad.reference']"]
 
 
 def test_an_installation_missing_its_core_says_reinstall(tmp_path):

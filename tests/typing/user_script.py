@@ -45,8 +45,8 @@ def main() -> None:
     print(g.round(3), steps.round(3), batch.shape, step.round(3))
     print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c)
     print(value, size, openmp, fastgrad.__version__)
-    print(prepared_g.round(3), estimate.nfev)
     fastgrad.show_config()
+    print(prepared_g.round(3), estimate.nfev)
 
 
 if TYPE_CHECKING:
