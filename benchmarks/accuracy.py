@@ -75,6 +75,10 @@ def competitors(f):
         'fastgrad "auto" order 8': lambda x: fastgrad.gradient(f, x, "auto", order=8),
         'fastgrad "auto" order 8, vectorized':
             lambda x: fastgrad.gradient(vectorized, x, "auto", order=8, vectorized=True),
+        'fastgrad "auto" complex': lambda x: fastgrad.gradient(f, x, "auto", method="complex"),
+        'fastgrad "auto" complex, vectorized':
+            lambda x: fastgrad.gradient(vectorized, x, "auto", method="complex",
+                                        vectorized=True),
     }
     try:
         from scipy.optimize import approx_fprime

@@ -32,7 +32,7 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
 # function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
 _Function = Union[Callable[..., Any], _CCallback]
-_Method = Literal["central", "forward", "backward"]
+_Method = Literal["central", "forward", "backward", "complex"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
@@ -100,6 +100,7 @@ class Gradient(Generic[_GradientValue]):
     ) -> None: ...
     def __call__(self, x: ArrayLike) -> _GradientValue: ...
 
+@overload
 def gradient_batch(
     f: _Function,
     X: ArrayLike,
@@ -112,7 +113,23 @@ def gradient_batch(
     unpack: bool = False,
     vectorized: bool = False,
     num_threads: Optional[int] = None,
+    full_output: Literal[False] = False,
 ) -> NDArray[np.float64]: ...
+@overload
+def gradient_batch(
+    f: _Function,
+    X: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    num_threads: Optional[int] = None,
+    full_output: Literal[True],
+) -> GradientResult: ...
 def gradient_descent_step(
     f: _Function,
     x: ArrayLike,
@@ -121,6 +138,7 @@ def gradient_descent_step(
     *,
     method: _Method = "central",
     order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
@@ -136,6 +154,7 @@ def gradient_descent(
     h: _Step = 1e-5,
     method: _Method = "central",
     order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
     optimizer: _Optimizer = None,
     args: Tuple[Any, ...] = (),
     unpack: bool = False,

@@ -51,6 +51,25 @@ class GradientResult:
     step: Any
 
 
+def batch_result(results, matrix):
+    """gradient_batch(full_output=True): one GradientResult from its rows' results
+    (row r is gradient(f, X[r], full_output=True)).  grad, error and step are
+    (m, n) (``matrix`` builds them from the rows); nfev counts every evaluation;
+    success only if every row succeeded; the message names the first row that
+    did not."""
+    failed = [r for r, result in enumerate(results) if not result.success]
+    if failed:
+        r = failed[0]
+        message = (f"{len(failed)} of {len(results)} rows failed; first X[{r}]: "
+                   f"{results[r].message}")
+    else:
+        message = results[0].message
+    return GradientResult(grad=matrix([result.grad for result in results]),
+                          error=matrix([result.error for result in results]),
+                          nfev=sum(result.nfev for result in results), success=not failed,
+                          message=message, step=matrix([result.step for result in results]))
+
+
 def estimate(g, g_double, fx, x, plans, plans_double, low_precision):
     """(error list, success, message) for g from g_double.
 
@@ -95,16 +114,68 @@ ADAPTIVE_STEPS = 10
 ADAPTIVE_LEVELS = 4
 
 
-def adaptive_constants():
-    """The relative step constant of each gradient of the sequence, largest first."""
-    return [ADAPTIVE_BASE / ADAPTIVE_RATIO ** j for j in range(ADAPTIVE_STEPS)]
+def _fits(row, xi, h, lbi, ubi):
+    """Whether every point of row at step h lies in [lbi, ubi] (bounded_choice's test)."""
+    return xi + max(row.offsets) * h <= ubi and xi + min(row.offsets) * h >= lbi
+
+
+def _largest_fit(row, xi, h, lbi, ubi):
+    """The largest step <= h at which row fits in [lbi, ubi] (0.0: none)."""
+    if _fits(row, xi, h, lbi, ubi):
+        return h
+    step = h
+    if max(row.offsets) > 0:
+        step = min(step, (ubi - xi) / max(row.offsets))
+    if min(row.offsets) < 0:
+        step = min(step, (xi - lbi) / -min(row.offsets))
+    while step > 0.0 and not _fits(row, xi, step, lbi, ubi):
+        step = math.nextafter(step, 0.0)
+    return max(step, 0.0)
+
+
+def adaptive_steps(x, row, bounds=None):
+    """h="adaptive"'s sequence: (rows, levels) with rows[i] the stencil row
+    coordinate i uses at every level and levels[j][i] = h0_i / RATIO**j.
+
+    Without bounds, h0_i = BASE * max(1, |x_i|) and rows[i] = row.  Within
+    bounds, Richardson needs one row per coordinate over the whole sequence
+    (its error expansion is the row's) and the compiled core, like
+    bounded_choice, takes the first of sides(row) that fits at each step.  So
+    each candidate side starts at the largest step <= BASE * max(1, |x_i|) at
+    which it fits (its room), and is consistent if every side preferred to it
+    fits at none of its steps; the consistent side with the largest start wins
+    (the row itself first on a tie).  No room at all: the default step, for
+    the stencil check to name the coordinate.
+    """
+    from ._stencils import sides  # (a light, standard-library module)
+    finest = ADAPTIVE_RATIO ** (ADAPTIVE_STEPS - 1)
+    rows, starts = [], []
+    for i, xi in enumerate(x):
+        default = ADAPTIVE_BASE * max(1.0, abs(xi))
+        if bounds is None or _fits(row, xi, default, bounds[0][i], bounds[1][i]):
+            rows.append(row)
+            starts.append(default)
+            continue
+        candidates = sides(row)
+        fits = [_largest_fit(side, xi, default, bounds[0][i], bounds[1][i])
+                for side in candidates]
+        best = None
+        for k, start in enumerate(fits):
+            consistent = all(start / finest > earlier for earlier in fits[:k])
+            if start > 0.0 and consistent and (best is None or start > fits[best]):
+                best = k
+        rows.append(candidates[0] if best is None else candidates[best])
+        starts.append(default if best is None else fits[best])
+    levels = [[h0 / ADAPTIVE_RATIO ** j for h0 in starts] for j in range(ADAPTIVE_STEPS)]
+    return rows, levels
 
 
 def richardson(gradients, steps, fx, x, row, low_precision):
     """Per coordinate, the extrapolated entry with the smallest error estimate.
 
-    gradients[j] (steps steps[j]) use one stencil row of order p, whose error
-    expands in h^p, h^(p+s), h^(p+2s), ... (s = 2 central, 1 one-sided).
+    gradients[j] (steps steps[j]) use one stencil row of order p per
+    coordinate (row, or rows[i] if row is a list), whose error expands in
+    h^p, h^(p+s), h^(p+2s), ... (s = 2 central, 1 one-sided).
     Level k of the table removes the k-th term:
         R[j][k] = R[j][k-1] + (R[j][k-1] - R[j-1][k-1]) / (RATIO^(p+(k-1)s) - 1),
     estimated to err by SAFETY * (|R[j][k] - R[j][k-1]| + |R[j][k] - R[j-1][k]|)
@@ -112,13 +183,15 @@ def richardson(gradients, steps, fx, x, row, low_precision):
     Returns (grad, error, step) lists and (success, message) as estimate().
     """
     eps = EPS32 if low_precision else EPS64
-    p, s = row.order, (2 if row.method == "central" else 1)
-    width = float(row.span[0] - row.span[1])
-    weights = sum(abs(w) for w in row.float_weights)
+    rows = row if isinstance(row, list) else [row] * len(gradients[0])
     count = len(gradients)
     scale = f_scale(fx, gradients[-1], x)
     grad, errors, used = [], [], []
     for i in range(len(gradients[0])):
+        row = rows[i]
+        p, s = row.order, (2 if row.method == "central" else 1)
+        width = float(row.span[0] - row.span[1])
+        weights = sum(abs(w) for w in row.float_weights)
         levels = [[g[i] for g in gradients]]
         for k in range(1, ADAPTIVE_LEVELS + 1):
             factor = ADAPTIVE_RATIO ** (p + (k - 1) * s) - 1.0

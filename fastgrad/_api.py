@@ -14,14 +14,14 @@ import numpy as np
 
 from . import _arguments as arguments
 from . import _contract as contract
-from . import _batch, _descent, _stencil
+from . import _batch, _complex, _complex_tiers, _descent, _stencil
 from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
-from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
+from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._result import descent_result
-from ._stencils import (DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step, bounded_choice,
-                        check_order, plan, sides)
+from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
+                        bounded_choice, check_order, plan, sides)
 from .objectives import Objective
 
 #: Every row of the stencil table in C form, made once; with bounds, each row
@@ -54,6 +54,9 @@ def _stencil_row(method, order):
     if order is None and type(method) is str and method in _DEFAULT_ROWS:
         return _DEFAULT_ROWS[method]
     method = contract.check_method(method)
+    if method == "complex":  # fastgrad._complex (a row of no real points)
+        check_order(method, order)
+        return COMPLEX
     return _ROWS[method, DEFAULT_ORDER[method] if order is None else check_order(method, order)]
 
 
@@ -65,6 +68,9 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     row = _stencil_row(method, order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if row is COMPLEX:  # the complex step's own tiers; h stays as given
+        _complex.check(f, h)
+        return _complex_tiers.evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
     if type(h) is str:  # "auto": the relative-step constants
         h = _kernel_steps(h, row)
     return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
@@ -83,18 +89,18 @@ def _adaptive(evaluator, x, row, kernel_row, box, full_output):
     """h="adaptive": gradients over a geometric sequence of steps, Richardson per
     coordinate (fastgrad._accuracy.richardson, as the reference)."""
     table_row = STENCILS[row.method, row.order]
-    scale = np.maximum(1.0, np.abs(x))
-    gradients, steps = [], []
-    for c in adaptive_constants():
-        h = c * scale
+    rows, levels = adaptive_steps(x.tolist(), table_row,
+                                  None if box is None else (box[0].tolist(), box[1].tolist()))
+    gradients = []
+    for level in levels:
+        h = np.array(level)
         g = _stencil.gradient(evaluator, x, h, kernel_row, box)
         if type(g) is int:
             raise _no_usable_step(x, h, g, None, row, box, evaluator)
         gradients.append(g.tolist())
-        steps.append(h.tolist())
     fx = _stencil.value_at(evaluator, x)
-    grad, errors, used, success, message = richardson(gradients, steps, fx, x.tolist(),
-                                                      table_row, evaluator.low_precision)
+    grad, errors, used, success, message = richardson(gradients, levels, fx, x.tolist(),
+                                                      rows, evaluator.low_precision)
     if not full_output:
         return np.array(grad)
     points = table_row.points(x.shape[0], box is not None)
@@ -157,13 +163,21 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         Positive, finite step(s); or "auto": relative steps
         ``c * max(1, |x_i|)`` with ``c = eps ** (1 / (order + 1))``, eps that of
         the precision f computes in (f is evaluated once at x first to learn it);
-        or "adaptive" (gradient only): Richardson extrapolation over ten steps
-        per coordinate, keeping the entry with the smallest error estimate.
+        or "adaptive" (gradient, gradient_batch): Richardson extrapolation over
+        ten steps per coordinate, keeping the entry with the smallest error
+        estimate (within bounds, one stencil side per coordinate throughout).
         A fixed h with an f returning float32 values warns (PrecisionWarning).
-    method : {"central", "forward", "backward"}
+    method : {"central", "forward", "backward", "complex"}
         central: ``(f(x + h e_i) - f(x - h e_i)) / (xp - xm)``, error O(h**2);
         forward/backward: one-sided, error O(h), one evaluation fewer per coordinate.
         The division is by the realised step ``xp - xm``, as scipy does.
+        complex: the complex step ``Im f(x + i h e_i) / h`` (n evaluations, no
+        cancellation, order 2 only): f gets a complex128 array (unpack: Python
+        floats and one complex; vectorized: a (k, n) complex128 array) and must
+        return a complex value; h="auto" is ``eps * max(1, |x_i|)``.  An f that
+        cannot take complex input (raises TypeError, or returns a real value)
+        and compiled objectives raise TypeError; bounds only check x; with
+        full_output the estimate costs n more evaluations (steps 2h).
     bounds : (lb, ub), optional
         Box the stencil must stay in: scalars or sequences of n, -inf/inf
         for an open side; x must lie inside.  Next to a bound a coordinate's
@@ -185,7 +199,8 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         Return a GradientResult (grad, error, nfev, success, message, step)
         instead of the array: the error is estimated from a second gradient
         with steps 2h and one more evaluation of f at x (2k + 1 evaluations
-        for a stencil of k points; see ``fastgrad._accuracy``).
+        for a stencil of k points, plus h="auto"'s one probe of f; see
+        ``fastgrad._accuracy``).
 
     Returns
     -------
@@ -195,18 +210,22 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     Raises
     ------
     TypeError
-        f not callable, x or h not real numbers, f not returning a real scalar.
+        f not callable, x or h not real numbers, f not returning a real scalar;
+        method="complex" with an f that cannot take complex input.
     ValueError
         x empty, not 1-D or not finite; h, method or order invalid; h too small
         for x[i] (the realised step rounds to 0); bounds with lb > ub, x outside
-        them, or no room for a stencil at x[i]; h="adaptive" with bounds;
-        vectorized f returning a wrong shape.
+        them, or no room for a stencil at x[i]; vectorized f returning a
+        wrong shape.
 
     Examples
     --------
     >>> import fastgrad
     >>> fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
     array([ 2., -2.])
+    >>> import numpy as np
+    >>> fastgrad.gradient(lambda x: np.exp(x).sum(), [0.0, 1.0], "auto", method="complex")
+    array([1.        , 2.71828183])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
     if full_output is not False:
@@ -217,13 +236,14 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
 def _gradient(evaluator, x, h, row, bounds, full_output):
     """gradient() once its arguments are checked: bounds (checked against x here),
     h="adaptive", full_output (also Gradient's path for them, _prepared)."""
+    if row is COMPLEX:  # f at x + i h e_i: inside any box that holds x
+        _box(bounds, x)
+        return _complex_tiers.gradient(evaluator, x, h, full_output)
     if bounds is None:  # the common case first: nothing more to check
         box, kernel_row = None, row
     else:
         box, kernel_row = _box(bounds, x), _BOUNDED_ROWS[row.method, row.order]
     if type(h) is str:  # "adaptive"
-        if box is not None:
-            raise contract.adaptive_without_bounds()
         return _adaptive(evaluator, x, row, kernel_row, box, full_output)
     g = _stencil.gradient(evaluator, x, h, kernel_row, box)
     if type(g) is int:
@@ -239,15 +259,16 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
     n = x.shape[0]
     relative = type(h) is tuple
     row = STENCILS[row.method, row.order]  # the table's row: its terms and order
-    g_double = _stencil.gradient(evaluator, x, _doubled(h), kernel_row, box)
-    fx = _stencil.value_at(evaluator, x)
-    points = row.points(n, box is not None)
-    nfev = 2 * (points + relative) + 1
-    if relative:
+    if relative:  # h="auto": the steps of the constant its probe chose
         c = h[1] if evaluator.low_precision else h[0]
         steps = c * np.maximum(1.0, np.abs(x))
     else:
         steps = np.full(n, h) if isinstance(h, float) else h.copy()
+    # Steps 2h as fixed steps: f's precision is known, no second probe.
+    g_double = _stencil.gradient(evaluator, x, 2.0 * steps, kernel_row, box)
+    fx = _stencil.value_at(evaluator, x)
+    points = row.points(n, box is not None)
+    nfev = 2 * points + relative + 1
     # The (row, step) each coordinate used: bounds may turn it one-sided or shrink it.
     xs, lists = x.tolist(), None if box is None else (box[0].tolist(), box[1].tolist())
     used = plan(xs, steps.tolist(), row, lists)
@@ -264,23 +285,19 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
                           message=message, step=np.array([step for _, step in used]))
 
 
-def _doubled(h):
-    """The steps 2h: of a float, a vector, or h="auto"'s constants."""
-    if type(h) is tuple:
-        return (2.0 * h[0], 2.0 * h[1])
-    return 2.0 * h
-
-
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False):
     """One gradient-descent step: ``x - learning_rate * gradient(f, x, h, ...)``.
 
     Parameters
     ----------
-    f, x, h, method, args, unpack, vectorized
-        As for :func:`gradient`.
+    f, x, h, method, order, args, unpack, vectorized
+        As for :func:`gradient` (method="complex" too).
     learning_rate : float
         Positive, finite step size.
+    bounds : (lb, ub), optional
+        As for :func:`gradient`: the stencil stays inside the box, and the new
+        point is projected onto it (each coordinate clipped to [lb_i, ub_i]).
 
     Returns
     -------
@@ -300,20 +317,28 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     array([ 0.5, -0.5])
     """
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    if type(h) is str:
+    if row is not COMPLEX and type(h) is str:
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
-    x_new = _stencil.descent_step(evaluator, x, h, row, learning_rate)
+    box = _box(bounds, x)
+    if row is COMPLEX:  # (f at x + i h e_i: inside the box)
+        g = _complex_tiers.gradient(evaluator, x, h, False).tolist()
+        x_new = [xi - learning_rate * gi for xi, gi in zip(x.tolist(), g)]
+        if box is not None:
+            x_new = contract.project(x_new, box[0].tolist(), box[1].tolist())
+        return np.array(x_new)
+    kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
+    x_new = _stencil.descent_step(evaluator, x, h, kernel_row, learning_rate, box)
     if type(x_new) is int:
-        raise _no_usable_step(x, h, x_new, evaluator=evaluator)
+        raise _no_usable_step(x, h, x_new, None, row, box, evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
     return x_new
 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
-                     method="central", order=None, optimizer=None, args=(), unpack=False,
-                     vectorized=False, callback=None, record=False):
+                     method="central", order=None, bounds=None, optimizer=None, args=(),
+                     unpack=False, vectorized=False, callback=None, record=False):
     """Minimise f by gradient descent with finite-difference gradients.
 
     Each iteration k computes g = gradient(f, x_k); stops (converged) if
@@ -324,7 +349,9 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     Parameters
     ----------
     f, x0, h, method, args, unpack, vectorized
-        As for :func:`gradient` (x0 is the start point).
+        As for :func:`gradient` (x0 is the start point), but for
+        method="complex": the loop is compiled and evaluates f at real points
+        (ValueError).
     learning_rate : float
         Positive, finite step size (Armijo: the first trial step).
     max_iter : int
@@ -346,6 +373,14 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     record : bool
         Keep every iterate and f at it in ``result.path`` and ``result.path_fun``
         (one more evaluation of f per iterate).
+    bounds : (lb, ub), optional
+        As for :func:`gradient`: every stencil stays inside the box, and every
+        update is projected onto it (each coordinate clipped to [lb_i, ub_i]):
+        projected gradient descent.  The norm tested against tol is then the
+        projected gradient's (entries pushing x out through a bound it sits
+        on count 0), L-BFGS-B's pgtol; ``result.grad`` stays the gradient.
+        Armijo projects its trial points and tests Bertsekas' condition
+        ``f(P(x - s g)) <= f(x) + c g.(P(x - s g) - x)``.
 
     Returns
     -------
@@ -376,6 +411,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     64
     """
     evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if row is COMPLEX:
+        raise contract.complex_descent()
     if type(h) is str:
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
@@ -383,10 +420,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     optimizer = as_optimizer(optimizer)
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
-    outcome = _descent.descent(evaluator, x, h, row, rule, min(max_iter, sys.maxsize), tol,
-                               ftol, callback, record)
-    if type(outcome) is int:
-        raise _no_usable_step(x, h, outcome, evaluator=evaluator)
+    box = _box(bounds, x)
+    kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
+    outcome = _descent.descent(evaluator, x, h, kernel_row, rule, min(max_iter, sys.maxsize),
+                               tol, ftol, callback, record, box)
+    if type(outcome) is int:  # (x0's stencil, before any move)
+        raise _no_usable_step(x, h, outcome, None, row, box, evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
     reason, x, fun, grad, nit, nfev, norm, coordinate, path, path_fun = outcome
@@ -394,8 +433,24 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                           optimizer, path, path_fun)
 
 
+def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, vectorized,
+                   full_output):
+    """gradient_batch row by row: row r is gradient(f, X[r], ...), every row's
+    stencils checked first (the reference's _check_rows, so the same errors)."""
+    from .reference import _check_rows  # (stdlib: the checks and messages both use)
+    rows = points.tolist()
+    boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
+    h = steps if type(steps) is str else (
+        [steps] * points.shape[1] if isinstance(steps, float) else steps.tolist())
+    _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
+    results = [gradient(f, points[r], steps, method=method, order=order, bounds=bounds,
+                        args=args, unpack=unpack, vectorized=vectorized,
+                        full_output=full_output) for r in range(points.shape[0])]
+    return batch_result(results, np.array) if full_output else np.array(results)
+
+
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False):
     """Gradients of f at the m points in the rows of X.
 
     Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
@@ -406,10 +461,20 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         callback); default: all cores (``OMP_NUM_THREADS`` respected).  Other
         tiers evaluate f from the calling thread; a vectorized f gets the
         stencils of many rows in one call (up to 65536 points).
+    h : as for :func:`gradient`, "adaptive" too
+        With h="adaptive", full_output=True or method="complex" the rows are
+        taken one after another, row r exactly ``gradient(f, X[r], ...)``
+        (serially: num_threads is checked but unused; every row's stencils
+        are still checked before f is called).  h="adaptive" takes no bounds.
+    full_output : bool
+        Return one GradientResult: ``grad``, ``error`` and ``step`` of shape
+        (m, n) (row r: gradient(f, X[r], full_output=True)'s), ``nfev`` every
+        evaluation of the call, ``success`` only if every row succeeded, and a
+        ``message`` naming how many rows failed and the first one's reason.
 
     Returns
     -------
-    ndarray of shape (m, n), float64
+    ndarray of shape (m, n), float64, or GradientResult
         Row r is ``gradient(f, X[r], h, ...)``, bit for bit on the Python and
         compiled tiers; on the vectorized tier f sees the rows of many points
         at once, so the rows agree to within the rounding of f.
@@ -436,16 +501,21 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     m, n = points.shape
     steps = arguments.steps(h, n)
     row = _stencil_row(method, order)
-    if type(steps) is str:
-        if steps == "adaptive":
-            raise contract.gradient_only("gradient_batch")
-        steps = _kernel_steps(steps, row)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
     threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
                   4 * (os.cpu_count() or 1))
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if full_output is not False:
+        full_output = contract.check_flag(full_output, "full_output")
+    if row is COMPLEX:
+        _complex.check(f, steps)
+    if full_output or row is COMPLEX or (type(steps) is str and steps == "adaptive"):
+        return _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack,
+                              vectorized, full_output)
+    if type(steps) is str:
+        steps = _kernel_steps(steps, row)
     evaluator = _evaluator(f, args, n, unpack, vectorized)
     if bounds is None:
         G = _batch.gradient_batch(evaluator, points, steps, row, threads)
@@ -521,6 +591,9 @@ class Gradient(Prepared):
             return
         self._f, (self._h, self._n), self._row, self._unpack, self._vectorized, \
             self._full_output = checked
+        if self._row is COMPLEX:  # the complex step's own tiers: gradient() itself
+            self._deferred = True
+            return
         if type(self._h) is str:  # "auto": the constants; "adaptive" stays
             self._h = _kernel_steps(self._h, self._row)
         self._args = tuple(options["args"])

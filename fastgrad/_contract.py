@@ -10,7 +10,7 @@ import numbers
 import operator
 import sys
 
-METHODS = ("central", "forward", "backward")
+METHODS = ("central", "forward", "backward", "complex")
 
 #: The vectorized tier hands f at most this many bytes of stencil points per
 #: call (at least one row), so memory stays bounded for any n.
@@ -253,12 +253,6 @@ EPS32 = 2.0 ** -23
 STEP_RULES = ("auto", "adaptive")
 
 
-def adaptive_without_bounds():
-    """The error for h="adaptive" with bounds (its steps do not shrink to a box yet)."""
-    return ValueError('h="adaptive" does not take bounds yet: use h="auto" or a fixed h '
-                      'with bounds')
-
-
 def shrunk_step_too_small(i, xi, hi, step, lbi, ubi, row=None):
     """The error for a step the bounds shrank to one that rounds away at x[i]."""
     where = f"x[{i}]" if row is None else f"X[{row}, {i}]"
@@ -267,11 +261,53 @@ def shrunk_step_too_small(i, xi, hi, step, lbi, ubi, row=None):
             "rounds to 0 or is not finite")
 
 
+def complex_compiled():
+    """The error for method="complex" with a compiled objective or a C callback."""
+    return TypeError("method='complex' evaluates f at complex points, and f is a compiled "
+                     "objective (fastgrad.objectives or a C callback), which takes real "
+                     "input only: use method='central' (or h=\"adaptive\") for it")
+
+
+def complex_raised(error):
+    """The error for an f that raised TypeError at a complex point."""
+    text = str(error)
+    text = text if len(text) <= 120 else text[:117] + "..."
+    return TypeError(f"method='complex' evaluates f at complex points, and f cannot take "
+                     f"complex input: it raised TypeError: {text}; "
+                     "use a real method (method='central') for such an f")
+
+
+def complex_returned_real(value):
+    """The error for an f that returned a real value at a complex point."""
+    return TypeError(f"method='complex' needs f to return a complex value at complex points, "
+                     f"got {describe(value)}: f drops the imaginary part of its input "
+                     "(float(), np.real, a real-only function), which would silently give "
+                     "a zero gradient; use a real method (method='central') for such an f")
+
+
+def complex_not_number(value):
+    return TypeError(f"f must return a complex scalar with method='complex', "
+                     f"got {describe(value)}")
+
+
+def complex_adaptive():
+    """The error for h="adaptive" with method="complex"."""
+    return ValueError('h="adaptive" extrapolates real stencils; method=\'complex\' has no '
+                      'cancellation and is accurate to rounding with h="auto" or a fixed h')
+
+
+def complex_descent():
+    """The error for method="complex" in gradient_descent (its loop is compiled)."""
+    return ValueError("method='complex' is for gradient, gradient_batch and "
+                      "gradient_descent_step: gradient_descent runs its loop in the compiled "
+                      "core, which evaluates f at real points; use h=\"auto\" there")
+
+
 def gradient_only(name):
-    """The error for h="adaptive" where only gradient() takes it."""
-    return ValueError(f'h="adaptive" is for gradient() (Richardson extrapolation over '
-                      f'{name}\'s every gradient would multiply its cost tenfold): '
-                      f'use h="auto" here')
+    """The error for h="adaptive" where only gradient() and gradient_batch() take it."""
+    return ValueError(f'h="adaptive" is for gradient() and gradient_batch() (Richardson '
+                      f'extrapolation over {name}\'s every gradient would multiply its cost '
+                      f'tenfold): use h="auto" here')
 
 
 def step_values(h, n):
@@ -466,6 +502,31 @@ def check_bounds(bounds, x, row=None):
             raise ValueError(f"{where} = {x[i]!r} is outside the bounds "
                              f"[{lb[i]!r}, {ub[i]!r}]")
     return lb, ub
+
+
+def clip(v, lbi, ubi):
+    """v projected onto [lbi, ubi] (a NaN stays NaN; the compiled core's clip)."""
+    if v < lbi:
+        return lbi
+    if v > ubi:
+        return ubi
+    return v
+
+
+def project(x, lb, ub):
+    """The point x projected onto the box [lb, ub], coordinate by coordinate."""
+    return [clip(v, lbi, ubi) for v, lbi, ubi in zip(x, lb, ub)]
+
+
+def projected_norm(x, g, lb, ub):
+    """|g| without the entries that push x out through a bound it is on (the
+    projected gradient's norm, L-BFGS-B's pgtol test), summed in index order."""
+    total = 0.0
+    for xi, gi, lbi, ubi in zip(x, g, lb, ub):
+        if (xi <= lbi and gi > 0.0) or (xi >= ubi and gi < 0.0):
+            continue
+        total += gi * gi
+    return math.sqrt(total)
 
 
 def no_room(i, xi, lbi, ubi, row=None):

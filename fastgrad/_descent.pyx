@@ -68,6 +68,39 @@ cdef struct Iterate:
     double* x_new
     double f_new            # written by rules that search (evaluate f themselves)
     Py_ssize_t nfev         # evaluations the rule made
+    const double* lb        # bounds=(lb, ub): the box x_new is projected onto (NULL: none)
+    const double* ub
+
+
+# -- bounds: iterates are projected onto the box (fastgrad.reference mirrors these) --
+
+cdef inline double clip(double v, double lb, double ub) noexcept nogil:
+    """v projected onto [lb, ub] (a NaN stays NaN, as in the reference)."""
+    if v < lb:
+        return lb
+    if v > ub:
+        return ub
+    return v
+
+
+cdef inline void project(double* v, const double* lb, const double* ub,
+                         Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        v[i] = clip(v[i], lb[i], ub[i])
+
+
+cdef inline double projected_norm(const double* x, const double* g, const double* lb,
+                                  const double* ub, Py_ssize_t n) noexcept nogil:
+    """|g| without the entries that push x out through a bound it is on (the
+    projected gradient's norm, L-BFGS-B's pgtol test), summed in index order."""
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        if (x[i] <= lb[i] and g[i] > 0.0) or (x[i] >= ub[i] and g[i] < 0.0):
+            continue
+        total += g[i] * g[i]
+    return sqrt(total)
 
 
 # -- rules (formulas in _optimizers.py; fastgrad.reference mirrors them) --------
@@ -186,19 +219,30 @@ cdef class ArmijoRule(Rule):
         self.failure = LINE_SEARCH_FAILED
 
     cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
-        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2."""
+        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2.
+        With bounds, the trial is projected, P(x - s g), and the test is
+        Bertsekas': f(P(x - s g)) <= f(x) + c g.(P(x - s g) - x)."""
         cdef Py_ssize_t tries, i
-        cdef double step = self.learning_rate
-        cdef bint finite
+        cdef double step = self.learning_rate, slope
+        cdef bint finite, accept
         for tries in range(self.max_backtracks + 1):
             finite = True
             for i in range(it.n):
                 it.x_new[i] = it.x[i] - step * it.g[i]
+                if it.lb != NULL:
+                    it.x_new[i] = clip(it.x_new[i], it.lb[i], it.ub[i])
                 finite = finite and isfinite(it.x_new[i])
             if finite:
                 ev.evaluate_at(it.x_new, it.n, &it.f_new)
                 it.nfev += 1
-                if it.f_new <= it.fx - self.c * step * it.g_squared:
+                if it.lb == NULL:
+                    accept = it.f_new <= it.fx - self.c * step * it.g_squared
+                else:
+                    slope = 0.0
+                    for i in range(it.n):
+                        slope += it.g[i] * (it.x_new[i] - it.x[i])
+                    accept = it.f_new <= it.fx + self.c * slope
+                if accept:
                     return 1
             step *= self.shrink
         return 0
@@ -336,6 +380,8 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     cdef Iterate it
     cdef int found
     it.n = n
+    it.lb = s.lb if s.bounded else NULL
+    it.ub = s.ub if s.bounded else NULL
     out.nit = 0
     out.nfev = 0
     out.coordinate = -1
@@ -369,6 +415,8 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             out.reason = GRADIENT_NOT_FINITE
             break
         out.norm = sqrt(total)
+        if s.bounded:  # the projected gradient: what can still move x
+            out.norm = projected_norm(x, g, s.lb, s.ub, n)
         if out.nit > 0:
             rising = rising + 1 if out.norm > norm_old else 0
         if out.norm <= run.tol:
@@ -389,6 +437,8 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if not found:
             out.reason = rule.failure
             break
+        if s.bounded:  # the iterate projected onto the box
+            project(x_new, s.lb, s.ub, n)
         if not all_finite(x_new, n):
             out.reason = STEP_NOT_FINITE
             break
@@ -439,7 +489,7 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
 
 
 def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_t max_iter,
-            double tol, ftol, callback, bint record):
+            double tol, ftol, callback, bint record, bounds=None):
     """Run gradient descent from x (a new float64 array of the API's: it becomes
     result.x).  Returns the bad coordinate (an int) if x's stencil has no usable
     step, else the outcome: (reason, x, fun, grad, nit, nfev, norm, coordinate,
@@ -461,7 +511,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
     path.n = n
     path.length = path.capacity = 0
     path.xs = path.fs = NULL
-    stencil_init(&s, row, n, steps)
+    stencil_init(&s, row, n, steps, bounds)  # bounds: (lb, ub) float64 vectors, or None
     workspace_alloc(&w, s.k, n if ev.gil_free else 0, False)
     try:
         bad = stencil_place(&s, xp, w.coord, w.value)

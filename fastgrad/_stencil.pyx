@@ -282,14 +282,28 @@ def value_at(Evaluator ev, cnp.ndarray x):
     return value
 
 
-def descent_step(Evaluator ev, cnp.ndarray x, h, StencilRow row, double learning_rate):
-    """x - learning_rate * gradient(x) as a new array, or the bad coordinate (an int)."""
-    g = gradient(ev, x, h, row)
+def descent_step(Evaluator ev, cnp.ndarray x, h, StencilRow row, double learning_rate,
+                 bounds=None):
+    """x - learning_rate * gradient(x) as a new array, or the bad coordinate (an int);
+    with bounds (lb, ub), projected onto the box (a NaN stays NaN)."""
+    g = gradient(ev, x, h, row, bounds)
     if type(g) is int:
         return g
     cdef double* gp = <double*> cnp.PyArray_DATA(g)
     cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
+    cdef const double* lb = NULL
+    cdef const double* ub = NULL
     cdef Py_ssize_t i
+    cdef double v
+    if bounds is not None:
+        lb = <const double*> cnp.PyArray_DATA(bounds[0])
+        ub = <const double*> cnp.PyArray_DATA(bounds[1])
     for i in range(cnp.PyArray_SIZE(x)):
-        gp[i] = xp[i] - learning_rate * gp[i]
+        v = xp[i] - learning_rate * gp[i]
+        if lb != NULL:
+            if v < lb[i]:
+                v = lb[i]
+            elif v > ub[i]:
+                v = ub[i]
+        gp[i] = v
     return g

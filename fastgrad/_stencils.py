@@ -76,6 +76,10 @@ class Stencil:
     offsets: Tuple[int, ...]
     weights: Tuple[Fraction, ...]
     span: Tuple[int, int]  # (hi, lo): the realised distance the sum is divided by
+    # The offsets are imaginary (the complex step): f is evaluated at
+    # x + i * offset * h e_i and the sum is divided by the nominal span times h
+    # exactly -- no realised step, as nothing is rounded away.
+    imaginary: bool = False
 
     @property
     def needs_center(self):
@@ -126,6 +130,11 @@ def _build():
 #: (method, order) -> Stencil.
 STENCILS = _build()
 
+#: method="complex": g_i = Im f(x + i h e_i) / h, error O(h**2), no cancellation
+#: (Squire & Trapp 1998).  Not in STENCILS: it has no real points, no sides
+#: within bounds and no order but 2; fastgrad._complex reads it.
+COMPLEX = Stencil("complex", 2, (1,), (Fraction(1),), (1, 0), imaginary=True)
+
 
 from ._contract import EPS32, EPS64  # noqa: E402 (h="auto" sizes steps for f's precision)
 
@@ -143,20 +152,21 @@ def auto_step(row, eps):
 def check_order(method, order):
     """order for a checked method: None (the method's default) or one the table holds."""
     if order is None:
-        return DEFAULT_ORDER[method]
-    allowed = ORDERS[method]
+        return DEFAULT_ORDER.get(method, COMPLEX.order)
+    allowed = ORDERS.get(method, (COMPLEX.order,))
     if isinstance(order, bool) or not hasattr(type(order), "__index__"):
         raise TypeError(f"order must be an int or None, got {type(order).__name__} {order!r}")
     order = type(order).__index__(order)  # numpy integers too
     if order not in allowed:
         raise ValueError(f"order must be one of {', '.join(map(str, allowed))} for "
-                         f"method={method!r} (None: {DEFAULT_ORDER[method]}), got {order!r}")
+                         f"method={method!r} (None: {allowed[0]}), got {order!r}")
     return order
 
 
 def stencil(method, order=None):
     """The row for a checked method and an order (None: the method's default order)."""
-    return STENCILS[method, check_order(method, order)]
+    order = check_order(method, order)
+    return COMPLEX if method == "complex" else STENCILS[method, order]
 
 
 # -- bounds: the stencil turns one-sided of the same order next to a bound ---------

@@ -18,8 +18,9 @@ rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
 import math
 import warnings
 
+from . import _complex as complex_step
 from . import _contract as contract
-from ._accuracy import GradientResult, adaptive_constants, estimate, richardson
+from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
@@ -79,6 +80,56 @@ def _evaluator(f, args, unpack, vectorized):
     return values
 
 
+def _complex_evaluator(f, args, unpack, vectorized):
+    """method="complex": values(x, points) -> f's complex values at the points
+    (i, z): x as a list with coordinate i replaced by the complex z."""
+    seen = {"low_precision": False}
+
+    def point(x, i, z):
+        p = list(x)
+        p[i] = z
+        return p
+
+    if not vectorized:
+        def values(x, points):
+            out = []
+            for i, z in points:
+                value = complex_step.call(f, point(x, i, z), unpack, args)
+                if complex_step.is_low_precision(value):
+                    seen["low_precision"] = True
+                out.append(complex_step.as_complex(value))
+            return out
+    else:
+        def values(x, points):
+            rows = contract.vectorized_rows_per_call(2 * len(x))  # complex: 2 doubles
+            out = []
+            for start in range(0, len(points), rows):
+                block = [point(x, i, z) for i, z in points[start:start + rows]]
+                argument = [list(column) for column in zip(*block)] if unpack else block
+                result = complex_step.call(f, argument, unpack, args)
+                if complex_step.is_low_precision(result):
+                    seen["low_precision"] = True
+                out.extend(complex_step.vectorized_values(result, len(block)))
+            return out
+    values.seen = seen
+    return values
+
+
+def _complex_gradient(values, x, h, full_output):
+    """method="complex" (fastgrad._complex): the gradient, or its GradientResult."""
+    h = complex_step.steps(h, x)
+
+    def at(points):
+        return values(x, points)
+
+    if not full_output:
+        return complex_step.gradient(at, x, h)[0]
+    g, errors, nfev, success, message = complex_step.full_output(
+        at, x, h, lambda: values.seen["low_precision"])
+    return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
+                          step=list(h))
+
+
 # -- the steps ----------------------------------------------------------------
 
 class _Steps:
@@ -89,16 +140,6 @@ class _Steps:
         # h="auto": h_i = c * max(1, |x_i|), c sized for the precision f computes in
         if row is not None:
             self.c, self.c_single = auto_step(row, EPS64), auto_step(row, EPS32)
-            self.c64 = self.c
-
-    def doubled(self):
-        """The steps 2h (h="auto": twice the constants, precision probed again)."""
-        twice = _Steps([2.0 * v for v in self.fixed] if self.fixed is not None else "auto",
-                       None)
-        if self.fixed is None:
-            twice.c, twice.c_single = 2.0 * self.c64, 2.0 * self.c_single
-            twice.c64 = twice.c
-        return twice
 
     def doubled_at(self, x):
         """The steps 2h at x (h="auto": with the constant the probe chose)."""
@@ -190,8 +231,12 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
     row = stencil_row(contract.check_method(method), order)
-    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
-                        contract.check_flag(vectorized, "vectorized"))
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    if row.imaginary:  # method="complex": h stays as given ("auto" or a list)
+        complex_step.check(f, h)
+        return _complex_evaluator(f, args, unpack, vectorized), x, h, row
+    values = _evaluator(f, args, unpack, vectorized)
     return values, x, _Steps(h, row), row
 
 
@@ -224,13 +269,11 @@ def _checked_gradient(values, x, steps, row, bounds=None, warn=True, stacklevel=
 def _adaptive(values, x, row, box, full_output):
     """h="adaptive": gradients over a geometric sequence of steps, Richardson per
     coordinate (fastgrad._accuracy.richardson)."""
-    gradients, steps = [], []
-    for c in adaptive_constants():
-        h = [c * max(1.0, abs(xi)) for xi in x]
-        gradients.append(_checked_gradient(values, x, _Steps(h, None), row, box, warn=False))
-        steps.append(h)
+    rows, levels = adaptive_steps(x, row, box)
+    gradients = [_checked_gradient(values, x, _Steps(h, None), row, box, warn=False)
+                 for h in levels]
     fx = values(x, [(None, None)])[0]
-    grad, errors, used, success, message = richardson(gradients, steps, fx, x, row,
+    grad, errors, used, success, message = richardson(gradients, levels, fx, x, rows,
                                                       values.seen["low_precision"])
     if not full_output:
         return grad
@@ -252,9 +295,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
 def _gradient(values, x, steps, row, bounds, full_output):
     """gradient() once its arguments are checked (also Gradient's, _prepared)."""
     box = contract.check_bounds(bounds, x)
+    if row.imaginary:  # the complex step evaluates f at x + i h e_i: inside any box
+        return _complex_gradient(values, x, steps, full_output)
     if steps.fixed == "adaptive":
-        if box is not None:
-            raise contract.adaptive_without_bounds()
         return _adaptive(values, x, row, box, full_output)
     if not full_output:
         return _checked_gradient(values, x, steps, row, box, stacklevel=5)
@@ -262,8 +305,9 @@ def _gradient(values, x, steps, row, bounds, full_output):
     g = _checked_gradient(values, x, steps, row, box, warn=False)
     points = row.points(len(x), box is not None)
     probe = 1 if steps.fixed is None else 0
-    try:
-        g_double = _checked_gradient(values, x, steps.doubled(), row, box, warn=False)
+    try:  # steps 2h as fixed steps: f's precision is known, no second probe
+        g_double = _checked_gradient(values, x, _Steps(steps.doubled_at(x), None), row, box,
+                                     warn=False)
     except ValueError as error:  # 2h leaves the usable range: no estimate
         g_double, bad = None, str(error)
     fx = values(x, [(None, None)])[0]
@@ -273,7 +317,7 @@ def _gradient(values, x, steps, row, bounds, full_output):
         coordinate = bad.split("x[", 1)[1].split("]", 1)[0]
         message = f"no error estimate: the doubled step has no usable stencil at x[{coordinate}]"
     else:
-        nfev = 2 * (points + probe) + 1
+        nfev = 2 * points + probe + 1
         errors, success, message = estimate(g, g_double, fx, x, used,
                                             plan(x, steps.doubled_at(x), row, box),
                                             values.seen["low_precision"])
@@ -299,6 +343,9 @@ class Gradient(Prepared):
             return
         self._f, (self._h, self._n), self._row, self._unpack, self._vectorized, \
             self._full_output = checked
+        if self._row.imaginary:  # the complex step: gradient() itself
+            self._deferred = True
+            return
         self._args = options["args"]
         self._bounds = options["bounds"]
 
@@ -326,18 +373,44 @@ def _checked_row(method, order):
     return stencil_row(contract.check_method(method), order)
 
 
+def _check_rows(rows, h, row, boxes):
+    """gradient_batch row by row (full_output, h="adaptive", method="complex"):
+    every row's stencils checked before f is called, as the one-pass batch
+    does (h="auto": with double precision's constant, before the probe).
+    fastgrad.gradient_batch calls this too."""
+    if row.imaginary:  # no real points: nothing to round away
+        return
+    if h == "adaptive":
+        for r, x in enumerate(rows):
+            for level in adaptive_steps(x, row, boxes[r])[1]:
+                _check_stencil(x, level, row, r, boxes[r])
+        return
+    steps = _Steps(h, row)
+    for r, x in enumerate(rows):
+        _check_stencil(x, steps.at(x), row, r, boxes[r])
+
+
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)
-    if h == "adaptive":
-        raise contract.gradient_only("gradient_batch")
     contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
-    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
-                        contract.check_flag(vectorized, "vectorized"))
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    full_output = contract.check_flag(full_output, "full_output")
+    if row.imaginary:
+        complex_step.check(f, h)
+    if full_output or h == "adaptive" or row.imaginary:  # row r is gradient(f, X[r], ...)
+        boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
+        _check_rows(rows, h, row, boxes)
+        results = [gradient(f, x, h, method=method, order=order, bounds=bounds, args=args,
+                            unpack=unpack, vectorized=vectorized, full_output=full_output)
+                   for x in rows]
+        return batch_result(results, list) if full_output else results
+    values = _evaluator(f, args, unpack, vectorized)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
@@ -353,21 +426,28 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
-    if steps.fixed == "adaptive":
+    if not row.imaginary and steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
-    g = _checked_gradient(values, x, steps, row)
-    return [xi - learning_rate * gi for xi, gi in zip(x, g)]
+    box = contract.check_bounds(bounds, x)
+    if row.imaginary:
+        g = _complex_gradient(values, x, steps, False)
+    else:
+        g = _checked_gradient(values, x, steps, row, box)
+    x_new = [xi - learning_rate * gi for xi, gi in zip(x, g)]
+    return x_new if box is None else contract.project(x_new, *box)
 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
-                     method="central", order=None, optimizer=None, args=(), unpack=False,
-                     vectorized=False, callback=None, record=False):
+                     method="central", order=None, bounds=None, optimizer=None, args=(),
+                     unpack=False, vectorized=False, callback=None, record=False):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
     values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if row.imaginary:
+        raise contract.complex_descent()
     if steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
@@ -375,11 +455,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     optimizer = as_optimizer(optimizer)
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
-    _check_stencil(x, steps.at(x), row)
+    box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
+    _check_stencil(x, steps.at(x), row, None, box)
     probes = steps.probe(values, x)
     if probes:
-        _check_stencil(x, steps.at(x), row)
-    center = row.needs_center
+        _check_stencil(x, steps.at(x), row, None, box)
+    center = row.needs_center or box is not None
 
     def f_at(point):
         return values(point, [(None, None)])[0]
@@ -396,7 +477,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     top0 = max(abs(v) for v in x)
     rising = 0  # updates in a row after which the gradient norm was larger
     while True:
-        g, used = _gradient_at(values, x, plan(x, steps.at(x), row), center)
+        g, used = _gradient_at(values, x, plan(x, steps.at(x), row, box), center)
         nfev += used
         if not all(math.isfinite(gi) for gi in g):
             if nit == 0:
@@ -413,6 +494,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         for gi in g:
             total += gi * gi
         norm = math.sqrt(total)
+        if box is not None:  # the projected gradient: what can still move x
+            norm = contract.projected_norm(x, g, *box)
         if nit > 0:
             rising = rising + 1 if norm > norm_old else 0
         if norm <= tol:
@@ -432,13 +515,15 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if x_new is None:
             reason = rule.failure
             break
+        if box is not None:  # the iterate projected onto the box
+            x_new = contract.project(x_new, *box)
         if not all(math.isfinite(v) for v in x_new):
             reason = Stop.STEP_NOT_FINITE
             break
         if x_new == x:
             reason = Stop.STEP_LOST
             break
-        coordinate = _bad_coordinate(x_new, plan(x_new, steps.at(x_new), row))
+        coordinate = _bad_coordinate(x_new, plan(x_new, steps.at(x_new), row, box))
         if coordinate is not None:
             reason = Stop.STENCIL_LOST
             break
@@ -479,6 +564,7 @@ class _Rule:
     f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
     evaluates f itself (a line search); failure: the stop reason when it finds no step."""
     searches = False
+    box = None  # bounds (lb, ub): gradient_descent projects the iterates onto it
 
     def __init__(self, params, lr):
         self.params, self.lr = params, lr
@@ -532,14 +618,25 @@ class _ArmijoRule(_Rule):
     failure = Stop.LINE_SEARCH_FAILED
 
     def propose(self, x, g, g_squared, fx, f_at):
-        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2."""
+        """Backtracking: s = lr, shrink * s, ... until f(x - s g) <= f(x) - c s |g|^2.
+        With bounds, the trial is projected, P(x - s g), and the test is
+        Bertsekas': f(P(x - s g)) <= f(x) + c g.(P(x - s g) - x)."""
         s, trials = self.lr, 0
         for _ in range(self.params.max_backtracks + 1):
             trial = [xi - s * gi for xi, gi in zip(x, g)]
+            if self.box is not None:
+                trial = contract.project(trial, *self.box)
             if all(math.isfinite(v) for v in trial):
                 f_trial = f_at(trial)
                 trials += 1
-                if f_trial <= fx - self.params.c * s * g_squared:
+                if self.box is None:
+                    accept = f_trial <= fx - self.params.c * s * g_squared
+                else:
+                    slope = 0.0
+                    for gi, ti, xi in zip(g, trial, x):
+                        slope += gi * (ti - xi)
+                    accept = f_trial <= fx + self.params.c * slope
+                if accept:
                     return trial, f_trial, trials
             s *= self.params.shrink
         return None, None, trials

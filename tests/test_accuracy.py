@@ -330,10 +330,10 @@ def test_full_output_bit_identical_with_the_reference(h, tier):
         assert bits(r.grad) == bits(fastgrad.gradient(fast_f, x, h, **extra, **kwargs))
 
 
-@pytest.mark.parametrize("h,extra,k", [(1e-5, {}, 4), ("auto", {}, 4 + 1),
-                                        (1e-5, {"method": "forward"}, 3),
-                                        (1e-5, {"bounds": (0.0, 1.0)}, 5)])
-def test_full_output_counts_every_evaluation(impl, h, extra, k):
+@pytest.mark.parametrize("h,extra,k,probe", [(1e-5, {}, 4, 0), ("auto", {}, 4, 1),
+                                              (1e-5, {"method": "forward"}, 3, 0),
+                                              (1e-5, {"bounds": (0.0, 1.0)}, 5, 0)])
+def test_full_output_counts_every_evaluation(impl, h, extra, k, probe):
     calls = []
 
     def f(p):
@@ -341,7 +341,34 @@ def test_full_output_counts_every_evaluation(impl, h, extra, k):
         return wavy(p)
 
     r = impl.gradient(f, [0.5, 0.5], h, full_output=True, **extra)
-    assert r.nfev == len(calls) == 2 * k + 1  # two gradients (h, 2h) and f(x)
+    # two gradients (h, 2h) and f(x); h="auto" probes f's precision once, before
+    # the first (the second takes twice the steps the probe chose)
+    assert r.nfev == len(calls) == 2 * k + 1 + probe
+
+
+@pytest.mark.parametrize("x0", [1.782e308, 1.785e308, 1e308])
+def test_full_output_counts_when_the_doubled_float32_step_overflows(impl, x0):
+    # float32 values: h="auto" takes float32's larger constant (4.9e-3 |x|) after
+    # its probe; at x ~ 1.78e308 x + h fits and x + 2h overflows: no estimate,
+    # and nfev is still every call of f (it once missed a second probe here).
+    calls = []
+
+    def f(p):
+        calls.append(list(p))
+        return np.float32(p[0] * 1e-300)
+
+    r = impl.gradient(f, [x0], "auto", full_output=True)
+    c = EPS32 ** (1.0 / 3.0)
+    assert r.nfev == len(calls)
+    if x0 > 1.78e308:
+        assert not r.success and r.nfev == 4  # probe, x +- h, f(x)
+        assert r.message == ("no error estimate: the doubled step has no usable stencil "
+                             "at x[0]")
+        assert [p[0] for p in calls] == [x0, x0 + c * x0, x0 - c * x0, x0]
+    else:
+        assert r.nfev == 6  # probe, x +- h, x +- 2h, f(x)
+        assert [p[0] for p in calls] == [x0, x0 + c * x0, x0 - c * x0, x0 + 2.0 * (c * x0),
+                                         x0 - 2.0 * (c * x0), x0]
 
 
 def test_full_output_flags_what_it_cannot_trust(impl):
@@ -401,11 +428,13 @@ def test_adaptive_bit_identical_and_counted(tier, extra):
     assert r.nfev == len(calls)
 
 
-@pytest.mark.parametrize("call", ["gradient_descent_step", "gradient_descent", "gradient_batch"])
-def test_adaptive_is_for_gradient_only(impl, call):
-    with pytest.raises(ValueError, match=r'h="adaptive" is for gradient\(\) .*: use h="auto" here'):
-        x = [[0.5, 0.5]] if call == "gradient_batch" else [0.5, 0.5]
-        getattr(impl, call)(wavy, x, h="adaptive")
+@pytest.mark.parametrize("call", ["gradient_descent_step", "gradient_descent"])
+def test_adaptive_is_for_gradient_and_batch_only(impl, call):
+    with pytest.raises(ValueError) as raised:
+        getattr(impl, call)(wavy, [0.5, 0.5], h="adaptive")
+    assert str(raised.value) == (
+        f'h="adaptive" is for gradient() and gradient_batch() (Richardson extrapolation '
+        f'over {call}\'s every gradient would multiply its cost tenfold): use h="auto" here')
 
 
 def test_auto_names_the_float32_step_that_failed(impl):

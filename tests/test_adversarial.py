@@ -34,12 +34,15 @@ def test_adaptive_sine_is_honest_or_flagged(impl, w, x):
 # -- 2. h="adaptive" within bounds: sqrt with bounds=(0, inf) (the README's own
 #       example) at x = 1e-4 gives 8.3 (exact 50), error 6, success True ---------
 
-def test_adaptive_bounded_sqrt_is_refused(impl):
-    # h="adaptive" does not take bounds (its steps do not shrink to the box, and
-    # its extrapolation would need each coordinate's side): refused, naming h.
-    with pytest.raises(ValueError, match=r'h="adaptive" does not take bounds yet'):
-        impl.gradient(lambda p: math.sqrt(p[0]), [1e-4], h="adaptive", bounds=(0.0, math.inf),
+@pytest.mark.parametrize("x", [1e-8, 1e-4, 1e-2, 0.5])
+def test_adaptive_bounded_sqrt_is_honest_or_flagged(impl, x):
+    # h="adaptive" within bounds keeps one side per coordinate over its whole
+    # sequence (fastgrad._accuracy.adaptive_steps): near 0 the forward side,
+    # whose steps dwarf x: flagged; farther, central shrunk to the room: exact.
+    r = impl.gradient(lambda p: math.sqrt(p[0]), [x], h="adaptive", bounds=(0.0, math.inf),
                       full_output=True)
+    honest_or_flagged(r, [0.5 / math.sqrt(x)])
+    assert r.success == (x >= 1e-2)
 
 
 # -- 3. bounds that shrink the step: g(h) and g(2h) are the same shrunk gradient,

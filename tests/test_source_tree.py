@@ -88,8 +88,9 @@ def test_the_reference_needs_no_compiled_core(tmp_path):
     assert run.stdout.splitlines() == [
         "[2.0, 3.0]",
         str(root / "fastgrad" / "__init__.py"),
-        "['fastgrad._accuracy', 'fastgrad._contract', 'fastgrad._optimizers', "
-        "'fastgrad._prepared', 'fastgrad._result', 'fastgrad._stencils', "
+        "['fastgrad._accuracy', 'fastgrad._complex', 'fastgrad._contract', "
+        "'fastgrad._optimizers', 'fastgrad._prepared', 'fastgrad._result', "
+        "'fastgrad._stencils', "
         "'fastgrad.reference']"]
 
 

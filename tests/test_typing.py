@@ -62,7 +62,7 @@ def test_mypy_reveals_the_real_signature_of_gradient(checked):
     assert [name for _, name in names] == ["f", "x", "h", "method", "order", "bounds", "args",
                                           "unpack", "vectorized", "full_output"]
     assert [star for star, _ in names].index("*, ") == 3
-    assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] =" in gradient
+    assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] | Literal['complex'] =" in gradient
     assert ("args: tuple[Any, ...] =, unpack: bool =, vectorized: bool =, "
             "full_output: Literal[False] =)") in gradient
     assert re.search(r"\) -> numpy\.ndarray\[.*numpy\.dtype\[numpy\.float64\]\]$", gradient)
