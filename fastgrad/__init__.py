@@ -14,14 +14,16 @@ __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning",
+           "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
 # Loaded on first use, so that `import fastgrad.reference` needs neither numpy nor
 # the compiled core (it is standard library only).  Type checkers read the real
 # signatures from __init__.pyi.
 _LAZY = {"gradient": "_api", "gradient_batch": "_api", "gradient_descent_step": "_api",
-         "gradient_descent": "_api", "show_config": "_config", "Gradient": "_api"}
+         "gradient_descent": "_api", "show_config": "_config", "jacobian": "_jacobian",
+         "derivative": "_jacobian", "check_grad": "_jacobian", "Jacobian": "_jacobian",
+         "Gradient": "_api"}
 
 
 def __getattr__(name):

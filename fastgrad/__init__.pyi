@@ -2,7 +2,9 @@
 # first use (so that `import fastgrad.reference` needs neither numpy nor the
 # compiled core); type checkers read their real signatures here.
 import sys
-from typing import Any, Callable, Generic, Literal, Optional, Tuple, TypeVar, Union, overload
+from concurrent.futures import Executor
+from typing import (Any, Callable, Generic, Iterable, Literal, Optional, Tuple, TypeVar, Union,
+                    overload)
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -26,7 +28,7 @@ else:
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning",
+           "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -36,6 +38,11 @@ _Method = Literal["central", "forward", "backward", "complex"]
 _OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
 _Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
+# workers=: a number of processes (-1: all cores), a map-like callable
+# workers(func, iterable) (Pool.map, ThreadPoolExecutor().map), an Executor, or a
+# dask.distributed.Client (typed as Any: dask is an optional extra).
+_Workers = Union[None, int, Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]],
+                 Executor, Any]
 
 @overload
 def gradient(
@@ -50,6 +57,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient(
@@ -64,6 +72,7 @@ def gradient(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 _GradientValue = TypeVar("_GradientValue", NDArray[np.float64], GradientResult)
 
@@ -114,6 +123,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def gradient_batch(
@@ -129,6 +139,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> GradientResult: ...
 def gradient_descent_step(
     f: _Function,
@@ -142,6 +153,7 @@ def gradient_descent_step(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 def gradient_descent(
     f: _Function,
@@ -161,7 +173,70 @@ def gradient_descent(
     vectorized: bool = False,
     callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
     record: bool = False,
+    workers: _Workers = None,
 ) -> DescentResult: ...
+def jacobian(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[False] = False,
+) -> NDArray[np.float64]: ...
+
+class Jacobian:
+    def __init__(
+        self,
+        f: _Function,
+        h: _Step = 1e-5,
+        *,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[False] = False,
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: float,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
+@overload
+def derivative(
+    f: Callable[..., Any],
+    x: ArrayLike,
+    h: Union[float, Literal["auto"]] = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> Union[float, NDArray[np.float64]]: ...
+def check_grad(
+    f: Callable[..., Any],
+    grad: Callable[..., Any],
+    x: ArrayLike,
+    *,
+    h: _Step = "auto",
+    method: _Method = "central",
+    order: Optional[int] = None,
+    direction: Literal["all", "random"] = "all",
+    seed: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+) -> float: ...
 @overload
 def show_config(mode: Literal["stdout"] = "stdout") -> None: ...
 @overload

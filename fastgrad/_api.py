@@ -14,8 +14,8 @@ import numpy as np
 
 from . import _arguments as arguments
 from . import _contract as contract
-from . import _batch, _complex, _complex_tiers, _descent, _stencil
-from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
+from . import _batch, _complex, _complex_tiers, _descent, _stencil, _workers
+from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
@@ -34,14 +34,21 @@ _RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent
           Armijo: _descent.ArmijoRule}
 
 
-def _evaluator(f, args, n, unpack, vectorized):
-    """The evaluation tier for f: compiled, vectorized or one Python call per point."""
+def _evaluator(f, args, n, unpack, vectorized, workers=None):
+    """The evaluation tier for f: compiled, vectorized or one Python call per point;
+    spread over workers= (an opened ``_workers.Engine``) if given."""
     args = tuple(args)  # a tuple subclass (a namedtuple) is passed on as its items
+    if workers is not None:
+        workers.check_sendable(f, args)
+        return MapEvaluator(workers, f, args, n, unpack, vectorized,
+                            contract.vectorized_rows_per_call(n))
     if vectorized:
         return VectorizedEvaluator(f, args, n, unpack, contract.vectorized_rows_per_call(n))
     # The compiled tier, unless a Python subclass redefines what calling f means.
+    # (A vector-valued objective is for jacobian(): called from Python it returns
+    # an array, which the Python tier refuses as the reference does.)
     if isinstance(f, Objective) and type(f).__call__ is Objective.__call__ \
-            and not args and not unpack:
+            and not args and not unpack and not f.outputs:
         return CompiledEvaluator(f)
     return PythonEvaluator(f, args, n, unpack)
 
@@ -60,7 +67,7 @@ def _stencil_row(method, order):
     return _ROWS[method, DEFAULT_ORDER[method] if order is None else check_order(method, order)]
 
 
-def _prepare(f, x, h, method, order, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     """The checked arguments and the evaluator, in the reference's order of checks."""
     f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     x = arguments.point(x)
@@ -70,10 +77,12 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     vectorized = contract.check_flag(vectorized, "vectorized")
     if row is COMPLEX:  # the complex step's own tiers; h stays as given
         _complex.check(f, h)
+        if workers is not None:
+            raise contract.workers_complex()
         return _complex_tiers.evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
     if type(h) is str:  # "auto": the relative-step constants
         h = _kernel_steps(h, row)
-    return _evaluator(f, args, x.shape[0], unpack, vectorized), x, h, row
+    return _evaluator(f, args, x.shape[0], unpack, vectorized, workers), x, h, row
 
 
 def _kernel_steps(h, row):
@@ -146,7 +155,7 @@ def _box(bounds, x, r=None):
 
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference gradient of a scalar function f at x.
 
     Parameters
@@ -201,6 +210,18 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         with steps 2h and one more evaluation of f at x (2k + 1 evaluations
         for a stencil of k points, plus h="auto"'s one probe of f; see
         ``fastgrad._accuracy``).
+    workers : None, int, map-like callable, Executor or dask Client
+        Where f is evaluated: None, in this thread; an int k, on k processes
+        (-1: all cores) of a pool made for the call and closed by it; a
+        callable ``workers(func, iterable)`` like ``Pool.map`` or
+        ``ThreadPoolExecutor(k).map``; a ``concurrent.futures.Executor``; a
+        ``dask.distributed.Client``.  The stencil's points go out in chunks of
+        consecutive points (about 4 tasks per worker); the results, nfev and
+        errors are those of a serial run, bit for bit.  For an expensive f
+        (see README, "Beyond one machine"); f and args must pickle for
+        processes and Dask.  An exception of f propagates; a worker process
+        that dies raises RuntimeError; Ctrl-C cancels the outstanding
+        evaluations.  Not with method="complex".
 
     Returns
     -------
@@ -211,12 +232,16 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     ------
     TypeError
         f not callable, x or h not real numbers, f not returning a real scalar;
-        method="complex" with an f that cannot take complex input.
+        method="complex" with an f that cannot take complex input; workers of
+        another kind, or f or args that cannot be pickled for worker
+        processes (before anything runs).
     ValueError
         x empty, not 1-D or not finite; h, method or order invalid; h too small
         for x[i] (the realised step rounds to 0); bounds with lb > ub, x outside
         them, or no room for a stencil at x[i]; vectorized f returning a
-        wrong shape.
+        wrong shape; workers an int below 1 but -1, or with method="complex".
+    RuntimeError
+        A worker process died (workers=).
 
     Examples
     --------
@@ -226,8 +251,15 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     >>> import numpy as np
     >>> fastgrad.gradient(lambda x: np.exp(x).sum(), [0.0, 1.0], "auto", method="complex")
     array([1.        , 2.71828183])
+    >>> from concurrent.futures import ThreadPoolExecutor
+    >>> with ThreadPoolExecutor(4) as pool:  # f's 4 evaluations at once
+    ...     fastgrad.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True,
+    ...                       workers=pool.map)
+    array([ 2., -2.])
     """
-    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient, locals())  # back here with the engine opened
+    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
     return _gradient(evaluator, x, h, row, bounds, full_output)
@@ -286,12 +318,12 @@ def _full_output(evaluator, x, h, row, kernel_row, box, g):
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          bounds=None, args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False, workers=None):
     """One gradient-descent step: ``x - learning_rate * gradient(f, x, h, ...)``.
 
     Parameters
     ----------
-    f, x, h, method, order, args, unpack, vectorized
+    f, x, h, method, order, args, unpack, vectorized, workers
         As for :func:`gradient` (method="complex" too).
     learning_rate : float
         Positive, finite step size.
@@ -316,7 +348,9 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     >>> fastgrad.gradient_descent_step(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25, unpack=True)
     array([ 0.5, -0.5])
     """
-    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent_step, locals())
+    evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if row is not COMPLEX and type(h) is str:
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
@@ -338,7 +372,8 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, bounds=None, optimizer=None, args=(),
-                     unpack=False, vectorized=False, callback=None, record=False):
+                     unpack=False, vectorized=False, callback=None, record=False,
+                     workers=None):
     """Minimise f by gradient descent with finite-difference gradients.
 
     Each iteration k computes g = gradient(f, x_k); stops (converged) if
@@ -352,6 +387,10 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         As for :func:`gradient` (x0 is the start point), but for
         method="complex": the loop is compiled and evaluates f at real points
         (ValueError).
+    workers
+        As for :func:`gradient`: every evaluation of f (the gradients, and f
+        at the iterates) goes to the workers; a pool made for workers=k
+        serves the whole run.
     learning_rate : float
         Positive, finite step size (Armijo: the first trial step).
     max_iter : int
@@ -410,7 +449,9 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     ...                           optimizer="nesterov").nit
     64
     """
-    evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent, locals())  # one pool for the whole run
+    evaluator, x, h, row = _prepare(f, x0, h, method, order, args, unpack, vectorized, workers)
     if row is COMPLEX:
         raise contract.complex_descent()
     if type(h) is str:
@@ -434,7 +475,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 
 
 def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, vectorized,
-                   full_output):
+                   full_output, workers):
     """gradient_batch row by row: row r is gradient(f, X[r], ...), every row's
     stencils checked first (the reference's _check_rows, so the same errors)."""
     from .reference import _check_rows  # (stdlib: the checks and messages both use)
@@ -445,12 +486,14 @@ def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, v
     _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
     results = [gradient(f, points[r], steps, method=method, order=order, bounds=bounds,
                         args=args, unpack=unpack, vectorized=vectorized,
-                        full_output=full_output) for r in range(points.shape[0])]
+                        full_output=full_output, workers=workers)
+               for r in range(points.shape[0])]
     return batch_result(results, np.array) if full_output else np.array(results)
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None, full_output=False):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False,
+                   workers=None):
     """Gradients of f at the m points in the rows of X.
 
     Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
@@ -459,8 +502,11 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     num_threads : int, optional
         Threads for a compiled objective (``fastgrad.objectives``, or a C
         callback); default: all cores (``OMP_NUM_THREADS`` respected).  Other
-        tiers evaluate f from the calling thread; a vectorized f gets the
-        stencils of many rows in one call (up to 65536 points).
+        tiers evaluate f from the calling thread (num_threads > 1 for them is
+        a ValueError: use workers=); a vectorized f gets the stencils of many
+        rows in one call (up to 65536 points).
+    workers
+        As for :func:`gradient`: the stencils of many rows go out at once.
     h : as for :func:`gradient`, "adaptive" too
         With h="adaptive", full_output=True or method="complex" the rows are
         taken one after another, row r exactly ``gradient(f, X[r], ...)``
@@ -484,7 +530,7 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     TypeError, ValueError
         As for :func:`gradient`, with X (not 2-D, empty, ragged, not real or
         not finite) in place of x; ValueError for num_threads not a positive
-        int.  Every row's stencil is checked before f is evaluated: h too
+        int, or above 1 on a tier that cannot use threads.  Every row's stencil is checked before f is evaluated: h too
         small for some X[r, i] raises ValueError naming the row and the
         coordinate.
 
@@ -496,6 +542,8 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     array([[ 2.,  4.],
            [ 6., -2.]])
     """
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_batch, locals())
     f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     points = arguments.batch(X)
     m, n = points.shape
@@ -503,20 +551,23 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
     row = _stencil_row(method, order)
     # More threads than rows, or than a few per core, only cost: capped (the
     # result is the same for any number of threads).
-    threads = min(contract.check_threads(num_threads, _batch.max_threads()), m,
-                  4 * (os.cpu_count() or 1))
+    requested = contract.check_threads(num_threads, _batch.max_threads())
+    threads = min(requested, m, 4 * (os.cpu_count() or 1))
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if num_threads is not None and requested > 1 and (
+            workers is not None or not contract.compiled_tier(f, args, unpack, vectorized)):
+        raise contract.threads_need_workers(requested)  # never silently serial
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
     if row is COMPLEX:
         _complex.check(f, steps)
     if full_output or row is COMPLEX or (type(steps) is str and steps == "adaptive"):
         return _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack,
-                              vectorized, full_output)
+                              vectorized, full_output, workers)
     if type(steps) is str:
         steps = _kernel_steps(steps, row)
-    evaluator = _evaluator(f, args, n, unpack, vectorized)
+    evaluator = _evaluator(f, args, n, unpack, vectorized, workers)
     if bounds is None:
         G = _batch.gradient_batch(evaluator, points, steps, row, threads)
     else:

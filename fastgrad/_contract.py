@@ -534,3 +534,290 @@ def no_room(i, xi, lbi, ubi, row=None):
     where = f"x[{i}]" if row is None else f"X[{row}, {i}]"
     return (f"bounds leave no room for a stencil at {where} = {xi!r}: "
             f"lb[{i}] = {lbi!r}, ub[{i}] = {ubi!r}")
+
+
+# -- workers= (fastgrad._workers) ----------------------------------------------
+
+def workers_type(workers):
+    return (
+        "workers must be None, an int (processes; -1: all cores), a map-like callable "
+        "workers(func, iterable) such as Pool.map or ThreadPoolExecutor().map, a "
+        f"concurrent.futures.Executor or a dask.distributed.Client, got {describe(workers)}")
+
+
+def workers_count(workers):
+    return f"workers must be a positive int or -1 (all cores), got {show(workers)}"
+
+
+def workers_unsendable(name, value, error):
+    return (f"workers: {name} must be sent to worker processes but cannot be pickled "
+            f"({type(error).__name__}: {error}); define it at module level (a lambda or a "
+            "local function cannot be pickled), or use threads: "
+            "workers=ThreadPoolExecutor(k).map")
+
+
+def worker_died(error):
+    return (f"workers: a worker process died while evaluating f ({type(error).__name__}: "
+            f"{error}); the outstanding evaluations were cancelled")
+
+
+def compiled_tier(f, args, unpack, vectorized):
+    """Whether f runs on the compiled tier (a compiled objective, called as
+    such): the only tier that can use num_threads.  Read from f's classes, so
+    the compiled objectives are never imported here."""
+    for c in type(f).__mro__:
+        if c.__name__ == "Objective" and c.__module__ == "fastgrad.objectives":
+            return type(f).__call__ is c.__call__ and not args and not unpack \
+                and not vectorized
+    return False
+
+
+def threads_need_workers(num_threads):
+    return ValueError(
+        f"num_threads={num_threads} needs a compiled objective (fastgrad.objectives, or a "
+        "C callback) called without args, unpack or vectorized: any other f is evaluated "
+        "by the calling thread. To evaluate a Python f on several threads or processes, "
+        "pass workers= (an int, Pool.map, an Executor or a dask Client)")
+
+
+def workers_complex():
+    return ValueError('workers= does not take method="complex": the complex step runs in '
+                      "this process (its evaluations are cheap next to a real f's: use "
+                      'method="central" to spread an expensive f)')
+
+
+# -- vector-valued f (jacobian) ------------------------------------------------
+
+def vector_shape_error(got, m=None, vectorized_rows=None):
+    """The error for a vector-valued f returning the wrong shape: got is a shape
+    tuple or a description; m the length of f(x) (None: f(x) itself is wrong);
+    vectorized_rows: the points a vectorized f got."""
+    if isinstance(got, tuple):
+        got = f"shape {got}"
+    if vectorized_rows is not None:
+        want = f"({vectorized_rows}, m) with m >= 1" if m is None else \
+            f"({vectorized_rows}, {m}) (m = {m}, the length of f(x))"
+        return f"vectorized f must return an array of shape {want}, got {got}"
+    if m is None:
+        return f"f must return a 1-D sequence of m >= 1 real numbers, shape (m,), got {got}"
+    return f"f must return shape ({m},) (m = {m}, the length of f(x)), got {got}"
+
+
+def vector_type_error(got, vectorized=False):
+    return f"{'vectorized ' if vectorized else ''}f must return real numbers, got {got}"
+
+
+def _entries(result, want, error):
+    """The entries of a 1-D result of length `want` (None: any length >= 1)."""
+    shape = shape_of(result)
+    if shape is not None:
+        if len(shape) != 1 or (want is None and shape[0] == 0) or \
+                (want is not None and shape[0] != want):
+            raise ValueError(error(shape))
+    elif not is_sequence(result):
+        raise ValueError(error(describe(result)))
+    elif len(result) == 0 or (want is not None and len(result) != want):
+        raise ValueError(error((len(result),)))
+    return result
+
+
+def _real_entries(entries, outer, error, vectorized):
+    """The entries as floats (an int beyond the float range: +-inf), and whether
+    one of them (or the whole) is a float of less than double precision."""
+    values, low = [], is_low_precision(outer)
+    for v in entries:
+        if not is_real(v):
+            inner = shape_of(v)
+            if inner is None and is_sequence(v):
+                inner = (len(v),)
+            if inner:  # nested deeper than f may return
+                raise ValueError(error(inner))
+            raise TypeError(vector_type_error(describe(v), vectorized))
+        if not low and is_low_precision(v):
+            low = True
+        values.append(as_real(v))
+    return values, low
+
+
+def vector_values(result, m=None):
+    """What a vector-valued f returned, as (list of m floats, low precision).
+
+    m: the length of f(x) (None: this is f(x); any m >= 1).  Both
+    implementations read f's result through here (the compiled tiers after a
+    fast path for float64 arrays of the right shape): ValueError if it is not
+    a 1-D sequence of m real numbers (a scalar, another length, nested), TypeError
+    for an entry that is not a real number.
+    """
+    def error(got):
+        return vector_shape_error(got, m)
+    entries = _entries(result, m, error)
+    return _real_entries(entries, result, lambda inner: error(
+        (len(entries),) + tuple(inner)), False)
+
+
+def vectorized_vector_values(result, rows, m=None):
+    """What a vectorized vector-valued f returned for `rows` points: a list of
+    rows lists of m floats, and low precision; shape (rows, m) or an error."""
+    def error(got):
+        return vector_shape_error(got, m, rows)
+    shape = shape_of(result)
+    if shape is not None:
+        if len(shape) != 2 or shape[0] != rows or shape[1] == 0 or \
+                (m is not None and shape[1] != m):
+            raise ValueError(error(shape))
+    elif not is_sequence(result):
+        raise ValueError(error(describe(result)))
+    elif len(result) != rows:
+        raise ValueError(error((len(result),)))
+    out, low = [], is_low_precision(result)
+    for r in result:
+        inner = shape_of(r)
+        if inner is None and is_sequence(r):
+            inner = (len(r),)
+        if inner is None or inner == ():  # a number where a row of m belongs
+            raise ValueError(error((rows,)))
+        if len(inner) != 1 or inner[0] == 0 or (m is not None and inner[0] != m):
+            raise ValueError(error((rows,) + tuple(inner)))
+        if m is None:
+            m = inner[0]
+        values, row_low = _real_entries(r, r, lambda inner_: error((rows, m) + tuple(inner_)),
+                                        True)
+        out.append(values)
+        low = low or row_low
+    return out, low
+
+
+def jacobian_option_refused(name, value):
+    """The error for an option jacobian (or derivative) does not offer."""
+    if name == "h":
+        return ValueError('h="adaptive" is for gradient() (Richardson extrapolation of every '
+                          'Jacobian entry is not offered yet): use h="auto" or a fixed h')
+    return ValueError(f"{name}={show(value)} is not offered by this function yet "
+                      f"(gradient() has it); leave {name} at its default")
+
+
+# -- derivative and check_grad ---------------------------------------------------
+
+def derivative_point(x):
+    """derivative()'s x as (list of floats in C order, shape): a real number
+    (shape None) or a non-empty array-like of them, finite."""
+    if is_real(x) and shape_of(x) in (None, ()):
+        if isinstance(x, bool):
+            raise TypeError(f"x must be a real number or an array of them, got {describe(x)}")
+        v = to_float(x)
+        if v is None or not math.isfinite(v):
+            raise ValueError(f"x must be finite, got {show(x) if v is None else repr(v)}"
+                             + (OVERFLOWS if v is None else ""))
+        return [v], None
+    if not is_sequence(x):
+        raise TypeError(f"x must be a real number or an array of them, got {describe(x)}")
+    values, shape = [], []
+
+    def walk(item, depth, where):
+        if is_real(item) and shape_of(item) in (None, ()):
+            if len(shape) != depth:
+                raise ValueError(f"x must be a regular array, but x{where} is a number")
+            v = to_float(item)
+            if v is None or not math.isfinite(v):
+                raise ValueError(f"x must be finite, but x{where} = "
+                                 f"{show(item) if v is None else repr(v)}"
+                                 + (OVERFLOWS if v is None else ""))
+            values.append(v)
+            return
+        if not is_sequence(item):
+            raise TypeError(f"x must hold real numbers, but x{where} is {describe(item)}")
+        if len(shape) == depth:
+            if values:
+                raise ValueError(f"x must be a regular array, but x{where} is a sequence")
+            shape.append(len(item))
+        elif shape[depth] != len(item):
+            raise ValueError(f"x must be a regular array, but x{where} has length "
+                             f"{len(item)}, not {shape[depth]}")
+        for i, sub in enumerate(item):
+            walk(sub, depth + 1, f"{where}[{i}]")
+
+    walk(x, 0, "")
+    if not values:
+        raise ValueError("x must not be empty")
+    return values, tuple(shape)
+
+
+def derivative_steps(h):
+    """derivative()'s h: a positive number or "auto"."""
+    if isinstance(h, str):
+        if h == "auto":
+            return h
+        raise ValueError(f'h must be a positive number or "auto", got {h!r}')
+    return positive(h, "h")
+
+
+def derivative_shape_error(got, shape):
+    return f"f must return an array of x's shape {shape}, got {got}"
+
+
+def check_direction(direction):
+    if not isinstance(direction, str) or direction not in ("all", "random"):
+        raise ValueError(f"direction must be 'all' or 'random', got {show(direction)}")
+    return direction
+
+
+def check_seed(seed):
+    """check_grad's seed: None (fresh entropy) or an int."""
+    if seed is not None and (isinstance(seed, bool) or not hasattr(type(seed), "__index__")):
+        raise TypeError(f"seed must be an int or None, got {describe(seed)}")
+    return None if seed is None else type(seed).__index__(seed)
+
+
+def grad_values(result, n):
+    """What check_grad's grad returned: n real numbers, as floats."""
+    def error(got):
+        if isinstance(got, tuple):
+            got = f"shape {got}"
+        return f"grad must return n = {n} real numbers (shape ({n},)), got {got}"
+    shape = shape_of(result)
+    if shape is not None:
+        if shape != (n,):
+            raise ValueError(error(shape))
+    elif not is_sequence(result):
+        raise ValueError(error(describe(result)))
+    elif len(result) != n:
+        raise ValueError(error((len(result),)))
+    values = []
+    for v in result:
+        if not is_real(v):
+            raise TypeError(f"grad must return real numbers, got {describe(v)}")
+        values.append(as_real(v))
+    return values
+
+
+def random_direction(n, seed):
+    """check_grad's direction="random": a unit vector of n from
+    random.Random(seed) (normal entries, normalised), the same in both
+    implementations and on every platform."""
+    import random
+    rng = random.Random(seed)
+    while True:
+        v = [rng.gauss(0.0, 1.0) for _ in range(n)]
+        total = 0.0
+        for vi in v:
+            total = total + vi * vi
+        norm = math.sqrt(total)
+        if norm > 0.0:
+            return [vi / norm for vi in v]
+
+
+def difference_norm(a, b):
+    """sqrt(sum (a_i - b_i)**2), summed in index order (both implementations)."""
+    total = 0.0
+    for ai, bi in zip(a, b):
+        d = ai - bi
+        total = total + d * d
+    return math.sqrt(total)
+
+
+def dot(a, b):
+    """sum a_i b_i in index order (both implementations)."""
+    total = 0.0
+    for ai, bi in zip(a, b):
+        total = total + ai * bi
+    return total

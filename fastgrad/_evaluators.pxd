@@ -19,6 +19,11 @@ cdef class Evaluator:
     cdef Py_ssize_t points_per_call
     # f returned a float of less than double precision (float32...) at some point.
     cdef readonly bint low_precision
+    # Values per point: f at point j is out[j * m:(j + 1) * m].  1 for a scalar f
+    # (the gradient's case); a vector-valued f (jacobian: `vector`) has the m
+    # of its first value, 0 until values_at() has seen it.
+    cdef readonly Py_ssize_t m
+    cdef readonly bint vector
     # Set by gradient_batch when evaluate() runs on several threads at once
     # (gil-free evaluators), with the scratch of the thread that calls ready():
     # that thread watches for Ctrl-C (see _evaluators).
@@ -38,6 +43,9 @@ cdef class Evaluator:
     # f at x itself into out[0].  The base class's goes through evaluate() with
     # no scratch: a gil-free tier (which uses scratch) must define its own.
     cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil
+    # f at x as a new float64 array of m values (a scalar f: of 1), with the
+    # GIL; a vector f's first value tells m (checked: 1-D, real, m >= 1).
+    cdef object values_at(self, const double* x, Py_ssize_t n)
     # Called by the thread that called ready() while it waits for the other
     # threads of a gradient_batch: on Ctrl-C it sets stop and leaves the
     # KeyboardInterrupt set, for the batch to raise after its threads are done.

@@ -13,6 +13,14 @@ tiers differ only here:
 * VectorizedEvaluator: one call of f per chunk of points (rows of a matrix);
 * CompiledEvaluator: a compiled objective's C function, without the GIL.
 
+A vector-valued f (jacobian) is the same tiers with m values per point:
+``expect_vector()`` switches an evaluator to it, ``values_at(x)`` evaluates f
+at x first and learns m from what f returns (a compiled objective states its
+``outputs``), and ``evaluate`` then writes point j's values to
+out[j * m:(j + 1) * m].  m = 1 with a scalar f is the gradient's case.  What
+f returns is read by ``store_vector`` / ``store_rows``: float64 arrays (and
+lists of floats) directly, anything else through the contract's checks.
+
 Ctrl-C: the interpreter checks for signals only while it runs Python code, so
 the loops here check themselves, within 0.1 s of work on every tier:
 * the Python tier: a Python function f is checked by the interpreter as each
@@ -180,6 +188,20 @@ cdef type float64 = np.float64
 
 
 cdef class Evaluator:
+    def __cinit__(self, *args, **kwargs):
+        self.m = 1  # a scalar f: one value per point
+
+    def expect_vector(self):
+        """f returns a vector (jacobian): m values per point, m learnt from f(x)
+        by values_at() (a compiled objective knows its own)."""
+        self.vector = True
+        self.m = 0
+
+    cdef object values_at(self, const double* x, Py_ssize_t n):
+        cdef object values = new_vector(self.m)
+        self.evaluate_at(x, n, <double*> cnp.PyArray_DATA(values))
+        return values
+
     cdef int ready(self, Py_ssize_t n) except -1:
         return 0
 
@@ -204,6 +226,65 @@ cdef class Evaluator:
         p.value = &unused
         p.k = 1
         return self.evaluate(&p, NULL, out)
+
+
+cdef object new_vector(Py_ssize_t m):
+    cdef cnp.npy_intp size = m
+    return cnp.PyArray_EMPTY(1, &size, cnp.NPY_FLOAT64, 0)
+
+
+cdef inline bint plain_vector(object result, Py_ssize_t m) noexcept:
+    """Whether result is a plain float64 ndarray of shape (m,), C-contiguous, native order."""
+    return cnp.PyArray_CheckExact(result) and cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE \
+        and cnp.PyArray_NDIM(result) == 1 and cnp.PyArray_DIM(result, 0) == m \
+        and cnp.PyArray_IS_C_CONTIGUOUS(result) and cnp.PyArray_ISNOTSWAPPED(result)
+
+
+cdef bint floats_into(object items, Py_ssize_t m, double* out) except -1:
+    """A list or tuple of m floats (numpy.float64 too) into out; False (out
+    partly written) if an item is anything else."""
+    cdef Py_ssize_t i
+    for i in range(m):
+        item = items[i]
+        if not (PyFloat_CheckExact(item) or type(item) is float64):
+            return False
+        out[i] = PyFloat_AS_DOUBLE(item)
+    return True
+
+
+cdef object first_vector(object result, bint* low_precision):
+    """f(x) of a vector f as a new float64 array: m from it (checked >= 1)."""
+    cdef Py_ssize_t m
+    if cnp.PyArray_CheckExact(result) and cnp.PyArray_NDIM(result) == 1:
+        m = cnp.PyArray_DIM(result, 0)
+        if m >= 1 and plain_vector(result, m):
+            return result.copy()
+    elif (type(result) is list or type(result) is tuple) and len(result) >= 1:
+        values = new_vector(len(result))
+        if floats_into(result, len(result), <double*> cnp.PyArray_DATA(values)):
+            return values
+    checked, low = contract.vector_values(result)
+    if low:
+        low_precision[0] = True
+    return np.array(checked, dtype=np.float64)
+
+
+cdef int store_vector(object result, Py_ssize_t m, double* out, bint* low_precision) except -1:
+    """A vector f's value at a point into out[0:m]: float64 arrays and lists of
+    floats directly, anything else read (or refused) by the contract."""
+    cdef Py_ssize_t i
+    if plain_vector(result, m):
+        memcpy(out, cnp.PyArray_DATA(result), m * sizeof(double))
+        return 0
+    if (type(result) is list or type(result) is tuple) and len(result) == m \
+            and floats_into(result, m, out):
+        return 0
+    values, low = contract.vector_values(result, m)
+    if low:
+        low_precision[0] = True
+    for i in range(m):
+        out[i] = values[i]
+    return 0
 
 
 cdef inline const double* base_of(const Points* p, Py_ssize_t j) noexcept nogil:
@@ -368,7 +449,10 @@ cdef class PythonEvaluator(Evaluator):
                     self.point.data[c] = x[c]
                 if not same_bits(self.point.data, x, self.n):
                     memcpy(self.point.data, x, self.n * sizeof(double))  # f wrote to it
-            out[j] = as_double(result, &self.low_precision)
+            if self.vector:
+                store_vector(result, self.m, out + j * self.m, &self.low_precision)
+            else:
+                out[j] = as_double(result, &self.low_precision)
         return 0
 
     cdef int evaluate_unpacked(self, const Points* p, double* out) except -1:
@@ -395,8 +479,25 @@ cdef class PythonEvaluator(Evaluator):
                 self.watch.countdown -= 1
                 if self.watch.countdown <= 0:
                     self.look()
-            out[j] = as_double(result, &self.low_precision)
+            if self.vector:
+                store_vector(result, self.m, out + j * self.m, &self.low_precision)
+            else:
+                out[j] = as_double(result, &self.low_precision)
         return 0
+
+    cdef object values_at(self, const double* x, Py_ssize_t n):
+        # A vector f's first value: m from it (on a copy of x f may keep).
+        if self.m != 0:
+            return Evaluator.values_at(self, x, n)
+        point = new_vector(n)
+        memcpy(cnp.PyArray_DATA(point), x, n * sizeof(double))
+        if self.unpack:
+            result = self.f(*point.tolist(), *self.args)
+        else:
+            result = self.f(point, *self.args)
+        values = first_vector(result, &self.low_precision)
+        self.m = cnp.PyArray_DIM(values, 0)
+        return values
 
 
 cdef class VectorizedEvaluator(Evaluator):
@@ -456,13 +557,46 @@ cdef class VectorizedEvaluator(Evaluator):
             # base of a block), the next chunk gets a fresh array.
             if self.matrix.kept() or not self.matrix.intact():
                 self.rows = 0
-            self.store(result, m, out + start)
+            self.store(result, m, out + start * self.m)
+        return 0
+
+    cdef object values_at(self, const double* x, Py_ssize_t n):
+        # A vector f's first value: m from it (f gets x as a (1, n) array).
+        if self.m != 0:
+            return Evaluator.values_at(self, x, n)
+        point = new_vector(n)
+        memcpy(cnp.PyArray_DATA(point), x, n * sizeof(double))
+        block = point.reshape(1, n)
+        result = self.f(*block.T, *self.args) if self.unpack else self.f(block, *self.args)
+        rows, low = contract.vectorized_vector_values(result, 1)
+        if low:
+            self.low_precision = True
+        self.m = len(rows[0])
+        return np.array(rows[0], dtype=np.float64)
+
+    cdef int store_rows(self, result, Py_ssize_t k, double* out) except -1:
+        """A vector f's values at k points: shape (k, m), into out[0:k * m]."""
+        cdef Py_ssize_t i, r, m = self.m
+        if cnp.PyArray_CheckExact(result) and cnp.PyArray_TYPE(result) == cnp.NPY_DOUBLE \
+                and cnp.PyArray_NDIM(result) == 2 and cnp.PyArray_DIM(result, 0) == k \
+                and cnp.PyArray_DIM(result, 1) == m and cnp.PyArray_IS_C_CONTIGUOUS(result) \
+                and cnp.PyArray_ISNOTSWAPPED(result):
+            memcpy(out, cnp.PyArray_DATA(result), k * m * sizeof(double))
+            return 0
+        rows, low = contract.vectorized_vector_values(result, k, m)
+        if low:
+            self.low_precision = True
+        for r in range(k):
+            for i in range(m):
+                out[r * m + i] = rows[r][i]
         return 0
 
     cdef int store(self, result, Py_ssize_t m, double* out) except -1:
         cdef const double* data
         cdef const double[::1] view
         cdef Py_ssize_t i
+        if self.vector:
+            return self.store_rows(result, m, out)
         # Fast paths for plain ndarrays only: a subclass may mean something else
         # by its data (a masked array's masked entries are nan, as in the reference).
         if not cnp.PyArray_CheckExact(result):
@@ -490,12 +624,23 @@ cdef class VectorizedEvaluator(Evaluator):
         return 0
 
 
+cdef inline void value_into(Objective objective, const double* x, Py_ssize_t n,
+                            Py_ssize_t m, double* out, Py_ssize_t j) noexcept nogil:
+    """f at x into point j's place: out[j] (m 0: a scalar objective), or
+    out[j * m:(j + 1) * m] for a vector-valued one."""
+    if m == 0:
+        out[j] = objective.value(x, n)
+    else:
+        objective.values(x, n, out + j * m)
+
+
 cdef inline void evaluate_points(Objective objective, const Points* p, double* scratch,
                                  double* out, Py_ssize_t start, Py_ssize_t end,
-                                 const double** x) noexcept nogil:
+                                 const double** x, Py_ssize_t m) noexcept nogil:
     """f at points start..end-1 of p.  One gradient's points (row NULL): scratch
     holds x already (or is x: the moved coordinate is restored from its saved
-    bits); else x[0] is the base row scratch holds (NULL: none yet)."""
+    bits); else x[0] is the base row scratch holds (NULL: none yet).
+    m: as value_into()."""
     cdef Py_ssize_t j, c, n = p.n
     cdef double saved
     if p.row == NULL:
@@ -504,10 +649,10 @@ cdef inline void evaluate_points(Objective objective, const Points* p, double* s
             if c >= 0:
                 saved = scratch[c]
                 scratch[c] = p.value[j]
-                out[j] = objective.value(scratch, n)
+                value_into(objective, scratch, n, m, out, j)
                 scratch[c] = saved
             else:
-                out[j] = objective.value(scratch, n)
+                value_into(objective, scratch, n, m, out, j)
         return
     for j in range(start, end):
         if base_of(p, j) != x[0]:
@@ -516,10 +661,10 @@ cdef inline void evaluate_points(Objective objective, const Points* p, double* s
         c = p.coord[j]
         if c >= 0:
             scratch[c] = p.value[j]
-            out[j] = objective.value(scratch, n)
+            value_into(objective, scratch, n, m, out, j)
             scratch[c] = x[0][c]
         else:
-            out[j] = objective.value(scratch, n)
+            value_into(objective, scratch, n, m, out, j)
 
 
 cdef class CompiledEvaluator(Evaluator):
@@ -547,12 +692,19 @@ cdef class CompiledEvaluator(Evaluator):
         self.objective = objective
         self.failed = objective.failed
         self.gil_free = True
+        if objective.outputs:
+            self.vector = True
+            self.m = objective.outputs
         self.watch = <Watch*> PyMem_Malloc(sizeof(Watch))
         if self.watch == NULL:
             raise MemoryError()
 
     def __dealloc__(self):
         PyMem_Free(self.watch)
+
+    def expect_vector(self):
+        if not self.vector:
+            raise TypeError("internal: a scalar objective on the vector tier")
 
     cdef int ready(self, Py_ssize_t n) except -1:
         cdef double work
@@ -616,7 +768,7 @@ cdef class CompiledEvaluator(Evaluator):
         # before its next look, or (gradient_batch checks `stop` between rows)
         # up to STRIDE points on another thread.  The loop of evaluate_points()
         # written out, so that the compiler keeps it as tight as without the watch.
-        if p.row != NULL:
+        if p.row != NULL or self.vector:
             return self.evaluate_watched(p, scratch, out)
         if not self.shared or scratch == self.owner_scratch:
             if self.watch.countdown <= p.k:
@@ -667,7 +819,8 @@ cdef class CompiledEvaluator(Evaluator):
             end = start + (self.watch.countdown if owner else STRIDE)
             if end > k:
                 end = k
-            evaluate_points(self.objective, p, scratch, out, start, end, &x)
+            evaluate_points(self.objective, p, scratch, out, start, end, &x,
+                            self.m if self.vector else 0)
             if owner:
                 self.watch.countdown -= end - start
                 if self.watch.countdown <= 0:
@@ -680,10 +833,95 @@ cdef class CompiledEvaluator(Evaluator):
         return 0
 
     cdef int evaluate_at(self, const double* x, Py_ssize_t n, double* out) except -1 nogil:
-        out[0] = self.objective.value(x, n)
+        value_into(self.objective, x, n, self.m if self.vector else 0, out, 0)
         if self.failed[0]:
             return self.fail()
         self.watch.countdown -= 1  # (only the owner evaluates single points)
         if self.watch.countdown <= 0:
             self.look()
         return 0
+
+
+cdef class MapEvaluator(Evaluator):
+    """workers=: each evaluate() call's points go to an engine (``_workers.Engine``:
+    threads, processes, an executor, a Dask client) in chunks of consecutive
+    points, one task each (``_workers.evaluate_chunk`` runs f on a worker).
+
+    The workers return what f returned; the values are read here, in point
+    order, as the Python tier reads them (the vectorized tier's f: as its
+    results are read), so the results, and which value is refused first, are
+    those of a serial run.
+    """
+    cdef object engine
+    cdef tuple head                # (f, args, unpack, vectorized, as_array)
+    cdef bint vectorized
+    cdef Py_ssize_t n, rows_per_call
+    cdef double* out               # during evaluate(): where the values go
+    cdef list starts, sizes        # during evaluate(): each task's points
+
+    def __cinit__(self, engine, f, tuple args, Py_ssize_t n, bint unpack, bint vectorized,
+                  Py_ssize_t rows_per_call):
+        self.engine = engine
+        self.head = (f, args, unpack, vectorized, True)
+        self.vectorized = vectorized
+        self.n = n
+        self.rows_per_call = rows_per_call
+        # gradient_batch hands over as many rows' points at once as it groups.
+        self.points_per_call = 1 << 30
+
+    cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
+        with gil:
+            return self.spread(p, out)
+
+    cdef int spread(self, const Points* p, double* out) except -1:
+        cdef Py_ssize_t start, end, j, r, size, k = p.k, n = self.n
+        cdef const double* base
+        cdef const double* last
+        cdef double* rows
+        size = self.engine.chunk_size(k, self.rows_per_call if self.vectorized else None)
+        tasks, self.starts, self.sizes = [], [], []
+        for start in range(0, k, size):
+            end = min(start + size, k)
+            # The chunk's distinct base rows (consecutive points share theirs).
+            row_of = []
+            last = NULL
+            count = 0
+            for j in range(start, end):
+                if base_of(p, j) != last:
+                    last = base_of(p, j)
+                    count += 1
+                row_of.append(count - 1)
+            bases = np.empty((count, n))
+            rows = <double*> cnp.PyArray_DATA(bases)
+            last = NULL
+            r = -1
+            for j in range(start, end):
+                base = base_of(p, j)
+                if base != last:
+                    last = base
+                    r += 1
+                    memcpy(rows + r * n, base, n * sizeof(double))
+            points = [(row_of[j - start], p.coord[j], p.value[j]) for j in range(start, end)]
+            tasks.append(self.head + (bases, points))
+            self.starts.append(start)
+            self.sizes.append(end - start)
+        self.out = out
+        try:
+            self.engine.run(tasks, self.consume)
+        finally:
+            self.out = NULL
+        return 0
+
+    def consume(self, Py_ssize_t i, result):
+        """Task i's values, read into place (called in task order by the engine)."""
+        cdef Py_ssize_t j, start = self.starts[i], size = self.sizes[i]
+        if self.vectorized:
+            result = result[0]
+            if contract.is_low_precision(result):  # float32: a fixed h is too small
+                self.low_precision = True
+            result = contract.vectorized_values(result, size)
+            for j in range(size):
+                self.out[start + j] = result[j]
+            return
+        for j in range(size):
+            self.out[start + j] = as_double(result[j], &self.low_precision)

@@ -18,6 +18,7 @@ The three loops are inline functions in ``_stencil.pxd``, compiled into
 every module that runs them.
 """
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
+from libc.string cimport memcpy
 
 cimport numpy as cnp
 
@@ -273,6 +274,95 @@ def call_prepared(self, x):
     if core is None:
         return self._call(x)
     return (<PreparedGradient> core).call(x)
+
+
+def jacobian(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
+    """(f(x), J) for an evaluator of m values per point (``expect_vector``, or a
+    scalar f: m = 1): f(x) first -- it tells m, and h="auto" the precision --
+    then the stencil's other points; row r of J is what stencil_combine gives
+    for output r's values.  Or the index of the first coordinate without a usable step
+    (an int), before f is called (or after f(x) for h="auto")."""
+    cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, m, first
+    cdef Stencil s
+    cdef Workspace w
+    cdef Points p
+    cdef Steps steps = Steps(h)
+    cdef double* fval = NULL
+    cdef double* jp
+    cdef cnp.npy_intp shape[2]
+    stencil_init(&s, row, n, steps, bounds)
+    workspace_alloc(&w, s.k, n if ev.gil_free else 0, False)
+    try:
+        bad = stencil_place(&s, xp, w.coord, w.value)
+        if bad >= 0:
+            return bad
+        ev.ready(n)
+        f0 = ev.values_at(xp, n)
+        if steps.relative > 0.0 and ev.low_precision:
+            s.relative = steps.relative_single
+            bad = stencil_place(&s, xp, w.coord, w.value)
+            if bad >= 0:
+                return bad
+        m = ev.m
+        fval = <double*> PyMem_RawMalloc(s.k * m * sizeof(double))
+        if fval == NULL:
+            raise MemoryError()
+        # f(x), where the row (or bounds) has it, is point 0: not evaluated again.
+        first = 1 if s.scheme.center or s.bounded else 0
+        if first:
+            memcpy(fval, cnp.PyArray_DATA(f0), m * sizeof(double))
+        p.base = xp
+        p.n = n
+        p.row = NULL
+        p.coord = w.coord + first
+        p.value = w.value + first
+        p.k = s.k - first
+        if ev.gil_free:
+            with nogil:
+                ev.evaluate(&p, w.scratch, fval + first * m)
+        else:
+            ev.evaluate(&p, w.scratch, fval + first * m)
+        shape[0] = m
+        shape[1] = n
+        J = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
+        jp = <double*> cnp.PyArray_DATA(J)
+        if m == 1:
+            stencil_combine(&s, xp, fval, jp)
+        else:
+            combine_outputs(&s, xp, fval, m, jp)
+    finally:
+        workspace_free(&w)
+        PyMem_RawFree(fval)
+    return f0, J
+
+
+cdef enum:
+    OUTPUTS_PER_BLOCK = 32
+
+
+cdef int combine_outputs(const Stencil* s, const double* x, const double* fval, Py_ssize_t m,
+                         double* J) except -1:
+    """Row r of J = stencil_combine of output r, for fval holding m values per
+    point: the values of OUTPUTS_PER_BLOCK outputs at a time are gathered into
+    one vector each (reading fval in order), so that the combine reads them in
+    order too (output by output straight from fval would stride m doubles)."""
+    cdef Py_ssize_t k = s.k, j, q, r0, b
+    cdef double* block = <double*> PyMem_RawMalloc(OUTPUTS_PER_BLOCK * k * sizeof(double))
+    if block == NULL:
+        raise MemoryError()
+    with nogil:
+        r0 = 0
+        while r0 < m:
+            b = min(<Py_ssize_t> OUTPUTS_PER_BLOCK, m - r0)
+            for j in range(k):
+                for q in range(b):
+                    block[q * k + j] = fval[j * m + r0 + q]
+            for q in range(b):
+                stencil_combine(s, x, block + q * k, J + (r0 + q) * s.n)
+            r0 += b
+    PyMem_RawFree(block)
+    return 0
 
 
 def value_at(Evaluator ev, cnp.ndarray x):

@@ -12,6 +12,8 @@
 
 ctypedef double (*objective_function)(int n, double* x, void* user_data) noexcept nogil
 ctypedef double (*objective_function_no_data)(int n, double* x) noexcept nogil
+# A vector-valued function (fastgrad.jacobian): f(x)[0:m] into out.
+ctypedef void (*vector_function)(int n, double* x, int m, double* out, void* user_data) noexcept nogil
 
 
 cdef class Objective:
@@ -22,6 +24,10 @@ cdef class Objective:
     cdef int init_once(self) except -1
     # f at x[0:n]; n already checked by check_dimension.  No GIL, no exceptions.
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil
+    # A vector-valued objective (fastgrad.jacobian): the number of values it
+    # writes, out[0:outputs] = f(x) (0: a scalar objective, value() instead).
+    cdef readonly Py_ssize_t outputs
+    cdef void values(self, const double* x, Py_ssize_t n, double* out) noexcept nogil
     cdef int check_dimension(self, Py_ssize_t n) except -1
     # The arguments of the built-in class's __init__ (for pickling).
     cdef tuple parameters(self)
@@ -46,6 +52,7 @@ cdef class Failure:
 cdef class CFunction(Objective):
     cdef objective_function function
     cdef objective_function_no_data function_no_data
+    cdef vector_function vector
     cdef void* user_data
     cdef object owner  # keeps the callback and its user data alive
     cdef Failure failure  # for a ctypes callback of Python code, else None

@@ -18,11 +18,14 @@ __all__ = ["Objective", "Sphere", "Rosenbrock", "Quadratic", "LeastSquares", "Lo
 
 SIGNATURES_WITH_DATA: Tuple[str, ...]
 SIGNATURES_NO_DATA: Tuple[str, ...]
+SIGNATURES_VECTOR: Tuple[str, ...]
 
 class Objective:
     """Base of the compiled objectives (abstract: use a subclass)."""
     @property
     def dim(self) -> int: ...
+    @property
+    def outputs(self) -> int: ...
     def __call__(self, x: ArrayLike) -> float: ...
 
 class Sphere(Objective):
@@ -63,5 +66,7 @@ class Beale(_Plane): ...
 
 class CFunction(Objective):
     def __init__(
-        self, callback: _CCallback, dim: Optional[int] = None
+        self, callback: _CCallback, dim: Optional[int] = None, outputs: Optional[int] = None
     ) -> None: ...
+    # A vector-valued callback (outputs=m) returns a float64 array of m.
+    def __call__(self, x: ArrayLike) -> Any: ...

@@ -36,6 +36,9 @@ __all__ = ["Objective", "Sphere", "Rosenbrock", "Quadratic", "LeastSquares", "Lo
 #: for n-dimensional functions), as scipy.LowLevelCallable spells them.
 SIGNATURES_WITH_DATA = ("double (int, double *, void *)", "double (int, const double *, void *)")
 SIGNATURES_NO_DATA = ("double (int, double *)", "double (int, const double *)")
+#: A vector-valued callback (fastgrad.jacobian): writes f(x)[0:m] to out.
+SIGNATURES_VECTOR = ("void (int, double *, int, double *, void *)",
+                     "void (int, const double *, int, double *, void *)")
 
 
 cdef const double* data_of(array):
@@ -155,15 +158,16 @@ cdef extern from *:
     void fastgrad_store_flag(int* flag, int value) noexcept nogil
 
 
-def _guarded(function, Failure failure):
+def _guarded(function, Failure failure, failed=math.nan):
     """function, calling which never raises: an exception is recorded in failure
-    (the compiled loop that called it raises it) and the result is nan."""
+    (the compiled loop that called it raises it) and the result is `failed`
+    (nan; None for a void function)."""
     def guarded(*arguments):
         try:
             return function(*arguments)
         except BaseException as error:  # KeyboardInterrupt too: the loop raises it
             failure.record(error)
-            return math.nan
+            return failed
     return guarded
 
 
@@ -240,6 +244,9 @@ cdef class Objective:
     cdef double value(self, const double* x, Py_ssize_t n) noexcept nogil:
         return NAN  # never reached: every concrete objective defines its own
 
+    cdef void values(self, const double* x, Py_ssize_t n, double* out) noexcept nogil:
+        out[0] = self.value(x, n)  # a vector-valued objective defines its own
+
     cdef double work(self, Py_ssize_t n) noexcept nogil:
         return 0.0  # unknown (CFunction); the built-in objectives say theirs
 
@@ -282,8 +289,14 @@ cdef class Objective:
             # gives for such an x (or, for Fractions or huge ints, their floats).
             array = np.array(contract.point_values(x), dtype=np.float64)
         cdef const double[::1] view = np.ascontiguousarray(array, dtype=np.float64)
+        cdef double[::1] out
         self.check_dimension(view.shape[0])
-        result = self.value(&view[0], view.shape[0])
+        if self.outputs:  # a vector-valued objective: a float64 array of its outputs
+            result = np.empty(self.outputs)
+            out = result
+            self.values(&view[0], view.shape[0], &out[0])
+        else:
+            result = self.value(&view[0], view.shape[0])
         if self.failed[0]:
             self.raise_failure()
         return result
@@ -720,7 +733,9 @@ cdef class CFunction(Objective):
     callback : scipy.LowLevelCallable or PyCapsule
         With C signature ``double (int n, double *x, void *user_data)`` or
         ``double (int n, double *x)`` (``const double *`` too; as for
-        scipy.integrate.quad): a numba ``@cfunc`` wrapped in LowLevelCallable,
+        scipy.integrate.quad), or, for a vector-valued f (``fastgrad.jacobian``),
+        ``void (int n, double *x, int m, double *out, void *user_data)``
+        writing f(x) to out[0:m] (then ``outputs`` gives m): a numba ``@cfunc`` wrapped in LowLevelCallable,
         a function of a shared library loaded with ctypes, a Cython ``cdef api``
         function via ``LowLevelCallable.from_cython``, or a PyCapsule named by
         its signature.  The function must not modify x, must not raise, and
@@ -728,13 +743,18 @@ cdef class CFunction(Objective):
     dim : int, optional
         The length of x it takes, if fixed: from 1 to 2**31 - 1 (the function
         takes an int n).
+    outputs : int, optional
+        For a vector-valued callback (and only for one): m, the number of
+        values it writes, from 1 to 2**31 - 1.  Called from Python, such a
+        CFunction returns a float64 array of m.
 
     Raises
     ------
     TypeError
-        callback is not a LowLevelCallable or PyCapsule, or has another signature.
+        callback is not a LowLevelCallable or PyCapsule, or has another signature;
+        outputs given for a scalar callback, or missing for a vector-valued one.
     ValueError
-        dim is not a positive int, or larger than a C int holds.
+        dim or outputs is not a positive int, or larger than a C int holds.
 
     Examples
     --------
@@ -755,7 +775,7 @@ cdef class CFunction(Objective):
     array([6., 8.])
     """
 
-    def __init__(self, callback, dim=None):
+    def __init__(self, callback, dim=None, outputs=None):
         self.init_once()
         capsule = callback
         if isinstance(callback, tuple) and len(callback) == 3:
@@ -771,9 +791,24 @@ cdef class CFunction(Objective):
             self.function = <objective_function> PyCapsule_GetPointer(capsule, raw_name)
         elif name in SIGNATURES_NO_DATA:
             self.function_no_data = <objective_function_no_data> PyCapsule_GetPointer(capsule, raw_name)
+        elif name in SIGNATURES_VECTOR:
+            self.vector = <vector_function> PyCapsule_GetPointer(capsule, raw_name)
         else:
             raise TypeError(f"callback has signature {name!r}; accepted: "
-                            f"{', '.join(map(repr, SIGNATURES_WITH_DATA + SIGNATURES_NO_DATA))}")
+                            f"{', '.join(map(repr, SIGNATURES_WITH_DATA + SIGNATURES_NO_DATA + SIGNATURES_VECTOR))}")
+        if self.vector != NULL:
+            if outputs is None:
+                raise TypeError(f"callback has the vector signature {name!r}: give outputs=m, "
+                                "the number of values it writes")
+            outputs = whole_number(outputs, "outputs", 1, "a positive int")
+            if outputs > INT_MAX:
+                raise ValueError(f"outputs must be at most {INT_MAX} (the C function takes "
+                                 f"int m), got {show(outputs)}")
+            self.outputs = outputs
+        elif outputs is not None:
+            raise TypeError(f"outputs is for a vector-valued callback "
+                            f"({' or '.join(map(repr, SIGNATURES_VECTOR))}); this one has "
+                            f"signature {name!r}, got outputs={show(outputs)}")
         self.user_data = PyCapsule_GetContext(capsule)
         self.owner = callback
         if isinstance(callback, tuple):
@@ -803,9 +838,12 @@ cdef class CFunction(Objective):
         if python is None:
             return 0
         self.failure = Failure()
-        guarded = type(function)(_guarded(python, self.failure))
+        guarded = type(function)(_guarded(python, self.failure,
+                                          None if self.vector != NULL else math.nan))
         address = ctypes.cast(guarded, ctypes.c_void_p).value
-        if self.function != NULL:
+        if self.vector != NULL:
+            self.vector = <vector_function> <size_t> address
+        elif self.function != NULL:
             self.function = <objective_function> <size_t> address
         else:
             self.function_no_data = <objective_function_no_data> <size_t> address
@@ -822,6 +860,12 @@ cdef class CFunction(Objective):
         if self.function != NULL:
             return self.function(<int> n, <double*> x, self.user_data)
         return self.function_no_data(<int> n, <double*> x)
+
+    cdef void values(self, const double* x, Py_ssize_t n, double* out) noexcept nogil:
+        if self.vector != NULL:
+            self.vector(<int> n, <double*> x, <int> self.outputs, out, self.user_data)
+        else:
+            out[0] = self.value(x, n)
 
     def __repr__(self):
         return f"CFunction({(self.owner[0] if self.failure is not None else self.owner)!r})"

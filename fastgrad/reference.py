@@ -20,6 +20,7 @@ import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
+from . import _workers
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._contract import PrecisionWarning
 from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
@@ -34,11 +35,15 @@ __all__ = ["gradient", "gradient_batch", "Gradient", "gradient_descent_step", "g
 
 # -- evaluating f -------------------------------------------------------------
 
-def _evaluator(f, args, unpack, vectorized):
+def _evaluator(f, args, unpack, vectorized, workers=None):
     """A function values(x, points) -> [f at each point], in order.
 
     A point is (i, v): x with coordinate i replaced by v, or (None, None) for x.
+    workers: an opened ``_workers.Engine`` to spread the points over.
     """
+    if workers is not None:
+        return _spread_evaluator(f, args, unpack, vectorized, workers)
+
     def point(x, i, v):
         p = list(x)
         if i is not None:
@@ -75,6 +80,40 @@ def _evaluator(f, args, unpack, vectorized):
             if contract.is_low_precision(result):
                 seen["low_precision"] = True
             out.extend(contract.vectorized_values(result, len(block)))
+        return out
+    values.seen = seen
+    return values
+
+
+def _spread_evaluator(f, args, unpack, vectorized, engine):
+    """values(x, points) for workers=: chunks of the points, one task each
+    (``_workers.evaluate_chunk`` runs f on a worker); what f returned is read
+    here, in order, as the serial evaluator reads it."""
+    args = tuple(args)
+    engine.check_sendable(f, args)
+    seen = {"low_precision": False}
+
+    def values(x, points):
+        most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
+        size = engine.chunk_size(len(points), most)
+        chunks = [points[start:start + size] for start in range(0, len(points), size)]
+        tasks = [(f, args, unpack, vectorized, False, [list(x)],
+                  [(0, -1 if i is None else i, v) for i, v in chunk]) for chunk in chunks]
+        out = []
+
+        def consume(k, result):
+            if vectorized:
+                result = result[0]
+                if contract.is_low_precision(result):
+                    seen["low_precision"] = True
+                out.extend(contract.vectorized_values(result, len(chunks[k])))
+                return
+            for value in result:
+                if contract.is_low_precision(value):  # float32: a fixed h is too small
+                    seen["low_precision"] = True
+                out.append(contract.as_real(value))
+
+        engine.run(tasks, consume)
         return out
     values.seen = seen
     return values
@@ -213,6 +252,11 @@ def _gradient_at(values, x, plan, center):
     center: f(x) is evaluated first (the row needs it, or bounds may)."""
     points = _stencil(x, plan, center)
     fv = values(x, points)
+    return _combine(fv, x, plan, center), len(points)
+
+
+def _combine(fv, x, plan, center):
+    """The gradient from f's values fv at the stencil's points (in evaluation order)."""
     first = 1 if center else 0
     per_coordinate = len(plan[0][0].point_offsets)  # the same for every side of a row
     g = []
@@ -223,10 +267,10 @@ def _gradient_at(values, x, plan, center):
             term = weight * (fv[0] if offset == 0 else next(at))
             total = term if total is None else total + term  # 0.0 + -0.0 would lose a sign
         g.append(total / _span(x[i], hi, row))
-    return g, len(points)
+    return g
 
 
-def _prepare(f, x, h, method, order, args, unpack, vectorized):
+def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     f = contract.as_objective(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
@@ -235,8 +279,10 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized):
     vectorized = contract.check_flag(vectorized, "vectorized")
     if row.imaginary:  # method="complex": h stays as given ("auto" or a list)
         complex_step.check(f, h)
+        if workers is not None:
+            raise contract.workers_complex()
         return _complex_evaluator(f, args, unpack, vectorized), x, h, row
-    values = _evaluator(f, args, unpack, vectorized)
+    values = _evaluator(f, args, unpack, vectorized, workers)
     return values, x, _Steps(h, row), row
 
 
@@ -285,9 +331,12 @@ def _adaptive(values, x, row, box, full_output):
 # -- the public functions -----------------------------------------------------
 
 def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference gradient of a scalar function f at x (see fastgrad.gradient)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient, locals())  # back here with the engine opened
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     full_output = contract.check_flag(full_output, "full_output")
     return _gradient(values, x, steps, row, bounds, full_output)
 
@@ -391,15 +440,21 @@ def _check_rows(rows, h, row, boxes):
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                   unpack=False, vectorized=False, num_threads=None, full_output=False):
+                   unpack=False, vectorized=False, num_threads=None, full_output=False,
+                   workers=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_batch, locals())
     f = contract.as_objective(f, args)
     rows = contract.batch_values(X)
     h = contract.step_values(h, len(rows[0]))
     row = stencil_row(contract.check_method(method), order)
-    contract.check_threads(num_threads, 1)  # checked for parity; the reference is serial
+    requested = contract.check_threads(num_threads, 1)  # the reference is serial
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    if num_threads is not None and requested > 1 and (
+            workers is not None or not contract.compiled_tier(f, args, unpack, vectorized)):
+        raise contract.threads_need_workers(requested)  # as fastgrad: never silently serial
     full_output = contract.check_flag(full_output, "full_output")
     if row.imaginary:
         complex_step.check(f, h)
@@ -407,10 +462,11 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
         _check_rows(rows, h, row, boxes)
         results = [gradient(f, x, h, method=method, order=order, bounds=bounds, args=args,
-                            unpack=unpack, vectorized=vectorized, full_output=full_output)
+                            unpack=unpack, vectorized=vectorized, full_output=full_output,
+                            workers=workers)
                    for x in rows]
         return batch_result(results, list) if full_output else results
-    values = _evaluator(f, args, unpack, vectorized)
+    values = _evaluator(f, args, unpack, vectorized, workers)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
     for r, x in enumerate(rows):  # every stencil is checked before f is evaluated
@@ -426,9 +482,12 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
 
 
 def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", order=None,
-                          bounds=None, args=(), unpack=False, vectorized=False):
+                          bounds=None, args=(), unpack=False, vectorized=False, workers=None):
     """One step x - learning_rate * gradient(f, x) (see fastgrad.gradient_descent_step)."""
-    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent_step, locals())
+    values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
+                                     workers)
     if not row.imaginary and steps.fixed == "adaptive":
         raise contract.gradient_only("gradient_descent_step")
     learning_rate = contract.positive(learning_rate, "learning_rate")
@@ -443,9 +502,13 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, bounds=None, optimizer=None, args=(),
-                     unpack=False, vectorized=False, callback=None, record=False):
+                     unpack=False, vectorized=False, callback=None, record=False,
+                     workers=None):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
-    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized)
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(gradient_descent, locals())  # one pool for the whole run
+    values, x, steps, row = _prepare(f, x0, h, method, order, args, unpack, vectorized,
+                                     workers)
     if row.imaginary:
         raise contract.complex_descent()
     if steps.fixed == "adaptive":
@@ -644,3 +707,176 @@ class _ArmijoRule(_Rule):
 
 #: The rule for each optimizer class (fastgrad._api has the same table of compiled rules).
 _RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule}
+
+
+# -- more derivatives: jacobian, derivative, check_grad --------------------------
+
+def _vector_evaluator(f, args, unpack, vectorized):
+    """As _evaluator, for an f returning m values: values(x, points) -> [[m floats]
+    per point]; values.m is the m of f's first value (None before)."""
+    seen = {"low_precision": False}
+    state = {"m": None}
+
+    def point(x, i, v):
+        p = list(x)
+        if i is not None:
+            p[i] = v
+        return p
+
+    def note(low):
+        if low:
+            seen["low_precision"] = True
+
+    if not vectorized:
+        def values(x, points):
+            out = []
+            for i, v in points:
+                p = point(x, i, v)
+                result = f(*p, *args) if unpack else f(p, *args)
+                row, low = contract.vector_values(result, state["m"])
+                note(low)
+                state["m"] = len(row)
+                out.append(row)
+            return out
+    else:
+        def values(x, points):
+            rows = contract.vectorized_rows_per_call(len(x))
+            out = []
+            for start in range(0, len(points), rows):
+                block = [point(x, i, v) for i, v in points[start:start + rows]]
+                if unpack:
+                    result = f(*[list(column) for column in zip(*block)], *args)
+                else:
+                    result = f(block, *args)
+                got, low = contract.vectorized_vector_values(result, len(block), state["m"])
+                note(low)
+                state["m"] = len(got[0])
+                out.extend(got)
+            return out
+    values.seen = seen
+    return values
+
+
+def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_output,
+                 vector=True):
+    """(f(x) as a list of m, J as m lists of n): jacobian's checks in fastgrad's order,
+    f(x) first, then the stencil's points without f(x)."""
+    f = contract.as_objective(f, args)
+    row = stencil_row(contract.check_method(method), order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
+    if contract.check_flag(full_output, "full_output"):
+        raise contract.jacobian_option_refused("full_output", full_output)
+    if isinstance(h, str) and h == "adaptive":
+        raise contract.jacobian_option_refused("h", h)
+    x = contract.point_values(x)
+    steps = _Steps(contract.step_values(h, len(x)), row)
+    box = contract.check_bounds(bounds, x)
+    if vector:
+        values = _vector_evaluator(f, args, unpack, vectorized)
+    else:
+        scalar = _evaluator(f, args, unpack, vectorized)
+
+        def values(x, points):
+            return [[v] for v in scalar(x, points)]
+        values.seen = scalar.seen
+    chosen = _check_stencil(x, steps.at(x), row, None, box)
+    f0 = values(x, [(None, None)])[0]
+    if steps.fixed is None and values.seen["low_precision"]:
+        steps.c = steps.c_single
+        chosen = _check_stencil(x, steps.at(x), row, None, box)
+    center = row.needs_center or box is not None
+    points = _stencil(x, chosen, center)
+    fv = ([f0] if center else []) + values(x, points[1 if center else 0:])
+    J = [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+    steps.warn_if_imprecise(values, stacklevel=4)
+    return f0, J
+
+
+def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+             unpack=False, vectorized=False, full_output=False):
+    """Finite-difference Jacobian (m lists of n floats) of a vector-valued f at x
+    (see fastgrad.jacobian)."""
+    return _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized,
+                        full_output)[1]
+
+
+def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
+    """Elementwise derivative (see fastgrad.derivative): a float for a real x,
+    else nested lists of x's shape.  f is called with one float per element."""
+    contract.check_callable(f, args)
+    row = stencil_row(contract.check_method(method), order)
+    if row.method == "complex":
+        raise contract.jacobian_option_refused("method", "complex")
+    h = contract.derivative_steps(h)
+    xs, shape = contract.derivative_point(x)
+    c = auto_step(row, EPS64)
+    steps = [c * max(1.0, abs(xi)) for xi in xs] if h == "auto" else [h] * len(xs)
+    bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
+    if bad is not None:
+        raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
+    center = row.needs_center
+    fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
+    values = {o: [contract.as_real(f(_realised(xi, hi, o), *args)) for xi, hi in zip(xs, steps)]
+              for o in row.point_offsets}
+    g = []
+    for j, (xi, hi) in enumerate(zip(xs, steps)):
+        total = None
+        for offset, weight in zip(row.offsets, row.float_weights):
+            term = weight * (fx[j] if offset == 0 else values[offset][j])
+            total = term if total is None else total + term
+        g.append(total / _span(xi, hi, row))
+    if shape is None:
+        return g[0]
+    for size in reversed(shape[1:]):
+        g = [g[k:k + size] for k in range(0, len(g), size)]
+    return g
+
+
+def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction="all",
+               seed=None, args=()):
+    """The distance of grad(x) from the finite-difference gradient (see fastgrad.check_grad)."""
+    contract.check_callable(f, args)
+    if not callable(grad):
+        raise TypeError(f"grad must be callable, got {contract.describe(grad)}")
+    direction = contract.check_direction(direction)
+    seed = contract.check_seed(seed)
+    x = contract.point_values(x)
+    analytic = contract.grad_values(grad(list(x), *args), len(x))
+    if direction == "all":
+        g = gradient(f, x, h, method=method, order=order, args=args)
+        return contract.difference_norm(analytic, g)
+    v = contract.random_direction(len(x), seed)
+
+    def along(t, *extra):
+        return f([xi + t[0] * vi for xi, vi in zip(x, v)], *extra)
+    slope = gradient(along, [0.0], h, method=method, order=order, args=args)[0]
+    return abs(contract.dot(analytic, v) - slope)
+
+
+class Jacobian:
+    """A prepared Jacobian (see fastgrad.Jacobian): the options checked once,
+    here, in jacobian()'s order; x, h and bounds at each call."""
+
+    def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
+                 unpack=False, vectorized=False, full_output=False):
+        contract.as_objective(f, args)
+        if stencil_row(contract.check_method(method), order).method == "complex":
+            raise contract.jacobian_option_refused("method", "complex")
+        contract.check_flag(unpack, "unpack")
+        contract.check_flag(vectorized, "vectorized")
+        if contract.check_flag(full_output, "full_output"):
+            raise contract.jacobian_option_refused("full_output", full_output)
+        if isinstance(h, str) and h == "adaptive":
+            raise contract.jacobian_option_refused("h", h)
+        self._f = f
+        self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
+                             unpack=unpack, vectorized=vectorized)
+
+    def __call__(self, x):
+        return jacobian(self._f, x, **self._options)
+
+
+__all__ += ["jacobian", "derivative", "check_grad", "Jacobian"]

@@ -234,8 +234,13 @@ def test_other_tiers_evaluate_f_in_the_calling_thread(impl, vectorized):
         p = np.asarray(p, dtype=float)
         return (p * p).sum(axis=-1)
 
-    impl.gradient_batch(f, RNG.normal(size=(50, 3)), num_threads=4, vectorized=vectorized)
+    impl.gradient_batch(f, RNG.normal(size=(50, 3)), vectorized=vectorized)
     assert seen == {threading.get_ident()}
+    # Threads asked for on these tiers: an error pointing at workers=, never
+    # silently serial (test_workers.py has the message and the other tiers).
+    with pytest.raises(ValueError, match=r"^num_threads=4 needs a compiled objective .* "
+                                         r"pass workers="):
+        impl.gradient_batch(f, RNG.normal(size=(50, 3)), num_threads=4, vectorized=vectorized)
 
 
 def test_gradient_batch_threads_give_identical_results():

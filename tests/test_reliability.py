@@ -419,7 +419,7 @@ def test_descent_and_batch_with_an_f_that_writes(writer):
     assert_same_result(fastgrad.gradient_descent(f, [0.7, -1.3], 0.05, **kw),
                        reference.gradient_descent(quartic, [0.7, -1.3], 0.05, **kw), writer)
     X = [[0.7, -1.3], [0.1, 0.2], [-2.0, 1.0]]
-    fast = fastgrad.gradient_batch(f, np.array(X), num_threads=2)
+    fast = fastgrad.gradient_batch(f, np.array(X))
     assert [bits(r) for r in fast] == [bits(r) for r in reference.gradient_batch(quartic, X)]
     assert all(shape == (2,) for _, shape, _ in seen)
 

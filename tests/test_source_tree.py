@@ -90,8 +90,7 @@ def test_the_reference_needs_no_compiled_core(tmp_path):
         str(root / "fastgrad" / "__init__.py"),
         "['fastgrad._accuracy', 'fastgrad._complex', 'fastgrad._contract', "
         "'fastgrad._optimizers', 'fastgrad._prepared', 'fastgrad._result', "
-        "'fastgrad._stencils', "
-        "'fastgrad.reference']"]
+        "'fastgrad._stencils', 'fastgrad._workers', 'fastgrad.reference']"]
 
 
 def test_an_installation_missing_its_core_says_reinstall(tmp_path):

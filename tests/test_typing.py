@@ -54,17 +54,17 @@ def test_mypy_reveals_the_real_signature_of_gradient(checked):
     revealed_gradient = revealed(checked)[0]
     # two overloads: the array, and with full_output=True a GradientResult
     assert revealed_gradient.startswith("Overload(def (f: ")
-    assert revealed_gradient.endswith("full_output: Literal[True]) -> "
-                                      "fastgrad._accuracy.GradientResult)")
+    assert re.search(r"full_output: Literal\[True\], workers: .* =\) -> "
+                     r"fastgrad\._accuracy\.GradientResult\)$", revealed_gradient)
     gradient = revealed_gradient[len("Overload("):revealed_gradient.index(", def (f: ")]
     # the parameters in order, method and after keyword-only
     names = re.findall(r"(?:^def \(|, )(\*, )?(\w+): ", gradient)
     assert [name for _, name in names] == ["f", "x", "h", "method", "order", "bounds", "args",
-                                          "unpack", "vectorized", "full_output"]
+                                          "unpack", "vectorized", "full_output", "workers"]
     assert [star for star, _ in names].index("*, ") == 3
     assert "method: Literal['central'] | Literal['forward'] | Literal['backward'] | Literal['complex'] =" in gradient
     assert ("args: tuple[Any, ...] =, unpack: bool =, vectorized: bool =, "
-            "full_output: Literal[False] =)") in gradient
+            "full_output: Literal[False] =, workers: ") in gradient
     assert re.search(r"\) -> numpy\.ndarray\[.*numpy\.dtype\[numpy\.float64\]\]$", gradient)
     assert "Any, x:" not in gradient  # f is not Any (which would accept anything)
 
@@ -77,7 +77,7 @@ def test_mypy_reveals_the_descent_options_and_results(checked):
             "fastgrad._optimizers.Armijo =") in descent
     assert "max_iter: int =, tol: float =, ftol: float | None =" in descent
     assert re.search(r"callback: \(def \(numpy\.ndarray\[.*float64\]\]\) -> (builtins\.)?object\) "
-                     r"\| None =, record: bool =\) -> fastgrad\.[\w.]*DescentResult$", descent)
+                     r"\| None =, record: bool =, workers: .* =\) -> fastgrad\.[\w.]*DescentResult$", descent)
     for array in (batch, matrix):
         assert re.fullmatch(r"numpy\.ndarray\[.*numpy\.dtype\[numpy\.float64\]\]", array)
     assert re.fullmatch(r"(builtins\.)?dict\[(builtins\.)?str, Any\]", config)  # mypy versions differ
@@ -168,7 +168,8 @@ def test_the_user_script_runs(tmp_path):
     assert lines[0] == "[ 2. 20.] [2. 4.] (2, 2) [ 0.9 -0. ]"
     assert lines[2].startswith("2.5 2 ") and lines[2].endswith(" " + fastgrad.__version__)
     assert lines[3] == f"version: {fastgrad.__version__}"
-    assert lines[-1] == "[ 2. 20.] 9"  # fastgrad.Gradient, and with full_output
+    assert lines[-2] == "[ 2. 20.] 9"  # fastgrad.Gradient, and with full_output
+    assert lines[-1] == "(2, 2) (1, 1) 6.0 [2. 4.] True 11.0 (2,) (2,)"
 
 
 LAZY = """

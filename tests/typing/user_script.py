@@ -3,6 +3,7 @@
 It uses fastgrad as a user would: gradients, descent, the objectives, the
 optimizers.  It also runs (test_typing runs it), so what it claims is true.
 """
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,6 +11,7 @@ from numpy.typing import NDArray
 
 import fastgrad
 from fastgrad.objectives import Quadratic, Rosenbrock, Sphere
+from fastgrad.optimize import approx_fprime, value_and_grad
 
 
 def bowl(x: NDArray[np.float64]) -> float:
@@ -25,6 +27,9 @@ def main() -> None:
     steps = fastgrad.gradient(Sphere(), np.array([1.0, 2.0]), h=[1e-6, 1e-5])
     batch = fastgrad.gradient_batch(Rosenbrock(), [[0.0, 0.0], [1.0, 1.0]], num_threads=2)
     step = fastgrad.gradient_descent_step(bowl, (1.0, 1.0), 0.05)
+    with ThreadPoolExecutor(2) as pool:
+        spread: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], workers=pool.map)
+        pooled = fastgrad.gradient_batch(bowl, [[1.0, 1.0]], workers=pool)
 
     result: fastgrad.DescentResult = fastgrad.gradient_descent(
         bowl, [1.0, 1.0], 0.05, max_iter=500, optimizer="adam", callback=stop_early)
@@ -45,8 +50,19 @@ def main() -> None:
     print(g.round(3), steps.round(3), batch.shape, step.round(3))
     print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c)
     print(value, size, openmp, fastgrad.__version__)
+
+    J: NDArray[np.float64] = fastgrad.jacobian(lambda x: [x[0] * x[1], x[0]], [1.0, 2.0])
+    prepared = fastgrad.Jacobian(lambda x: [x[0] ** 2], h="auto")
+    slope: float = fastgrad.derivative(lambda t: t ** 2, 3.0)
+    slopes = fastgrad.derivative(lambda t: t ** 2, [1.0, 2.0])
+    error: float = fastgrad.check_grad(bowl, lambda x: [2 * x[0], 20 * x[1]], [1.0, 1.0])
+    fun = value_and_grad(bowl)
+    f_value, g_value = fun(np.array([1.0, 1.0]))
+    fprime = approx_fprime([1.0, 1.0], bowl)
     fastgrad.show_config()
     print(prepared_g.round(3), estimate.nfev)
+    print(J.shape, prepared([1.0]).shape, slope, slopes, error < 1e-6, f_value, g_value.shape,
+          fprime.shape)
 
 
 if TYPE_CHECKING:
