@@ -41,8 +41,8 @@ def main() -> None:
     quadratic = Quadratic(np.eye(2), np.zeros(2))
     value: float = quadratic([1.0, 2.0])
     size: int = quadratic.dim
-    prepared = fastgrad.Gradient(bowl, h=1e-6)
-    prepared_g: NDArray[np.float64] = prepared([1.0, 1.0])
+    prepared_gradient = fastgrad.Gradient(bowl, h=1e-6)
+    prepared_g: NDArray[np.float64] = prepared_gradient([1.0, 1.0])
     estimate: fastgrad.GradientResult = fastgrad.Gradient(bowl, full_output=True)([1.0, 1.0])
     config = fastgrad.show_config(mode="dicts")
     openmp: bool = bool(config["openmp"])
