@@ -9,6 +9,7 @@ harness and the number formats are ``fastgrad._timing``, shared with
 - ``workloads``   the objective functions and their start points;
 - ``competitors`` who computes the gradient (a registry; fastgrad tiers are one entry each);
 - ``aims``        the compiled tier's checkpoints, side by side;
+- ``lbfgs``       L-BFGS against scipy's L-BFGS-B: evaluations and time to convergence;
 - ``memory``      peak extra memory of one gradient at large n (tracemalloc);
 - ``report``      Markdown tables, JSON with machine info, PNG plot;
 - ``run``         the command line.

@@ -177,6 +177,13 @@ def markdown(doc, competitors, full=True):
         parts += ["### Compiled-tier checkpoints",
                   "Medians of interleaved repeats; a ratio is slower / faster, repeat by repeat.",
                   aims.markdown(doc["aims"])]
+    if doc.get("lbfgs"):
+        from benchmarks import lbfgs
+        parts += ["### L-BFGS against scipy's L-BFGS-B, to convergence on Rosenbrock",
+                  "Forward differences with steps sqrt(eps) max(1, |x_i|) in both, scipy's "
+                  "stopping rule (ftol 2.2e-9, gradient 1e-5); nfev counts every evaluation "
+                  "of f. Medians of interleaved repeats; the last column is scipy's time over "
+                  "fastgrad's, repeat by repeat.", lbfgs.markdown(doc["lbfgs"])]
     if doc["memory"]["records"]:
         parts += ["### Peak extra memory of one gradient",
                   "Measured with tracemalloc, with an f that reads two entries of x, so the "
@@ -208,8 +215,10 @@ def write_json(path, doc):
 def plot(path, cells, competitors):
     """Speed-up over the reference against n, log-log: one panel per (task, workload).
 
-    Returns None, or why no plot was drawn (matplotlib missing).
+    Returns None, or why no plot was drawn (matplotlib missing, no cells).
     """
+    if not cells:
+        return "no gradient or descent cells in this run"
     try:
         import matplotlib
         matplotlib.use("Agg")

@@ -40,7 +40,7 @@ if not __package__:
 
 from fastgrad import _timing  # noqa: E402  (the harness python -m fastgrad uses too)
 
-from benchmarks import aims, competitors, memory, report, workloads  # noqa: E402
+from benchmarks import aims, competitors, lbfgs, memory, report, workloads  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -163,10 +163,12 @@ def run(config, out, only=()):
     cells = [timed_cell(task, w, n, config, usable) for task, w, n in plan(config, only)]
     mem = run_memory(config, skipped)
     checkpoints = run_aims(config, skipped)
+    minimize = run_lbfgs(config, skipped, only)
     machine["load_average_at_end"] = report.load_average()
     doc = {"config": asdict(config), "machine": machine,
            "competitors": [{"name": c.name, "kind": c.kind, "note": c.note} for c in entries],
-           "cells": cells, "memory": mem, "aims": checkpoints, "skipped": skipped}
+           "cells": cells, "memory": mem, "aims": checkpoints, "lbfgs": minimize,
+           "skipped": skipped}
     return finish(doc, entries, out, start)
 
 
@@ -202,6 +204,20 @@ def run_aims(config, skipped):
         return []
     rows = aims.measure_aims(config.mode == "quick")
     progress(f"checkpoints: {time.perf_counter() - t0:.1f} s")
+    return rows
+
+
+def run_lbfgs(config, skipped, only=()):
+    """L-BFGS against scipy's L-BFGS-B on Rosenbrock (with --only: if a word is in 'lbfgs')."""
+    if only and not any(word in "lbfgs" for word in only):
+        return []
+    t0 = time.perf_counter()
+    try:
+        rows = lbfgs.measure(config.mode == "quick")
+    except ImportError as error:
+        skipped.append(f"L-BFGS against scipy: {error}")
+        return []
+    progress(f"lbfgs: {time.perf_counter() - t0:.1f} s")
     return rows
 
 

@@ -7,13 +7,13 @@ import sys as _sys
 
 from ._accuracy import GradientResult
 from ._contract import PrecisionWarning
-from ._optimizers import SGD, Adam, Armijo, Momentum
+from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum
 from ._result import DescentResult
 
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo", "LBFGS",
            "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 

@@ -12,6 +12,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._optimizers import SGD as SGD
 from ._optimizers import Adam as Adam
 from ._optimizers import Armijo as Armijo
+from ._optimizers import LBFGS as LBFGS
 from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
 from ._contract import PrecisionWarning as PrecisionWarning
@@ -27,7 +28,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
+           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo", "LBFGS",
            "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
@@ -35,8 +36,8 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # function: a scipy.LowLevelCallable (a tuple subclass) or a PyCapsule.
 _Function = Union[Callable[..., Any], _CCallback]
 _Method = Literal["central", "forward", "backward", "complex"]
-_OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo"]
-_Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo]
+_OptimizerName = Literal["sgd", "momentum", "nesterov", "adam", "armijo", "lbfgs"]
+_Optimizer = Union[None, _OptimizerName, SGD, Momentum, Adam, Armijo, LBFGS]
 _Step = Union[float, ArrayLike, Literal["auto", "adaptive"]]
 # workers=: a number of processes (-1: all cores), a map-like callable
 # workers(func, iterable) (Pool.map, ThreadPoolExecutor().map), an Executor, or a

@@ -17,7 +17,7 @@ from . import _contract as contract
 from . import _batch, _complex, _complex_tiers, _descent, _stencil, _workers
 from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
-from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
+from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._result import descent_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
@@ -31,7 +31,7 @@ _BOUNDED_ROWS = {key: _stencil.StencilRow(row, sides(row)) for key, row in STENC
 
 #: The compiled rule for each optimizer class (fastgrad.reference has the same table).
 _RULES = {SGD: _descent.SGDRule, Momentum: _descent.MomentumRule, Adam: _descent.AdamRule,
-          Armijo: _descent.ArmijoRule}
+          Armijo: _descent.ArmijoRule, LBFGS: _descent.LBFGSRule}
 
 
 def _evaluator(f, args, n, unpack, vectorized, workers=None):
@@ -392,7 +392,9 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         at the iterates) goes to the workers; a pool made for workers=k
         serves the whole run.
     learning_rate : float
-        Positive, finite step size (Armijo: the first trial step).
+        Positive, finite step size (Armijo: the first trial step of each update;
+        L-BFGS: the length of the first trial step of the first update,
+        ``x - learning_rate * g / |g|``).
     max_iter : int
         Most updates to make (>= 0); the gradient at the final x decides ``converged``.
     tol : float
@@ -402,10 +404,11 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         ``ftol * max(|f_k|, |f_{k+1}|, 1)`` (scipy's relative test); costs one
         evaluation of f per iterate.
     optimizer : None, str or optimizer object
-        None or "sgd": plain steps; "momentum", "nesterov", "adam", "armijo", or
-        ``fastgrad.Momentum(momentum, dampening, nesterov)``,
-        ``fastgrad.Adam(beta1, beta2, eps)``, ``fastgrad.Armijo(c, shrink, max_backtracks)``
-        with the update rules given in their docstrings.
+        None or "sgd": plain steps; "momentum", "nesterov", "adam", "armijo",
+        "lbfgs", or ``fastgrad.Momentum(momentum, dampening, nesterov)``,
+        ``fastgrad.Adam(beta1, beta2, eps)``, ``fastgrad.Armijo(c, shrink, max_backtracks)``,
+        ``fastgrad.LBFGS(memory, c1, c2, max_linesearch)`` with the update rules
+        given in their docstrings.
     callback : callable, optional
         ``callback(x)`` after each update, with a copy of the new iterate; returning
         a true value stops the run (once the gradient at x is known).
@@ -462,6 +465,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
     box = _box(bounds, x)
+    if box is not None and not rule.projects:
+        raise contract.unbounded_optimizer(optimizer)
     kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
     outcome = _descent.descent(evaluator, x, h, kernel_row, rule, min(max_iter, sys.maxsize),
                                tol, ftol, callback, record, box)

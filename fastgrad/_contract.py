@@ -303,6 +303,13 @@ def complex_descent():
                       "core, which evaluates f at real points; use h=\"auto\" there")
 
 
+def unbounded_optimizer(optimizer):
+    """The error for bounds= with an optimizer whose updates cannot be projected."""
+    return ValueError(f"bounds are not supported by {optimizer!r}: its line search and "
+                      f"curvature pairs assume steps that are not projected (L-BFGS-B is "
+                      f"not implemented); use optimizer='sgd' or 'armijo' with bounds")
+
+
 def gradient_only(name):
     """The error for h="adaptive" where only gradient() and gradient_batch() take it."""
     return ValueError(f'h="adaptive" is for gradient() and gradient_batch() (Richardson '

@@ -20,17 +20,20 @@ class Stop(enum.IntEnum):
     F_NOT_FINITE = 9
     START_NOT_FINITE = 10
     DIVERGED = 11
+    WOLFE_FAILED = 12
 
 DIVERGENCE: tuple[int, float]
 
 class Rule:
     searches: bool
+    projects: bool
     def __init__(self, params: Any, learning_rate: float, *args: Any) -> None: ...
 
 class SGDRule(Rule): ...
 class MomentumRule(Rule): ...
 class AdamRule(Rule): ...
 class ArmijoRule(Rule): ...
+class LBFGSRule(Rule): ...
 
 def descent(ev: Evaluator, x: NDArray[np.float64], h: Union[float, NDArray[np.float64]],
             row: StencilRow, rule: Rule, max_iter: int, tol: float, ftol: Optional[float],

@@ -19,7 +19,7 @@ watched for by the evaluators (every iteration evaluates f), by elapsed time.
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
 from cpython.pycapsule cimport PyCapsule_GetPointer, PyCapsule_New
-from libc.math cimport fabs, fmax, isfinite, sqrt, NAN
+from libc.math cimport copysign, fabs, fmax, isfinite, sqrt, INFINITY, NAN
 from libc.string cimport memcpy
 
 cimport numpy as cnp
@@ -48,6 +48,7 @@ cpdef enum Stop:
     F_NOT_FINITE = 9
     START_NOT_FINITE = 10
     DIVERGED = 11
+    WOLFE_FAILED = 12
 
 
 # _result.diverged(), for the C loop: the same rule and numbers (RISES, GROWTH;
@@ -68,6 +69,10 @@ cdef struct Iterate:
     double* x_new
     double f_new            # written by rules that search (evaluate f themselves)
     Py_ssize_t nfev         # evaluations the rule made
+    const Stencil* s        # for rules that take gradients at trial points
+    Workspace* w
+    double* g_new           # the gradient at x_new, if the rule computed it ...
+    bint g_known            # ... which it says here (the loop then uses it)
     const double* lb        # bounds=(lb, ub): the box x_new is projected onto (NULL: none)
     const double* ub
 
@@ -111,10 +116,12 @@ cdef class Rule:
     when propose() finds no step."""
     cdef double learning_rate
     cdef readonly bint searches
+    cdef readonly bint projects  # works with projected iterates (bounds=)
     cdef Stop failure
 
     def __cinit__(self, params, double learning_rate, *args):
         self.learning_rate = learning_rate
+        self.projects = True
 
     cdef int start(self, Py_ssize_t n) except -1:
         """Allocate the state for a run in n dimensions (with the GIL)."""
@@ -248,6 +255,250 @@ cdef class ArmijoRule(Rule):
         return 0
 
 
+cdef inline double dot(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
+    """sum a_i b_i in index order."""
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        total += a[i] * b[i]
+    return total
+
+
+cdef double fraction(double lo, double f_lo, double slope_lo, double hi, double f_hi,
+                     double slope_hi, bint slope_hi_known) noexcept nogil:
+    """Where to try next in [lo, hi], as a fraction t of the way from lo to hi: the
+    minimum of the cubic through f and the slope at both ends (Nocedal and Wright,
+    eq. 3.59), or, without the slope at hi (or a minimum), of the quadratic through
+    f at both and the slope at lo; kept within [0.1, 0.9]."""
+    cdef double width = hi - lo, t = 0.0, d1, disc, d2, a
+    cdef bint found = False
+    if slope_hi_known:
+        d1 = slope_lo + slope_hi - 3.0 * (f_lo - f_hi) / (lo - hi)
+        disc = d1 * d1 - slope_lo * slope_hi
+        if disc >= 0.0:
+            d2 = copysign(sqrt(disc), width)
+            a = hi - width * (slope_hi + d2 - d1) / (slope_hi - slope_lo + 2.0 * d2)
+            t = (a - lo) / width
+            found = True
+    if not found:
+        t = -slope_lo * width / (2.0 * (f_hi - f_lo - slope_lo * width))
+    if not t >= 0.1:  # nan too
+        return 0.1
+    return 0.9 if t > 0.9 else t
+
+
+cdef class LBFGSRule(Rule):
+    """L-BFGS with a strong-Wolfe line search; the pairs (s, y) live in a ring of
+    up to `memory` rows, grown as they come."""
+    cdef Py_ssize_t memory, max_linesearch
+    cdef double c1, c2
+    cdef Py_ssize_t n, capacity, count, first  # pairs held; the oldest's row
+    cdef double gamma                            # s.y / y.y of the newest pair
+    cdef double* S
+    cdef double* Y
+    cdef double* rho
+    cdef double* alpha
+    cdef double* d
+    cdef double* xt
+    cdef double* gt
+
+    def __cinit__(self, params, double learning_rate, *args):
+        self.memory = min(params.memory, PY_SSIZE_T_MAX // 2)  # beyond any run's reach
+        self.max_linesearch = min(params.max_linesearch, PY_SSIZE_T_MAX)
+        self.c1, self.c2 = params.c1, params.c2
+        self.searches = True
+        self.projects = False  # its pairs and Wolfe tests assume unprojected steps
+        self.failure = WOLFE_FAILED
+
+    def __dealloc__(self):
+        self.release()
+
+    cdef void release(self) noexcept:
+        PyMem_RawFree(self.S)
+        PyMem_RawFree(self.Y)
+        PyMem_RawFree(self.rho)
+        PyMem_RawFree(self.alpha)
+        PyMem_RawFree(self.d)
+        PyMem_RawFree(self.xt)
+        PyMem_RawFree(self.gt)
+        self.S = self.Y = self.rho = self.alpha = self.d = self.xt = self.gt = NULL
+
+    cdef int start(self, Py_ssize_t n) except -1:
+        self.release()  # a fresh state for every run
+        self.n, self.capacity, self.count, self.first, self.gamma = n, 0, 0, 0, 1.0
+        self.d = <double*> PyMem_RawMalloc(n * sizeof(double))
+        self.xt = <double*> PyMem_RawMalloc(n * sizeof(double))
+        self.gt = <double*> PyMem_RawMalloc(n * sizeof(double))
+        if self.d == NULL or self.xt == NULL or self.gt == NULL:
+            raise MemoryError()
+        return 0
+
+    cdef int grow(self) except -1 nogil:
+        """Room for more pairs (before the ring is full, rows 0..count-1 are in order)."""
+        cdef Py_ssize_t capacity = min(self.memory, 2 * self.capacity + 4)
+        cdef double* S
+        cdef double* Y
+        cdef double* rho
+        cdef double* alpha
+        if capacity > PY_SSIZE_T_MAX // sizeof(double) // self.n:
+            with gil:
+                raise MemoryError()
+        S = <double*> PyMem_RawRealloc(self.S, capacity * self.n * sizeof(double))
+        if S != NULL:
+            self.S = S
+        Y = <double*> PyMem_RawRealloc(self.Y, capacity * self.n * sizeof(double))
+        if Y != NULL:
+            self.Y = Y
+        rho = <double*> PyMem_RawRealloc(self.rho, capacity * sizeof(double))
+        if rho != NULL:
+            self.rho = rho
+        alpha = <double*> PyMem_RawRealloc(self.alpha, capacity * sizeof(double))
+        if alpha != NULL:
+            self.alpha = alpha
+        if S == NULL or Y == NULL or rho == NULL or alpha == NULL:
+            with gil:
+                raise MemoryError()
+        self.capacity = capacity
+        return 0
+
+    cdef void direction(self, const double* g) noexcept nogil:
+        """d = -H g by the two-loop recursion."""
+        cdef Py_ssize_t n = self.n, i, j, k
+        cdef double beta
+        cdef double* s
+        cdef double* y
+        memcpy(self.d, g, n * sizeof(double))
+        for j in range(self.count - 1, -1, -1):
+            k = (self.first + j) % self.memory
+            s, y = self.S + k * n, self.Y + k * n
+            self.alpha[j] = self.rho[k] * dot(s, self.d, n)
+            for i in range(n):
+                self.d[i] = self.d[i] - self.alpha[j] * y[i]
+        for i in range(n):
+            self.d[i] = self.gamma * self.d[i]
+        for j in range(self.count):
+            k = (self.first + j) % self.memory
+            s, y = self.S + k * n, self.Y + k * n
+            beta = self.rho[k] * dot(y, self.d, n)
+            for i in range(n):
+                self.d[i] = self.d[i] + (self.alpha[j] - beta) * s[i]
+        for i in range(n):
+            self.d[i] = -self.d[i]
+
+    cdef int trial_gradient(self, Evaluator ev, Iterate* it) except -1 nogil:
+        """gt = the gradient at xt; 0 if xt's stencil has no usable step."""
+        if stencil_place(it.s, self.xt, it.w.coord, it.w.value) >= 0:
+            return 0
+        stencil_gradient(ev, it.s, self.xt, it.w, self.gt)
+        it.nfev += it.s.k
+        return 1
+
+    cdef int search(self, Evaluator ev, Iterate* it, double slope, double step) except -1 nogil:
+        """A step along d satisfying the strong Wolfe conditions: 1 (x_new, f_new and
+        g_new written), or 0.  Nocedal and Wright's algorithms 3.5 and 3.6 in one
+        loop: [lo, hi] brackets a step once hi is known (lo: the best step with
+        sufficient decrease so far); until then the step doubles."""
+        cdef Py_ssize_t n = self.n, i, trials
+        cdef double lo = 0.0, f_lo = it.fx, slope_lo = slope, hi = 0.0, f_hi = 0.0
+        cdef double slope_hi = 0.0, f_trial, slope_trial, width
+        cdef bint bracketed = False, finite, have_g, slope_hi_known = False
+        for trials in range(self.max_linesearch):
+            finite = True
+            for i in range(n):
+                self.xt[i] = it.x[i] + step * self.d[i]
+                finite = finite and isfinite(self.xt[i])
+            f_trial = INFINITY
+            have_g = False
+            if finite:
+                if it.s.scheme.center or it.s.bounded:  # f comes with the gradient
+                    have_g = self.trial_gradient(ev, it)
+                    if have_g:
+                        f_trial = it.w.fval[0]
+                else:
+                    ev.evaluate_at(self.xt, n, &f_trial)
+                    it.nfev += 1
+            if not isfinite(f_trial):
+                f_trial = INFINITY
+            if f_trial > it.fx + self.c1 * step * slope or f_trial >= f_lo:
+                hi, f_hi, bracketed, slope_hi_known = step, f_trial, True, False
+                if have_g and isfinite(f_trial) and all_finite(self.gt, n):
+                    slope_hi = dot(self.gt, self.d, n)  # known for free (method="forward")
+                    slope_hi_known = True
+            else:
+                if not have_g:
+                    have_g = self.trial_gradient(ev, it)
+                if not have_g or not all_finite(self.gt, n):
+                    hi, f_hi, bracketed, slope_hi_known = step, INFINITY, True, False
+                else:
+                    slope_trial = dot(self.gt, self.d, n)
+                    if fabs(slope_trial) <= -self.c2 * slope:
+                        memcpy(it.x_new, self.xt, n * sizeof(double))
+                        memcpy(it.g_new, self.gt, n * sizeof(double))
+                        it.f_new = f_trial
+                        return 1
+                    if not bracketed:
+                        if slope_trial >= 0.0:
+                            hi, f_hi, bracketed = lo, f_lo, True
+                            slope_hi, slope_hi_known = slope_lo, True
+                    elif slope_trial * (hi - lo) >= 0.0:
+                        hi, f_hi, slope_hi, slope_hi_known = lo, f_lo, slope_lo, True
+                    lo, f_lo, slope_lo = step, f_trial, slope_trial
+            if not bracketed:
+                step = 2.0 * step
+            else:
+                width = hi - lo
+                step = lo + fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi,
+                                     slope_hi_known) * width
+                if step == lo or step == hi:
+                    break
+        return 0
+
+    cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
+        cdef Py_ssize_t n = self.n, i, k
+        cdef double slope, sy, yy
+        cdef int found
+        cdef double* s
+        cdef double* y
+        while True:
+            if self.count > 0:
+                self.direction(it.g)
+                slope = dot(it.g, self.d, n)
+                if not slope < 0.0:  # not a descent direction (nan included): start again
+                    self.count = self.first = 0
+                    continue
+                found = self.search(ev, it, slope, 1.0)
+            else:
+                for i in range(n):
+                    self.d[i] = -it.g[i]
+                found = self.search(ev, it, -it.g_squared, self.learning_rate / sqrt(it.g_squared))
+            if found or self.count == 0:
+                break
+            self.count = self.first = 0  # no step along the L-BFGS direction: try -g
+        if not found:
+            return 0
+        # The pair of this update (in xt, gt, free now), kept in the ring's next row
+        # (the oldest's, once full).
+        s, y = self.xt, self.gt
+        for i in range(n):
+            s[i] = it.x_new[i] - it.x[i]
+            y[i] = it.g_new[i] - it.g[i]
+        sy, yy = dot(s, y, n), dot(y, y, n)
+        if sy > 2.220446049250313e-16 * yy:  # curvature that keeps H positive definite
+            if self.count < self.memory and self.count == self.capacity:
+                self.grow()
+            k = (self.first + self.count) % self.memory
+            memcpy(self.S + k * n, s, n * sizeof(double))
+            memcpy(self.Y + k * n, y, n * sizeof(double))
+            self.rho[k] = 1.0 / sy
+            self.gamma = sy / yy
+            if self.count < self.memory:
+                self.count += 1
+            else:
+                self.first = (self.first + 1) % self.memory
+        it.g_known = True
+        return 1
+
+
 # -- the record of the path ------------------------------------------------------
 
 cdef struct Path:
@@ -379,7 +630,8 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     cdef double* given_g = g
     cdef Iterate it
     cdef int found
-    it.n = n
+    cdef bint g_known = False  # the rule gave the gradient at x
+    it.n, it.s, it.w = n, s, w
     it.lb = s.lb if s.bounded else NULL
     it.ub = s.ub if s.bounded else NULL
     out.nit = 0
@@ -392,8 +644,9 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if path != NULL:
             path_append(path, x, fx)
     while True:
-        stencil_gradient(ev, s, x, w, g)
-        out.nfev += s.k
+        if not g_known:
+            stencil_gradient(ev, s, x, w, g)
+            out.nfev += s.k
         total = 0.0
         for i in range(n):
             total += g[i] * g[i]
@@ -432,6 +685,7 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             out.reason = MAX_ITER
             break
         it.x, it.g, it.g_squared, it.fx, it.x_new, it.nfev = x, g, total, fx, x_new, 0
+        it.g_new, it.g_known = g_old, False
         found = rule.propose(ev, &it)
         out.nfev += it.nfev
         if not found:
@@ -462,6 +716,7 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         g, g_old = g_old, g
         norm_old = out.norm
         out.nit += 1
+        g_known = it.g_known
         if run.tracking:
             if run.ftol >= 0.0:
                 small_change = fabs(fx - it.f_new) <= run.ftol * fmax(

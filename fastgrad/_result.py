@@ -51,9 +51,11 @@ class Stop(enum.IntEnum):
     F_NOT_FINITE = 9
     START_NOT_FINITE = 10
     DIVERGED = 11
+    WOLFE_FAILED = 12
 
 
-#: The message of each stop reason; fields: nit, norm, tol, coordinate, ftol, max_backtracks.
+#: The message of each stop reason; fields: nit, norm, tol, coordinate, ftol, max_backtracks,
+#: max_linesearch.
 MESSAGES = {
     Stop.CONVERGED: "converged: gradient norm {norm:.6g} <= tol {tol:.6g} after {nit} updates",
     Stop.MAX_ITER: "max_iter reached: {nit} updates made, gradient norm {norm:.6g} > tol {tol:.6g}",
@@ -75,6 +77,9 @@ MESSAGES = {
     Stop.DIVERGED: ("stopped at iteration {nit}: the run diverged (|x| grew by orders of "
                     "magnitude while the gradient norm rose, to {norm:.6g}); try a smaller "
                     "learning_rate, unless f is unbounded below"),
+    Stop.WOLFE_FAILED: ("stopped at iteration {nit}: the line search found no step satisfying "
+                        "the Wolfe conditions in {max_linesearch} trials, nor along -g "
+                        "(gradient norm {norm:.6g}); x is the last iterate"),
 }
 
 #: Numeric trouble that ends a diverging run (see diverged()).
@@ -100,10 +105,12 @@ def diverged(reason, nit, rising, top, top0):
             and top >= GROWTH * max(1.0, top0))
 
 
-def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtracks=None):
+def stop_message(reason, nit, norm, tol, coordinate=-1, ftol=None, max_backtracks=None,
+                 max_linesearch=None):
     """The message of a DescentResult: which rule stopped the run, and when."""
     return MESSAGES[Stop(reason)].format(nit=nit, norm=norm, tol=tol, coordinate=coordinate,
-                                         ftol=ftol, max_backtracks=max_backtracks)
+                                         ftol=ftol, max_backtracks=max_backtracks,
+                                         max_linesearch=max_linesearch)
 
 
 @dataclass
@@ -170,7 +177,8 @@ def descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol,
                    path=None, path_fun=None):
     """The DescentResult of a run that stopped for ``reason`` (both implementations)."""
     message = stop_message(reason, nit, norm, tol, coordinate, ftol,
-                           getattr(optimizer, "max_backtracks", None))
+                           getattr(optimizer, "max_backtracks", None),
+                           getattr(optimizer, "max_linesearch", None))
     return DescentResult(x=x, fun=fun, grad=grad, nit=nit, nfev=nfev,
                          converged=reason == Stop.CONVERGED or reason == Stop.FTOL,
                          message=message, path=path, path_fun=path_fun)

@@ -23,14 +23,14 @@ from . import _contract as contract
 from . import _workers
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._contract import PrecisionWarning
-from ._optimizers import SGD, Adam, Armijo, Momentum, as_optimizer
+from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._result import DescentResult, Stop, descent_result, diverged
 from ._stencils import EPS32, EPS64, auto_step, plan, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "Gradient", "gradient_descent_step", "gradient_descent",
            "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "PrecisionWarning"]
+           "LBFGS", "PrecisionWarning"]
 
 
 # -- evaluating f -------------------------------------------------------------
@@ -247,12 +247,13 @@ def _stencil(x, plan, center):
 
 
 def _gradient_at(values, x, plan, center):
-    """The gradient at x (whose stencil is checked) and the number of evaluations.
+    """The gradient at x (whose stencil is checked), the number of evaluations,
+    and f(x) if the stencil evaluated it, else None.
 
     center: f(x) is evaluated first (the row needs it, or bounds may)."""
     points = _stencil(x, plan, center)
     fv = values(x, points)
-    return _combine(fv, x, plan, center), len(points)
+    return _combine(fv, x, plan, center), len(points), fv[0] if center else None
 
 
 def _combine(fv, x, plan, center):
@@ -519,6 +520,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
     rule = rule_class(optimizer, learning_rate)
     box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
+    if box is not None and not rule.projects:
+        raise contract.unbounded_optimizer(optimizer)
     _check_stencil(x, steps.at(x), row, None, box)
     probes = steps.probe(values, x)
     if probes:
@@ -527,6 +530,14 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 
     def f_at(point):
         return values(point, [(None, None)])[0]
+
+    def gradient_at(point):
+        """For rules that search: (g, evaluations, f(point) or None), g None if
+        point's stencil has no usable step."""
+        chosen = plan(point, steps.at(point), row, box)
+        if _bad_coordinate(point, chosen) is not None:
+            return None, 0, None
+        return _gradient_at(values, point, chosen, center)
 
     # f along the iterates is needed to record them, for ftol, and for line searches.
     tracking = record or ftol is not None or rule.searches
@@ -539,9 +550,14 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     coordinate = None
     top0 = max(abs(v) for v in x)
     rising = 0  # updates in a row after which the gradient norm was larger
+    rule.start(gradient_at, center)
+    g_next = None  # the gradient at x, if the rule computed it
     while True:
-        g, used = _gradient_at(values, x, plan(x, steps.at(x), row, box), center)
-        nfev += used
+        if g_next is None:
+            g, used, _ = _gradient_at(values, x, plan(x, steps.at(x), row, box), center)
+            nfev += used
+        else:
+            g, g_next = g_next, None
         if not all(math.isfinite(gi) for gi in g):
             if nit == 0:
                 reason, norm = Stop.START_NOT_FINITE, math.nan
@@ -599,7 +615,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
                 reason = Stop.F_NOT_FINITE
                 break
         x_old, g_old, fx_old, norm_old = x, g, fx, norm
-        x, nit = x_new, nit + 1
+        x, nit, g_next = x_new, nit + 1, rule.g_new
         if tracking:
             if ftol is not None:
                 small_change = abs(fx - f_new) <= ftol * max(abs(fx), abs(f_new), 1.0)
@@ -625,12 +641,20 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 class _Rule:
     """How an update is made: propose(x, g, |g|^2, f(x), f_at) -> (x_new or None,
     f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
-    evaluates f itself (a line search); failure: the stop reason when it finds no step."""
+    evaluates f itself (a line search); failure: the stop reason when it finds no step;
+    g_new: the gradient at x_new, if the rule computed it (the loop then uses it)."""
     searches = False
+    g_new = None
     box = None  # bounds (lb, ub): gradient_descent projects the iterates onto it
+    projects = True  # whether the rule works with projected iterates (bounds=)
 
     def __init__(self, params, lr):
         self.params, self.lr = params, lr
+
+    def start(self, gradient_at, center):
+        """Before the first update; gradient_at(point) -> (g or None, evaluations,
+        f(point) or None), for rules that need gradients at trial points (center:
+        the stencil evaluates f(point), so gradient_at gives it)."""
 
     def propose(self, x, g, g_squared, fx, f_at):
         return [xi - self.lr * gi for xi, gi in zip(x, g)], None, 0
@@ -705,8 +729,145 @@ class _ArmijoRule(_Rule):
         return None, None, trials
 
 
+def _dot(a, b):
+    """sum a_i b_i in index order."""
+    total = 0.0
+    for ai, bi in zip(a, b):
+        total += ai * bi
+    return total
+
+
+def _fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi):
+    """Where to try next in [lo, hi], as a fraction t of the way from lo to hi: the
+    minimum of the cubic through f and the slope at both ends (Nocedal and Wright,
+    eq. 3.59), or, without the slope at hi (or a minimum), of the quadratic through
+    f at both and the slope at lo; kept within [0.1, 0.9]."""
+    width = hi - lo
+    t = None
+    if slope_hi is not None:
+        d1 = slope_lo + slope_hi - 3.0 * (f_lo - f_hi) / (lo - hi)
+        disc = d1 * d1 - slope_lo * slope_hi
+        if disc >= 0.0:
+            d2 = math.copysign(math.sqrt(disc), width)
+            a = hi - width * (slope_hi + d2 - d1) / (slope_hi - slope_lo + 2.0 * d2)
+            t = (a - lo) / width
+    if t is None:
+        t = -slope_lo * width / (2.0 * (f_hi - f_lo - slope_lo * width))
+    if not t >= 0.1:  # nan too
+        return 0.1
+    return 0.9 if t > 0.9 else t
+
+
+class _LBFGSRule(_Rule):
+    """L-BFGS with a strong-Wolfe line search (formulas in fastgrad/_optimizers.py)."""
+    searches = True
+    projects = False
+    failure = Stop.WOLFE_FAILED
+
+    def start(self, gradient_at, center):
+        self.gradient_at, self.center = gradient_at, center
+        self.pairs = []  # (s, y, rho), oldest first
+        self.gamma = 1.0  # s.y / y.y of the newest pair
+
+    def propose(self, x, g, g_squared, fx, f_at):
+        self.g_new = None
+        evaluations = 0
+        while True:
+            if self.pairs:
+                d, step = self.direction(g), 1.0
+                slope = _dot(g, d)
+                if not slope < 0.0:  # not a descent direction (nan included): start again
+                    self.pairs = []
+                    continue
+            else:
+                d, step, slope = [-gi for gi in g], self.lr / math.sqrt(g_squared), -g_squared
+            found, used = self.search(x, fx, d, slope, step, f_at)
+            evaluations += used
+            if found is not None or not self.pairs:
+                break
+            self.pairs = []  # no step along the L-BFGS direction: try -g
+        if found is None:
+            return None, None, evaluations
+        x_new, f_new, g_new = found
+        s = [xn - xi for xn, xi in zip(x_new, x)]
+        y = [gn - gi for gn, gi in zip(g_new, g)]
+        sy, yy = _dot(s, y), _dot(y, y)
+        if sy > 2.220446049250313e-16 * yy:  # curvature that keeps H positive definite
+            if len(self.pairs) == self.params.memory:
+                self.pairs.pop(0)
+            self.pairs.append((s, y, 1.0 / sy))
+            self.gamma = sy / yy
+        self.g_new = g_new
+        return x_new, f_new, evaluations
+
+    def direction(self, g):
+        """-H g by the two-loop recursion."""
+        q = list(g)
+        alphas = []
+        for s, y, rho in reversed(self.pairs):
+            alpha = rho * _dot(s, q)
+            q = [qi - alpha * yi for qi, yi in zip(q, y)]
+            alphas.append(alpha)
+        r = [self.gamma * qi for qi in q]
+        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
+            beta = rho * _dot(y, r)
+            r = [ri + (alpha - beta) * si for ri, si in zip(r, s)]
+        return [-ri for ri in r]
+
+    def search(self, x, fx, d, slope, step, f_at):
+        """A step along d satisfying the strong Wolfe conditions: ((x_new, f, g) or
+        None, evaluations).  Nocedal and Wright's algorithms 3.5 and 3.6 in one loop:
+        [lo, hi] brackets a step once hi is known (lo: the best step with
+        sufficient decrease so far); until then the step doubles."""
+        c1, c2 = self.params.c1, self.params.c2
+        lo, f_lo, slope_lo = 0.0, fx, slope
+        hi = f_hi = slope_hi = None
+        evaluations = 0
+        for _ in range(self.params.max_linesearch):
+            trial = [xi + step * di for xi, di in zip(x, d)]
+            f_trial = g_trial = None
+            if all(math.isfinite(v) for v in trial):
+                if self.center:
+                    g_trial, used, f_trial = self.gradient_at(trial)
+                    evaluations += used
+                else:
+                    f_trial, evaluations = f_at(trial), evaluations + 1
+            if f_trial is None or not math.isfinite(f_trial):
+                f_trial = math.inf
+            if f_trial > fx + c1 * step * slope or f_trial >= f_lo:
+                hi, f_hi, slope_hi = step, f_trial, None
+                if (g_trial is not None and math.isfinite(f_trial)
+                        and all(math.isfinite(v) for v in g_trial)):
+                    slope_hi = _dot(g_trial, d)  # known for free (method="forward")
+            else:
+                if g_trial is None:
+                    g_trial, used, _ = self.gradient_at(trial)
+                    evaluations += used
+                if g_trial is None or not all(math.isfinite(v) for v in g_trial):
+                    hi, f_hi, slope_hi = step, math.inf, None
+                else:
+                    slope_trial = _dot(g_trial, d)
+                    if abs(slope_trial) <= -c2 * slope:
+                        return (trial, f_trial, g_trial), evaluations
+                    if hi is None:
+                        if slope_trial >= 0.0:
+                            hi, f_hi, slope_hi = lo, f_lo, slope_lo
+                    elif slope_trial * (hi - lo) >= 0.0:
+                        hi, f_hi, slope_hi = lo, f_lo, slope_lo
+                    lo, f_lo, slope_lo = step, f_trial, slope_trial
+            if hi is None:
+                step = 2.0 * step
+            else:
+                width = hi - lo
+                step = lo + _fraction(lo, f_lo, slope_lo, hi, f_hi, slope_hi) * width
+                if step == lo or step == hi:
+                    break
+        return None, evaluations
+
+
 #: The rule for each optimizer class (fastgrad._api has the same table of compiled rules).
-_RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule}
+_RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule,
+          LBFGS: _LBFGSRule}
 
 
 # -- more derivatives: jacobian, derivative, check_grad --------------------------

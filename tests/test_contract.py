@@ -24,7 +24,7 @@ def test_core_stop_codes_match_result_constants():
     # turns the reason into the message.  Both must mean the same by each number.
     core = {member.name: int(member) for member in fastgrad._descent.Stop}
     assert core == {member.name: int(member) for member in result.Stop}
-    assert core["CONVERGED"] == 0 and len(core) == 12
+    assert core["CONVERGED"] == 0 and len(core) == 13
 
 
 def test_stop_codes_are_distinct_and_each_has_a_message():
@@ -41,7 +41,7 @@ def test_stop_codes_are_distinct_and_each_has_a_message():
 def message_extras():
     # later stop rules (ftol, line search) take extra details, passed if accepted
     accepted = inspect.signature(result.stop_message).parameters
-    extras = dict(ftol=1e-9, max_backtracks=20)
+    extras = dict(ftol=1e-9, max_backtracks=20, max_linesearch=20)
     return {k: v for k, v in extras.items() if k in accepted}
 
 
@@ -55,6 +55,7 @@ def message_extras():
     ("CALLBACK", ["callback", "3 updates"]),
     ("DIVERGED", ["iteration 3", "diverged", "learning_rate"]),
     ("START_NOT_FINITE", ["iteration 0", "not finite at x0"]),
+    ("WOLFE_FAILED", ["iteration 3", "line search", "Wolfe", "last iterate"]),
 ])
 def test_stop_messages_name_the_iteration_and_the_reason(name, words):
     message = result.stop_message(result.Stop[name], 3, 0.5, 1e-6, 1)

@@ -1,4 +1,4 @@
-"""Descent methods (SGD, Momentum, Nesterov, Adam, Armijo) and stopping rules, in both implementations."""
+"""Descent methods (SGD, Momentum, Nesterov, Adam, Armijo, L-BFGS) and stopping rules, in both implementations."""
 import math
 
 import numpy as np
@@ -12,7 +12,8 @@ from _fgtools import assert_same_result
 
 OPTIMIZERS = [None, "sgd", "momentum", "nesterov", "adam", "armijo",
               fastgrad.Momentum(0.5, dampening=0.25), fastgrad.Adam(beta1=0.8, beta2=0.99, eps=1e-6),
-              fastgrad.Armijo(c=0.3, shrink=0.7, max_backtracks=10)]
+              fastgrad.Armijo(c=0.3, shrink=0.7, max_backtracks=10), "lbfgs",
+              fastgrad.LBFGS(memory=2, c2=0.5)]
 
 
 def ids(optimizer):

@@ -110,11 +110,13 @@ def test_step_bit_identical(problem, lr):
 
 
 optimizers = st.one_of(
-    st.sampled_from([None, "sgd", "momentum", "nesterov", "adam", "armijo"]),
+    st.sampled_from([None, "sgd", "momentum", "nesterov", "adam", "armijo", "lbfgs"]),
     st.builds(fastgrad.Momentum, st.floats(0.0, 0.99), st.floats(0.0, 0.9)),
     st.builds(fastgrad.Adam, st.floats(0.0, 0.99), st.floats(0.0, 0.9999),
               st.floats(1e-12, 1e-2)),
-    st.builds(fastgrad.Armijo, st.floats(1e-6, 0.9), st.floats(0.05, 0.95), st.integers(0, 60)))
+    st.builds(fastgrad.Armijo, st.floats(1e-6, 0.9), st.floats(0.05, 0.95), st.integers(0, 60)),
+    st.builds(fastgrad.LBFGS, st.integers(1, 12), st.floats(1e-6, 0.4), st.floats(0.45, 0.99),
+              st.integers(1, 30)))
 
 
 @settings(max_examples=150, deadline=None)

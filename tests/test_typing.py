@@ -72,9 +72,9 @@ def test_mypy_reveals_the_real_signature_of_gradient(checked):
 def test_mypy_reveals_the_descent_options_and_results(checked):
     descent, batch, config, matrix = revealed(checked)[1:]
     assert ("optimizer: None | Literal['sgd'] | Literal['momentum'] | Literal['nesterov'] | "
-            "Literal['adam'] | Literal['armijo'] | fastgrad._optimizers.SGD | "
+            "Literal['adam'] | Literal['armijo'] | Literal['lbfgs'] | fastgrad._optimizers.SGD | "
             "fastgrad._optimizers.Momentum | fastgrad._optimizers.Adam | "
-            "fastgrad._optimizers.Armijo =") in descent
+            "fastgrad._optimizers.Armijo | fastgrad._optimizers.LBFGS =") in descent
     assert "max_iter: int =, tol: float =, ftol: float | None =" in descent
     assert re.search(r"callback: \(def \(numpy\.ndarray\[.*float64\]\]\) -> (builtins\.)?object\) "
                      r"\| None =, record: bool =, workers: .* =\) -> fastgrad\.[\w.]*DescentResult$", descent)

@@ -183,7 +183,8 @@ def test_every_engine_gives_the_serial_results_bit_for_bit(impl, engine):
         else:
             assert bits(spread) == bits(serial)
     for options in ({}, {"optimizer": "armijo", "record": True},
-                    {"ftol": 1e-9, "optimizer": "adam"}):
+                    {"ftol": 1e-9, "optimizer": "adam"},
+                    {"optimizer": "lbfgs", "record": True, "method": "forward"}):
         serial = impl.gradient_descent(rosen, X0[:2], 1e-3, max_iter=8, **options)
         spread = impl.gradient_descent(rosen, X0[:2], 1e-3, max_iter=8, workers=engine,
                                        **options)

@@ -38,6 +38,8 @@ def main() -> None:
         optimizer=fastgrad.Momentum(momentum=0.5), record=True)
     tuned = fastgrad.Adam(beta1=0.8, eps=1e-7)
     line_search = fastgrad.Armijo(c=1e-4, shrink=0.5)
+    quasi_newton = fastgrad.gradient_descent(bowl, [1.0, 1.0], optimizer=fastgrad.LBFGS(memory=5))
+    named: fastgrad.DescentResult = fastgrad.gradient_descent(bowl, [1.0, 1.0], optimizer="lbfgs")
     quadratic = Quadratic(np.eye(2), np.zeros(2))
     value: float = quadratic([1.0, 2.0])
     size: int = quadratic.dim
@@ -48,7 +50,8 @@ def main() -> None:
     openmp: bool = bool(config["openmp"])
 
     print(g.round(3), steps.round(3), batch.shape, step.round(3))
-    print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c)
+    print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c,
+          quasi_newton.nfev, named.nit)
     print(value, size, openmp, fastgrad.__version__)
 
     J: NDArray[np.float64] = fastgrad.jacobian(lambda x: [x[0] * x[1], x[0]], [1.0, 2.0])
