@@ -165,12 +165,17 @@ extensions = [
               define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
                              # runs on numpy >= 1.22 (the runtime floor), built with any
                              ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")])
-    for name in ("_arguments", "_evaluators", "_stencil", "_descent", "_batch", "objectives")
+    # Largest first: build_ext compiles them in parallel, one per core, and the
+    # build ends with its longest compilation.
+    for name in ("objectives", "_evaluators", "_batch", "_descent", "_stencil", "_arguments")
 ]
 
 setup(
     ext_modules=cythonize(
         extensions, compiler_directives=DIRECTIVES,
+        # Cython translates the modules in parallel too, one process per core
+        # (not on Windows, whose spawned processes would run setup.py again).
+        nthreads=0 if sys.platform == "win32" else os.cpu_count() or 1,
         # Generated C per mode, outside the package: a debug build never reuses
         # release C (Cython does not track directives), and no .c reaches a wheel.
         build_dir=os.path.join("build", "cython-debug" if DEBUG else "cython-release")),

@@ -8,13 +8,14 @@ import sys as _sys
 from ._accuracy import GradientResult
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum
-from ._result import DescentResult
+from ._result import DescentResult, DescentState, IntermediateResult
 
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo", "LBFGS",
-           "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
+           "Gradient", "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
+           "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
+           "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
 # Loaded on first use, so that `import fastgrad.reference` needs neither numpy nor

@@ -15,6 +15,8 @@ from ._optimizers import Armijo as Armijo
 from ._optimizers import LBFGS as LBFGS
 from ._optimizers import Momentum as Momentum
 from ._result import DescentResult as DescentResult
+from ._result import DescentState as DescentState
+from ._result import IntermediateResult as IntermediateResult
 from ._contract import PrecisionWarning as PrecisionWarning
 from ._accuracy import GradientResult as GradientResult
 
@@ -28,8 +30,9 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "Gradient", "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo", "LBFGS",
-           "PrecisionWarning", "jacobian", "derivative", "check_grad", "Jacobian",
+           "Gradient", "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
+           "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
+           "jacobian", "derivative", "check_grad", "Jacobian",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -124,6 +127,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[False] = False,
+    progress: bool = False,
     workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
@@ -140,6 +144,7 @@ def gradient_batch(
     vectorized: bool = False,
     num_threads: Optional[int] = None,
     full_output: Literal[True],
+    progress: bool = False,
     workers: _Workers = None,
 ) -> GradientResult: ...
 def gradient_descent_step(
@@ -172,8 +177,11 @@ def gradient_descent(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
-    callback: Optional[Callable[[NDArray[np.float64]], object]] = None,
+    callback: Union[None, Callable[[NDArray[np.float64]], object],
+                    Callable[[IntermediateResult], object]] = None,
     record: bool = False,
+    state: Optional[DescentState] = None,
+    progress: bool = False,
     workers: _Workers = None,
 ) -> DescentResult: ...
 def jacobian(

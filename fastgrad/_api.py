@@ -19,7 +19,8 @@ from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, Vecto
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
-from ._result import descent_result
+from ._progress import batch_progress, descent_progress
+from ._result import DescentState, IntermediateResult, descent_result, wants_intermediate_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
                         bounded_choice, check_order, plan, sides)
 from .objectives import Objective
@@ -116,6 +117,16 @@ def _adaptive(evaluator, x, row, kernel_row, box, full_output):
     return GradientResult(grad=np.array(grad), error=np.array(errors),
                           nfev=len(gradients) * points + 1, success=success, message=message,
                           step=np.array(used))
+
+
+def _unpack_hint(error, f, n, args, unpack, vectorized):
+    """For a TypeError out of the kernels: raise the hint that unpack=True was
+    forgotten (_contract.unpack_hint), if f's signature shows it; else return.
+    Runs only on the way out of a failure: nothing on the success path."""
+    if not unpack:
+        hint = contract.unpack_hint(error, f, n, args, vectorized)
+        if hint is not None:
+            raise hint from error
 
 
 def _warn_if_imprecise(evaluator, h, stacklevel=3):
@@ -262,12 +273,13 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
-    return _gradient(evaluator, x, h, row, bounds, full_output)
+    return _gradient(evaluator, x, h, row, bounds, full_output, (f, args, unpack, vectorized))
 
 
-def _gradient(evaluator, x, h, row, bounds, full_output):
+def _gradient(evaluator, x, h, row, bounds, full_output, hint):
     """gradient() once its arguments are checked: bounds (checked against x here),
-    h="adaptive", full_output (also Gradient's path for them, _prepared)."""
+    h="adaptive", full_output (also Gradient's path for them); hint: (f, args,
+    unpack, vectorized) for the unpack hint of a TypeError."""
     if row is COMPLEX:  # f at x + i h e_i: inside any box that holds x
         _box(bounds, x)
         return _complex_tiers.gradient(evaluator, x, h, full_output)
@@ -275,12 +287,17 @@ def _gradient(evaluator, x, h, row, bounds, full_output):
         box, kernel_row = None, row
     else:
         box, kernel_row = _box(bounds, x), _BOUNDED_ROWS[row.method, row.order]
-    if type(h) is str:  # "adaptive"
-        return _adaptive(evaluator, x, row, kernel_row, box, full_output)
-    g = _stencil.gradient(evaluator, x, h, kernel_row, box)
-    if type(g) is int:
-        raise _no_usable_step(x, h, g, None, row, box, evaluator)
-    result = _full_output(evaluator, x, h, row, kernel_row, box, g) if full_output else g
+    try:
+        if type(h) is str:  # "adaptive"
+            return _adaptive(evaluator, x, row, kernel_row, box, full_output)
+        g = _stencil.gradient(evaluator, x, h, kernel_row, box)
+        if type(g) is int:
+            raise _no_usable_step(x, h, g, None, row, box, evaluator)
+        result = _full_output(evaluator, x, h, row, kernel_row, box, g) if full_output else g
+    except TypeError as error:
+        f, args, unpack, vectorized = hint
+        _unpack_hint(error, f, x.shape[0], args, unpack, vectorized)
+        raise
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h, 4)
     return result
@@ -362,7 +379,11 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
             x_new = contract.project(x_new, box[0].tolist(), box[1].tolist())
         return np.array(x_new)
     kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
-    x_new = _stencil.descent_step(evaluator, x, h, kernel_row, learning_rate, box)
+    try:
+        x_new = _stencil.descent_step(evaluator, x, h, kernel_row, learning_rate, box)
+    except TypeError as error:
+        _unpack_hint(error, f, x.shape[0], args, unpack, vectorized)
+        raise
     if type(x_new) is int:
         raise _no_usable_step(x, h, x_new, None, row, box, evaluator)
     if evaluator.low_precision:
@@ -372,8 +393,8 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, bounds=None, optimizer=None, args=(),
-                     unpack=False, vectorized=False, callback=None, record=False,
-                     workers=None):
+                     unpack=False, vectorized=False, callback=None, record=False, state=None,
+                     progress=False, workers=None):
     """Minimise f by gradient descent with finite-difference gradients.
 
     Each iteration k computes g = gradient(f, x_k); stops (converged) if
@@ -410,8 +431,14 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         ``fastgrad.LBFGS(memory, c1, c2, max_linesearch)`` with the update rules
         given in their docstrings.
     callback : callable, optional
-        ``callback(x)`` after each update, with a copy of the new iterate; returning
-        a true value stops the run (once the gradient at x is known).
+        ``callback(x)`` after each update, with a copy of the new iterate, once
+        the gradient at it is known.  A callback whose one parameter is named
+        ``intermediate_result`` (scipy.optimize's convention) gets an
+        :class:`IntermediateResult` instead: x, fun, grad, nit, nfev.  grad,
+        nit and nfev cost nothing; fun costs one evaluation of f per iterate
+        unless the run evaluates f anyway (ftol, record, a line search).
+        Returning a true value, or raising StopIteration, stops the run
+        (converged if the gradient at x meets tol).
     record : bool
         Keep every iterate and f at it in ``result.path`` and ``result.path_fun``
         (one more evaluation of f per iterate).
@@ -423,18 +450,29 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         on count 0), L-BFGS-B's pgtol; ``result.grad`` stays the gradient.
         Armijo projects its trial points and tests Bertsekas' condition
         ``f(P(x - s g)) <= f(x) + c g.(P(x - s g) - x)``.
+    state : DescentState, optional
+        ``result.state`` of an earlier run, to go on where it stopped: with
+        x0 = result.x and the same kind of optimizer, the optimizer's buffers
+        and counters (momentum, Adam's moments and step count) are taken up,
+        so that 100 + 100 iterations give the 200-iteration run bit for bit.
+        max_iter counts the updates of this run.
+    progress : bool
+        Show the run's progress on stderr: a tqdm bar if tqdm is installed
+        (``pip install fastgrad[progress]``), else a line at most every half
+        second and one at the end.  Off by default, and free when off.
 
     Returns
     -------
     DescentResult
-        x, fun, grad, nit, nfev, converged, message (and path, path_fun).
+        x, fun, grad, nit, nfev, converged, message, state (and path, path_fun).
 
     Raises
     ------
     TypeError, ValueError
         As for :func:`gradient`, and for learning_rate, max_iter, tol, ftol,
-        optimizer, callback or record out of their documented ranges -- all
-        before f is called.  Exceptions raised by f or callback propagate.
+        optimizer, callback, record, state or progress out of their documented
+        ranges (a state of another optimizer or dimension) -- all before f is
+        called.  Exceptions raised by f or callback propagate.
 
     Numeric trouble along the way (a non-finite gradient, an update that overflows
     or is lost in rounding, h too small for the next x, a failed line search)
@@ -461,26 +499,47 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
+    progress = contract.check_flag(progress, "progress")
     optimizer = as_optimizer(optimizer)
-    rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
-    rule = rule_class(optimizer, learning_rate)
+    kind = next(c for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
+    state = contract.check_state(state, kind.__name__, x.shape[0])
+    rule = _RULES[kind](optimizer, learning_rate)
     box = _box(bounds, x)
     if box is not None and not rule.projects:
         raise contract.unbounded_optimizer(optimizer)
     kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
-    outcome = _descent.descent(evaluator, x, h, kernel_row, rule, min(max_iter, sys.maxsize),
-                               tol, ftol, callback, record, box)
+    report = None
+    if callback is not None and wants_intermediate_result(callback):
+        report = IntermediateResult
+    shown = descent_progress(progress, max_iter)
+    try:
+        outcome = _descent.descent(evaluator, x, h, kernel_row, rule,
+                                   min(max_iter, sys.maxsize), tol, ftol, callback, record, box,
+                                   None if state is None else state.buffers, report, shown)
+    except BaseException as error:
+        if shown is not None:
+            shown.close(shown.done_last)
+        if isinstance(error, TypeError):
+            _unpack_hint(error, f, x.shape[0], args, unpack, vectorized)
+        raise
     if type(outcome) is int:  # (x0's stencil, before any move)
+        if shown is not None:
+            shown.close(0)
         raise _no_usable_step(x, h, outcome, None, row, box, evaluator)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, h)
     reason, x, fun, grad, nit, nfev, norm, coordinate, path, path_fun = outcome
-    return descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol,
-                          optimizer, path, path_fun)
+    after = DescentState(kind.__name__, x.shape[0], nit if state is None else state.nit + nit,
+                         rule.save())
+    result = descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol,
+                            optimizer, path, path_fun, after)
+    if shown is not None:
+        shown.finish(result)
+    return result
 
 
 def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, vectorized,
-                   full_output, workers):
+                   full_output, progress, workers):
     """gradient_batch row by row: row r is gradient(f, X[r], ...), every row's
     stencils checked first (the reference's _check_rows, so the same errors)."""
     from .reference import _check_rows  # (stdlib: the checks and messages both use)
@@ -489,16 +548,26 @@ def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, v
     h = steps if type(steps) is str else (
         [steps] * points.shape[1] if isinstance(steps, float) else steps.tolist())
     _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
-    results = [gradient(f, points[r], steps, method=method, order=order, bounds=bounds,
-                        args=args, unpack=unpack, vectorized=vectorized,
-                        full_output=full_output, workers=workers)
-               for r in range(points.shape[0])]
+    shown = batch_progress(progress, len(rows))
+    results, report_in = [], 1
+    try:
+        for r in range(points.shape[0]):
+            results.append(gradient(f, points[r], steps, method=method, order=order,
+                                    bounds=bounds, args=args, unpack=unpack,
+                                    vectorized=vectorized, full_output=full_output,
+                                    workers=workers))
+            report_in -= 1
+            if shown is not None and report_in == 0 and len(results) < len(rows):
+                report_in = shown.update(len(results))
+    finally:
+        if shown is not None:
+            shown.close(len(results))
     return batch_result(results, np.array) if full_output else np.array(results)
 
 
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
                    unpack=False, vectorized=False, num_threads=None, full_output=False,
-                   workers=None):
+                   progress=False, workers=None):
     """Gradients of f at the m points in the rows of X.
 
     Parameters are those of :func:`gradient`, with X a 2-D (m, n) array-like of
@@ -522,6 +591,11 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         (m, n) (row r: gradient(f, X[r], full_output=True)'s), ``nfev`` every
         evaluation of the call, ``success`` only if every row succeeded, and a
         ``message`` naming how many rows failed and the first one's reason.
+    progress : bool
+        Show the rows done on stderr: a tqdm bar if tqdm is installed, else a
+        line at most every half second and one at the end.  The rows then
+        run in chunks of about a tenth of a second each (the result is the
+        same).  Off by default.
 
     Returns
     -------
@@ -565,30 +639,36 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         raise contract.threads_need_workers(requested)  # never silently serial
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
+    progress = contract.check_flag(progress, "progress")
     if row is COMPLEX:
         _complex.check(f, steps)
     if full_output or row is COMPLEX or (type(steps) is str and steps == "adaptive"):
         return _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack,
-                              vectorized, full_output, workers)
+                              vectorized, full_output, progress, workers)
     if type(steps) is str:
         steps = _kernel_steps(steps, row)
     evaluator = _evaluator(f, args, n, unpack, vectorized, workers)
-    if bounds is None:
-        G = _batch.gradient_batch(evaluator, points, steps, row, threads)
-    else:
-        box = _box(bounds, points[0], 0)
+    box, kernel_row = None, row
+    if bounds is not None:
+        box, kernel_row = _box(bounds, points[0], 0), _BOUNDED_ROWS[row.method, row.order]
         inside = ((points >= box[0]) & (points <= box[1])).all(axis=1)
         if not inside.all():  # the first row outside, with the reference's message
             r = int(np.argmin(inside))
             _box(bounds, points[r], r)
-        G = _batch.gradient_batch(evaluator, points, steps, _BOUNDED_ROWS[row.method, row.order],
-                                  threads, box)
+    shown = batch_progress(progress, m)
+    done = 0
+    try:
+        G = _batch.gradient_batch(evaluator, points, steps, kernel_row, threads, box, shown)
         if type(G) is tuple:
             r, i = G
             raise _no_usable_step(points[r], steps, i, r, row, box, evaluator)
-    if type(G) is tuple:
-        r, i = G
-        raise _no_usable_step(points[r], steps, i, r, evaluator=evaluator)
+        done = m
+    except TypeError as error:
+        _unpack_hint(error, f, n, args, unpack, vectorized)
+        raise
+    finally:
+        if shown is not None:
+            shown.close(done if done else shown.done_last)
     if evaluator.low_precision:
         _warn_if_imprecise(evaluator, steps)
     return G
@@ -679,7 +759,8 @@ class Gradient(Prepared):
         if self._n >= 0 and self._n != n:  # a sequence h of another length: its error
             return self._public(x)
         evaluator = self._take(n) or self._new_evaluator(n)
-        g = _gradient(evaluator, x, self._h, self._row, self._bounds, self._full_output)
+        g = _gradient(evaluator, x, self._h, self._row, self._bounds, self._full_output,
+                      (self.f, self._args, self._unpack, self._vectorized))
         if not evaluator.low_precision:
             self._give(n, evaluator)
         return g

@@ -1,4 +1,4 @@
-from typing import Optional, Tuple, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -13,4 +13,5 @@ def gradient_batch(ev: Evaluator, X: NDArray[np.float64],
                    h: Union[float, NDArray[np.float64], Tuple[float, float]], row: StencilRow,
                    num_threads: int,
                    bounds: Optional[Tuple[NDArray[np.float64], NDArray[np.float64]]] = None,
+                   progress: Any = None,
                    ) -> Union[NDArray[np.float64], Tuple[int, int]]: ...

@@ -12,6 +12,9 @@ Design
   evaluator in one call (the vectorized tier hands f many rows at once; the
   Python tier takes one row per group).
 Either way every row's stencil is checked before f is evaluated anywhere.
+With progress=True the rows run in chunks, as many rows as the progress
+object asks for between its reports (whole groups, so nothing changes in
+what f is handed), each chunk as above.
 
 libgomp's threads do not survive fork(): a forked child (multiprocessing's
 "fork" pool, say) computes batches serially.
@@ -111,10 +114,12 @@ cdef extern from *:
 
 
 def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int num_threads,
-                   bounds=None):
+                   bounds=None, progress=None):
     """Gradients at the m rows of X, shape (m, n); or (row, coordinate) of the first
-    stencil with no usable step (nothing evaluated then)."""
+    stencil with no usable step (nothing evaluated then).  progress: an object
+    whose update(rows_done) returns the rows to make before its next call."""
     cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t, bad, probes = 0
+    cdef Py_ssize_t done, last, chunk
     cdef Steps steps = Steps(h)
     cdef int threads = min(num_threads, m) if ev.gil_free and not forked_child else 1
     cdef Py_ssize_t per_group
@@ -145,21 +150,38 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
                 bad = stencil_place(&s, &X[r, 0], spaces[0].coord, spaces[0].value)
                 if bad >= 0:
                     return (r, bad)
-        if ev.gil_free and threads == 1:
-            with nogil:
-                serial_rows(ev, &s, &spaces[0], X, gv)
-        elif ev.gil_free:
-            parallel_rows(ev, &s, spaces, X, gv, threads)
-            if ev.stop:  # Ctrl-C (left set on this thread), or f failed
-                ev.raise_stop()
-            PyErr_CheckSignals()
+        if progress is None:
+            all_rows(ev, &s, spaces, X, gv, threads, per_group)
         else:
-            grouped_rows(ev, &s, &spaces[0], X, gv, per_group)
+            done, chunk = 0, per_group * threads
+            while done < m:
+                last = min(done + chunk, m)
+                all_rows(ev, &s, spaces, X[done:last], gv[done:last], threads, per_group)
+                done = last
+                if done < m:
+                    chunk = progress.update(done)
+                    chunk = max(threads, (chunk + per_group - 1) // per_group * per_group)
     finally:
         for t in range(threads):
             workspace_free(&spaces[t])
         PyMem_RawFree(spaces)
     return G
+
+
+cdef int all_rows(Evaluator ev, const Stencil* s, Workspace* spaces, const double[:, ::1] X,
+                  double[:, ::1] G, int threads, Py_ssize_t per_group) except -1:
+    """The gradients at the rows of X into G, by one of the three paths."""
+    if ev.gil_free and threads == 1:
+        with nogil:
+            serial_rows(ev, s, &spaces[0], X, G)
+    elif ev.gil_free:
+        parallel_rows(ev, s, spaces, X, G, threads)
+        if ev.stop:  # Ctrl-C (left set on this thread), or f failed
+            ev.raise_stop()
+        PyErr_CheckSignals()
+    else:
+        grouped_rows(ev, s, &spaces[0], X, G, per_group)
+    return 0
 
 
 @cython.boundscheck(False)  # rows 0 <= r < m

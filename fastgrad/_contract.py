@@ -123,7 +123,53 @@ def as_real(value):
             return float(value)
         except OverflowError:
             return math.inf if value > 0 else -math.inf
-    raise TypeError(f"f must return a real scalar, got {describe(value)}")
+    raise TypeError(not_scalar(value))
+
+
+def not_scalar(value):
+    """The message for an f that returned something other than a real scalar,
+    with the fix where the mistake has an obvious one (an array of shape (1,),
+    or a vector where a scalar function was meant)."""
+    message = f"f must return a real scalar, got {describe(value)}"
+    shape = shape_of(value)
+    if shape and math.prod(shape) == 1:
+        return message + "; return its one value (value.item(), or value[0])"
+    if shape and len(shape) == 1:
+        return (message + "; a gradient is of a function with one value: for the "
+                "derivatives of each of f's values use jacobian, or, if they are terms to "
+                "minimise together, return their sum")
+    return message
+
+
+def unpack_hint(error, f, n, args, vectorized):
+    """The TypeError to raise for ``error``, a TypeError that calling f with x as
+    one array raised, when f takes one number per coordinate (``unpack=True``
+    forgotten); else None.
+
+    Read from f's signature, and only on the way out of a failure: f takes n
+    positional values (and args) but cannot take one, so the error is Python's
+    own for the call, not one from inside f.
+    """
+    if not isinstance(error, TypeError) or n < 2:
+        return None
+    import inspect
+    try:
+        signature = inspect.signature(f)
+        signature.bind(*([0.0] * n), *args)
+    except (TypeError, ValueError):  # no signature to read, or not n numbers either
+        return None
+    try:
+        signature.bind(0.0, *args)
+        return None  # f takes one array: the error came from inside it
+    except TypeError:
+        pass
+    name = "X[:, {}]" if vectorized else "x[{}]"
+    shown = [name.format(i) for i in range(n)] if n <= 3 else [
+        name.format(0), name.format(1), "...", name.format(n - 1)]
+    takes = ("one column of points per coordinate, not the points as one array" if vectorized
+             else "one number per coordinate, not x as one array")
+    return TypeError(f"f takes {takes} ({error}): pass unpack=True to call it as "
+                     f"f({', '.join(shown)})")
 
 
 def check_callable(f, args):
@@ -406,6 +452,24 @@ def check_descent(learning_rate, max_iter, tol, ftol, callback, record):
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {describe(callback)}")
     return learning_rate, max_iter, tol, ftol, check_flag(record, "record")
+
+
+def check_state(state, optimizer, n):
+    """gradient_descent's state: None, or the DescentState of an earlier run with
+    an optimizer of the same class (``optimizer``: its name) in n dimensions."""
+    if state is None:
+        return None
+    from ._result import DescentState
+    if not isinstance(state, DescentState):
+        raise TypeError("state must be None or the DescentState of an earlier run "
+                        f"(result.state), got {describe(state)}")
+    if state.optimizer != optimizer:
+        raise ValueError(f"state is from a run with the {state.optimizer} optimizer, "
+                         f"but this run's optimizer is {optimizer}")
+    if state.n != n:
+        raise ValueError(f"state is from a run in {state.n} dimensions, but x0 has {n} "
+                         "coordinates")
+    return state
 
 
 def step_too_small(i, xi, hi, row=None):

@@ -13,7 +13,18 @@ iterate); ``_result.descent_result`` turns it into the DescentResult and its
 message, for both implementations.
 
 Rules take their parameters from the validated optimizer objects of
-``_optimizers`` by attribute, and never import Python helpers.  Ctrl-C is
+``_optimizers`` by attribute, and never import Python helpers.
+
+Resuming (``DescentResult.state``): a rule's buffers and counters go out as a
+dict by ``save()`` and come back by ``load()``, after ``start(n)`` has sized
+them; a rule with nothing to carry (SGD, Armijo) inherits both.  The checks
+(the optimizer's class, the dimension) are _contract.check_state's.
+
+A callback and progress=True share one hook, called with the GIL after the
+gradient at each new iterate is known (so an ``intermediate_result`` gets it
+free): the loop counts down to the next call, every update for a callback,
+as many as the progress object asks for otherwise, and never without either
+-- the same one test per update that ``callback is not None`` was.  Ctrl-C is
 watched for by the evaluators (every iteration evaluates f), by elapsed time.
 """
 from cpython.pyport cimport PY_SSIZE_T_MAX
@@ -110,6 +121,20 @@ cdef inline double projected_norm(const double* x, const double* g, const double
 
 # -- rules (formulas in _optimizers.py; fastgrad.reference mirrors them) --------
 
+cdef object copy_out(const double* v, Py_ssize_t n):
+    """A float64 array holding a copy of v[:n]."""
+    array = new_vector(n)
+    memcpy(cnp.PyArray_DATA(array), v, n * sizeof(double))
+    return array
+
+
+cdef int copy_in(double* v, Py_ssize_t n, value) except -1:
+    """v[:n] = value, a sequence of n numbers (numpy refuses another size)."""
+    cdef cnp.ndarray array = np.ascontiguousarray(value, dtype=np.float64).reshape(n)
+    memcpy(v, cnp.PyArray_DATA(array), n * sizeof(double))
+    return 0
+
+
 cdef class Rule:
     """How an update is made.  ``searches``: the rule evaluates f (a line search),
     so the run tracks f, and f must stay finite; ``failure``: the stop reason
@@ -118,14 +143,26 @@ cdef class Rule:
     cdef readonly bint searches
     cdef readonly bint projects  # works with projected iterates (bounds=)
     cdef Stop failure
+    cdef Py_ssize_t n         # the dimension of the run (set by start)
 
     def __cinit__(self, params, double learning_rate, *args):
         self.learning_rate = learning_rate
         self.projects = True
 
     cdef int start(self, Py_ssize_t n) except -1:
-        """Allocate the state for a run in n dimensions (with the GIL)."""
+        """Allocate the state for a run in n dimensions (with the GIL); a rule
+        that overrides it sets self.n too."""
+        self.n = n
         return 0
+
+    def save(self):
+        """The rule's buffers and counters (DescentState.buffers), as Python
+        values: {} for a rule that starts every update afresh."""
+        return {}
+
+    def load(self, dict buffers):
+        """Take up what save() gave, after start(n) (check_state checked the
+        optimizer and the dimension)."""
 
     cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
         """Write x_new; return 1, or 0 if no step was found (stop with `failure`)."""
@@ -154,11 +191,20 @@ cdef class MomentumRule(Rule):
 
     cdef int start(self, Py_ssize_t n) except -1:
         PyMem_RawFree(self.b)  # a fresh state for every run
+        self.n = n
         self.first = True
         self.b = <double*> PyMem_RawCalloc(n, sizeof(double))
         if self.b == NULL:
             raise MemoryError()
         return 0
+
+    def save(self):
+        return {} if self.first else {"velocity": copy_out(self.b, self.n)}
+
+    def load(self, dict buffers):
+        if "velocity" in buffers:
+            copy_in(self.b, self.n, buffers["velocity"])
+            self.first = False
 
     cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
         cdef Py_ssize_t i
@@ -192,12 +238,22 @@ cdef class AdamRule(Rule):
     cdef int start(self, Py_ssize_t n) except -1:
         PyMem_RawFree(self.m)  # a fresh state for every run
         PyMem_RawFree(self.v)
+        self.n = n
         self.beta1_t = self.beta2_t = 1.0
         self.m = <double*> PyMem_RawCalloc(n, sizeof(double))
         self.v = <double*> PyMem_RawCalloc(n, sizeof(double))
         if self.m == NULL or self.v == NULL:
             raise MemoryError()
         return 0
+
+    def save(self):
+        return {"m": copy_out(self.m, self.n), "v": copy_out(self.v, self.n),
+                "beta1_t": self.beta1_t, "beta2_t": self.beta2_t}
+
+    def load(self, dict buffers):
+        copy_in(self.m, self.n, buffers["m"])
+        copy_in(self.v, self.n, buffers["v"])
+        self.beta1_t, self.beta2_t = buffers["beta1_t"], buffers["beta2_t"]
 
     cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
         cdef Py_ssize_t i
@@ -292,7 +348,7 @@ cdef class LBFGSRule(Rule):
     up to `memory` rows, grown as they come."""
     cdef Py_ssize_t memory, max_linesearch
     cdef double c1, c2
-    cdef Py_ssize_t n, capacity, count, first  # pairs held; the oldest's row
+    cdef Py_ssize_t capacity, count, first  # pairs held; the oldest's row
     cdef double gamma                            # s.y / y.y of the newest pair
     cdef double* S
     cdef double* Y
@@ -333,9 +389,38 @@ cdef class LBFGSRule(Rule):
             raise MemoryError()
         return 0
 
+    def save(self):
+        """The pairs oldest first, (count, n) arrays, and gamma ({}: none held)."""
+        cdef Py_ssize_t j, k, n = self.n
+        if self.count == 0:
+            return {}
+        S, Y, rho = np.empty((self.count, n)), np.empty((self.count, n)), np.empty(self.count)
+        for j in range(self.count):
+            k = (self.first + j) % self.memory
+            S[j] = copy_out(self.S + k * n, n)
+            Y[j] = copy_out(self.Y + k * n, n)
+            rho[j] = self.rho[k]
+        return {"s": S, "y": Y, "rho": rho, "gamma": self.gamma}
+
+    def load(self, dict buffers):
+        cdef Py_ssize_t j, n = self.n, held, keep
+        if "rho" not in buffers:
+            return
+        held = len(buffers["rho"])
+        keep = min(held, self.memory)  # the newest pairs this run's memory holds
+        self.reserve(keep)
+        for j in range(keep):
+            copy_in(self.S + j * n, n, buffers["s"][held - keep + j])
+            copy_in(self.Y + j * n, n, buffers["y"][held - keep + j])
+            self.rho[j] = buffers["rho"][held - keep + j]
+        self.count, self.first, self.gamma = keep, 0, buffers["gamma"]
+
     cdef int grow(self) except -1 nogil:
         """Room for more pairs (before the ring is full, rows 0..count-1 are in order)."""
-        cdef Py_ssize_t capacity = min(self.memory, 2 * self.capacity + 4)
+        return self.reserve(min(self.memory, 2 * self.capacity + 4))
+
+    cdef int reserve(self, Py_ssize_t capacity) except -1 nogil:
+        """Room for `capacity` pairs, rows 0..count-1 kept."""
         cdef double* S
         cdef double* Y
         cdef double* rho
@@ -570,6 +655,7 @@ cdef tuple path_arrays(Path* p):
 
 cdef struct Outcome:
     Stop reason
+    Py_ssize_t n
     Py_ssize_t nit, nfev
     Py_ssize_t coordinate  # STENCIL_LOST: the coordinate whose step vanished
     double norm
@@ -581,6 +667,7 @@ cdef struct Settings:
     double tol
     double ftol            # < 0: no test on the change of f
     bint tracking          # f is evaluated along the iterates
+    Py_ssize_t nfev0       # evaluations made before the loop (h="auto"'s probe)
 
 
 cdef inline bint all_finite(const double* v, Py_ssize_t n) noexcept nogil:
@@ -599,11 +686,26 @@ cdef inline bint same_point(const double* a, const double* b, Py_ssize_t n) noex
     return True
 
 
-cdef int ask_callback(object callback, const double* x, Py_ssize_t n, bint* stop) except -1 nogil:
+cdef int hook(object callback, object report, object progress, const double* x,
+              const double* g, double fx, const Outcome* out, bint* stop,
+              Py_ssize_t* next_call) except -1 nogil:
+    """The callback (with x, or with report(x, fun, grad, nit, nfev) for an
+    intermediate_result) and the progress; sets the updates to the next call."""
+    cdef Py_ssize_t n = out.n
     with gil:
-        copy = new_vector(n)
-        memcpy(cnp.PyArray_DATA(copy), x, n * sizeof(double))
-        stop[0] = bool(callback(copy))
+        if callback is not None:
+            value = copy_out(x, n)
+            if report is not None:
+                value = report(value, fx, copy_out(g, n), out.nit, out.nfev)
+            try:
+                stop[0] = bool(callback(value))
+            except StopIteration:  # scipy's other way to stop
+                stop[0] = True
+            next_call[0] = 1
+        if progress is not None:
+            every = progress.step(out.nit, out.nfev, out.norm, fx)
+            if callback is None:
+                next_call[0] = max(1, every)
     return 0
 
 
@@ -618,7 +720,7 @@ cdef inline double largest(const double* v, Py_ssize_t n) noexcept nogil:
 
 cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
                  double* g, double* x_new, double* g_old, const Settings* run, object callback,
-                 Path* path, Outcome* out) except -1 nogil:
+                 object report, object progress, Path* path, Outcome* out) except -1 nogil:
     """Gradient descent from x, whose stencil is already placed; x ends as the returned
     iterate and g as its gradient (g_old: room for a second gradient)."""
     cdef Py_ssize_t n = s.n, i
@@ -631,11 +733,15 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     cdef Iterate it
     cdef int found
     cdef bint g_known = False  # the rule gave the gradient at x
+    # updates to the next call of the hook: never, without a callback or progress
+    cdef Py_ssize_t next_call = (1 if callback is not None or progress is not None
+                                 else PY_SSIZE_T_MAX)
     it.n, it.s, it.w = n, s, w
+    out.n = n
     it.lb = s.lb if s.bounded else NULL
     it.ub = s.ub if s.bounded else NULL
     out.nit = 0
-    out.nfev = 0
+    out.nfev = run.nfev0
     out.coordinate = -1
     out.norm = NAN
     if run.tracking:
@@ -672,6 +778,9 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             out.norm = projected_norm(x, g, s.lb, s.ub, n)
         if out.nit > 0:
             rising = rising + 1 if out.norm > norm_old else 0
+            next_call -= 1
+            if next_call == 0:
+                hook(callback, report, progress, x, g, fx, out, &stop_requested, &next_call)
         if out.norm <= run.tol:
             out.reason = CONVERGED
             break
@@ -725,8 +834,6 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             fx = it.f_new
             if path != NULL:
                 path_append(path, x, fx)
-        if callback is not None:
-            ask_callback(callback, x, n, &stop_requested)
     if (out.reason == GRADIENT_NOT_FINITE or out.reason == STEP_NOT_FINITE
             or out.reason == STENCIL_LOST or out.reason == F_NOT_FINITE) \
             and out.nit >= 1 and rising >= min(out.nit, <Py_ssize_t> RISES) \
@@ -744,11 +851,17 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
 
 
 def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_t max_iter,
-            double tol, ftol, callback, bint record, bounds=None):
+            double tol, ftol, callback, bint record, bounds=None, dict buffers=None,
+            report=None, progress=None):
     """Run gradient descent from x (a new float64 array of the API's: it becomes
     result.x).  Returns the bad coordinate (an int) if x's stencil has no usable
     step, else the outcome: (reason, x, fun, grad, nit, nfev, norm, coordinate,
-    path, path_fun)."""
+    path, path_fun).
+
+    buffers: a saved state for the rule (else it starts afresh); report: what
+    the callback gets in place of x (built from x, fun, grad, nit, nfev: f is
+    then evaluated along the iterates); progress: an object whose
+    step(nit, nfev, norm, fun) returns the updates to its next call."""
     cdef double* xp = <double*> cnp.PyArray_DATA(x)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, probes = 0
     cdef Stencil s
@@ -762,7 +875,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
     cdef double* g_old = NULL
     run.max_iter, run.tol = max_iter, tol
     run.ftol = -1.0 if ftol is None else ftol
-    run.tracking = record or ftol is not None or rule.searches
+    run.tracking = record or ftol is not None or rule.searches or report is not None
     path.n = n
     path.length = path.capacity = 0
     path.xs = path.fs = NULL
@@ -779,6 +892,9 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
             if bad >= 0:
                 return bad
         rule.start(n)
+        if buffers is not None:
+            rule.load(buffers)
+        run.nfev0 = probes
         g = new_vector(n)
         x_new = new_vector(n)
         gp = <double*> cnp.PyArray_DATA(g)
@@ -788,11 +904,11 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
             raise MemoryError()
         if ev.gil_free:  # a callback takes the GIL for its own call only
             with nogil:
-                descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback,
-                        &path if record else NULL, &out)
+                descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback, report,
+                        progress, &path if record else NULL, &out)
         else:
-            descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback,
-                    &path if record else NULL, &out)
+            descend(ev, rule, &s, &w, xp, gp, x_new_p, g_old, &run, callback, report,
+                    progress, &path if record else NULL, &out)
         if record:
             path_x, path_fun = path_arrays(&path)
         else:
@@ -802,5 +918,5 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
         PyMem_RawFree(g_old)
         PyMem_RawFree(path.xs)
         PyMem_RawFree(path.fs)
-    return (out.reason, x, out.fun, g, out.nit, out.nfev + probes, out.norm, out.coordinate,
+    return (out.reason, x, out.fun, g, out.nit, out.nfev, out.norm, out.coordinate,
             path_x, path_fun)

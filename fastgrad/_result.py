@@ -138,6 +138,11 @@ class DescentResult:
         or (with ftol) a small relative change of f.
     message : str
         Which rule stopped the run, and at which iteration.
+    state : DescentState
+        The optimizer's state after the last update (its buffers and counters):
+        pass it as ``gradient_descent(f, result.x, ..., state=result.state)``
+        to go on where this run stopped -- 100 + 100 iterations equal 200,
+        bit for bit.
     path : 2-D array or list of lists, optional
         With ``record=True``, the iterates x0, x1, ..., x (shape (nit + 1, n));
         else None.
@@ -171,14 +176,121 @@ class DescentResult:
     message: str
     path: Optional[Any] = None
     path_fun: Optional[Any] = None
+    state: Optional["DescentState"] = None
+
+
+@dataclass(frozen=True, eq=False)
+class DescentState:
+    """Where an optimizer stands after a run: ``DescentResult.state``.
+
+    Pass it back as ``gradient_descent(f, result.x, ..., state=result.state)``
+    (with the same kind of optimizer, in the same dimension) and the run goes
+    on as if it had never stopped: 100 + 100 iterations give the 200-iteration
+    result bit for bit.  Made by gradient_descent, never by hand.
+
+    Parameters
+    ----------
+    optimizer : str
+        The optimizer class whose rule made the state ("SGD", "Momentum",
+        "Adam", "Armijo").
+    n : int
+        The dimension of x.
+    nit : int
+        Updates made since the first of the resumed runs.
+    buffers : dict
+        The rule's buffers and counters, as its ``save()`` gives them
+        (Momentum: ``velocity`` once an update was made; Adam: ``m``, ``v``
+        and the running products ``beta1_t``, ``beta2_t``; SGD and Armijo,
+        which start every update afresh: none).  Vectors are float64 arrays in
+        ``fastgrad`` and lists in ``fastgrad.reference``; either takes both.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> bowl = lambda x, y: x**2 + 10 * y**2
+    >>> r = fastgrad.gradient_descent(bowl, [1.0, 1.0], 0.05, unpack=True, max_iter=5,
+    ...                               optimizer="adam")
+    >>> r.state.optimizer, r.state.nit, sorted(r.state.buffers)
+    ('Adam', 5, ['beta1_t', 'beta2_t', 'm', 'v'])
+    >>> r = fastgrad.gradient_descent(bowl, r.x, 0.05, unpack=True, max_iter=5,
+    ...                               optimizer="adam", state=r.state)
+    >>> r.state.nit
+    10
+    """
+
+    optimizer: str
+    n: int
+    nit: int
+    buffers: dict
+
+
+class IntermediateResult:
+    """What a callback whose one parameter is named ``intermediate_result`` gets
+    after each update (scipy.optimize's convention).
+
+    Attributes
+    ----------
+    x : ndarray or list
+        The new iterate (a copy).
+    fun : float
+        f at x.
+    grad : ndarray or list
+        The gradient at x (a copy): the run computes it anyway.
+    nit : int
+        Updates made so far in this run.
+    nfev : int
+        Evaluations of f so far.
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> seen = []
+    >>> def log(intermediate_result):
+    ...     seen.append(intermediate_result)
+    >>> r = fastgrad.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], 0.25,
+    ...                               unpack=True, max_iter=2, callback=log)
+    >>> [(s.nit, s.nfev, round(s.fun, 6)) for s in seen]
+    [(1, 10, 0.5), (2, 15, 0.125)]
+    >>> seen[-1].x
+    array([ 0.25, -0.25])
+    """
+
+    __slots__ = ("x", "fun", "grad", "nit", "nfev")
+
+    def __init__(self, x, fun, grad, nit, nfev):
+        self.x, self.fun, self.grad, self.nit, self.nfev = x, fun, grad, nit, nfev
+
+    def __repr__(self):
+        return (f"IntermediateResult(x={self.x!r}, fun={self.fun!r}, grad={self.grad!r}, "
+                f"nit={self.nit!r}, nfev={self.nfev!r})")
+
+
+def wants_intermediate_result(callback):
+    """Whether callback takes scipy's ``intermediate_result``: its one parameter
+    has that name (as scipy.optimize decides)."""
+    import inspect
+    try:
+        parameters = inspect.signature(callback).parameters
+    except (TypeError, ValueError):  # no signature to read (some builtins)
+        return False
+    return set(parameters) == {"intermediate_result"}
+
+
+def call_back(callback, value):
+    """Whether callback(value) asks the run to stop: it returns a true value or
+    raises StopIteration (scipy's two ways)."""
+    try:
+        return bool(callback(value))
+    except StopIteration:
+        return True
 
 
 def descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol, optimizer,
-                   path=None, path_fun=None):
+                   path=None, path_fun=None, state=None):
     """The DescentResult of a run that stopped for ``reason`` (both implementations)."""
     message = stop_message(reason, nit, norm, tol, coordinate, ftol,
                            getattr(optimizer, "max_backtracks", None),
                            getattr(optimizer, "max_linesearch", None))
     return DescentResult(x=x, fun=fun, grad=grad, nit=nit, nfev=nfev,
                          converged=reason == Stop.CONVERGED or reason == Stop.FTOL,
-                         message=message, path=path, path_fun=path_fun)
+                         message=message, path=path, path_fun=path_fun, state=state)

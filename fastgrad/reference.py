@@ -25,12 +25,14 @@ from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, r
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
-from ._result import DescentResult, Stop, descent_result, diverged
+from ._progress import batch_progress, descent_progress
+from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
+                      descent_result, diverged, wants_intermediate_result)
 from ._stencils import EPS32, EPS64, auto_step, plan, stencil as stencil_row
 
 __all__ = ["gradient", "gradient_batch", "Gradient", "gradient_descent_step", "gradient_descent",
-           "DescentResult", "GradientResult", "SGD", "Momentum", "Adam", "Armijo",
-           "LBFGS", "PrecisionWarning"]
+           "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
+           "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning"]
 
 
 # -- evaluating f -------------------------------------------------------------
@@ -59,7 +61,16 @@ def _evaluator(f, args, unpack, vectorized, workers=None):
             out = []
             for i, v in points:
                 p = point(x, i, v)
-                value = f(*p, *args) if unpack else f(p, *args)
+                if unpack:
+                    value = f(*p, *args)
+                else:
+                    try:
+                        value = f(p, *args)
+                    except TypeError as error:  # unpack=True forgotten? Say so.
+                        hint = contract.unpack_hint(error, f, len(p), args, False)
+                        if hint is None:
+                            raise
+                        raise hint from error
                 if contract.is_low_precision(value):  # float32: a fixed h is too small
                     seen["low_precision"] = True
                 out.append(contract.as_real(value))
@@ -76,7 +87,13 @@ def _evaluator(f, args, unpack, vectorized, workers=None):
             if unpack:
                 result = f(*[list(column) for column in zip(*block)], *args)
             else:
-                result = f(block, *args)
+                try:
+                    result = f(block, *args)
+                except TypeError as error:  # unpack=True forgotten? Say so.
+                    hint = contract.unpack_hint(error, f, len(x), args, True)
+                    if hint is None:
+                        raise
+                    raise hint from error
             if contract.is_low_precision(result):
                 seen["low_precision"] = True
             out.extend(contract.vectorized_values(result, len(block)))
@@ -440,9 +457,28 @@ def _check_rows(rows, h, row, boxes):
         _check_stencil(x, steps.at(x), row, r, boxes[r])
 
 
+def _rows_one_by_one(f, rows, h, method, order, bounds, args, unpack, vectorized, full_output,
+                     progress, workers):
+    """gradient_batch as gradient(f, X[r], ...) for each row (the stencils checked)."""
+    shown = batch_progress(progress, len(rows))
+    results, report_in = [], 1
+    try:
+        for x in rows:
+            results.append(gradient(f, x, h, method=method, order=order, bounds=bounds,
+                                    args=args, unpack=unpack, vectorized=vectorized,
+                                    full_output=full_output, workers=workers))
+            report_in -= 1
+            if shown is not None and report_in == 0 and len(results) < len(rows):
+                report_in = shown.update(len(results))
+    finally:
+        if shown is not None:
+            shown.close(len(results))
+    return batch_result(results, list) if full_output else results
+
+
 def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, args=(),
                    unpack=False, vectorized=False, num_threads=None, full_output=False,
-                   workers=None):
+                   progress=False, workers=None):
     """Gradients at the rows of X, one after another (see fastgrad.gradient_batch)."""
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(gradient_batch, locals())
@@ -457,16 +493,14 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
             workers is not None or not contract.compiled_tier(f, args, unpack, vectorized)):
         raise contract.threads_need_workers(requested)  # as fastgrad: never silently serial
     full_output = contract.check_flag(full_output, "full_output")
+    progress = contract.check_flag(progress, "progress")
     if row.imaginary:
         complex_step.check(f, h)
     if full_output or h == "adaptive" or row.imaginary:  # row r is gradient(f, X[r], ...)
         boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
         _check_rows(rows, h, row, boxes)
-        results = [gradient(f, x, h, method=method, order=order, bounds=bounds, args=args,
-                            unpack=unpack, vectorized=vectorized, full_output=full_output,
-                            workers=workers)
-                   for x in rows]
-        return batch_result(results, list) if full_output else results
+        return _rows_one_by_one(f, rows, h, method, order, bounds, args, unpack, vectorized,
+                                full_output, progress, workers)
     values = _evaluator(f, args, unpack, vectorized, workers)
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     steps = _Steps(h, row)
@@ -476,8 +510,17 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         for r, x in enumerate(rows):
             _check_stencil(x, steps.at(x), row, r, boxes[r])
     center = row.needs_center or bounds is not None
-    G = [_gradient_at(values, x, plan(x, steps.at(x), row, box), center)[0]
-         for x, box in zip(rows, boxes)]
+    shown = batch_progress(progress, len(rows))
+    G, report_in = [], 1
+    try:
+        for x, box in zip(rows, boxes):
+            G.append(_gradient_at(values, x, plan(x, steps.at(x), row, box), center)[0])
+            report_in -= 1
+            if shown is not None and report_in == 0 and len(G) < len(rows):
+                report_in = shown.update(len(G))
+    finally:
+        if shown is not None:
+            shown.close(len(G))
     steps.warn_if_imprecise(values)
     return G
 
@@ -503,8 +546,8 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
 
 def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=None, h=1e-5,
                      method="central", order=None, bounds=None, optimizer=None, args=(),
-                     unpack=False, vectorized=False, callback=None, record=False,
-                     workers=None):
+                     unpack=False, vectorized=False, callback=None, record=False, state=None,
+                     progress=False, workers=None):
     """Gradient descent with finite-difference gradients (see fastgrad.gradient_descent)."""
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(gradient_descent, locals())  # one pool for the whole run
@@ -516,9 +559,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         raise contract.gradient_only("gradient_descent")
     learning_rate, max_iter, tol, ftol, record = contract.check_descent(
         learning_rate, max_iter, tol, ftol, callback, record)
+    progress = contract.check_flag(progress, "progress")
     optimizer = as_optimizer(optimizer)
-    rule_class = next(_RULES[c] for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
-    rule = rule_class(optimizer, learning_rate)
+    kind = next(c for c in type(optimizer).__mro__ if c in _RULES)  # subclasses too
+    state = contract.check_state(state, kind.__name__, len(x))
+    rule = _RULES[kind](optimizer, learning_rate)
+    report = callback is not None and wants_intermediate_result(callback)
     box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
     if box is not None and not rule.projects:
         raise contract.unbounded_optimizer(optimizer)
@@ -526,6 +572,31 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     probes = steps.probe(values, x)
     if probes:
         _check_stencil(x, steps.at(x), row, None, box)
+    rule.start(len(x))
+    if state is not None:
+        rule.load(state.buffers)
+    # f along the iterates is needed to record them, for ftol, for line searches,
+    # and for an intermediate_result.
+    tracking = record or ftol is not None or rule.searches or report
+    shown = descent_progress(progress, max_iter)
+    try:
+        result = _descend(values, x, steps, row, box, rule, optimizer, max_iter, tol, ftol,
+                          callback, report, shown, record, tracking, probes)
+    except BaseException:
+        if shown is not None:
+            shown.close(shown.done_last)
+        raise
+    result.state = DescentState(kind.__name__, len(x),
+                                result.nit if state is None else state.nit + result.nit,
+                                rule.save())
+    if shown is not None:
+        shown.finish(result)
+    return result
+
+
+def _descend(values, x, steps, row, box, rule, optimizer, max_iter, tol, ftol, callback,
+             report, shown, record, tracking, probes):
+    """The loop of gradient_descent from x, whose stencil is checked: the DescentResult."""
     center = row.needs_center or box is not None
 
     def f_at(point):
@@ -538,9 +609,6 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
         if _bad_coordinate(point, chosen) is not None:
             return None, 0, None
         return _gradient_at(values, point, chosen, center)
-
-    # f along the iterates is needed to record them, for ftol, and for line searches.
-    tracking = record or ftol is not None or rule.searches
     nit, nfev = 0, probes
     fx = None
     if tracking:
@@ -550,8 +618,10 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     coordinate = None
     top0 = max(abs(v) for v in x)
     rising = 0  # updates in a row after which the gradient norm was larger
-    rule.start(gradient_at, center)
+    rule.connect(gradient_at, center)
     g_next = None  # the gradient at x, if the rule computed it
+    # updates to the next call of the callback or progress (the compiled loop's count)
+    next_call = 1 if callback is not None or shown is not None else math.inf
     while True:
         if g_next is None:
             g, used, _ = _gradient_at(values, x, plan(x, steps.at(x), row, box), center)
@@ -577,6 +647,16 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
             norm = contract.projected_norm(x, g, *box)
         if nit > 0:
             rising = rising + 1 if norm > norm_old else 0
+            next_call -= 1
+            if next_call == 0:
+                if callback is not None:
+                    stop_requested = call_back(
+                        callback, IntermediateResult(list(x), fx, list(g), nit, nfev)
+                        if report else list(x))
+                    next_call = 1
+                if shown is not None:
+                    every = shown.step(nit, nfev, norm, math.nan if fx is None else fx)
+                    next_call = 1 if callback is not None else every
         if norm <= tol:
             reason = Stop.CONVERGED
             break
@@ -623,14 +703,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
             if record:
                 path.append(list(x))  # a row of its own: result.x is not a path row
                 path_fun.append(fx)
-        if callback is not None:
-            stop_requested = bool(callback(list(x)))
 
     if diverged(reason, nit, rising, max(abs(v) for v in x), top0):
         reason = Stop.DIVERGED
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
-    steps.warn_if_imprecise(values)
+    steps.warn_if_imprecise(values, stacklevel=4)
     return descent_result(reason, x, fx, g, nit, nfev, norm,
                           -1 if coordinate is None else coordinate, tol, ftol, optimizer,
                           path, path_fun)
@@ -642,7 +720,11 @@ class _Rule:
     """How an update is made: propose(x, g, |g|^2, f(x), f_at) -> (x_new or None,
     f(x_new) if the rule evaluated it, evaluations made).  searches: the rule
     evaluates f itself (a line search); failure: the stop reason when it finds no step;
-    g_new: the gradient at x_new, if the rule computed it (the loop then uses it)."""
+    g_new: the gradient at x_new, if the rule computed it (the loop then uses it).
+
+    Resuming: start(n) makes a fresh state for a run in n dimensions; save()
+    gives the state (DescentState.buffers: lists and floats, {} for a rule that
+    starts every update afresh) and load(buffers) takes it up after start(n)."""
     searches = False
     g_new = None
     box = None  # bounds (lb, ub): gradient_descent projects the iterates onto it
@@ -651,10 +733,19 @@ class _Rule:
     def __init__(self, params, lr):
         self.params, self.lr = params, lr
 
-    def start(self, gradient_at, center):
+    def start(self, n):
+        self.n = n
+
+    def connect(self, gradient_at, center):
         """Before the first update; gradient_at(point) -> (g or None, evaluations,
         f(point) or None), for rules that need gradients at trial points (center:
         the stencil evaluates f(point), so gradient_at gives it)."""
+
+    def save(self):
+        return {}
+
+    def load(self, buffers):
+        pass
 
     def propose(self, x, g, g_squared, fx, f_at):
         return [xi - self.lr * gi for xi, gi in zip(x, g)], None, 0
@@ -665,7 +756,16 @@ class _SGDRule(_Rule):
 
 
 class _MomentumRule(_Rule):
-    b = None
+    def start(self, n):
+        super().start(n)
+        self.b = None
+
+    def save(self):
+        return {} if self.b is None else {"velocity": list(self.b)}
+
+    def load(self, buffers):
+        if "velocity" in buffers:
+            self.b = [float(v) for v in buffers["velocity"]]
 
     def propose(self, x, g, g_squared, fx, f_at):
         p = self.params
@@ -679,15 +779,22 @@ class _MomentumRule(_Rule):
 
 
 class _AdamRule(_Rule):
-    def __init__(self, params, lr):
-        super().__init__(params, lr)
-        self.m = self.v = None
+    def start(self, n):
+        super().start(n)
+        self.m, self.v = [0.0] * n, [0.0] * n
         self.beta1_t = self.beta2_t = 1.0
+
+    def save(self):
+        return {"m": list(self.m), "v": list(self.v), "beta1_t": self.beta1_t,
+                "beta2_t": self.beta2_t}
+
+    def load(self, buffers):
+        self.m = [float(v) for v in buffers["m"]]
+        self.v = [float(v) for v in buffers["v"]]
+        self.beta1_t, self.beta2_t = float(buffers["beta1_t"]), float(buffers["beta2_t"])
 
     def propose(self, x, g, g_squared, fx, f_at):
         b1, b2 = self.params.beta1, self.params.beta2
-        if self.m is None:
-            self.m, self.v = [0.0] * len(x), [0.0] * len(x)
         self.beta1_t *= b1
         self.beta2_t *= b2
         self.m = [b1 * mi + (1.0 - b1) * gi for mi, gi in zip(self.m, g)]
@@ -764,10 +871,28 @@ class _LBFGSRule(_Rule):
     projects = False
     failure = Stop.WOLFE_FAILED
 
-    def start(self, gradient_at, center):
-        self.gradient_at, self.center = gradient_at, center
+    def start(self, n):
+        self.n = n
         self.pairs = []  # (s, y, rho), oldest first
         self.gamma = 1.0  # s.y / y.y of the newest pair
+
+    def connect(self, gradient_at, center):
+        self.gradient_at, self.center = gradient_at, center
+
+    def save(self):
+        if not self.pairs:
+            return {}
+        return {"s": [list(s) for s, _, _ in self.pairs],
+                "y": [list(y) for _, y, _ in self.pairs],
+                "rho": [rho for _, _, rho in self.pairs], "gamma": self.gamma}
+
+    def load(self, buffers):
+        if "rho" in buffers:  # the newest pairs this run's memory holds
+            keep = min(len(buffers["rho"]), self.params.memory)
+            rows = zip(buffers["s"], buffers["y"], buffers["rho"])
+            self.pairs = [([float(v) for v in s], [float(v) for v in y], float(rho))
+                          for s, y, rho in list(rows)[len(buffers["rho"]) - keep:]]
+            self.gamma = float(buffers["gamma"])
 
     def propose(self, x, g, g_squared, fx, f_at):
         self.g_new = None

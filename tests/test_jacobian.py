@@ -208,7 +208,9 @@ def test_cfunction_outputs_checked(vector_library):
 def test_vector_objective_is_not_a_gradient_objective(impl, vector_library):
     f = CFunction(LowLevelCallable(vector_library.system), outputs=3)
     with pytest.raises(TypeError, match=r"^f must return a real scalar, got ndarray of "
-                                        r"shape \(3,\)$"):
+                                        r"shape \(3,\); a gradient is of a function with one "
+                                        r"value: for the derivatives of each of f's values "
+                                        r"use jacobian, "):
         impl.gradient(f, X3)
     with pytest.raises(ValueError, match=r"^f must return a 1-D sequence of m >= 1 real numbers, "
                                          r"shape \(m,\), got float"):

@@ -11,10 +11,22 @@ import tracemalloc
 import numpy as np
 import pytest
 
+import fastgrad
 from fastgrad.objectives import Rosenbrock
 
 
 CALLS = 10**5
+#: The reference is pure Python: a reference it leaked would have to be kept by
+#: some object, once per call, and shows as exactly in a hundredth of the calls
+#: (the counts must stay equal); its traced memory is watched over a quarter of
+#: the rounds (a leak of 24 bytes a call still exceeds BOUND).  The compiled
+#: core, whose leaks could be small and rare, gets every call.
+REFERENCE_SHARE = {"refcounts": 100, "memory": 4}
+
+
+def calls(impl, count, check="refcounts"):
+    """How many calls a check makes with this implementation."""
+    return count if impl is fastgrad else count // REFERENCE_SHARE[check]
 
 
 class Real(float):
@@ -63,7 +75,7 @@ def test_refcounts_stable_over_many_gradient_calls(impl, unpack):
     watched = [x, a, b, args, f] + kept + ([x[0]] if unpack else [])
     impl.gradient(f, x, args=args, unpack=unpack)  # warm up
     before = refcounts(watched)
-    for _ in range(CALLS):
+    for _ in range(calls(impl, CALLS)):
         impl.gradient(f, x, args=args, unpack=unpack)
     after = refcounts(watched)
     assert after == before
@@ -75,7 +87,7 @@ def test_refcounts_stable_on_the_compiled_tier(impl):
     watched = [x, ROSENBROCK, callback]
     impl.gradient_descent(ROSENBROCK, x, 1e-3, max_iter=3, callback=callback)
     before = refcounts(watched)
-    for _ in range(CALLS // 100):
+    for _ in range(calls(impl, CALLS // 100)):
         impl.gradient(ROSENBROCK, x)
         impl.gradient_descent(ROSENBROCK, x, 1e-3, max_iter=3, optimizer="adam",
                               callback=callback, record=True)
@@ -91,7 +103,7 @@ def test_refcounts_stable_with_a_list_x_and_per_coordinate_h(impl):
     f = returns_in_turn(kept)
     watched = [x, h, x[0], x[1], h[0], item, f, kept[0]]
     before = refcounts(watched)
-    for _ in range(CALLS // 2):
+    for _ in range(calls(impl, CALLS // 2)):
         impl.gradient(f, x, h, args=(item,), method="forward")
     assert refcounts(watched) == before
 
@@ -103,9 +115,14 @@ def test_refcounts_stable_vectorized(impl):
     f = returns_in_turn([ret])
     watched = [x, ret, item, f]
     before = refcounts(watched)
-    for _ in range(CALLS // 2):
+    for _ in range(calls(impl, CALLS // 2)):
         impl.gradient(f, x, args=(item,), vectorized=True)
     assert refcounts(watched) == before
+
+
+class Truthy:
+    def __bool__(self):
+        return True
 
 
 def test_refcounts_stable_over_many_descents(impl):
@@ -113,14 +130,14 @@ def test_refcounts_stable_over_many_descents(impl):
     item = Real(1.0)
     kept = [Real(v) for v in (1.0, 2.0, 4.0, 3.0)]
     f = returns_in_turn(kept)
-    stop = [True]
+    stop = [Truthy()]  # an object of its own: True's count moves with any thread
 
     def callback(x):
         return stop[0]
 
     watched = [x0, item, f, callback, stop[0]] + kept
     before = refcounts(watched)
-    for _ in range(CALLS // 20):
+    for _ in range(calls(impl, CALLS // 20)):
         impl.gradient_descent(f, x0, args=(item,), callback=callback, record=True,
                               max_iter=3)
     assert refcounts(watched) == before
@@ -137,7 +154,7 @@ def test_refcounts_stable_when_f_raises(impl):
     watched = [x, item, f]
     before = refcounts(watched)
     error_before = None
-    for i in range(CALLS // 10):
+    for i in range(calls(impl, CALLS // 10)):
         assert expect_raise(ValueError, "kept", impl.gradient, f, x, args=(item,)) is error
         if i == 0:
             error.__traceback__ = None
@@ -152,7 +169,7 @@ def test_refcounts_stable_when_f_returns_a_bad_value(impl):
     x = np.array([1.0])
     f = returns_in_turn([bad])
     before = refcounts([bad, x, f])
-    for _ in range(CALLS // 10):
+    for _ in range(calls(impl, CALLS // 10)):
         expect_raise(TypeError, "'not a number'", impl.gradient, f, x)
     assert refcounts([bad, x, f]) == before
 
@@ -272,5 +289,6 @@ def scenarios(impl):
 @pytest.mark.parametrize("name", sorted(scenarios(None)))
 def test_memory_flat(impl, name):
     fn, rounds = scenarios(impl)[name]
+    rounds = calls(impl, rounds, "memory")
     growth = traced_growth(fn, rounds)
     assert growth < BOUND, f"{name}: traced memory grew by {growth} bytes over {rounds} calls"

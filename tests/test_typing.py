@@ -76,8 +76,11 @@ def test_mypy_reveals_the_descent_options_and_results(checked):
             "fastgrad._optimizers.Momentum | fastgrad._optimizers.Adam | "
             "fastgrad._optimizers.Armijo | fastgrad._optimizers.LBFGS =") in descent
     assert "max_iter: int =, tol: float =, ftol: float | None =" in descent
-    assert re.search(r"callback: \(def \(numpy\.ndarray\[.*float64\]\]\) -> (builtins\.)?object\) "
-                     r"\| None =, record: bool =, workers: .* =\) -> fastgrad\.[\w.]*DescentResult$", descent)
+    assert re.search(r"callback: None \| \(def \(numpy\.ndarray\[.*float64\]\]\) -> "
+                     r"(builtins\.)?object\) \| \(def \(fastgrad\.[\w.]*IntermediateResult\) -> "
+                     r"(builtins\.)?object\) =, record: bool =, state: fastgrad\.[\w.]*DescentState "
+                     r"\| None =, progress: bool =, workers: .* =\) -> "
+                     r"fastgrad\.[\w.]*DescentResult$", descent)
     for array in (batch, matrix):
         assert re.fullmatch(r"numpy\.ndarray\[.*numpy\.dtype\[numpy\.float64\]\]", array)
     assert re.fullmatch(r"(builtins\.)?dict\[(builtins\.)?str, Any\]", config)  # mypy versions differ

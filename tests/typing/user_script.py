@@ -22,6 +22,13 @@ def stop_early(x: NDArray[np.float64]) -> bool:
     return bool(abs(x[0]) < 1e-3)
 
 
+LOSSES: list[float] = []
+
+
+def log_loss(intermediate_result: fastgrad.IntermediateResult) -> None:
+    LOSSES.append(intermediate_result.fun)
+
+
 def main() -> None:
     g: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], method="forward")
     steps = fastgrad.gradient(Sphere(), np.array([1.0, 2.0]), h=[1e-6, 1e-5])
@@ -36,6 +43,9 @@ def main() -> None:
     momentum = fastgrad.gradient_descent(
         Quadratic(np.eye(2), [1.0, -1.0], c=2.0), [0.0, 0.0],
         optimizer=fastgrad.Momentum(momentum=0.5), record=True)
+    state: "fastgrad.DescentState | None" = result.state
+    resumed = fastgrad.gradient_descent(bowl, result.x, 0.05, max_iter=5, optimizer="adam",
+                                        state=state, callback=log_loss, progress=False)
     tuned = fastgrad.Adam(beta1=0.8, eps=1e-7)
     line_search = fastgrad.Armijo(c=1e-4, shrink=0.5)
     quasi_newton = fastgrad.gradient_descent(bowl, [1.0, 1.0], optimizer=fastgrad.LBFGS(memory=5))
@@ -51,7 +61,7 @@ def main() -> None:
 
     print(g.round(3), steps.round(3), batch.shape, step.round(3))
     print(result.converged, result.nit, momentum.message, tuned.eps, line_search.c,
-          quasi_newton.nfev, named.nit)
+          quasi_newton.nfev, named.nit, resumed.nit == len(LOSSES))
     print(value, size, openmp, fastgrad.__version__)
 
     J: NDArray[np.float64] = fastgrad.jacobian(lambda x: [x[0] * x[1], x[0]], [1.0, 2.0])
