@@ -13,7 +13,7 @@ from ._result import DescentResult, DescentState, IntermediateResult
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "hessian", "hessian_vector", "Hessian", "HessianResult",
+           "hessian", "hessian_vector", "Hessian", "HessianResult", "Gradient",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
            "jacobian", "derivative", "check_grad", "Jacobian",
@@ -25,7 +25,8 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 _LAZY = {"gradient": "_api", "gradient_batch": "_api", "gradient_descent_step": "_api",
          "gradient_descent": "_api", "show_config": "_config", "jacobian": "_jacobian",
          "derivative": "_jacobian", "check_grad": "_jacobian", "Jacobian": "_jacobian",
-         "hessian": "_hessian", "hessian_vector": "_hessian", "Hessian": "_hessian"}
+         "hessian": "_hessian", "hessian_vector": "_hessian", "Hessian": "_hessian",
+         "Gradient": "_api"}
 
 
 def __getattr__(name):

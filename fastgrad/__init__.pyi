@@ -3,7 +3,8 @@
 # compiled core); type checkers read their real signatures here.
 import sys
 from concurrent.futures import Executor
-from typing import Any, Callable, Iterable, Literal, Optional, Tuple, Union, overload
+from typing import (Any, Callable, Generic, Iterable, Literal, Optional, Tuple, TypeVar, Union,
+                    overload)
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -30,7 +31,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
-           "hessian", "hessian_vector", "Hessian", "HessianResult",
+           "hessian", "hessian_vector", "Hessian", "HessianResult", "Gradient",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
            "jacobian", "derivative", "check_grad", "Jacobian",
@@ -79,6 +80,41 @@ def gradient(
     full_output: Literal[True],
     workers: _Workers = None,
 ) -> GradientResult: ...
+_GradientValue = TypeVar("_GradientValue", NDArray[np.float64], GradientResult)
+
+class Gradient(Generic[_GradientValue]):
+    f: _Function
+    options: dict[str, Any]
+    @overload
+    def __init__(
+        self: Gradient[NDArray[np.float64]],
+        f: _Function,
+        *,
+        h: _Step = 1e-5,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[False] = False,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Gradient[GradientResult],
+        f: _Function,
+        *,
+        h: _Step = 1e-5,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[True],
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> _GradientValue: ...
+
 @overload
 def gradient_batch(
     f: _Function,

@@ -18,6 +18,7 @@ from . import _batch, _complex, _complex_tiers, _descent, _stencil, _workers
 from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
+from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._progress import batch_progress, descent_progress
 from ._result import DescentState, IntermediateResult, descent_result, wants_intermediate_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
@@ -128,10 +129,11 @@ def _unpack_hint(error, f, n, args, unpack, vectorized):
             raise hint from error
 
 
-def _warn_if_imprecise(evaluator, h):
-    """A fixed h with an f that returned float32 (or lower) values: say so."""
+def _warn_if_imprecise(evaluator, h, stacklevel=3):
+    """A fixed h with an f that returned float32 (or lower) values: say so
+    (stacklevel: to the caller of the public function)."""
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(), stacklevel=3)
+        warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
 
 
 def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
@@ -271,6 +273,13 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
+    return _gradient(evaluator, x, h, row, bounds, full_output, (f, args, unpack, vectorized))
+
+
+def _gradient(evaluator, x, h, row, bounds, full_output, hint):
+    """gradient() once its arguments are checked: bounds (checked against x here),
+    h="adaptive", full_output (also Gradient's path for them); hint: (f, args,
+    unpack, vectorized) for the unpack hint of a TypeError."""
     if row is COMPLEX:  # f at x + i h e_i: inside any box that holds x
         _box(bounds, x)
         return _complex_tiers.gradient(evaluator, x, h, full_output)
@@ -286,10 +295,11 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
             raise _no_usable_step(x, h, g, None, row, box, evaluator)
         result = _full_output(evaluator, x, h, row, kernel_row, box, g) if full_output else g
     except TypeError as error:
+        f, args, unpack, vectorized = hint
         _unpack_hint(error, f, x.shape[0], args, unpack, vectorized)
         raise
     if evaluator.low_precision:
-        _warn_if_imprecise(evaluator, h)
+        _warn_if_imprecise(evaluator, h, 4)
     return result
 
 
@@ -663,3 +673,100 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         _warn_if_imprecise(evaluator, steps)
     return G
 
+
+class Gradient(Prepared):
+    """``gradient`` prepared for f: ``G(x)`` is ``gradient(f, x, **options)``.
+
+    f, h, method, order, args and the flags are checked once, when G is made
+    (with the exceptions gradient() raises for them); each call checks x (and
+    the bounds against it) and returns exactly what gradient() returns, bit for
+    bit, with the same exceptions and warnings -- at a fraction of the cost
+    per call.  G may be called from several threads at once.
+
+    Parameters
+    ----------
+    f : callable
+        As for :func:`fastgrad.gradient`.
+    **options
+        h, method, order, bounds, args, unpack, vectorized, full_output: as for
+        :func:`fastgrad.gradient`, read when G is made.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When G is made: as gradient() for f, args, h, method, order and the
+        flags (an unknown option: TypeError).  When G is called: as gradient()
+        for x and what depends on it (an h of the wrong length, the bounds, a
+        step too small for x).
+
+    Examples
+    --------
+    >>> import fastgrad
+    >>> G = fastgrad.Gradient(lambda x, y: x**2 + y**2, unpack=True)
+    >>> G([1.0, -1.0])
+    array([ 2., -2.])
+    >>> bool((G([3.0, 0.5]) == fastgrad.gradient(lambda x, y: x**2 + y**2, [3.0, 0.5],
+    ...                                              unpack=True)).all())
+    True
+    """
+
+    __slots__ = ("_h", "_n", "_row", "_bounds", "_full_output", "_args", "_unpack",
+                 "_vectorized", "_core")
+
+    _defaults = GRADIENT_DEFAULTS
+    _function = staticmethod(gradient)
+
+    #: G(x): compiled (no Python frame) for the common case, self._call else.
+    __call__ = _stencil.call_prepared
+
+    def _plan(self, f, options):
+        self._core = None
+        checked = checked_gradient_options(f, options, _prepared_steps, _stencil_row)
+        if checked is None:
+            self._deferred = True
+            return
+        self._f, (self._h, self._n), self._row, self._unpack, self._vectorized, \
+            self._full_output = checked
+        if self._row is COMPLEX:  # the complex step's own tiers: gradient() itself
+            self._deferred = True
+            return
+        if type(self._h) is str:  # "auto": the constants; "adaptive" stays
+            self._h = _kernel_steps(self._h, self._row)
+        self._args = tuple(options["args"])
+        self._bounds = options["bounds"]
+        if self._bounds is None and not self._full_output and type(self._h) is not str:
+            self._core = _stencil.PreparedGradient(
+                self._h, self._row, self._n, arguments.point, self._new_evaluator,
+                self._fail, self._public)
+
+    def _new_evaluator(self, n):
+        return _evaluator(self._f, self._args, n, self._unpack, self._vectorized)
+
+    def _fail(self, x, g, evaluator):
+        """After the compiled call: raise for a bad coordinate g (an int), warn for
+        f's low precision (the evaluator, which keeps its flag, is not reused)."""
+        if type(g) is int:
+            raise _no_usable_step(x, self._h, g, None, self._row, None, evaluator)
+        _warn_if_imprecise(evaluator, self._h, 3)  # (the compiled call adds no frame)
+        return g
+
+    def _call(self, x):
+        """G(x) with bounds, h="adaptive" or full_output (or deferred: gradient())."""
+        if self._deferred:
+            return self._public(x)
+        x = arguments.point(x)
+        n = x.shape[0]
+        if self._n >= 0 and self._n != n:  # a sequence h of another length: its error
+            return self._public(x)
+        evaluator = self._take(n) or self._new_evaluator(n)
+        g = _gradient(evaluator, x, self._h, self._row, self._bounds, self._full_output,
+                      (self.f, self._args, self._unpack, self._vectorized))
+        if not evaluator.low_precision:
+            self._give(n, evaluator)
+        return g
+
+
+def _prepared_steps(h):
+    """h checked without x, as the kernels read it, and the n it needs (-1: any)."""
+    n = sequence_length(h)
+    return arguments.steps(h, max(n, 1)), n

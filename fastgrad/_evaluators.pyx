@@ -638,16 +638,19 @@ cdef inline void evaluate_points(Objective objective, const Points* p, double* s
                                  double* out, Py_ssize_t start, Py_ssize_t end,
                                  const double** x, Py_ssize_t m) noexcept nogil:
     """f at points start..end-1 of p.  One gradient's points (row NULL): scratch
-    holds x already; else x[0] is the base row scratch holds (NULL: none yet).
+    holds x already (or is x: the moved coordinate is restored from its saved
+    bits); else x[0] is the base row scratch holds (NULL: none yet).
     m: as value_into()."""
     cdef Py_ssize_t j, c, n = p.n
+    cdef double saved
     if p.row == NULL:
         for j in range(start, end):
             c = p.coord[j]
             if c >= 0:
+                saved = scratch[c]
                 scratch[c] = p.value[j]
                 value_into(objective, scratch, n, m, out, j)
-                scratch[c] = p.base[c]
+                scratch[c] = saved
             else:
                 value_into(objective, scratch, n, m, out, j)
         return
@@ -756,7 +759,11 @@ cdef class CompiledEvaluator(Evaluator):
                 self.interrupted()
 
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
+        # scratch may be p.base itself (one gradient's points, row NULL: a
+        # streaming stencil's working x): each moved coordinate is restored from
+        # its saved bits, so x is as it was after every point.
         cdef Py_ssize_t j, c, n = p.n
+        cdef double saved
         # The common cases, without a look: one gradient's points on the owner,
         # before its next look, or (gradient_batch checks `stop` between rows)
         # up to STRIDE points on another thread.  The loop of evaluate_points()
@@ -769,13 +776,15 @@ cdef class CompiledEvaluator(Evaluator):
             self.watch.countdown -= p.k
         elif p.k > STRIDE:
             return self.evaluate_watched(p, scratch, out)
-        memcpy(scratch, p.base, n * sizeof(double))
+        if scratch != p.base:
+            memcpy(scratch, p.base, n * sizeof(double))
         for j in range(p.k):
             c = p.coord[j]
             if c >= 0:
+                saved = scratch[c]
                 scratch[c] = p.value[j]
                 out[j] = self.objective.value(scratch, n)
-                scratch[c] = p.base[c]
+                scratch[c] = saved
             else:
                 out[j] = self.objective.value(scratch, n)
         if self.failed[0]:
@@ -804,7 +813,7 @@ cdef class CompiledEvaluator(Evaluator):
         cdef Py_ssize_t start = 0, end, k = p.k
         cdef const double* x = NULL
         cdef bint owner = not self.shared or scratch == self.owner_scratch
-        if p.row == NULL:
+        if p.row == NULL and scratch != p.base:
             memcpy(scratch, p.base, p.n * sizeof(double))
         while start < k:
             end = start + (self.watch.countdown if owner else STRIDE)

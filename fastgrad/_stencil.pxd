@@ -47,7 +47,9 @@ cdef struct Stencil:
 
 cdef struct Workspace:
     # What one thread writes while it takes gradients: the points and f at
-    # them (room for `capacity` points), their base rows, and a working x.
+    # them (room for `capacity` points), their base rows, and a working x;
+    # all in one block of memory.
+    void* block
     Py_ssize_t capacity
     Py_ssize_t* row
     Py_ssize_t* coord
@@ -128,54 +130,80 @@ cdef inline const Scheme* bounded_side(const Stencil* s, double xi, Py_ssize_t i
     return sc
 
 
+cdef inline Py_ssize_t place_coordinate(const Stencil* s, const double* x, Py_ssize_t i,
+                                        Py_ssize_t* coord, double* value,
+                                        bint write) noexcept nogil:
+    """Coordinate i's points, in evaluation order, to coord/value (write: else
+    only checked).  Returns their number, or -1: the realised span is 0 or not
+    finite (or, for rows reaching beyond their span, a point is not finite)."""
+    cdef const Scheme* sc = &s.scheme
+    cdef Py_ssize_t p
+    cdef double h, span, point
+    h = step_at(s, x, i)
+    if s.bounded:
+        sc = bounded_side(s, x[i], i, &h)
+        if sc == NULL:
+            return -1
+    span = realised_span(sc, x[i], h)
+    if span == 0.0 or not isfinite(span):
+        return -1
+    for p in range(sc.per_coordinate):
+        point = x[i] + sc.point_offset[p] * h  # offset +-1: exactly x + h, x - h
+        if sc.outer_points and not isfinite(point):
+            return -1
+        if write:
+            coord[p] = i
+            value[p] = point
+    return sc.per_coordinate
+
+
 cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize_t* coord,
                                      double* value) noexcept nogil:
-    """Write the points around x, in evaluation order, to coord/value.
+    """Write the points around x, in evaluation order, to coord/value (NULL:
+    only check them).
 
     Returns -1, or the first coordinate whose realised span is 0 or not finite
     (or, for rows reaching beyond their span, a point that is not finite).
     """
-    cdef const Scheme* sc = &s.scheme
-    cdef Py_ssize_t i, p, j = 0
-    cdef double h, span, point
-    if sc.center or s.bounded:
+    cdef Py_ssize_t i, m, j = 0
+    cdef bint write = coord != NULL
+    if write and (s.scheme.center or s.bounded):
         coord[0] = -1
         value[0] = 0.0
         j = 1
     for i in range(s.n):
-        h = step_at(s, x, i)
-        if s.bounded:
-            sc = bounded_side(s, x[i], i, &h)
-            if sc == NULL:
-                return i
-        span = realised_span(sc, x[i], h)
-        if span == 0.0 or not isfinite(span):
+        m = place_coordinate(s, x, i, coord + j if write else NULL,
+                             value + j if write else NULL, write)
+        if m < 0:
             return i
-        for p in range(sc.per_coordinate):
-            point = x[i] + sc.point_offset[p] * h  # offset +-1: exactly x + h, x - h
-            if sc.outer_points and not isfinite(point):
-                return i
-            coord[j] = i
-            value[j] = point
-            j += 1
+        j += m if write else 0
     return -1
+
+
+cdef inline double combine_coordinate(const Stencil* s, const double* x, const double* fval,
+                                      Py_ssize_t i, Py_ssize_t slot) noexcept nogil:
+    """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order; f's
+    values of coordinate i's points are those of the slot-th coordinate in fval
+    (slot i: every point's value is there; 0: only coordinate i's, streaming)."""
+    cdef const Scheme* sc = &s.scheme
+    cdef Py_ssize_t t
+    cdef double total, h
+    h = step_at(s, x, i)
+    if s.bounded:
+        sc = bounded_side(s, x[i], i, &h)  # as placed: never NULL here
+    # The first term starts the sum (0.0 + -0.0 would lose a sign).
+    total = sc.weight[0] * fval[sc.base[0] + slot * sc.stride[0]]
+    for t in range(1, sc.terms):
+        total = total + sc.weight[t] * fval[sc.base[t] + slot * sc.stride[t]]
+    return total / realised_span(sc, x[i], h)
 
 
 cdef inline void stencil_combine(const Stencil* s, const double* x, const double* fval,
                                  double* g) noexcept nogil:
-    """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order."""
-    cdef const Scheme* sc = &s.scheme
-    cdef Py_ssize_t i, t
-    cdef double total, h
+    """g[i] = (sum_t w_t f_t) / realised span for every i, summed in the row's order."""
+    cdef Py_ssize_t i
     for i in range(s.n):
-        h = step_at(s, x, i)
-        if s.bounded:
-            sc = bounded_side(s, x[i], i, &h)  # as placed: never NULL here
-        # The first term starts the sum (0.0 + -0.0 would lose a sign).
-        total = sc.weight[0] * fval[sc.base[0] + i * sc.stride[0]]
-        for t in range(1, sc.terms):
-            total = total + sc.weight[t] * fval[sc.base[t] + i * sc.stride[t]]
-        g[i] = total / realised_span(sc, x[i], h)
+        g[i] = combine_coordinate(s, x, fval, i, i)
 
 
 cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
@@ -190,4 +218,34 @@ cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x
     p.k = s.k
     ev.evaluate(&p, w.scratch, w.fval)
     stencil_combine(s, x, w.fval, g)
+    return 0
+
+
+cdef inline int stencil_stream(Evaluator ev, const Stencil* s, double* x, Workspace* w,
+                               double* g) except -1 nogil:
+    """g = the gradient at x one coordinate at a time, in the same order of
+    evaluation and summation as stencil_gradient: f(x) first if the stencil
+    uses it, then coordinate i's points evaluated and combined, and on to i + 1.
+    x is the working copy itself (a gil-free evaluator moves one coordinate of
+    it and restores its bits), so memory is O(1) beyond x and g: w holds the
+    points of one coordinate (and f(x)).  The stencil must be checked first."""
+    cdef Points p
+    cdef Py_ssize_t i, first = 0
+    p.base = x
+    p.n = s.n
+    p.row = NULL
+    if s.scheme.center or s.bounded:
+        w.coord[0] = -1
+        w.value[0] = 0.0
+        p.coord = w.coord
+        p.value = w.value
+        p.k = 1
+        ev.evaluate(&p, x, w.fval)
+        first = 1
+    p.coord = w.coord + first
+    p.value = w.value + first
+    for i in range(s.n):
+        p.k = place_coordinate(s, x, i, w.coord + first, w.value + first, True)
+        ev.evaluate(&p, x, w.fval + first)
+        g[i] = combine_coordinate(s, x, w.fval, i, 0)
     return 0

@@ -1,4 +1,4 @@
-from typing import Any, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +16,14 @@ class StencilRow:
 
 def gradient(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps, row: StencilRow,
              bounds: _Box = None) -> Union[NDArray[np.float64], int]: ...
+class PreparedGradient:
+    def __init__(self, h: _KernelSteps, row: StencilRow, n: int, point: Callable[[Any], Any],
+                 evaluator: Callable[[int], Evaluator], fail: Callable[..., Any],
+                 public: Callable[[Any], Any]) -> None: ...
+    def call(self, x: Any) -> Any: ...
+
+def call_prepared(self: Any, x: Any) -> Any: ...
+
 def jacobian(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps, row: StencilRow,
              bounds: _Box = None
              ) -> Union[Tuple[NDArray[np.float64], NDArray[np.float64]], int]: ...

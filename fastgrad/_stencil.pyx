@@ -141,26 +141,29 @@ cdef int probe_precision(Evaluator ev, Stencil* s, Steps h, const double* x,
 cdef int workspace_alloc(Workspace* w, Py_ssize_t points, Py_ssize_t scratch,
                         bint rows) except -1:
     """Room for `points` points (and their base rows if `rows`), and `scratch`
-    doubles for the evaluator (a working x of n on the compiled tier; 0 else)."""
+    doubles for the evaluator (a working x of n on the compiled tier; 0 else),
+    in one block."""
+    cdef char* block
+    cdef size_t index = sizeof(Py_ssize_t), real = sizeof(double)
     w.capacity = points
-    w.row = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t)) if rows else NULL
-    w.coord = <Py_ssize_t*> PyMem_RawMalloc(points * sizeof(Py_ssize_t))
-    w.value = <double*> PyMem_RawMalloc(points * sizeof(double))
-    w.fval = <double*> PyMem_RawMalloc(points * sizeof(double))
-    w.scratch = <double*> PyMem_RawMalloc(scratch * sizeof(double)) if scratch else NULL
-    if (rows and w.row == NULL) or w.coord == NULL or w.value == NULL or w.fval == NULL \
-            or (scratch and w.scratch == NULL):
-        workspace_free(w)
+    block = <char*> PyMem_RawMalloc(max(1, points * (2 * index + 2 * real)
+                                        + (points * index if rows else 0) + scratch * real))
+    w.block = block
+    if block == NULL:
+        w.row = w.coord = NULL
+        w.value = w.fval = w.scratch = NULL
         raise MemoryError()
+    w.coord = <Py_ssize_t*> block
+    w.value = <double*> (block + points * index)
+    w.fval = w.value + points
+    w.scratch = w.fval + points if scratch else NULL
+    w.row = <Py_ssize_t*> (w.fval + points + scratch) if rows else NULL
     return 0
 
 
 cdef void workspace_free(Workspace* w) noexcept nogil:
-    PyMem_RawFree(w.row)
-    PyMem_RawFree(w.coord)
-    PyMem_RawFree(w.value)
-    PyMem_RawFree(w.fval)
-    PyMem_RawFree(w.scratch)
+    PyMem_RawFree(w.block)
+    w.block = NULL
     w.row = w.coord = NULL
     w.value = w.fval = w.scratch = NULL
 
@@ -173,36 +176,104 @@ cdef object new_vector(Py_ssize_t n):
 # -- the entry points the API calls -------------------------------------------
 
 def gradient(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):
-    """The gradient at x (a validated float64 vector) as a new array, or the
-    index of the first coordinate whose stencil has no usable step (an int)."""
-    cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
+    """The gradient at x (a validated float64 vector, the caller's own copy) as a
+    new array, or the index of the first coordinate whose stencil has no usable
+    step (an int).  h: as Steps takes it, or a Steps (prepared_steps).
+
+    A gil-free evaluator streams (stencil_stream): x is its working copy, moved
+    one coordinate at a time and restored bit for bit, and memory beyond x and
+    g is O(1).  The other tiers get all the points at once (the vectorized one
+    hands f many per call)."""
+    return gradient_at(ev, x, h if type(h) is Steps else Steps(h), row, bounds)
+
+
+cdef object gradient_at(Evaluator ev, cnp.ndarray x, Steps steps, StencilRow row, bounds):
+    """gradient(), with h as Steps."""
+    cdef double* xp = <double*> cnp.PyArray_DATA(x)
     cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, nfev = 0
     cdef Stencil s
     cdef Workspace w
-    cdef Steps steps = Steps(h)
     cdef double* gp
+    cdef bint stream = ev.gil_free
     stencil_init(&s, row, n, steps, bounds)
-    workspace_alloc(&w, s.k, n if ev.gil_free else 0, False)
+    workspace_alloc(&w, 1 + s.scheme.per_coordinate if stream else s.k, 0, False)
     try:
-        bad = stencil_place(&s, xp, w.coord, w.value)
+        bad = stencil_place(&s, xp, NULL if stream else w.coord, w.value)
         if bad >= 0:
             return bad
         ev.ready(n)
         if steps.relative > 0.0:
             probe_precision(ev, &s, steps, xp, &nfev)
-            bad = stencil_place(&s, xp, w.coord, w.value)
+            bad = stencil_place(&s, xp, NULL if stream else w.coord, w.value)
             if bad >= 0:
                 return bad
         g = new_vector(n)
         gp = <double*> cnp.PyArray_DATA(g)
-        if ev.gil_free:
+        if stream:
             with nogil:
-                stencil_gradient(ev, &s, xp, &w, gp)
+                stencil_stream(ev, &s, xp, &w, gp)
         else:
             stencil_gradient(ev, &s, xp, &w, gp)
     finally:
         workspace_free(&w)
     return g
+
+
+cdef class PreparedGradient:
+    """The plan of a fastgrad.Gradient without bounds or an estimate
+    (fastgrad._api.Gradient): its steps and row, converted once, and a pool of
+    idle evaluators.  ``call(x)`` is G(x), with no Python frame in between:
+
+    * point(x): x checked and copied (_arguments.point);
+    * the idle evaluator if it is for n, else evaluator(n) makes one: taking it
+      (read the slot, empty it) runs no Python code, so under the GIL no two
+      calls on two threads ever hold the same one; a call that finds the slot
+      empty (another thread holds it) makes its own;
+    * the gradient; fail(x, g, evaluator) raises for a bad coordinate g (an
+      int) and warns for low-precision values (that evaluator is not reused);
+    * public(x) for a sequence h of another length than x (gradient() raises).
+    """
+    cdef Steps steps
+    cdef StencilRow row
+    cdef Py_ssize_t n, idle_n
+    cdef object point, evaluator, fail, public
+    cdef Evaluator idle
+
+    def __cinit__(self, h, StencilRow row, Py_ssize_t n, point, evaluator, fail, public):
+        self.steps = Steps(h)
+        self.row = row
+        self.n = n
+        self.point, self.evaluator, self.fail, self.public = point, evaluator, fail, public
+        self.idle = None
+        self.idle_n = -1
+
+    cpdef object call(self, x):
+        cdef Py_ssize_t n
+        cdef Evaluator ev
+        x = self.point(x)
+        n = cnp.PyArray_SIZE(x)
+        if self.n >= 0 and self.n != n:
+            return self.public(x)
+        ev = self.idle  # taken: the slot is emptied before any Python code runs
+        self.idle = None
+        if ev is None or self.idle_n != n:
+            ev = self.evaluator(n)
+        g = gradient_at(ev, x, self.steps, self.row, None)
+        if type(g) is int or ev.low_precision:
+            return self.fail(x, g, ev)
+        if self.idle is None:  # handed back for the next call
+            self.idle_n = n
+            self.idle = ev
+        return g
+
+
+def call_prepared(self, x):
+    """G(x) for a fastgrad.Gradient: its compiled plan (self._core), else its
+    Python path (self._call).  A compiled function: the call runs no Python frame."""
+    core = self._core
+    if core is None:
+        return self._call(x)
+    return (<PreparedGradient> core).call(x)
 
 
 def jacobian(Evaluator ev, cnp.ndarray x, h, StencilRow row, bounds=None):

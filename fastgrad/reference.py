@@ -25,13 +25,14 @@ from ._accuracy import (GradientResult, HessianResult, adaptive_steps, batch_res
                         estimate_hessian, no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
+from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._progress import batch_progress, descent_progress
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
 from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_auto_step,
                         second_stencil, stencil as stencil_row)
 
-__all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
+__all__ = ["gradient", "gradient_batch", "Gradient", "gradient_descent_step", "gradient_descent",
            "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning"]
@@ -323,14 +324,15 @@ def _check_stencil(x, h, row, r=None, bounds=None):
     raise ValueError(contract.step_too_small(bad, x[bad], chosen[bad][1], r))
 
 
-def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
-    """The gradient at x, every check first (and h="auto"'s probe of f)."""
+def _checked_gradient(values, x, steps, row, bounds=None, warn=True, stacklevel=4):
+    """The gradient at x, every check first (and h="auto"'s probe of f);
+    stacklevel: of the warning, to the caller of the public function."""
     chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     if steps.probe(values, x):
         chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     g = _gradient_at(values, x, chosen, row.needs_center or bounds is not None)[0]
     if warn:
-        steps.warn_if_imprecise(values, stacklevel=4)
+        steps.warn_if_imprecise(values, stacklevel=stacklevel)
     return g
 
 
@@ -360,13 +362,18 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     values, x, steps, row = _prepare(f, x, h, method, order, args, unpack, vectorized,
                                      workers)
     full_output = contract.check_flag(full_output, "full_output")
+    return _gradient(values, x, steps, row, bounds, full_output)
+
+
+def _gradient(values, x, steps, row, bounds, full_output):
+    """gradient() once its arguments are checked (also Gradient's, _prepared)."""
     box = contract.check_bounds(bounds, x)
     if row.imaginary:  # the complex step evaluates f at x + i h e_i: inside any box
         return _complex_gradient(values, x, steps, full_output)
     if steps.fixed == "adaptive":
         return _adaptive(values, x, row, box, full_output)
     if not full_output:
-        return _checked_gradient(values, x, steps, row, box)
+        return _checked_gradient(values, x, steps, row, box, stacklevel=5)
     # The gradient with steps h and 2h, then f(x): fastgrad._accuracy's estimate.
     g = _checked_gradient(values, x, steps, row, box, warn=False)
     points = row.points(len(x), box is not None)
@@ -387,9 +394,56 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         errors, success, message = estimate(g, g_double, fx, x, used,
                                             plan(x, steps.doubled_at(x), row, box),
                                             values.seen["low_precision"])
-    steps.warn_if_imprecise(values)
+    steps.warn_if_imprecise(values, stacklevel=4)
     return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
                           step=[h for _, h in used])
+
+
+class Gradient(Prepared):
+    """gradient() prepared for f: ``G(x)`` is ``gradient(f, x, **options)``, with f,
+    h, method, order, args and the flags checked once (see fastgrad.Gradient)."""
+
+    __slots__ = ("_h", "_n", "_row", "_bounds", "_full_output", "_args", "_unpack",
+                 "_vectorized")
+
+    _function = staticmethod(gradient)
+    _defaults = GRADIENT_DEFAULTS
+
+    def _plan(self, f, options):
+        checked = checked_gradient_options(f, options, _prepared_steps, _checked_row)
+        if checked is None:
+            self._deferred = True
+            return
+        self._f, (self._h, self._n), self._row, self._unpack, self._vectorized, \
+            self._full_output = checked
+        if self._row.imaginary:  # the complex step: gradient() itself
+            self._deferred = True
+            return
+        self._args = options["args"]
+        self._bounds = options["bounds"]
+
+    def __call__(self, x):
+        """The gradient at x: ``gradient(f, x, **options)``."""
+        if self._deferred:
+            return self._public(x)
+        x = contract.point_values(x)
+        if self._n >= 0 and self._n != len(x):  # a sequence h of another length: its error
+            return self._public(x)
+        h = [self._h] * len(x) if type(self._h) is float else self._h
+        values = _evaluator(self._f, self._args, self._unpack, self._vectorized)
+        return _gradient(values, x, _Steps(h, self._row), self._row, self._bounds,
+                         self._full_output)
+
+
+def _prepared_steps(h):
+    """h checked without x: a float, "auto"/"adaptive" or a list, and the n it needs."""
+    n = sequence_length(h)
+    values = contract.step_values(h, max(n, 1))
+    return (values if n >= 0 or type(values) is str else values[0]), n
+
+
+def _checked_row(method, order):
+    return stencil_row(contract.check_method(method), order)
 
 
 def _check_rows(rows, h, row, boxes):

@@ -89,7 +89,8 @@ def test_the_reference_needs_no_compiled_core(tmp_path):
         "[2.0, 3.0]",
         str(root / "fastgrad" / "__init__.py"),
         "['fastgrad._accuracy', 'fastgrad._complex', 'fastgrad._contract', "
-        "'fastgrad._optimizers', 'fastgrad._progress', 'fastgrad._result', "
+        "'fastgrad._optimizers', 'fastgrad._prepared', 'fastgrad._progress', "
+        "'fastgrad._result', "
         "'fastgrad._stencils', 'fastgrad._workers', 'fastgrad.reference']"]
 
 

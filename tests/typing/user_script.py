@@ -57,6 +57,9 @@ def main() -> None:
     quadratic = Quadratic(np.eye(2), np.zeros(2))
     value: float = quadratic([1.0, 2.0])
     size: int = quadratic.dim
+    prepared_gradient = fastgrad.Gradient(bowl, h=1e-6)
+    prepared_g: NDArray[np.float64] = prepared_gradient([1.0, 1.0])
+    estimate: fastgrad.GradientResult = fastgrad.Gradient(bowl, full_output=True)([1.0, 1.0])
     config = fastgrad.show_config(mode="dicts")
     openmp: bool = bool(config["openmp"])
 
@@ -74,6 +77,7 @@ def main() -> None:
     f_value, g_value = fun(np.array([1.0, 1.0]))
     fprime = approx_fprime([1.0, 1.0], bowl)
     fastgrad.show_config()
+    print(prepared_g.round(3), estimate.nfev)
     print(J.shape, prepared([1.0]).shape, slope, slopes, error < 1e-6, f_value, g_value.shape,
           fprime.shape)
 
