@@ -160,6 +160,7 @@ def jacobian(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 
 class Jacobian:
@@ -175,6 +176,7 @@ class Jacobian:
         unpack: bool = False,
         vectorized: bool = False,
         full_output: Literal[False] = False,
+    workers: _Workers = None,
     ) -> None: ...
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
 
@@ -187,6 +189,7 @@ def derivative(
     method: _Method = "central",
     order: Optional[int] = None,
     args: Tuple[Any, ...] = (),
+    workers: _Workers = None,
 ) -> float: ...
 @overload
 def derivative(
@@ -197,6 +200,7 @@ def derivative(
     method: _Method = "central",
     order: Optional[int] = None,
     args: Tuple[Any, ...] = (),
+    workers: _Workers = None,
 ) -> Union[float, NDArray[np.float64]]: ...
 def check_grad(
     f: Callable[..., Any],
@@ -209,6 +213,7 @@ def check_grad(
     direction: Literal["all", "random"] = "all",
     seed: Optional[int] = None,
     args: Tuple[Any, ...] = (),
+    workers: _Workers = None,
 ) -> float: ...
 @overload
 def show_config(mode: Literal["stdout"] = "stdout") -> None: ...

@@ -18,42 +18,52 @@ import numpy as np
 
 from . import _arguments as arguments
 from . import _contract as contract
-from . import _stencil
+from . import _stencil, _workers
 from ._api import (_BOUNDED_ROWS, _box, _kernel_steps, _no_usable_step, _stencil_row,
                    gradient)
-from ._evaluators import CompiledEvaluator, PythonEvaluator, VectorizedEvaluator
+from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
 from ._stencils import EPS32, EPS64, STENCILS, auto_step
 from .objectives import Objective
 
 
 class _Plan:
     """jacobian's options, checked once (x, h and bounds depend on n: per call)."""
-    __slots__ = ("f", "h", "row", "bounds", "args", "unpack", "vectorized")
+    __slots__ = ("f", "h", "row", "bounds", "args", "unpack", "vectorized", "workers")
 
-    def __init__(self, f, h, row, bounds, args, unpack, vectorized):
+    def __init__(self, f, h, row, bounds, args, unpack, vectorized, workers):
         self.f, self.h, self.row, self.bounds = f, h, row, bounds
         self.args, self.unpack, self.vectorized = args, unpack, vectorized
+        self.workers = workers  # as given (None: serial); opened per call
 
 
-def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output):
+def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers=None):
     """The checked options, in the reference's order of checks."""
-    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
+    if workers is not None and type(workers) is not _workers.Engine:
+        _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
+    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective  # a C callback becomes a CFunction objective
     row = _stencil_row(method, order)
     if row.method == "complex":
         raise contract.jacobian_option_refused("method", "complex")
+    if workers is not None and row.method == "complex":
+        raise contract.workers_complex()
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     if contract.check_flag(full_output, "full_output"):
         raise contract.jacobian_option_refused("full_output", full_output)
     if isinstance(h, str) and h == "adaptive":
         raise contract.jacobian_option_refused("h", h)
-    return _Plan(f, h, row, bounds, tuple(args), unpack, vectorized)
+    return _Plan(f, h, row, bounds, tuple(args), unpack, vectorized, workers)
 
 
-def _evaluator(plan, n, args, vector):
-    """The tier for f: m values per point if vector (learnt from f(x)), else a scalar f."""
+def _evaluator(plan, n, args, vector, engine=None):
+    """The tier for f: m values per point if vector (learnt from f(x)), else a scalar f;
+    spread over engine (an opened ``_workers.Engine``) if given."""
     f = plan.f
-    if plan.vectorized:
+    if engine is not None:
+        engine.check_sendable(f, args)
+        evaluator = MapEvaluator(engine, f, args, n, plan.unpack, plan.vectorized,
+                                 contract.vectorized_rows_per_call(n))
+    elif plan.vectorized:
         evaluator = VectorizedEvaluator(f, args, n, plan.unpack,
                                         contract.vectorized_rows_per_call(n))
     elif isinstance(f, Objective) and type(f).__call__ is Objective.__call__ and not args \
@@ -66,11 +76,15 @@ def _evaluator(plan, n, args, vector):
     return evaluator
 
 
-def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False):
+def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, engine=None):
     """(f(x), J) at x for a plan: f(x) an array of m (a scalar f: m = 1), J (m, n).
 
     args: f's extra arguments for this call (None: the plan's); raw_steps: the
-    plan's h is a float64 vector of n taken as it is (optimize.approx_fprime)."""
+    plan's h is a float64 vector of n taken as it is (optimize.approx_fprime);
+    engine: the plan's workers, opened (None with workers: opened here)."""
+    if engine is None and plan.workers is not None:
+        with _workers.Engine(plan.workers) as engine:
+            return _evaluate(plan, x, vector, args, stacklevel + 1, raw_steps, engine)
     x = arguments.point(x)
     n = x.shape[0]
     h = plan.h if raw_steps else arguments.steps(plan.h, n)
@@ -82,7 +96,7 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False):
         box, kernel_row = _box(plan.bounds, x), _BOUNDED_ROWS[plan.row.method, plan.row.order]
     if args is None:
         args = plan.args
-    evaluator = _evaluator(plan, n, args, vector)
+    evaluator = _evaluator(plan, n, args, vector, engine)
     out = _stencil.jacobian(evaluator, x, h, kernel_row, box)
     if type(out) is int:
         raise _no_usable_step(x, h, out, None, plan.row, box, evaluator)
@@ -92,7 +106,7 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False):
 
 
 def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference Jacobian of a vector-valued function f at x.
 
     Parameters
@@ -112,6 +126,10 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         As for :func:`fastgrad.gradient` (h="adaptive" is not offered here).
     full_output : bool
         Not offered yet: True raises ValueError.
+    workers : None, int, map-like callable, Executor or dask Client
+        As for :func:`fastgrad.gradient`: the stencil's points (after f(x),
+        which tells m) spread over them; the same J, bit for bit, and the
+        same evaluations as serial.
 
     Returns
     -------
@@ -137,8 +155,10 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     array([[3., 2.],
            [1., 2.]])
     """
-    plan = _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output)
-    return _evaluate(plan, x)[1]
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(jacobian, locals())  # back here with the engine opened
+    plan = _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers)
+    return _evaluate(plan, x, engine=workers)[1]
 
 
 class Jacobian:
@@ -158,9 +178,9 @@ class Jacobian:
     __slots__ = ("_plan",)
 
     def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                 unpack=False, vectorized=False, full_output=False):
+                 unpack=False, vectorized=False, full_output=False, workers=None):
         self._plan = _plan(f, h, method, order, bounds, args, unpack, vectorized,
-                           full_output)
+                           full_output, workers)
 
     def __call__(self, x):
         """The Jacobian at x, an (m, n) float64 array."""
@@ -172,7 +192,7 @@ class Jacobian:
 
 # -- derivative: elementwise, one call of f per stencil point ------------------
 
-def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
+def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=None):
     """Derivative of a scalar function of a scalar, elementwise over an array x.
 
     Like ``scipy.differentiate.derivative``: f is applied to whole arrays (of
@@ -193,6 +213,10 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
         As for :func:`fastgrad.gradient`.
     args : tuple
         Extra arguments passed to f.
+    workers : None, int, map-like callable, Executor or dask Client
+        As for :func:`fastgrad.gradient`: f's calls (one per stencil point,
+        each on the whole array) spread over them; the same values, bit for
+        bit, and the same calls as serial.
 
     Returns
     -------
@@ -215,6 +239,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
     >>> fastgrad.derivative(lambda t: t ** 2, [1.0, 2.0, 3.0]).round(6)
     array([2., 4., 6.])
     """
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(derivative, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     row = _stencil_row(method, order)
     if row.method == "complex":
@@ -243,11 +269,17 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
         j = int(np.argmax(bad))
         raise ValueError(contract.step_too_small(j, float(xs[j]), float(steps[j])))
 
+    def point(offset):
+        return xs if offset == 0 else xs + offset * steps
+
     def at(offset):
-        point = xs if offset == 0 else xs + offset * steps
         if shape is None:
-            return np.array([contract.as_real(f(float(point[0]), *args))])
-        result = f(point.reshape(shape).copy(), *args)
+            return read(f(float(point(offset)[0]), *args))
+        return read(f(point(offset).reshape(shape).copy(), *args))
+
+    def read(result):
+        if shape is None:
+            return np.array([contract.as_real(result)])
         got = contract.shape_of(result)
         if got != shape:
             raise ValueError(contract.derivative_shape_error(
@@ -256,14 +288,35 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
             raise TypeError(f"f must return real numbers, got dtype {result.dtype}")
         return np.asarray(result, dtype=np.float64).reshape(-1)
 
-    fx = at(0) if table_row.needs_center else None
-    values = {o: at(o) for o in table_row.point_offsets}
+    if workers is None:
+        fx = at(0) if table_row.needs_center else None
+        values = {o: at(o) for o in table_row.point_offsets}
+    else:
+        offsets = [0] * table_row.needs_center + list(table_row.point_offsets)
+        workers.check_sendable(f, args)
+        got = _spread_calls(workers, f, args, shape, [point(o) for o in offsets], read)
+        fx = got[0] if table_row.needs_center else None
+        values = dict(zip(table_row.point_offsets, got[table_row.needs_center:]))
     total = None
     for offset, weight in zip(table_row.offsets, table_row.float_weights):
         term = weight * (fx if offset == 0 else values[offset])
         total = term if total is None else total + term
     g = total / spans
     return float(g[0]) if shape is None else g.reshape(shape)
+
+
+def _spread_calls(engine, f, args, shape, points, read):
+    """derivative's calls of f, one per point (xs moved by one stencil offset),
+    in tasks of consecutive points on engine; read(result) of each, in order."""
+    size = engine.chunk_size(len(points))
+    scalar = shape is None  # f(float): unpack the point's one coordinate
+    tasks = [(f, args, scalar, False, True,
+              [p if scalar else p.reshape(shape) for p in points[start:start + size]],
+              [(r, -1, 0.0) for r in range(len(points[start:start + size]))])
+             for start in range(0, len(points), size)]
+    out = []
+    engine.run(tasks, lambda i, results: out.extend(read(result) for result in results))
+    return out
 
 
 def _spans(xs, steps, span):
@@ -276,7 +329,7 @@ def _spans(xs, steps, span):
 # -- check_grad -------------------------------------------------------------
 
 def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction="all",
-               seed=None, args=()):
+               seed=None, args=(), workers=None):
     """How far an analytic gradient is from the finite-difference one.
 
     Parameters
@@ -300,6 +353,9 @@ def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction=
         None: fresh entropy.
     args : tuple
         Extra arguments passed to f and grad.
+    workers : None, int, map-like callable, Executor or dask Client
+        As for :func:`fastgrad.gradient`: f's evaluations spread over them
+        (grad runs here, once); the same result, bit for bit.
 
     Returns
     -------
@@ -315,6 +371,8 @@ def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction=
     ...                     seed=1) > 0.1
     True
     """
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(check_grad, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     if not callable(grad):
         raise TypeError(f"grad must be callable, got {contract.describe(grad)}")
@@ -322,13 +380,25 @@ def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction=
     seed = contract.check_seed(seed)
     x = arguments.point(x)
     n = x.shape[0]
+    if workers is not None:  # before grad runs
+        workers.check_sendable(f, args)
     analytic = contract.grad_values(grad(x.copy(), *args), n)
     if direction == "all":
-        g = gradient(f, x, h, method=method, order=order, args=args)
+        g = gradient(f, x, h, method=method, order=order, args=args, workers=workers)
         return contract.difference_norm(analytic, g.tolist())
     v = np.array(contract.random_direction(n, seed))
-
-    def along(t, *extra):
-        return f(x + t[0] * v, *extra)
-    slope = gradient(along, [0.0], h, method=method, order=order, args=args)[0]
+    slope = gradient(_Along(f, x, v), [0.0], h, method=method, order=order, args=args,
+                     workers=workers)[0]
     return abs(contract.dot(analytic, v.tolist()) - float(slope))
+
+
+class _Along:
+    """t -> f(x + t[0] * v, *args): check_grad's f along its direction (a class,
+    so that it pickles for workers= wherever f does)."""
+    __slots__ = ("f", "x", "v")
+
+    def __init__(self, f, x, v):
+        self.f, self.x, self.v = f, x, v
+
+    def __call__(self, t, *args):
+        return self.f(self.x + t[0] * self.v, *args)

@@ -101,13 +101,15 @@ def _evaluator(f, args, unpack, vectorized, workers=None):
     return values
 
 
-def _spread_evaluator(f, args, unpack, vectorized, engine):
+def _spread_evaluator(f, args, unpack, vectorized, engine, vector=False):
     """values(x, points) for workers=: chunks of the points, one task each
     (``_workers.evaluate_chunk`` runs f on a worker); what f returned is read
-    here, in order, as the serial evaluator reads it."""
+    here, in order, as the serial evaluator reads it (vector: as
+    _vector_evaluator reads an f of m values)."""
     args = tuple(args)
     engine.check_sendable(f, args)
     seen = {"low_precision": False}
+    state = {"m": None}
 
     def values(x, points):
         most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
@@ -118,6 +120,20 @@ def _spread_evaluator(f, args, unpack, vectorized, engine):
         out = []
 
         def consume(k, result):
+            if vector:
+                if vectorized:
+                    rows, low = contract.vectorized_vector_values(result[0], len(chunks[k]),
+                                                                  state["m"])
+                else:
+                    rows, low = [], False
+                    for value in result:
+                        row, row_low = contract.vector_values(value, state["m"])
+                        state["m"], low = len(row), low or row_low
+                        rows.append(row)
+                seen["low_precision"] = seen["low_precision"] or low
+                state["m"] = len(rows[0])
+                out.extend(rows)
+                return
             if vectorized:
                 result = result[0]
                 if contract.is_low_precision(result):
@@ -943,9 +959,11 @@ _RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _Armi
 
 # -- more derivatives: jacobian, derivative, check_grad --------------------------
 
-def _vector_evaluator(f, args, unpack, vectorized):
+def _vector_evaluator(f, args, unpack, vectorized, workers=None):
     """As _evaluator, for an f returning m values: values(x, points) -> [[m floats]
     per point]; values.m is the m of f's first value (None before)."""
+    if workers is not None:
+        return _spread_evaluator(f, args, unpack, vectorized, workers, vector=True)
     seen = {"low_precision": False}
     state = {"m": None}
 
@@ -990,9 +1008,9 @@ def _vector_evaluator(f, args, unpack, vectorized):
 
 
 def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_output,
-                 vector=True):
+                 vector=True, workers=None):
     """(f(x) as a list of m, J as m lists of n): jacobian's checks in fastgrad's order,
-    f(x) first, then the stencil's points without f(x)."""
+    f(x) first, then the stencil's points without f(x); workers an opened Engine."""
     f = contract.as_objective(f, args)
     row = stencil_row(contract.check_method(method), order)
     if row.method == "complex":
@@ -1007,9 +1025,9 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     steps = _Steps(contract.step_values(h, len(x)), row)
     box = contract.check_bounds(bounds, x)
     if vector:
-        values = _vector_evaluator(f, args, unpack, vectorized)
+        values = _vector_evaluator(f, args, unpack, vectorized, workers)
     else:
-        scalar = _evaluator(f, args, unpack, vectorized)
+        scalar = _evaluator(f, args, unpack, vectorized, workers)
 
         def values(x, points):
             return [[v] for v in scalar(x, points)]
@@ -1028,16 +1046,20 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
 
 
 def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference Jacobian (m lists of n floats) of a vector-valued f at x
     (see fastgrad.jacobian)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(jacobian, locals())  # back here with the engine opened
     return _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized,
-                        full_output)[1]
+                        full_output, workers=workers)[1]
 
 
-def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
+def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=None):
     """Elementwise derivative (see fastgrad.derivative): a float for a real x,
     else nested lists of x's shape.  f is called with one float per element."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(derivative, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     row = stencil_row(contract.check_method(method), order)
     if row.method == "complex":
@@ -1050,9 +1072,18 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
     if bad is not None:
         raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
     center = row.needs_center
-    fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
-    values = {o: [contract.as_real(f(_realised(xi, hi, o), *args)) for xi, hi in zip(xs, steps)]
-              for o in row.point_offsets}
+    if workers is None:
+        fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
+        values = {o: [contract.as_real(f(_realised(xi, hi, o), *args))
+                      for xi, hi in zip(xs, steps)] for o in row.point_offsets}
+    else:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
+        spread = _spread_evaluator(f, args, True, False, workers)
+        offsets = [0] * center + list(row.point_offsets)
+        got = spread([0.0], [(0, xi if o == 0 else _realised(xi, hi, o))
+                             for o in offsets for xi, hi in zip(xs, steps)])
+        runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
+        fx = runs[0] if center else None
+        values = dict(zip(row.point_offsets, runs[center:]))
     g = []
     for j, (xi, hi) in enumerate(zip(xs, steps)):
         total = None
@@ -1068,24 +1099,37 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
 
 
 def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction="all",
-               seed=None, args=()):
+               seed=None, args=(), workers=None):
     """The distance of grad(x) from the finite-difference gradient (see fastgrad.check_grad)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(check_grad, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     if not callable(grad):
         raise TypeError(f"grad must be callable, got {contract.describe(grad)}")
     direction = contract.check_direction(direction)
     seed = contract.check_seed(seed)
     x = contract.point_values(x)
+    if workers is not None:  # before grad runs
+        workers.check_sendable(f, args)
     analytic = contract.grad_values(grad(list(x), *args), len(x))
     if direction == "all":
-        g = gradient(f, x, h, method=method, order=order, args=args)
+        g = gradient(f, x, h, method=method, order=order, args=args, workers=workers)
         return contract.difference_norm(analytic, g)
     v = contract.random_direction(len(x), seed)
-
-    def along(t, *extra):
-        return f([xi + t[0] * vi for xi, vi in zip(x, v)], *extra)
-    slope = gradient(along, [0.0], h, method=method, order=order, args=args)[0]
+    slope = gradient(_Along(f, x, v), [0.0], h, method=method, order=order, args=args,
+                     workers=workers)[0]
     return abs(contract.dot(analytic, v) - slope)
+
+
+class _Along:
+    """t -> f(x + t[0] * v, *args): check_grad's f along its direction (a class,
+    so that it pickles for workers= wherever f does)."""
+
+    def __init__(self, f, x, v):
+        self.f, self.x, self.v = f, x, v
+
+    def __call__(self, t, *args):
+        return self.f([xi + t[0] * vi for xi, vi in zip(self.x, self.v)], *args)
 
 
 class Jacobian:
@@ -1093,7 +1137,9 @@ class Jacobian:
     here, in jacobian()'s order; x, h and bounds at each call."""
 
     def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                 unpack=False, vectorized=False, full_output=False):
+                 unpack=False, vectorized=False, full_output=False, workers=None):
+        if workers is not None:
+            _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
         contract.as_objective(f, args)
         if stencil_row(contract.check_method(method), order).method == "complex":
             raise contract.jacobian_option_refused("method", "complex")
@@ -1105,7 +1151,7 @@ class Jacobian:
             raise contract.jacobian_option_refused("h", h)
         self._f = f
         self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
-                             unpack=unpack, vectorized=vectorized)
+                             unpack=unpack, vectorized=vectorized, workers=workers)
 
     def __call__(self, x):
         return jacobian(self._f, x, **self._options)
