@@ -17,6 +17,8 @@ import warnings
 import numpy as np
 
 from . import _arguments as arguments
+from . import _complex as complex_step
+from . import _complex_tiers
 from . import _contract as contract
 from . import _stencil, _workers
 from ._api import (_BOUNDED_ROWS, _box, _kernel_steps, _no_usable_step, _stencil_row,
@@ -36,22 +38,26 @@ class _Plan:
         self.workers = workers  # as given (None: serial); opened per call
 
 
-def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers=None):
-    """The checked options, in the reference's order of checks."""
+def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers=None,
+          complex_step_ok=False):
+    """The checked options, in the reference's order of checks (method="complex"
+    refused unless complex_step_ok: jacobian and Jacobian take it)."""
     if workers is not None and type(workers) is not _workers.Engine:
         _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
     f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective  # a C callback becomes a CFunction objective
     row = _stencil_row(method, order)
-    if row.method == "complex":
+    if row.method == "complex" and not complex_step_ok:
         raise contract.jacobian_option_refused("method", "complex")
-    if workers is not None and row.method == "complex":
-        raise contract.workers_complex()
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     if contract.check_flag(full_output, "full_output"):
         raise contract.jacobian_option_refused("full_output", full_output)
     if isinstance(h, str) and h == "adaptive":
         raise contract.jacobian_option_refused("h", h)
+    if row.method == "complex":
+        complex_step.check(f, h)  # a compiled f: TypeError naming method
+        if workers is not None:
+            raise contract.workers_complex()
     return _Plan(f, h, row, bounds, tuple(args), unpack, vectorized, workers)
 
 
@@ -88,14 +94,22 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     x = arguments.point(x)
     n = x.shape[0]
     h = plan.h if raw_steps else arguments.steps(plan.h, n)
+    if args is None:
+        args = plan.args
+    if plan.row.method == "complex":  # f at x + i h e_i (fastgrad._complex): no f(x)
+        _box(plan.bounds, x)
+        values = _complex_tiers.evaluator(plan.f, args, n, plan.unpack, plan.vectorized,
+                                          vector=True)
+        xs = x.tolist()
+        steps = complex_step.steps(_complex_tiers.step_list(h, n), xs)
+        return None, np.array(complex_step.jacobian(lambda points: values(x, points), xs,
+                                                    steps)).reshape(-1, n)
     if type(h) is str:
         h = _kernel_steps(h, plan.row)
     if plan.bounds is None:
         box, kernel_row = None, plan.row
     else:
         box, kernel_row = _box(plan.bounds, x), _BOUNDED_ROWS[plan.row.method, plan.row.order]
-    if args is None:
-        args = plan.args
     evaluator = _evaluator(plan, n, args, vector, engine)
     out = _stencil.jacobian(evaluator, x, h, kernel_row, box)
     if type(out) is int:
@@ -124,6 +138,9 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         The point; never modified.
     h, method, order, bounds, args, unpack, vectorized
         As for :func:`fastgrad.gradient` (h="adaptive" is not offered here).
+        method="complex": f at x + i h e_i, n evaluations and no f(x); row r
+        is then the complex-step gradient of output r, bit for bit (f must
+        take complex input; a compiled f is a TypeError naming method).
     full_output : bool
         Not offered yet: True raises ValueError.
     workers : None, int, map-like callable, Executor or dask Client
@@ -139,7 +156,7 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
 
     Evaluations: f(x) first (it tells m), then the stencil's points without
     f(x): 2n + 1 for central differences, n + 1 one-sided (as scipy's
-    approx_derivative).
+    approx_derivative); n with method="complex".
 
     Raises
     ------
@@ -157,7 +174,8 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(jacobian, locals())  # back here with the engine opened
-    plan = _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers)
+    plan = _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers,
+                 True)
     return _evaluate(plan, x, engine=workers)[1]
 
 
@@ -180,7 +198,7 @@ class Jacobian:
     def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
                  unpack=False, vectorized=False, full_output=False, workers=None):
         self._plan = _plan(f, h, method, order, bounds, args, unpack, vectorized,
-                           full_output, workers)
+                           full_output, workers, True)
 
     def __call__(self, x):
         """The Jacobian at x, an (m, n) float64 array."""
@@ -210,7 +228,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         The step; "auto": ``c * max(1, |x|)`` per element, c for the method
         and order (double precision's).
     method, order
-        As for :func:`fastgrad.gradient`.
+        As for :func:`fastgrad.gradient`; method="complex" calls f once, on
+        the complex array x + i h (f must take complex input).
     args : tuple
         Extra arguments passed to f.
     workers : None, int, map-like callable, Executor or dask Client
@@ -243,9 +262,6 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         return _workers.spread(derivative, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     row = _stencil_row(method, order)
-    if row.method == "complex":
-        raise contract.jacobian_option_refused("method", "complex")
-    table_row = STENCILS[row.method, row.order]
     h = contract.derivative_steps(h)
     if isinstance(x, np.ndarray) and x.dtype.kind in "biuf" and x.size and x.ndim:
         shape = x.shape
@@ -255,6 +271,9 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
     else:
         values, shape = contract.derivative_point(x)
         xs = np.array(values, dtype=np.float64)
+    if row.method == "complex":
+        return _complex_derivative(f, xs, shape, h, args, workers)
+    table_row = STENCILS[row.method, row.order]
     if h == "auto":
         steps = auto_step(table_row, EPS64) * np.maximum(1.0, np.abs(xs))
     else:
@@ -302,6 +321,33 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         term = weight * (fx if offset == 0 else values[offset])
         total = term if total is None else total + term
     g = total / spans
+    return float(g[0]) if shape is None else g.reshape(shape)
+
+
+def _complex_derivative(f, xs, shape, h, args, workers):
+    """derivative(method="complex"): one call of f per imaginary offset, on the
+    whole array (x's shape) of x + i h; the values combined by fastgrad._complex."""
+    complex_step.check(f, h)
+    if workers is not None:
+        raise contract.workers_complex()
+    steps = complex_step.steps(h if h == "auto" else [h] * xs.size, xs.tolist())
+    runs = []
+    for offset in complex_step.OFFSETS:
+        z = np.empty(xs.shape, dtype=np.complex128)
+        z.real = xs
+        z.imag = np.array(steps) * offset
+        if shape is None:
+            runs.append([complex_step.as_complex(complex_step.call(f, [complex(z[0])], True,
+                                                                   args))])
+            continue
+        result = complex_step.call(f, [z.reshape(shape)], True, args)
+        got = contract.shape_of(result)
+        if got != shape:
+            raise ValueError(contract.derivative_shape_error(
+                f"shape {got}" if got is not None else contract.describe(result), shape))
+        runs.append(complex_step.vectorized_values(np.reshape(result, -1), xs.size))
+    # Element j's values at the offsets, in fastgrad._complex's order (j, offset).
+    g = np.array(complex_step.combine([v for values in zip(*runs) for v in values], steps))
     return float(g[0]) if shape is None else g.reshape(shape)
 
 

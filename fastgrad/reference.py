@@ -151,10 +151,12 @@ def _spread_evaluator(f, args, unpack, vectorized, engine, vector=False):
     return values
 
 
-def _complex_evaluator(f, args, unpack, vectorized):
+def _complex_evaluator(f, args, unpack, vectorized, vector=False):
     """method="complex": values(x, points) -> f's complex values at the points
-    (i, z): x as a list with coordinate i replaced by the complex z."""
+    (i, z): x as a list with coordinate i replaced by the complex z (vector: a
+    list of m per point)."""
     seen = {"low_precision": False}
+    read = complex_step.Reader(vector)
 
     def point(x, i, z):
         p = list(x)
@@ -168,7 +170,7 @@ def _complex_evaluator(f, args, unpack, vectorized):
                 value = complex_step.call(f, point(x, i, z), unpack, args)
                 if complex_step.is_low_precision(value):
                     seen["low_precision"] = True
-                out.append(complex_step.as_complex(value))
+                out.append(read.one(value))
             return out
     else:
         def values(x, points):
@@ -180,7 +182,7 @@ def _complex_evaluator(f, args, unpack, vectorized):
                 result = complex_step.call(f, argument, unpack, args)
                 if complex_step.is_low_precision(result):
                     seen["low_precision"] = True
-                out.extend(complex_step.vectorized_values(result, len(block)))
+                out.extend(read.rows(result, len(block)))
             return out
     values.seen = seen
     return values
@@ -1013,15 +1015,23 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     f(x) first, then the stencil's points without f(x); workers an opened Engine."""
     f = contract.as_objective(f, args)
     row = stencil_row(contract.check_method(method), order)
-    if row.method == "complex":
-        raise contract.jacobian_option_refused("method", "complex")
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     if contract.check_flag(full_output, "full_output"):
         raise contract.jacobian_option_refused("full_output", full_output)
     if isinstance(h, str) and h == "adaptive":
         raise contract.jacobian_option_refused("h", h)
+    if row.method == "complex":
+        complex_step.check(f, h)  # a compiled f: TypeError naming method
+        if workers is not None:
+            raise contract.workers_complex()
     x = contract.point_values(x)
+    if row.method == "complex":  # f at x + i h e_i (fastgrad._complex): no f(x)
+        h = contract.step_values(h, len(x))
+        contract.check_bounds(bounds, x)
+        values = _complex_evaluator(f, args, unpack, vectorized, vector=True)
+        return None, complex_step.jacobian(lambda points: values(x, points), x,
+                                           complex_step.steps(h, x))
     steps = _Steps(contract.step_values(h, len(x)), row)
     box = contract.check_bounds(bounds, x)
     if vector:
@@ -1062,10 +1072,17 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         return _workers.spread(derivative, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     row = stencil_row(contract.check_method(method), order)
-    if row.method == "complex":
-        raise contract.jacobian_option_refused("method", "complex")
     h = contract.derivative_steps(h)
     xs, shape = contract.derivative_point(x)
+    if row.method == "complex":  # f(x_j + i h_j) per element, combined by fastgrad._complex
+        complex_step.check(f, h)
+        if workers is not None:
+            raise contract.workers_complex()
+        steps = complex_step.steps(h if h == "auto" else [h] * len(xs), xs)
+        values = _complex_evaluator(f, args, True, False)  # f(z) as f(*[z])
+        g = complex_step.combine(values([0.0], [(0, z) for _, z in
+                                                complex_step.points(xs, steps)]), steps)
+        return _shaped(g, shape)
     c = auto_step(row, EPS64)
     steps = [c * max(1.0, abs(xi)) for xi in xs] if h == "auto" else [h] * len(xs)
     bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
@@ -1091,6 +1108,11 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             term = weight * (fx[j] if offset == 0 else values[offset][j])
             total = term if total is None else total + term
         g.append(total / _span(xi, hi, row))
+    return _shaped(g, shape)
+
+
+def _shaped(g, shape):
+    """derivative's values (a flat list) in x's shape: a float for a real x."""
     if shape is None:
         return g[0]
     for size in reversed(shape[1:]):
@@ -1140,15 +1162,18 @@ class Jacobian:
                  unpack=False, vectorized=False, full_output=False, workers=None):
         if workers is not None:
             _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        contract.as_objective(f, args)
-        if stencil_row(contract.check_method(method), order).method == "complex":
-            raise contract.jacobian_option_refused("method", "complex")
+        objective = contract.as_objective(f, args)
+        row = stencil_row(contract.check_method(method), order)
         contract.check_flag(unpack, "unpack")
         contract.check_flag(vectorized, "vectorized")
         if contract.check_flag(full_output, "full_output"):
             raise contract.jacobian_option_refused("full_output", full_output)
         if isinstance(h, str) and h == "adaptive":
             raise contract.jacobian_option_refused("h", h)
+        if row.method == "complex":
+            complex_step.check(objective, h)
+            if workers is not None:
+                raise contract.workers_complex()
         self._f = f
         self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
                              unpack=unpack, vectorized=vectorized, workers=workers)

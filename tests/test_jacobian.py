@@ -548,16 +548,6 @@ def test_f_returning_its_argument(impl, f, options):
     assert bits2(J) == bits2(np.eye(3))
 
 
-def test_complex_step_is_refused_where_not_offered(impl):
-    message = ("method='complex' is not offered by this function yet (gradient() has it); "
-               "leave method at its default")
-    for call in (lambda: impl.jacobian(system, X3, method="complex"),
-                 lambda: impl.derivative(cubic, 1.0, method="complex")):
-        with pytest.raises(ValueError) as info:
-            call()
-        assert str(info.value) == message
-
-
 def test_check_grad_complex_step(impl):
     def f(x):
         return x[0] ** 2 * x[1] + 3 * x[0] * x[1] ** 3
