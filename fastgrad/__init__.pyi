@@ -18,6 +18,7 @@ from ._result import DescentState as DescentState
 from ._result import IntermediateResult as IntermediateResult
 from ._contract import PrecisionWarning as PrecisionWarning
 from ._accuracy import GradientResult as GradientResult
+from ._accuracy import JacobianResult as JacobianResult
 
 # A raw PyCapsule has a type name from Python 3.13 on; before, only a
 # scipy.LowLevelCallable (a tuple (capsule, function, user_data)) is typed.
@@ -31,7 +32,7 @@ __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
-           "jacobian", "derivative", "check_grad", "Jacobian",
+           "jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -148,6 +149,7 @@ def gradient_descent(
     progress: bool = False,
     workers: _Workers = None,
 ) -> DescentResult: ...
+@overload
 def jacobian(
     f: _Function,
     x: ArrayLike,
@@ -162,6 +164,21 @@ def jacobian(
     full_output: Literal[False] = False,
     workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
+@overload
+def jacobian(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[True],
+    workers: _Workers = None,
+) -> JacobianResult: ...
 
 class Jacobian:
     def __init__(

@@ -70,6 +70,51 @@ def batch_result(results, matrix):
                           message=message, step=matrix([result.step for result in results]))
 
 
+@dataclass
+class JacobianResult:
+    """What ``jacobian(..., full_output=True)`` returns.
+
+    Attributes
+    ----------
+    jac : the Jacobian ((m, n) float64 ndarray in ``fastgrad``, m lists of n in
+        ``fastgrad.reference``), the same values as without full_output.
+    error : per-entry estimate of the absolute error of ``jac`` (row r as
+        ``gradient(f_r, x, full_output=True)`` estimates it).
+    nfev : int, evaluations of f (the estimate's included).
+    success : bool, False when a value is not finite or an entry's error
+        estimate exceeds its row's scale.
+    message : str, what was found (the first output that failed, if one did).
+    step : the step h_i used per coordinate (h="auto": relative to x).
+    """
+
+    jac: Any
+    error: Any
+    nfev: int
+    success: bool
+    message: str
+    step: Any
+
+
+def jacobian_estimate(J, J_double, f0, x, plans, plans_double, low_precision):
+    """(error rows, success, message) for J from J_double (steps 2h): estimate()
+    per output row r, with f_r(x) = f0[r]; the message names the first row
+    whose estimate failed."""
+    rows = [estimate(g, g_double, fx, x, plans, plans_double, low_precision)
+            for g, g_double, fx in zip(J, J_double, f0)]
+    failed = [r for r, (_, success, _) in enumerate(rows) if not success]
+    if not failed:
+        return [errors for errors, _, _ in rows], True, rows[0][2]
+    r = failed[0]
+    message = (f"{len(failed)} of {len(rows)} outputs failed; first f(x)[{r}]: "
+               f"{rows[r][2]}")
+    return [errors for errors, _, _ in rows], False, message
+
+
+def no_estimate(i):
+    """The message when the doubled steps have no usable stencil at x[i]."""
+    return f"no error estimate: the doubled step has no usable stencil at x[{i}]"
+
+
 def estimate(g, g_double, fx, x, plans, plans_double, low_precision):
     """(error list, success, message) for g from g_double.
 

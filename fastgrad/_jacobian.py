@@ -24,18 +24,21 @@ from . import _stencil, _workers
 from ._api import (_BOUNDED_ROWS, _box, _kernel_steps, _no_usable_step, _stencil_row,
                    gradient)
 from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
-from ._stencils import EPS32, EPS64, STENCILS, auto_step
+from ._accuracy import JacobianResult, jacobian_estimate, no_estimate
+from ._stencils import EPS32, EPS64, STENCILS, auto_step, plan
 from .objectives import Objective
 
 
 class _Plan:
     """jacobian's options, checked once (x, h and bounds depend on n: per call)."""
-    __slots__ = ("f", "h", "row", "bounds", "args", "unpack", "vectorized", "workers")
+    __slots__ = ("f", "h", "row", "bounds", "args", "unpack", "vectorized", "workers",
+                 "full_output")
 
-    def __init__(self, f, h, row, bounds, args, unpack, vectorized, workers):
+    def __init__(self, f, h, row, bounds, args, unpack, vectorized, workers, full_output):
         self.f, self.h, self.row, self.bounds = f, h, row, bounds
         self.args, self.unpack, self.vectorized = args, unpack, vectorized
         self.workers = workers  # as given (None: serial); opened per call
+        self.full_output = full_output
 
 
 def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers=None,
@@ -50,15 +53,16 @@ def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, wo
         raise contract.jacobian_option_refused("method", "complex")
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    if contract.check_flag(full_output, "full_output"):
-        raise contract.jacobian_option_refused("full_output", full_output)
+    full_output = contract.check_flag(full_output, "full_output")
     if isinstance(h, str) and h == "adaptive":
         raise contract.jacobian_option_refused("h", h)
     if row.method == "complex":
+        if full_output:
+            raise contract.jacobian_option_refused("full_output", full_output)
         complex_step.check(f, h)  # a compiled f: TypeError naming method
         if workers is not None:
             raise contract.workers_complex()
-    return _Plan(f, h, row, bounds, tuple(args), unpack, vectorized, workers)
+    return _Plan(f, h, row, bounds, tuple(args), unpack, vectorized, workers, full_output)
 
 
 def _evaluator(plan, n, args, vector, engine=None):
@@ -114,9 +118,35 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     out = _stencil.jacobian(evaluator, x, h, kernel_row, box)
     if type(out) is int:
         raise _no_usable_step(x, h, out, None, plan.row, box, evaluator)
+    if plan.full_output:
+        out = out[0], _result(evaluator, x, h, plan.row, kernel_row, box, *out)
     if evaluator.low_precision and type(h) is not tuple:
         warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
     return out
+
+
+def _result(evaluator, x, h, row, kernel_row, box, f0, J):
+    """The JacobianResult of J (steps h): the Jacobian again with steps 2h,
+    _accuracy's estimate per output row (as gradient's full_output)."""
+    n = x.shape[0]
+    row = STENCILS[row.method, row.order]  # the table's row: its terms and order
+    if type(h) is tuple:  # h="auto": the steps of the constant its probe chose
+        steps = (h[1] if evaluator.low_precision else h[0]) * np.maximum(1.0, np.abs(x))
+    else:
+        steps = np.full(n, h) if isinstance(h, float) else h.copy()
+    once = 1 + n * len(row.point_offsets)  # f(x), then the stencil without it
+    xs, lists = x.tolist(), None if box is None else (box[0].tolist(), box[1].tolist())
+    used = plan(xs, steps.tolist(), row, lists)
+    step = np.array([step for _, step in used])
+    doubled = _stencil.jacobian(evaluator, x, 2.0 * steps, kernel_row, box)
+    if type(doubled) is int:  # 2h leaves the usable range: no estimate
+        return JacobianResult(jac=J, error=np.full(J.shape, math.inf), nfev=once,
+                              success=False, message=no_estimate(doubled), step=step)
+    errors, success, message = jacobian_estimate(
+        J.tolist(), doubled[1].tolist(), f0.tolist(), xs, used,
+        plan(xs, (2.0 * steps).tolist(), row, lists), evaluator.low_precision)
+    return JacobianResult(jac=J, error=np.array(errors), nfev=2 * once, success=success,
+                          message=message, step=step)
 
 
 def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
@@ -142,7 +172,11 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         is then the complex-step gradient of output r, bit for bit (f must
         take complex input; a compiled f is a TypeError naming method).
     full_output : bool
-        Not offered yet: True raises ValueError.
+        True: a :class:`fastgrad.JacobianResult` (``jac``, ``error`` per entry,
+        ``nfev``, ``success``, ``message``, ``step``): the Jacobian again with
+        steps 2h, and per output row the error estimate gradient's full_output
+        makes -- 2 (1 + n * points per coordinate) evaluations, 4n + 2 for
+        central differences.  Not with method="complex".
     workers : None, int, map-like callable, Executor or dask Client
         As for :func:`fastgrad.gradient`: the stencil's points (after f(x),
         which tells m) spread over them; the same J, bit for bit, and the

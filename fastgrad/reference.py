@@ -21,7 +21,8 @@ import warnings
 from . import _complex as complex_step
 from . import _contract as contract
 from . import _workers
-from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
+from ._accuracy import (GradientResult, JacobianResult, adaptive_steps, batch_result, estimate,
+                        jacobian_estimate, no_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._progress import batch_progress, descent_progress
@@ -1017,11 +1018,12 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     row = stencil_row(contract.check_method(method), order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    if contract.check_flag(full_output, "full_output"):
-        raise contract.jacobian_option_refused("full_output", full_output)
+    full_output = contract.check_flag(full_output, "full_output")
     if isinstance(h, str) and h == "adaptive":
         raise contract.jacobian_option_refused("h", h)
     if row.method == "complex":
+        if full_output:
+            raise contract.jacobian_option_refused("full_output", full_output)
         complex_step.check(f, h)  # a compiled f: TypeError naming method
         if workers is not None:
             raise contract.workers_complex()
@@ -1051,8 +1053,33 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     points = _stencil(x, chosen, center)
     fv = ([f0] if center else []) + values(x, points[1 if center else 0:])
     J = [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+    if full_output:
+        J = _jacobian_result(values, x, steps, row, box, center, f0, J)
     steps.warn_if_imprecise(values, stacklevel=4)
     return f0, J
+
+
+def _jacobian_result(values, x, steps, row, box, center, f0, J):
+    """The JacobianResult of J: the Jacobian again with steps 2h (f(x) first, as
+    fastgrad's kernel), fastgrad._accuracy's estimate per output row."""
+    once = 1 + len(x) * len(row.point_offsets)  # f(x), then the stencil without it
+    used = plan(x, steps.at(x), row, box)
+    step = [h for _, h in used]
+    try:
+        chosen = _check_stencil(x, steps.doubled_at(x), row, None, box)
+    except ValueError as error:  # 2h leaves the usable range: no estimate
+        coordinate = int(str(error).split("x[", 1)[1].split("]", 1)[0])
+        return JacobianResult(jac=J, error=[[math.inf] * len(x) for _ in J], nfev=once,
+                              success=False, message=no_estimate(coordinate), step=step)
+    f0_double = values(x, [(None, None)])[0]
+    points = _stencil(x, chosen, center)
+    fv = ([f0_double] if center else []) + values(x, points[1 if center else 0:])
+    J_double = [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+    errors, success, message = jacobian_estimate(J, J_double, f0, x, used,
+                                                 plan(x, steps.doubled_at(x), row, box),
+                                                 values.seen["low_precision"])
+    return JacobianResult(jac=J, error=errors, nfev=2 * once, success=success,
+                          message=message, step=step)
 
 
 def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
@@ -1166,20 +1193,22 @@ class Jacobian:
         row = stencil_row(contract.check_method(method), order)
         contract.check_flag(unpack, "unpack")
         contract.check_flag(vectorized, "vectorized")
-        if contract.check_flag(full_output, "full_output"):
-            raise contract.jacobian_option_refused("full_output", full_output)
+        full_output = contract.check_flag(full_output, "full_output")
         if isinstance(h, str) and h == "adaptive":
             raise contract.jacobian_option_refused("h", h)
         if row.method == "complex":
+            if full_output:
+                raise contract.jacobian_option_refused("full_output", full_output)
             complex_step.check(objective, h)
             if workers is not None:
                 raise contract.workers_complex()
         self._f = f
         self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
-                             unpack=unpack, vectorized=vectorized, workers=workers)
+                             unpack=unpack, vectorized=vectorized, full_output=full_output,
+                             workers=workers)
 
     def __call__(self, x):
         return jacobian(self._f, x, **self._options)
 
 
-__all__ += ["jacobian", "derivative", "check_grad", "Jacobian"]
+__all__ += ["jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult"]

@@ -283,7 +283,7 @@ ERRORS = [
      dict(vectorized=True), ValueError,
      "vectorized f must return an array of shape (4, 2) (m = 2, the length of f(x)), "
      "got shape (4, 1)"),
-    (lambda x: x, dict(full_output=True), ValueError,
+    (lambda x: x, dict(full_output=True, method="complex"), ValueError,
      "full_output=True is not offered by this function yet (gradient() has it); leave "
      "full_output at its default"),
     (lambda x: x, dict(h="adaptive"), ValueError,
