@@ -18,7 +18,14 @@ from setuptools.command.build_ext import build_ext
 # Bounds and wraparound checks stay on, but for the kernels that switch them off
 # where their indices are proven in range (the loops work on raw pointers).
 # FASTGRAD_DEBUG=1 adds the memoryview initialisation checks.
-DEBUG = os.environ.get("FASTGRAD_DEBUG", "") not in ("", "0")
+# FASTGRAD_SANITIZE=1 builds a debug build under AddressSanitizer and
+# UndefinedBehaviorSanitizer (GCC/Clang; Python must then run with the ASan
+# runtime preloaded: LD_PRELOAD=$(cc -print-file-name=libasan.so), as
+# .ci/run's sanitizer stage does).
+SANITIZE = os.environ.get("FASTGRAD_SANITIZE", "") not in ("", "0")
+DEBUG = SANITIZE or os.environ.get("FASTGRAD_DEBUG", "") not in ("", "0")
+SANITIZER_FLAGS = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer",
+                   "-fno-sanitize-recover=undefined"]
 DIRECTIVES = {
     "language_level": 3,
     "initializedcheck": DEBUG,
@@ -51,9 +58,13 @@ class BuildExt(build_ext):
         # Python's own CFLAGS): the extension modules shrink about 5x.  A debug
         # build (FASTGRAD_DEBUG=1) keeps it.
         release = ["-g0"] if unix and not DEBUG else []
+        if SANITIZE and not unix:
+            raise RuntimeError("FASTGRAD_SANITIZE=1 needs GCC or Clang")
+        sanitize = SANITIZER_FLAGS if SANITIZE else []
         openmp_compile, openmp_link = self.openmp_flags(unix)
         for ext in self.extensions:
-            ext.extra_compile_args += precise + release
+            ext.extra_compile_args += precise + release + sanitize
+            ext.extra_link_args += sanitize
             if ext.name in OPENMP_MODULES:
                 ext.extra_compile_args += openmp_compile
                 ext.extra_link_args += openmp_link

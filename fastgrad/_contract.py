@@ -58,7 +58,8 @@ def is_real(value):
     if type(value) is float or type(value) is int:  # the common case, without the ABC check
         return True
     if isinstance(value, numbers.Real):
-        return True
+        # numpy registers timedelta64 as an Integral: a duration is no number here.
+        return getattr(getattr(value, "dtype", None), "kind", None) != "m"
     if shape_of(value) == ():
         kind = getattr(getattr(value, "dtype", None), "kind", None)
         return isinstance(kind, str) and kind in ("b", "i", "u", "f")
@@ -780,7 +781,7 @@ def derivative_point(x):
             raise ValueError(f"x must be finite, got {show(x) if v is None else repr(v)}"
                              + (OVERFLOWS if v is None else ""))
         return [v], None
-    if not is_sequence(x):
+    if not is_sequence(x) or shape_of(x) == ():  # a 0-d array of no real number has no len()
         raise TypeError(f"x must be a real number or an array of them, got {describe(x)}")
     values, shape = [], []
 
@@ -795,7 +796,7 @@ def derivative_point(x):
                                  + (OVERFLOWS if v is None else ""))
             values.append(v)
             return
-        if not is_sequence(item):
+        if not is_sequence(item) or shape_of(item) == ():
             raise TypeError(f"x must hold real numbers, but x{where} is {describe(item)}")
         if len(shape) == depth:
             if values:

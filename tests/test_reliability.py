@@ -3,6 +3,7 @@ to its argument, odd returns, pickled subclasses, the last good iterate,
 divergence, failing ctypes callbacks, the memory of a recorded path."""
 import ctypes
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -832,3 +833,78 @@ def test_a_subinterpreter_gets_an_import_error(first, tmp_path):
     assert lines == [f"ImportError {name}: {message}" for name in
                      ("fastgrad", "fastgrad.reference", "fastgrad.objectives", "fastgrad._batch")
                      ] + ["main [6.0] (64, 2) True"]
+
+
+# -- found by the fuzz (tests/test_fuzz.py) ------------------------------------------
+
+TIMEDELTA_CASES = {
+    "f returns one": (lambda impl: impl.gradient(lambda x: np.timedelta64(1, "s"), [1.0]),
+                      "f must return a real scalar, got timedelta64 np.timedelta64(1,'s')"),
+    "x holds one": (lambda impl: impl.gradient(lambda x: x[0] ** 2,
+                                               np.array([1], dtype="m8[s]")),
+                    "x must hold real numbers, but x[0] is timedelta64 np.timedelta64(1,'s')"),
+    "h is one": (lambda impl: impl.gradient(lambda x: x[0] ** 2, [1.0], h=np.timedelta64(1, "s")),
+                 "h must be a positive number or a sequence of 1 of them, got timedelta64 "
+                 "np.timedelta64(1,'s')"),
+    "a vectorized f returns them": (
+        lambda impl: impl.gradient(lambda x: np.array([np.timedelta64(1, "s")] * len(x)), [1.0],
+                                   vectorized=True),
+        "vectorized f must return real numbers, got timedelta64 np.timedelta64(1,'s')"),
+    "learning_rate is one": (
+        lambda impl: impl.gradient_descent(lambda x: x[0] ** 2, [1.0], np.timedelta64(1, "s")),
+        "learning_rate must be a positive finite real number, got timedelta64 "
+        "np.timedelta64(1,'s')"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TIMEDELTA_CASES))
+def test_a_timedelta64_is_no_real_number(case, impl):
+    # numpy registers timedelta64 as a numbers.Integral; float() of one raised
+    # "float() argument must be a string or a real number, not 'datetime.timedelta'".
+    call, message = TIMEDELTA_CASES[case]
+    with pytest.raises(TypeError) as caught:
+        call(impl)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("x", [0.0, [0.0, 1.0]])
+def test_derivative_of_an_f_at_infinity_is_nan_without_a_warning(x, impl):
+    # f returns an int beyond the float range: inf at every stencil point, and
+    # inf - inf is nan, silently in both (fastgrad's numpy arithmetic warned).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        d = impl.derivative(lambda v: 10 ** 400 if np.ndim(v) == 0 else np.full(np.shape(v), np.inf),
+                            x)
+    assert bits(d if isinstance(x, list) else [d]) == ["nan"] * (len(x) if isinstance(x, list) else 1)
+
+
+def test_derivative_reads_a_masked_entry_as_nan(impl):
+    # fastgrad used the data under the mask (0 here); the reference reads each
+    # element's masked value as nan, with numpy's warning, as gradient() does.
+    def f(v):
+        return np.ma.masked_array(v * v, mask=np.ones(np.shape(v), dtype=bool))
+    with pytest.warns(UserWarning, match="converting a masked element to nan"):
+        d = impl.derivative(f, [0.0, 1.0])
+    assert bits(d) == ["nan", "nan"]
+
+
+@pytest.mark.parametrize("x, message", [
+    (np.array(1j), "x must be a real number or an array of them, got ndarray array(0.+1.j)"),
+    (np.array("a"), "x must be a real number or an array of them, got ndarray array('a', "
+                    "dtype='<U1')"),
+    ([1.0, np.array(1j)], "x must hold real numbers, but x[1] is ndarray array(0.+1.j)")])
+def test_derivative_of_a_0_d_array_of_no_real_number_is_refused(x, message, impl):
+    # Was "TypeError: len() of unsized object" from the contract's walk over x.
+    with pytest.raises(TypeError) as caught:
+        impl.derivative(lambda v: v * v, x)
+    assert str(caught.value) == message
+
+
+def test_derivative_with_a_step_that_overflows_raises_without_a_warning(impl):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError) as caught:
+            impl.derivative(lambda v: v * v, 0.0, h=1e308)
+    assert str(caught.value) == (
+        "h[0] = 1e+308 gives no usable step at x[0] = 0.0: the realised step "
+        "(x[i] + h) - (x[i] - h) rounds to 0 or is not finite")
