@@ -101,13 +101,30 @@ def jacobian_estimate(J, J_double, f0, x, plans, plans_double, low_precision):
     whose estimate failed."""
     rows = [estimate(g, g_double, fx, x, plans, plans_double, low_precision)
             for g, g_double, fx in zip(J, J_double, f0)]
-    failed = [r for r, (_, success, _) in enumerate(rows) if not success]
+    success, message = _outputs_judged([(ok, text) for _, ok, text in rows])
+    return [errors for errors, _, _ in rows], success, message
+
+
+def jacobian_richardson(jacobians, steps, f0, x, row, low_precision):
+    """h="adaptive" for a Jacobian: richardson() per output row r over the
+    Jacobians jacobians[j] (steps steps[j]), with f_r(x) = f0[r].  Returns (J,
+    error, step) as m lists of n -- each entry its own best step -- and
+    (success, message) as jacobian_estimate()."""
+    rows = [richardson([J[r] for J in jacobians], steps, fx, x, row, low_precision)
+            for r, fx in enumerate(f0)]
+    success, message = _outputs_judged([(ok, text) for _, _, _, ok, text in rows])
+    return ([g for g, _, _, _, _ in rows], [e for _, e, _, _, _ in rows],
+            [u for _, _, u, _, _ in rows], success, message)
+
+
+def _outputs_judged(judged):
+    """(success, message) of a Jacobian from its rows' (success, message): the
+    first row that failed is named."""
+    failed = [r for r, (success, _) in enumerate(judged) if not success]
     if not failed:
-        return [errors for errors, _, _ in rows], True, rows[0][2]
+        return True, judged[0][1]
     r = failed[0]
-    message = (f"{len(failed)} of {len(rows)} outputs failed; first f(x)[{r}]: "
-               f"{rows[r][2]}")
-    return [errors for errors, _, _ in rows], False, message
+    return False, f"{len(failed)} of {len(judged)} outputs failed; first f(x)[{r}]: {judged[r][1]}"
 
 
 def no_estimate(i):

@@ -24,7 +24,8 @@ from . import _stencil, _workers
 from ._api import (_BOUNDED_ROWS, _box, _kernel_steps, _no_usable_step, _stencil_row,
                    gradient)
 from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
-from ._accuracy import JacobianResult, jacobian_estimate, no_estimate
+from ._accuracy import (JacobianResult, adaptive_steps, jacobian_estimate, jacobian_richardson,
+                        no_estimate)
 from ._stencils import EPS32, EPS64, STENCILS, auto_step, plan
 from .objectives import Objective
 
@@ -54,8 +55,6 @@ def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, wo
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     full_output = contract.check_flag(full_output, "full_output")
-    if isinstance(h, str) and h == "adaptive":
-        raise contract.jacobian_option_refused("h", h)
     if row.method == "complex":
         if full_output:
             raise contract.jacobian_option_refused("full_output", full_output)
@@ -115,6 +114,8 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     else:
         box, kernel_row = _box(plan.bounds, x), _BOUNDED_ROWS[plan.row.method, plan.row.order]
     evaluator = _evaluator(plan, n, args, vector, engine)
+    if type(h) is str:  # "adaptive"
+        return _adaptive(evaluator, x, plan.row, kernel_row, box, plan.full_output)
     out = _stencil.jacobian(evaluator, x, h, kernel_row, box)
     if type(out) is int:
         raise _no_usable_step(x, h, out, None, plan.row, box, evaluator)
@@ -123,6 +124,30 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     if evaluator.low_precision and type(h) is not tuple:
         warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
     return out
+
+
+def _adaptive(evaluator, x, row, kernel_row, box, full_output):
+    """h="adaptive": Jacobians over gradient's geometric sequence of steps,
+    Richardson per entry (fastgrad._accuracy, as the reference)."""
+    table_row = STENCILS[row.method, row.order]
+    rows, levels = adaptive_steps(x.tolist(), table_row,
+                                  None if box is None else (box[0].tolist(), box[1].tolist()))
+    jacobians = []
+    for level in levels:
+        h = np.array(level)
+        out = _stencil.jacobian(evaluator, x, h, kernel_row, box)
+        if type(out) is int:
+            raise _no_usable_step(x, h, out, None, row, box, evaluator)
+        f0 = out[0]
+        jacobians.append(out[1].tolist())
+    J, errors, used, success, message = jacobian_richardson(
+        jacobians, levels, f0.tolist(), x.tolist(), rows, evaluator.low_precision)
+    if not full_output:
+        return f0, np.array(J).reshape(-1, x.shape[0])
+    once = 1 + x.shape[0] * len(table_row.point_offsets)  # f(x), the stencil without it
+    return f0, JacobianResult(jac=np.array(J), error=np.array(errors),
+                              nfev=len(levels) * once, success=success, message=message,
+                              step=np.array(used))
 
 
 def _result(evaluator, x, h, row, kernel_row, box, f0, J):
@@ -167,7 +192,10 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     x : 1-D sequence of n real numbers
         The point; never modified.
     h, method, order, bounds, args, unpack, vectorized
-        As for :func:`fastgrad.gradient` (h="adaptive" is not offered here).
+        As for :func:`fastgrad.gradient`.  h="adaptive": the Jacobian at
+        gradient's sequence of steps, Richardson extrapolation per entry (row
+        r equals ``gradient(f_r, x, "adaptive")``; full_output's ``step``
+        then holds each entry's step, shape (m, n)).
         method="complex": f at x + i h e_i, n evaluations and no f(x); row r
         is then the complex-step gradient of output r, bit for bit (f must
         take complex input; a compiled f is a TypeError naming method).

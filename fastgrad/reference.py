@@ -22,7 +22,7 @@ from . import _complex as complex_step
 from . import _contract as contract
 from . import _workers
 from ._accuracy import (GradientResult, JacobianResult, adaptive_steps, batch_result, estimate,
-                        jacobian_estimate, no_estimate, richardson)
+                        jacobian_estimate, jacobian_richardson, no_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._progress import batch_progress, descent_progress
@@ -1019,8 +1019,6 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
     full_output = contract.check_flag(full_output, "full_output")
-    if isinstance(h, str) and h == "adaptive":
-        raise contract.jacobian_option_refused("h", h)
     if row.method == "complex":
         if full_output:
             raise contract.jacobian_option_refused("full_output", full_output)
@@ -1036,6 +1034,7 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
                                            complex_step.steps(h, x))
     steps = _Steps(contract.step_values(h, len(x)), row)
     box = contract.check_bounds(bounds, x)
+    center = row.needs_center or box is not None
     if vector:
         values = _vector_evaluator(f, args, unpack, vectorized, workers)
     else:
@@ -1044,19 +1043,43 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
         def values(x, points):
             return [[v] for v in scalar(x, points)]
         values.seen = scalar.seen
+    if steps.fixed == "adaptive":
+        return _adaptive_jacobian(values, x, row, box, center, full_output)
     chosen = _check_stencil(x, steps.at(x), row, None, box)
     f0 = values(x, [(None, None)])[0]
     if steps.fixed is None and values.seen["low_precision"]:
         steps.c = steps.c_single
         chosen = _check_stencil(x, steps.at(x), row, None, box)
-    center = row.needs_center or box is not None
-    points = _stencil(x, chosen, center)
-    fv = ([f0] if center else []) + values(x, points[1 if center else 0:])
-    J = [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+    J = _jacobian_combined(values, x, chosen, center, f0)
     if full_output:
         J = _jacobian_result(values, x, steps, row, box, center, f0, J)
     steps.warn_if_imprecise(values, stacklevel=4)
     return f0, J
+
+
+def _jacobian_combined(values, x, chosen, center, f0):
+    """J from f(x) = f0 and the other points of the stencil `chosen` (evaluated here)."""
+    points = _stencil(x, chosen, center)
+    fv = ([f0] if center else []) + values(x, points[1 if center else 0:])
+    return [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+
+
+def _adaptive_jacobian(values, x, row, box, center, full_output):
+    """h="adaptive": Jacobians over gradient's geometric sequence of steps (each
+    f(x) first, as fastgrad's kernel), Richardson per entry (fastgrad._accuracy)."""
+    rows, levels = adaptive_steps(x, row, box)
+    jacobians = []
+    for level in levels:
+        chosen = _check_stencil(x, level, row, None, box)
+        f0 = values(x, [(None, None)])[0]
+        jacobians.append(_jacobian_combined(values, x, chosen, center, f0))
+    J, errors, used, success, message = jacobian_richardson(
+        jacobians, levels, f0, x, rows, values.seen["low_precision"])
+    if not full_output:
+        return f0, J
+    once = 1 + len(x) * len(row.point_offsets)  # f(x), then the stencil without it
+    return f0, JacobianResult(jac=J, error=errors, nfev=len(levels) * once, success=success,
+                              message=message, step=used)
 
 
 def _jacobian_result(values, x, steps, row, box, center, f0, J):
@@ -1071,10 +1094,7 @@ def _jacobian_result(values, x, steps, row, box, center, f0, J):
         coordinate = int(str(error).split("x[", 1)[1].split("]", 1)[0])
         return JacobianResult(jac=J, error=[[math.inf] * len(x) for _ in J], nfev=once,
                               success=False, message=no_estimate(coordinate), step=step)
-    f0_double = values(x, [(None, None)])[0]
-    points = _stencil(x, chosen, center)
-    fv = ([f0_double] if center else []) + values(x, points[1 if center else 0:])
-    J_double = [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+    J_double = _jacobian_combined(values, x, chosen, center, values(x, [(None, None)])[0])
     errors, success, message = jacobian_estimate(J, J_double, f0, x, used,
                                                  plan(x, steps.doubled_at(x), row, box),
                                                  values.seen["low_precision"])
@@ -1194,8 +1214,6 @@ class Jacobian:
         contract.check_flag(unpack, "unpack")
         contract.check_flag(vectorized, "vectorized")
         full_output = contract.check_flag(full_output, "full_output")
-        if isinstance(h, str) and h == "adaptive":
-            raise contract.jacobian_option_refused("h", h)
         if row.method == "complex":
             if full_output:
                 raise contract.jacobian_option_refused("full_output", full_output)

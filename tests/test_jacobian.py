@@ -286,9 +286,6 @@ ERRORS = [
     (lambda x: x, dict(full_output=True, method="complex"), ValueError,
      "full_output=True is not offered by this function yet (gradient() has it); leave "
      "full_output at its default"),
-    (lambda x: x, dict(h="adaptive"), ValueError,
-     'h="adaptive" is for gradient() (Richardson extrapolation of every Jacobian entry is '
-     'not offered yet): use h="auto" or a fixed h'),
     (lambda x: x, dict(h=1e-300), ValueError,
      "h[0] = 1e-300 gives no usable step at x[0] = 1.0: the realised step (x[i] + h) - "
      "(x[i] - h) rounds to 0 or is not finite"),

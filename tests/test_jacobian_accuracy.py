@@ -127,3 +127,46 @@ def test_complex_step_refuses_full_output(impl):
         with pytest.raises(ValueError) as raised:
             call()
         assert str(raised.value) == message
+
+
+# -- h="adaptive": Richardson per entry ----------------------------------------------
+
+ADAPTIVE = [({}, system), ({"method": "forward", "order": 2}, system),
+            ({"bounds": ([0.6, -1.35, 2.0], [0.75, 0.0, 2.2])}, system),
+            ({"vectorized": True}, system_rows), ({"order": 4, "args": (3.0,)}, system)]
+
+
+@pytest.mark.parametrize("options,f", ADAPTIVE)
+def test_adaptive_rows_are_gradients_and_the_implementations_agree(options, f):
+    results = [impl.jacobian(f, X3, "adaptive", full_output=True, **options) for impl in IMPLS]
+    assert fields(results[0]) == fields(results[1])
+    r = results[0]
+    assert r.jac.shape == r.error.shape == r.step.shape == (3, 3)
+    assert bits(fastgrad.jacobian(f, X3, "adaptive", **options)) == bits(r.jac)
+    assert bits(fastgrad.reference.jacobian(f, X3, "adaptive", **options)) == bits(r.jac)
+    scalar = {k: v for k, v in options.items() if k != "vectorized"}
+    for row in range(3):
+        g = fastgrad.gradient(lambda x, *a: system(x, *a)[row], X3, "adaptive",
+                              full_output=True, **scalar)
+        assert (bits(r.jac[row]), bits(r.error[row]), bits(r.step[row])) == \
+               (bits(g.grad), bits(g.error), bits(g.step))
+    assert np.abs(r.jac - fastgrad.jacobian(f, X3, "auto", **options)).max() < 1e-6
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=IDS)
+def test_adaptive_nfev_prepared_and_workers(impl):
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return system(x)
+    r = impl.jacobian(f, X3, "adaptive", full_output=True)
+    assert r.nfev == len(calls) == 10 * (1 + 2 * 3) and r.success  # 10 steps, f(x) each
+    prepared = impl.Jacobian(system, "adaptive", full_output=True)(X3)
+    spread = impl.jacobian(system, X3, "adaptive", full_output=True, workers=map)
+    assert fields(prepared) == fields(spread) == fields(r)
+    with pytest.raises(ValueError) as raised:
+        impl.jacobian(system, X3, "adaptive", method="complex")
+    assert str(raised.value) == ('h="adaptive" extrapolates real stencils; method=\'complex\' '
+                                 'has no cancellation and is accurate to rounding with '
+                                 'h="auto" or a fixed h')
