@@ -178,7 +178,8 @@ extensions = [
                              ("NPY_TARGET_VERSION", "NPY_1_22_API_VERSION")])
     # Largest first: build_ext compiles them in parallel, one per core, and the
     # build ends with its longest compilation.
-    for name in ("objectives", "_evaluators", "_batch", "_descent", "_stencil", "_arguments")
+    for name in ("objectives", "_evaluators", "_batch", "_descent", "_stencil", "_curvature",
+                 "_arguments")
 ]
 
 setup(

@@ -6,7 +6,11 @@
 * gradient_batch at 10^4 points, n = 10: 2 threads against 1;
 * 10^4 descent steps on 2-D Rosenbrock: the compiled tier against the reference
   (on the pure-Python Rosenbrock, and on the same compiled objective called as a
-  Python callable).
+  Python callable);
+* the Hessian of Rosenbrock at n = 20: fastgrad.hessian on the compiled,
+  Python and vectorized tiers against numdifftools.Hessian and
+  scipy.differentiate.hessian (their defaults), with each one's accuracy
+  against scipy.optimize.rosen_hess (max |H - H_exact| / max |H_exact|).
 
 Each is a ratio from interleaved repeats (fastgrad._timing.interleaved).
 """
@@ -73,20 +77,48 @@ def long_descent(schedule, steps):
                  ("reference, compiled f", "fastgrad compiled")])
 
 
+def hessian_20(schedule, n=20):
+    from scipy.optimize import rosen, rosen_hess
+    x = workloads.rosenbrock_start(n)
+    prepared = fastgrad.Hessian(Rosenbrock())
+    fns = {
+        "fastgrad compiled": lambda: fastgrad.hessian(Rosenbrock(), x),
+        "fastgrad compiled, prepared": lambda: prepared(x),
+        "fastgrad compiled, order 4, auto":
+            lambda: fastgrad.hessian(Rosenbrock(), x, "auto", order=4),
+        "fastgrad Python tier (scipy rosen)": lambda: fastgrad.hessian(rosen, x),
+        "fastgrad vectorized": lambda: fastgrad.hessian(workloads.rosenbrock_rows, x,
+                                                        vectorized=True),
+    }
+    libraries, _ = competitors.hessian_libraries(rosen, rosen)
+    fns.update({name: (lambda h=h: h(x)) for name, h in libraries.items()})
+    timed = interleaved(fns, schedule, set(libraries))
+    exact = rosen_hess(x)
+    errors = {name: float(np.abs(np.asarray(H) - exact).max() / np.abs(exact).max())
+              for name, H in timed.first_results.items()}
+    pairs = [(peer, fast) for peer in libraries
+             for fast in ("fastgrad compiled", "fastgrad Python tier (scipy rosen)")]
+    row = _row(f"Hessian of Rosenbrock, n = {n}", timed.timings, pairs)
+    row["error"] = errors
+    return row
+
+
 def measure_aims(quick):
     schedule = Schedule(min_repeats=5, max_repeats=9 if not quick else 5,
                         target=0.0 if quick else 0.02, cell_seconds=0.0, budget=60.0)
     if quick:
         return [gradient_1000(schedule, 100), batch_threads(schedule, 1000, 10),
-                long_descent(schedule, 1000)]
+                long_descent(schedule, 1000), hessian_20(schedule)]
     return [gradient_1000(schedule, 1000), batch_threads(schedule, 10**4, 10),
-            long_descent(schedule, 10**4)]
+            long_descent(schedule, 10**4), hessian_20(schedule)]
 
 
 def markdown(rows):
     return table(["checkpoint", "medians", "ratios"], [
         [row["aim"],
-         "; ".join(f"{name} {fmt_time(t)}" for name, t in row["median_s"].items()),
+         "; ".join(f"{name} {fmt_time(t)}" + (f" (error {row['error'][name]:.1e})"
+                                              if name in row.get("error", {}) else "")
+                   for name, t in row["median_s"].items()),
          "; ".join(f"{pair}: **{fmt_ratio(value)}**" for pair, value in row["ratios"].items()
                    if value is not None)]
         for row in rows], "lll")

@@ -220,6 +220,31 @@ def _numdifftools_gradient(workload, n):
     return functools.partial(numdifftools.Gradient(f, step=H), workload.start(n))
 
 
+# -- Hessians (a checkpoint of benchmarks/aims.py) -----------------------------------
+
+def hessian_libraries(f, vectorized_f):
+    """name -> callable x -> (n, n) Hessian, for the peers that are installed, each
+    with its defaults (their accuracy is measured beside their time); name -> the
+    reason for those that are not.
+
+    f takes one point x of shape (n,); vectorized_f takes x of shape (n, ...) and
+    returns shape (...) (scipy.differentiate's convention: coordinates first).
+    """
+    found, missing = {}, {}
+    try:
+        numdifftools = importlib.import_module("numdifftools")
+        # Its default: central differences with adaptive Richardson extrapolation.
+        found["numdifftools.Hessian"] = numdifftools.Hessian(f)
+    except ImportError as error:
+        missing["numdifftools.Hessian"] = str(error)
+    try:
+        differentiate = importlib.import_module("scipy.differentiate")
+        found["scipy.differentiate.hessian"] = lambda x: differentiate.hessian(vectorized_f, x).ddf
+    except ImportError as error:
+        missing["scipy.differentiate.hessian"] = str(error)
+    return found, missing
+
+
 # -- the limits: what no gradient code can beat --------------------------------------
 
 def _stencil_points(x):

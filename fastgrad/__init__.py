@@ -5,7 +5,7 @@
 import os as _os
 import sys as _sys
 
-from ._accuracy import GradientResult, JacobianResult
+from ._accuracy import GradientResult, HessianResult, JacobianResult
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum
 from ._result import DescentResult, DescentState, IntermediateResult
@@ -13,6 +13,7 @@ from ._result import DescentResult, DescentState, IntermediateResult
 __version__ = "0.1.0"
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
+           "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
            "jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult",
@@ -23,7 +24,8 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 # signatures from __init__.pyi.
 _LAZY = {"gradient": "_api", "gradient_batch": "_api", "gradient_descent_step": "_api",
          "gradient_descent": "_api", "show_config": "_config", "jacobian": "_jacobian",
-         "derivative": "_jacobian", "check_grad": "_jacobian", "Jacobian": "_jacobian"}
+         "derivative": "_jacobian", "check_grad": "_jacobian", "Jacobian": "_jacobian",
+         "hessian": "_hessian", "hessian_vector": "_hessian", "Hessian": "_hessian"}
 
 
 def __getattr__(name):

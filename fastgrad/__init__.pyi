@@ -19,6 +19,7 @@ from ._result import IntermediateResult as IntermediateResult
 from ._contract import PrecisionWarning as PrecisionWarning
 from ._accuracy import GradientResult as GradientResult
 from ._accuracy import JacobianResult as JacobianResult
+from ._accuracy import HessianResult as HessianResult
 
 # A raw PyCapsule has a type name from Python 3.13 on; before, only a
 # scipy.LowLevelCallable (a tuple (capsule, function, user_data)) is typed.
@@ -30,6 +31,7 @@ else:
 
 __version__: str
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
+           "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
            "jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult",
@@ -232,6 +234,63 @@ def check_grad(
     args: Tuple[Any, ...] = (),
     workers: _Workers = None,
 ) -> float: ...
+_SecondStep = Union[float, ArrayLike, Literal["auto"]]
+
+@overload
+def hessian(
+    f: _Function,
+    x: ArrayLike,
+    h: _SecondStep = 1e-4,
+    *,
+    method: Literal["central"] = "central",
+    order: Optional[int] = None,
+    bounds: None = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[False] = False,
+) -> NDArray[np.float64]: ...
+@overload
+def hessian(
+    f: _Function,
+    x: ArrayLike,
+    h: _SecondStep = 1e-4,
+    *,
+    method: Literal["central"] = "central",
+    order: Optional[int] = None,
+    bounds: None = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[True],
+) -> HessianResult: ...
+def hessian_vector(
+    f: _Function,
+    x: ArrayLike,
+    v: ArrayLike,
+    h: _SecondStep = 1e-5,
+    *,
+    method: Literal["central"] = "central",
+    order: Optional[int] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+) -> NDArray[np.float64]: ...
+
+class Hessian:
+    def __init__(
+        self,
+        f: _Function,
+        *,
+        h: _SecondStep = 1e-4,
+        method: Literal["central"] = "central",
+        order: Optional[int] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
+
 @overload
 def show_config(mode: Literal["stdout"] = "stdout") -> None: ...
 @overload

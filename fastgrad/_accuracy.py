@@ -298,3 +298,86 @@ def judge(g, errors, fx, x, eps=EPS64):
             f"coordinates (first: grad[{i}] = {g[i]!r} +- {errors[i]:.3g}); "
             "try another h")
     return True, "ok: every entry's error estimate is below its scale"
+
+
+# -- second derivatives: hessian(..., full_output=True) ------------------------------
+
+@dataclass
+class HessianResult:
+    """What ``hessian(..., full_output=True)`` returns.
+
+    Attributes
+    ----------
+    hess : the Hessian (float64 (n, n) ndarray in ``fastgrad``, list of lists in
+        ``fastgrad.reference``), the same values as without full_output.
+    error : per-entry estimate of the absolute error of ``hess`` (symmetric).
+    nfev : int, evaluations of f (the estimate's included).
+    success : bool, False when a value is not finite or an entry's error
+        estimate exceeds its scale (``max(|H_ij|, eps**(1/3) * max |H|)``).
+    message : str, what was found.
+    step : the step h_i used per coordinate (h="auto": relative to x).
+    """
+
+    hess: Any
+    error: Any
+    nfev: int
+    success: bool
+    message: str
+    step: Any
+
+
+def estimate_hessian(H, H_double, fx, x, steps, row, low_precision):
+    """(error rows, success, message) for the Hessian H (steps h) from H_double
+    (steps 2h, the same row of order p), as estimate() does for a gradient:
+
+        truncation ~ |H_ij(h) - H_ij(2h)| / (2**p - 1)
+        rounding   ~ NOISE * eps * scale * sum|w| / (h_i h_j)
+
+    with sum|w| the diagonal's or the mixed row's weights, and scale the size
+    of f's quadratic part: max(|f(x)|, |H_ij| max(1, |x_i|) max(1, |x_j|)).
+    """
+    eps = EPS32 if low_precision else EPS64
+    n = len(x)
+    reach = [max(1.0, abs(xi)) for xi in x]
+    scale = max([abs(fx)] + [abs(H[i][j]) * reach[i] * reach[j]
+                             for i in range(n) for j in range(n)])
+    diagonal = sum(abs(w) for _, w in row.float_diagonal)
+    mixed = sum(abs(w) for _, _, w in row.float_mixed)
+    factor = 2.0 ** row.order - 1.0
+    errors = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):
+            truncation = abs(H[i][j] - H_double[i][j]) / factor
+            weights = diagonal if i == j else mixed
+            rounding = NOISE * eps * scale * weights / (steps[i] * steps[j])
+            errors[i][j] = errors[j][i] = SAFETY * truncation + rounding
+    success, message = judge_hessian(H, errors, fx, x, eps)
+    return errors, success, message
+
+
+def judge_hessian(H, errors, fx, x, eps=EPS64):
+    """(success, message): every value finite and every estimate below its scale,
+    max(|H_ij|, eps**(1/3) * the scale of H and of f per unit of x squared).
+
+    The floor is coarser than a gradient's (sqrt(eps)): a second difference at
+    its best step is accurate to about eps**(1/2) of the Hessian's scale (order
+    2), so entries that are 0 (most of a sparse Hessian) are judged against
+    what a second difference can resolve."""
+    values = [v for row in H for v in row]
+    if not (math.isfinite(fx) and all(math.isfinite(v) for v in values)):
+        return False, "f is not finite at x or near it: the Hessian is not reliable"
+    top = max(max(abs(v) for v in values), abs(fx) / max(1.0, max(abs(v) for v in x)) ** 2)
+    floor = eps ** (1.0 / 3.0) * top
+    n = len(x)
+    loose = [(i, j) for i in range(n) for j in range(n)
+             if errors[i][j] > max(abs(H[i][j]), floor)]
+    if loose:
+        i, j = loose[0]
+        return False, (f"the error estimate exceeds the Hessian at {len(loose)} of {n * n} "
+                       f"entries (first: hess[{i}, {j}] = {H[i][j]!r} +- "
+                       f"{errors[i][j]:.3g}); try another h")
+    return True, "ok: every entry's error estimate is below its scale"
+
+
+#: The message when the doubled steps leave the usable range at x[i] (as a Jacobian's).
+no_hessian_estimate = no_estimate

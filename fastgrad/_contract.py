@@ -608,6 +608,54 @@ def no_room(i, xi, lbi, ubi, row=None):
             f"lb[{i}] = {lbi!r}, ub[{i}] = {ubi!r}")
 
 
+# -- second derivatives (hessian, hessian_vector) ---------------------------------
+
+def second_method_only(method):
+    """The error for a one-sided method where only central second differences exist."""
+    return ValueError(f"method must be 'central' for second derivatives (hessian, "
+                      f"hessian_vector), got {method!r}")
+
+
+def second_rule_only(name):
+    """The error for h="adaptive" where second derivatives do not take it yet."""
+    return ValueError(f'h="adaptive" is for gradient() only: {name}() takes a fixed h '
+                      f'or h="auto"')
+
+
+def second_without_bounds(name):
+    """The error for bounds where second derivatives do not take them yet."""
+    return ValueError(f"bounds are not offered for {name}() yet (its stencils are central "
+                      f"only, with no one-sided rows to turn to at a bound): leave bounds=None")
+
+
+def direction_values(v, n):
+    """v (hessian_vector's direction) as a list of n finite floats."""
+    if not is_sequence(v):
+        raise TypeError(f"v must be a 1-D sequence of n={n} real numbers, got {describe(v)}")
+    shape = shape_of(v)
+    if shape is not None and len(shape) != 1:
+        raise ValueError(f"v must be 1-D, got shape {shape}")
+    if len(v) != n:
+        raise ValueError(f"v must have x's length n={n}, got {len(v)}")
+    values = []
+    for i, item in enumerate(v):
+        if not is_real(item):
+            if hasattr(item, "__len__") and not isinstance(item, (str, bytes, bytearray)):
+                raise ValueError(f"v must be 1-D, but v[{i}] is {describe(item)}")
+            raise TypeError(f"v must hold real numbers, but v[{i}] is {describe(item)}")
+        value = to_float(item)
+        if value is None or not math.isfinite(value):
+            raise ValueError(f"v must be finite, but v[{i}] = {show(item)}"
+                             + (OVERFLOWS if value is None else ""))
+        values.append(value)
+    return values
+
+
+def direction_step_too_small(i, xi, s, vi):
+    """The error for a move along v that leaves the finite range or rounds away."""
+    return (f"the step {s!r} along v gives no usable point at x[{i}] = {xi!r} "
+            f"(v[{i}] = {vi!r}): x[{i}] + s * v[{i}] is not finite")
+
 # -- workers= (fastgrad._workers) ----------------------------------------------
 
 def workers_type(workers):

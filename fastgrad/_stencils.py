@@ -136,7 +136,8 @@ STENCILS = _build()
 COMPLEX = Stencil("complex", 2, (1,), (Fraction(1),), (1, 0), imaginary=True)
 
 
-from ._contract import EPS32, EPS64  # noqa: E402 (h="auto" sizes steps for f's precision)
+# h="auto" sizes steps for f's precision; the second rows name a wrong method
+from ._contract import EPS32, EPS64, second_method_only  # noqa: E402
 
 
 def auto_step(row, eps):
@@ -216,3 +217,113 @@ def plan(x, h, row, bounds=None):
     lb, ub = bounds
     rows = sides(row)
     return [bounded_choice(rows, x[i], h[i], lb[i], ub[i]) for i in range(len(x))]
+
+
+# -- second derivatives: hessian() and hessian_vector() ------------------------------
+
+@dataclass(frozen=True)
+class SecondStencil:
+    """Second derivatives of central accuracy order p (2, 4, 6, 8), as data.
+
+    Per coordinate i the points are x_i + o * h_i for o in ``offsets`` (the
+    central first-derivative row's points, in its evaluation order: +1, -1,
+    +2, -2, ...), and r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5 is the realised
+    step (the halving is exact).  With f_0 = f(x):
+
+        H_ii = (sum over ``diagonal`` (o, w): w * f(x_i + o h_i)) / (r_i * r_i)
+        H_ij = (sum over ``mixed`` (a, b, w): w * f(x_i + a h_i, x_j + b h_j)) / (r_i * r_j)
+
+    summed left to right in the table's order; offset 0 on the diagonal is
+    f(x) itself.  The diagonal weights are Fornberg's for the second
+    derivative on the points -m..m (m = p / 2: order p); the mixed weights are
+    the products w_a * w_b of the order-p first-derivative weights, the tensor
+    product of two 1-D rows (order p too).  Order 2 is the textbook pair:
+
+        H_ii = (f(x + h e_i) - 2 f(x) + f(x - h e_i)) / h_i**2
+        H_ij = (f(++) - f(+-) - f(-+) + f(--)) / (4 h_i h_j)
+
+    (its weights are 1/4: ``0.25 * v`` is exact, so the sum is the textbook
+    one scaled by an exact 1/4).  Only i < j is computed; H_ji = H_ij, so the
+    result is exactly symmetric.
+    """
+    order: int
+    offsets: Tuple[int, ...]
+    diagonal: Tuple[Tuple[int, Fraction], ...]
+    mixed: Tuple[Tuple[int, int, Fraction], ...]
+    first: Tuple[Fraction, ...]  # the first-derivative weights of offsets (unit spacing)
+
+    def points_of_row(self, n, i):
+        """Evaluations for Hessian row i (its diagonal and the pairs (i, j > i))."""
+        p = len(self.offsets)
+        return p * (1 + p * (n - 1 - i))
+
+    def points(self, n):
+        """Evaluations of one Hessian: 1 + n p + n (n - 1) / 2 * p**2 (2 n**2 + 1 at p = 2)."""
+        p = len(self.offsets)
+        return 1 + n * p + n * (n - 1) // 2 * p * p
+
+    @property
+    def float_diagonal(self):
+        return tuple((o, float(w)) for o, w in self.diagonal)
+
+    @property
+    def float_first(self):
+        return tuple(float(w) for w in self.first)
+
+    @property
+    def float_mixed(self):
+        return tuple((a, b, float(w)) for a, b, w in self.mixed)
+
+
+def _second_row(order):
+    offsets = tuple(_central_offsets(order))
+    m = order // 2
+    around = list(range(m, -m - 1, -1))  # m .. 1, 0, -1 .. -m: order 2 is f+, f(x), f-
+    diagonal = tuple(zip(around, fornberg_weights(around, 2)))
+    first = dict(zip(offsets, fornberg_weights(offsets, 1)))
+    mixed = tuple((a, b, first[a] * first[b]) for a in offsets for b in offsets)
+    return SecondStencil(order, offsets, diagonal, mixed, tuple(first[o] for o in offsets))
+
+
+#: order -> SecondStencil (central only).
+SECOND = {order: _second_row(order) for order in ORDERS["central"]}
+
+
+def second_auto_step(row, eps):
+    """The relative step constant of h="auto" for second derivatives.
+
+    An order-p second difference has truncation ~ h**p and rounding
+    ~ eps |f| / h**2 (two divisions by a step); their sum is least at
+    h ~ eps ** (1 / (p + 2)): eps ** (1/4) ~ 1.2e-4 at order 2 (float64),
+    eps ** (1/6) ~ 2.5e-3 at order 4.  The mixed entries, ~ eps / (h_i h_j),
+    balance the same way.
+    """
+    return eps ** (1.0 / (row.order + 2))
+
+
+def second_stencil(method, order):
+    """The SecondStencil for a checked method and order (central only)."""
+    if method != "central":
+        raise second_method_only(method)
+    return SECOND[check_order(method, order)]
+
+
+def hessian_blocks(n, row, per_call):
+    """Hessian rows i0..i1-1 evaluated by one call of the evaluator, as (i0, i1).
+
+    Each block starts with one row and takes the next while the block's points
+    stay within per_call; per_call 0: one row each (f(x) is evaluated alone,
+    before the first block).
+    Both implementations hand f exactly these blocks (the vectorized tier's
+    calls of f are the same chunks).
+    """
+    blocks, i0 = [], 0
+    while i0 < n:
+        total = row.points_of_row(n, i0)
+        i1 = i0 + 1
+        while i1 < n and total + row.points_of_row(n, i1) <= per_call:
+            total += row.points_of_row(n, i1)
+            i1 += 1
+        blocks.append((i0, i1))
+        i0 = i1
+    return blocks

@@ -21,16 +21,19 @@ import warnings
 from . import _complex as complex_step
 from . import _contract as contract
 from . import _workers
-from ._accuracy import (GradientResult, JacobianResult, adaptive_steps, batch_result, estimate,
-                        jacobian_estimate, jacobian_richardson, no_estimate, richardson)
+from ._accuracy import (GradientResult, HessianResult, JacobianResult, adaptive_steps,
+                        batch_result, estimate, estimate_hessian, jacobian_estimate,
+                        jacobian_richardson, no_estimate, no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._progress import batch_progress, descent_progress
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
-from ._stencils import EPS32, EPS64, auto_step, plan, stencil as stencil_row
+from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_auto_step,
+                        second_stencil, stencil as stencil_row)
 
 __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent",
+           "hessian", "hessian_vector", "Hessian", "HessianResult",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning"]
 
@@ -40,16 +43,19 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
 def _evaluator(f, args, unpack, vectorized, workers=None):
     """A function values(x, points) -> [f at each point], in order.
 
-    A point is (i, v): x with coordinate i replaced by v, or (None, None) for x.
+    A point is (i, v): x with coordinate i replaced by v, or (None, None) for x;
+    or (i, v, j, w): coordinates i and j replaced (hessian's mixed points).
     workers: an opened ``_workers.Engine`` to spread the points over.
     """
     if workers is not None:
         return _spread_evaluator(f, args, unpack, vectorized, workers)
 
-    def point(x, i, v):
+    def point(x, i, v, j=None, w=None):
         p = list(x)
         if i is not None:
             p[i] = v
+        if j is not None:  # a second moved coordinate (hessian's mixed points)
+            p[j] = w
         return p
 
     # Whether f returned a float of less than double precision (float32...):
@@ -59,8 +65,8 @@ def _evaluator(f, args, unpack, vectorized, workers=None):
     if not vectorized:
         def values(x, points):
             out = []
-            for i, v in points:
-                p = point(x, i, v)
+            for moves in points:
+                p = point(x, *moves)
                 if unpack:
                     value = f(*p, *args)
                 else:
@@ -83,7 +89,7 @@ def _evaluator(f, args, unpack, vectorized, workers=None):
         rows = contract.vectorized_rows_per_call(len(x))
         out = []
         for start in range(0, len(points), rows):
-            block = [point(x, i, v) for i, v in points[start:start + rows]]
+            block = [point(x, *moves) for moves in points[start:start + rows]]
             if unpack:
                 result = f(*[list(column) for column in zip(*block)], *args)
             else:
@@ -959,6 +965,201 @@ class _LBFGSRule(_Rule):
 _RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _ArmijoRule,
           LBFGS: _LBFGSRule}
 
+
+# -- second derivatives: hessian and hessian_vector (rows of _stencils.SECOND) --------
+
+def _second_prepare(f, x, h, method, order, args, unpack, vectorized, name):
+    """The checked arguments of hessian / hessian_vector, in fastgrad's order."""
+    f = contract.as_objective(f, args)
+    x = contract.point_values(x)
+    h = contract.step_values(h, len(x))
+    row = second_stencil(contract.check_method(method), order)
+    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
+                        contract.check_flag(vectorized, "vectorized"))
+    if h == "adaptive":
+        raise contract.second_rule_only(name)
+    return values, x, h, row
+
+
+def _second_steps(x, h, row, c):
+    """h_i (a list, or h_i = c * max(1, |x_i|) with h None: h="auto") and the
+    realised steps r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5, and the first
+    coordinate whose realised step is 0 or not finite (or, for rows reaching
+    beyond +-1, one of whose points is not finite), else None."""
+    steps = [c * max(1.0, abs(xi)) for xi in x] if h is None else h
+    r = []
+    for i, (xi, hi) in enumerate(zip(x, steps)):
+        ri = ((xi + hi) - (xi - hi)) * 0.5
+        if ri == 0.0 or not math.isfinite(ri) or \
+                not all(math.isfinite(xi + o * hi) for o in row.offsets):
+            return steps, r, i
+        r.append(ri)
+    return steps, r, None
+
+
+def _sum(terms):
+    """w_0 v_0 + w_1 v_1 + ..., left to right (the first term starts the sum)."""
+    total = None
+    for w, v in terms:
+        total = w * v if total is None else total + w * v
+    return total
+
+
+def _hessian_at(values, x, h, auto, row, vectorized):
+    """(H, f(x), the steps h_i) with steps h (a list) or, h None, h="auto"'s
+    constants auto = (c, c_single); or (None, None, steps, bad coordinate) if
+    the steps are unusable (nothing evaluated then)."""
+    n, p = len(x), len(row.offsets)
+    steps, r, bad = _second_steps(x, h, row, None if auto is None else auto[0])
+    if bad is not None:
+        return None, None, steps, bad
+    fx = values(x, [(None, None)])[0]
+    if auto is not None and values.seen["low_precision"]:  # float32 values: its constant
+        steps, r, bad = _second_steps(x, None, row, auto[1])
+        if bad is not None:
+            return None, None, steps, bad
+    slot = {o: k for k, o in enumerate(row.offsets)}
+    diagonal, mixed = row.float_diagonal, row.float_mixed
+    per_call = contract.vectorized_rows_per_call(n) if vectorized else 0
+    H = [[0.0] * n for _ in range(n)]
+    for i0, i1 in hessian_blocks(n, row, per_call):
+        points = []
+        for i in range(i0, i1):
+            for a in row.offsets:
+                xa = x[i] + a * steps[i]
+                points.append((i, xa))
+                for j in range(i + 1, n):
+                    for b in row.offsets:
+                        points.append((i, xa, j, x[j] + b * steps[j]))
+        fv = values(x, points)
+        start = 0
+        for i in range(i0, i1):
+            stride = 1 + p * (n - 1 - i)  # the points of one offset a
+            at = fv[start:start + p * stride]
+            start += p * stride
+            H[i][i] = _sum((w, fx if o == 0 else at[slot[o] * stride])
+                           for o, w in diagonal) / (r[i] * r[i])
+            for j in range(i + 1, n):
+                first = 1 + (j - i - 1) * p
+                H[i][j] = H[j][i] = _sum((w, at[slot[a] * stride + first + slot[b]])
+                                         for a, b, w in mixed) / (r[i] * r[j])
+    return H, fx, steps, None
+
+
+def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
+            unpack=False, vectorized=False, full_output=False):
+    """The (n, n) Hessian of f at x, exactly symmetric (see fastgrad.hessian).
+
+    Evaluation order: f(x); then for i = 0..n-1, for each offset a of the row
+    (+1, -1, +2, -2, ...): x with x_i moved by a h_i, then for j = i+1..n-1
+    and each offset b: x with x_i moved by a h_i and x_j by b h_j.  A
+    vectorized f gets the rows of _stencils.hessian_blocks in one call each.
+    full_output: the Hessian again with steps 2h (fastgrad._accuracy's estimate).
+    """
+    values, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
+                                        "hessian")
+    full_output = contract.check_flag(full_output, "full_output")
+    if bounds is not None:
+        raise contract.second_without_bounds("hessian")
+    auto = (second_auto_step(row, EPS64), second_auto_step(row, EPS32)) if h == "auto" \
+        else None
+    fixed = None if auto is not None else h
+    H, fx, steps, bad = _hessian_at(values, x, fixed, auto, row, vectorized)
+    if bad is not None:
+        raise ValueError(contract.step_too_small(bad, x[bad], steps[bad]))
+    if auto is None and values.seen["low_precision"]:
+        warnings.warn(contract.low_precision_warning(), stacklevel=2)
+    if not full_output:
+        return H
+    n = len(x)
+    doubled = None if fixed is None else [2.0 * v for v in fixed]
+    twice = None if auto is None else (2.0 * auto[0], 2.0 * auto[1])
+    H_double, _, _, bad = _hessian_at(values, x, doubled, twice, row, vectorized)
+    if bad is not None:  # 2h leaves the usable range: no estimate
+        errors = [[math.inf] * n for _ in range(n)]
+        return HessianResult(hess=H, error=errors, nfev=row.points(n), success=False,
+                             message=no_hessian_estimate(bad), step=steps)
+    errors, success, message = estimate_hessian(H, H_double, fx, x, steps, row,
+                                                values.seen["low_precision"])
+    return HessianResult(hess=H, error=errors, nfev=2 * row.points(n), success=success,
+                         message=message, step=steps)
+
+
+def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
+                   vectorized=False):
+    """H(x) @ v without forming H (see fastgrad.hessian_vector).
+
+    The gradient's central row of order p along v: with s = min over v_j != 0
+    of h_j / |v_j| (no coordinate moves farther than its step) and the
+    first-derivative weights w_a of the row's offsets a,
+
+        H v = (sum_a w_a * gradient(f, x + (a s) v, h)) / s
+
+    evaluated gradient by gradient in the row's order (p**2 n evaluations;
+    h="auto" one more, f(x) first).  v = 0 gives zeros without evaluating f.
+    """
+    values, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
+                                        "hessian_vector")
+    v = contract.direction_values(v, len(x))
+    first = stencil_row("central", row.order)
+    c = second_auto_step(row, EPS64)
+    steps = [c * max(1.0, abs(xi)) for xi in x] if h == "auto" else h
+    if all(vi == 0.0 for vi in v):
+        return [0.0] * len(x)
+    bases = _direction_points(x, v, steps, row, first)
+    if h == "auto":
+        values(x, [(None, None)])
+        if values.seen["low_precision"]:
+            c = second_auto_step(row, EPS32)
+            steps = [c * max(1.0, abs(xi)) for xi in x]
+            bases = _direction_points(x, v, steps, row, first)
+    s = bases[0][0]
+    gradients = [_gradient_at(values, base, plan(base, steps, first), False)[0]
+                 for _, base in bases]
+    Hv = []
+    for i in range(len(x)):
+        Hv.append(_sum((w, g[i]) for w, g in zip(row.float_first, gradients)) / s)
+    if h != "auto" and values.seen["low_precision"]:
+        warnings.warn(contract.low_precision_warning(), stacklevel=2)
+    return Hv
+
+
+def _direction_points(x, v, steps, row, first):
+    """[(s, x + (a s) v) for a in the row's offsets], every point's gradient
+    stencil checked (the ValueError naming the first bad coordinate)."""
+    s = min(hi / abs(vi) for hi, vi in zip(steps, v) if vi != 0.0)
+    bases = []
+    for a in row.offsets:
+        t = a * s
+        base = [xi + t * vi for xi, vi in zip(x, v)]
+        for i, (xi, vi, bi) in enumerate(zip(x, v, base)):
+            if not math.isfinite(bi):
+                raise ValueError(contract.direction_step_too_small(i, xi, s, vi))
+        _check_stencil(base, steps, first)
+        bases.append((s, base))
+    return bases
+
+
+class Hessian:
+    """A prepared Hessian: Hessian(f, **options)(x) == hessian(f, x, **options)
+    (see fastgrad.Hessian); the options are checked here, in fastgrad's order."""
+
+    def __init__(self, f, *, h=1e-4, method="central", order=None, args=(), unpack=False,
+                 vectorized=False):
+        self.f = contract.as_objective(f, args)
+        if contract.is_real(h) or isinstance(h, str):
+            contract.step_values(h, 1)  # a sequence is checked against each x's length
+        second_stencil(contract.check_method(method), order)
+        contract.check_flag(unpack, "unpack")
+        contract.check_flag(vectorized, "vectorized")
+        if h == "adaptive":
+            raise contract.second_rule_only("hessian")
+        self.h = h
+        self.options = dict(method=method, order=order, args=args, unpack=unpack,
+                            vectorized=vectorized)
+
+    def __call__(self, x):
+        return hessian(self.f, x, self.h, **self.options)
 
 # -- more derivatives: jacobian, derivative, check_grad --------------------------
 

@@ -16,7 +16,7 @@ import fastgrad.reference
 PUBLIC = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_descent"]
 
 COMPILED = ["fastgrad._arguments", "fastgrad._evaluators", "fastgrad._stencil",
-            "fastgrad._descent", "fastgrad._batch", "fastgrad.objectives"]
+            "fastgrad._descent", "fastgrad._batch", "fastgrad.objectives", "fastgrad._curvature"]
 
 
 def test_core_stop_codes_match_result_constants():
@@ -118,16 +118,26 @@ def test_api_docstring_examples():
     assert outcome.failed == 0
 
 
+def test_hessian_docstring_examples():
+    import fastgrad._hessian
+    outcome = doctest.testmod(fastgrad._hessian, verbose=False, report=True)
+    assert outcome.attempted >= 6
+    assert outcome.failed == 0
+
+
 REFERENCE_ALONE = """
 import sys
 sys.modules["numpy"] = None  # as if numpy were not installed
 for name in ("fastgrad._arguments", "fastgrad._evaluators", "fastgrad._stencil",
-             "fastgrad._descent", "fastgrad._batch", "fastgrad.objectives"):
+             "fastgrad._descent", "fastgrad._batch", "fastgrad.objectives",
+             "fastgrad._curvature"):
     sys.modules[name] = None  # nor the compiled core
 import fastgrad.reference as ref
 g = ref.gradient(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True)
 r = ref.gradient_descent(lambda x, y: x**2 + y**2, [1.0, -1.0], unpack=True, optimizer="adam")
 assert [round(v, 6) for v in g] == [2.0, -2.0] and r.converged, (g, r)
+H = ref.hessian(lambda x, y: x**2 * y, [1.0, 2.0], unpack=True)
+assert [[round(v, 6) for v in row] for row in H] == [[4.0, 2.0], [2.0, 0.0]], H
 """
 
 

@@ -138,7 +138,7 @@ def stub_parameters(node):
 
 @pytest.mark.parametrize("module", [fastgrad, fastgrad.reference], ids=lambda m: m.__name__)
 @pytest.mark.parametrize("name", ["gradient", "gradient_batch", "gradient_descent_step",
-                                  "gradient_descent"])
+                                  "gradient_descent", "hessian", "hessian_vector"])
 def test_the_stub_signatures_are_the_functions(module, name):
     stub = stub_parameters(stub_functions(PACKAGE / "__init__.pyi")[name])
     actual = [(p.name, p.kind, p.default)

@@ -34,6 +34,10 @@ def main() -> None:
     steps = fastgrad.gradient(Sphere(), np.array([1.0, 2.0]), h=[1e-6, 1e-5])
     batch = fastgrad.gradient_batch(Rosenbrock(), [[0.0, 0.0], [1.0, 1.0]], num_threads=2)
     step = fastgrad.gradient_descent_step(bowl, (1.0, 1.0), 0.05)
+    hess: NDArray[np.float64] = fastgrad.hessian(bowl, [1.0, 1.0], "auto", order=4)
+    hv = fastgrad.hessian_vector(Rosenbrock(), [1.0, 1.0], np.array([1.0, 0.0]))
+    prepared_hessian = fastgrad.Hessian(bowl, h=1e-3)
+    assert prepared_hessian([1.0, 1.0]).shape == hess.shape == (2, 2) and hv.shape == (2,)
     with ThreadPoolExecutor(2) as pool:
         spread: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], workers=pool.map)
         pooled = fastgrad.gradient_batch(bowl, [[1.0, 1.0]], workers=pool)
