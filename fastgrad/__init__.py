@@ -5,7 +5,7 @@
 import os as _os
 import sys as _sys
 
-from ._accuracy import GradientResult, HessianResult
+from ._accuracy import GradientResult, HessianResult, JacobianResult
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum
 from ._result import DescentResult, DescentState, IntermediateResult
@@ -16,7 +16,7 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
            "hessian", "hessian_vector", "Hessian", "HessianResult", "Gradient",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
-           "jacobian", "derivative", "check_grad", "Jacobian",
+           "jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult",
            "show_config", "__version__"]
 
 # Loaded on first use, so that `import fastgrad.reference` needs neither numpy nor

@@ -19,6 +19,7 @@ from ._result import DescentState as DescentState
 from ._result import IntermediateResult as IntermediateResult
 from ._contract import PrecisionWarning as PrecisionWarning
 from ._accuracy import GradientResult as GradientResult
+from ._accuracy import JacobianResult as JacobianResult
 from ._accuracy import HessianResult as HessianResult
 
 # A raw PyCapsule has a type name from Python 3.13 on; before, only a
@@ -34,7 +35,7 @@ __all__ = ["gradient", "gradient_batch", "gradient_descent_step", "gradient_desc
            "hessian", "hessian_vector", "Hessian", "HessianResult", "Gradient",
            "DescentResult", "DescentState", "IntermediateResult", "GradientResult",
            "SGD", "Momentum", "Adam", "Armijo", "LBFGS", "PrecisionWarning",
-           "jacobian", "derivative", "check_grad", "Jacobian",
+           "jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult",
            "show_config", "__version__"]
 
 # f: a Python callable, a compiled objective (fastgrad.objectives), or a C
@@ -186,6 +187,7 @@ def gradient_descent(
     progress: bool = False,
     workers: _Workers = None,
 ) -> DescentResult: ...
+@overload
 def jacobian(
     f: _Function,
     x: ArrayLike,
@@ -198,7 +200,23 @@ def jacobian(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
+@overload
+def jacobian(
+    f: _Function,
+    x: ArrayLike,
+    h: _Step = 1e-5,
+    *,
+    method: _Method = "central",
+    order: Optional[int] = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+    args: Tuple[Any, ...] = (),
+    unpack: bool = False,
+    vectorized: bool = False,
+    full_output: Literal[True],
+    workers: _Workers = None,
+) -> JacobianResult: ...
 
 class Jacobian:
     def __init__(
@@ -213,6 +231,7 @@ class Jacobian:
         unpack: bool = False,
         vectorized: bool = False,
         full_output: Literal[False] = False,
+    workers: _Workers = None,
     ) -> None: ...
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
 
@@ -225,6 +244,7 @@ def derivative(
     method: _Method = "central",
     order: Optional[int] = None,
     args: Tuple[Any, ...] = (),
+    workers: _Workers = None,
 ) -> float: ...
 @overload
 def derivative(
@@ -235,6 +255,7 @@ def derivative(
     method: _Method = "central",
     order: Optional[int] = None,
     args: Tuple[Any, ...] = (),
+    workers: _Workers = None,
 ) -> Union[float, NDArray[np.float64]]: ...
 def check_grad(
     f: Callable[..., Any],
@@ -247,6 +268,7 @@ def check_grad(
     direction: Literal["all", "random"] = "all",
     seed: Optional[int] = None,
     args: Tuple[Any, ...] = (),
+    workers: _Workers = None,
 ) -> float: ...
 _SecondStep = Union[float, ArrayLike, Literal["auto"]]
 

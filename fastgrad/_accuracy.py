@@ -70,6 +70,68 @@ def batch_result(results, matrix):
                           message=message, step=matrix([result.step for result in results]))
 
 
+@dataclass
+class JacobianResult:
+    """What ``jacobian(..., full_output=True)`` returns.
+
+    Attributes
+    ----------
+    jac : the Jacobian ((m, n) float64 ndarray in ``fastgrad``, m lists of n in
+        ``fastgrad.reference``), the same values as without full_output.
+    error : per-entry estimate of the absolute error of ``jac`` (row r as
+        ``gradient(f_r, x, full_output=True)`` estimates it).
+    nfev : int, evaluations of f (the estimate's included).
+    success : bool, False when a value is not finite or an entry's error
+        estimate exceeds its row's scale.
+    message : str, what was found (the first output that failed, if one did).
+    step : the step h_i used per coordinate (h="auto": relative to x).
+    """
+
+    jac: Any
+    error: Any
+    nfev: int
+    success: bool
+    message: str
+    step: Any
+
+
+def jacobian_estimate(J, J_double, f0, x, plans, plans_double, low_precision):
+    """(error rows, success, message) for J from J_double (steps 2h): estimate()
+    per output row r, with f_r(x) = f0[r]; the message names the first row
+    whose estimate failed."""
+    rows = [estimate(g, g_double, fx, x, plans, plans_double, low_precision)
+            for g, g_double, fx in zip(J, J_double, f0)]
+    success, message = _outputs_judged([(ok, text) for _, ok, text in rows])
+    return [errors for errors, _, _ in rows], success, message
+
+
+def jacobian_richardson(jacobians, steps, f0, x, row, low_precision):
+    """h="adaptive" for a Jacobian: richardson() per output row r over the
+    Jacobians jacobians[j] (steps steps[j]), with f_r(x) = f0[r].  Returns (J,
+    error, step) as m lists of n -- each entry its own best step -- and
+    (success, message) as jacobian_estimate()."""
+    rows = [richardson([J[r] for J in jacobians], steps, fx, x, row, low_precision)
+            for r, fx in enumerate(f0)]
+    success, message = _outputs_judged([(ok, text) for _, _, _, ok, text in rows])
+    return ([g for g, _, _, _, _ in rows], [e for _, e, _, _, _ in rows],
+            [u for _, _, u, _, _ in rows], success, message)
+
+
+def _outputs_judged(judged):
+    """(success, message) of a Jacobian from its rows' (success, message): the
+    first row that failed is named."""
+    failed = [r for r, (success, _) in enumerate(judged) if not success]
+    if not failed:
+        return True, judged[0][1]
+    r = failed[0]
+    return False, f"{len(failed)} of {len(judged)} outputs failed; first f(x)[{r}]: {judged[r][1]}"
+
+
+def no_estimate(i):
+    """The message when the doubled steps have no usable stencil at x[i]."""
+    return f"no error estimate: the doubled step has no usable stencil at x[{i}]"
+
+
 def estimate(g, g_double, fx, x, plans, plans_double, low_precision):
     """(error list, success, message) for g from g_double.
 
@@ -317,6 +379,5 @@ def judge_hessian(H, errors, fx, x, eps=EPS64):
     return True, "ok: every entry's error estimate is below its scale"
 
 
-def no_hessian_estimate(i):
-    """The message when the doubled steps leave the usable range at x[i]."""
-    return f"no error estimate: the doubled step has no usable stencil at x[{i}]"
+#: The message when the doubled steps leave the usable range at x[i] (as a Jacobian's).
+no_hessian_estimate = no_estimate

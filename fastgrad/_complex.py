@@ -155,3 +155,70 @@ def full_output(values, x, h, low_precision):
         success, message = False, ("f is not finite at x or near it: the gradient is "
                                    "not reliable")
     return g, errors, 2 * len(fv), success, message
+
+
+# -- a vector-valued f (jacobian) --------------------------------------------------
+
+def vector_values(result, m=None):
+    """What a vector f returned at one complex point: a list of m complex
+    numbers (m None: f's first value, any m >= 1); the errors as
+    _contract.vector_values gives them for real points, and as_complex's."""
+    def error(got):
+        return contract.vector_shape_error(got, m)
+    shape = contract.shape_of(result)
+    if shape is not None and getattr(getattr(result, "dtype", None), "kind", None) == "c":
+        if len(shape) != 1 or shape[0] == 0 or (m is not None and shape[0] != m):
+            raise ValueError(error(shape))
+        return result.tolist()  # numpy: Python complex numbers, the same bits
+    return [as_complex(v) for v in contract._entries(result, m, error)]
+
+
+def vectorized_vector_values(result, rows, m=None):
+    """What a vectorized vector f returned for `rows` complex points: rows
+    lists of m complex numbers (shape (rows, m))."""
+    def error(got):
+        return contract.vector_shape_error(got, m, rows)
+    shape = contract.shape_of(result)
+    if shape is not None:
+        if len(shape) != 2 or shape[0] != rows or shape[1] == 0 or \
+                (m is not None and shape[1] != m):
+            raise ValueError(error(shape))
+    elif not contract.is_sequence(result):
+        raise ValueError(error(contract.describe(result)))
+    elif len(result) != rows:
+        raise ValueError(error((len(result),)))
+    out = []
+    for r in result:
+        out.append(vector_values(r, m))
+        m = len(out[-1])
+    return out
+
+
+class Reader:
+    """How a tier reads f's values at complex points: one complex number each
+    (gradient), or with vector m of them, m from f's first value (jacobian)."""
+
+    def __init__(self, vector=False):
+        self.vector, self.m = vector, None
+
+    def one(self, value):
+        if not self.vector:
+            return as_complex(value)
+        row = vector_values(value, self.m)
+        self.m = len(row)
+        return row
+
+    def rows(self, result, k):
+        if not self.vector:
+            return vectorized_values(result, k)
+        got = vectorized_vector_values(result, k, self.m)
+        self.m = len(got[0])
+        return got
+
+
+def jacobian(values, x, h):
+    """The Jacobian (m lists of n) at x with steps h from a vector f's values at
+    ``points(x, h)`` (n evaluations, no f(x)): row r is, bit for bit, the
+    gradient of output r."""
+    fv = values(points(x, h))
+    return [combine([v[r] for v in fv], h) for r in range(len(fv[0]))]

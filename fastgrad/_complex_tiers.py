@@ -21,10 +21,12 @@ from . import _complex as complex_step
 from . import _contract as contract
 
 
-def evaluator(f, args, n, unpack, vectorized):
+def evaluator(f, args, n, unpack, vectorized, vector=False):
     """values(x, points) for the complex step: f's complex values at the points
-    (i, z) -- x (float64 vector) with coordinate i replaced by z."""
+    (i, z) -- x (float64 vector) with coordinate i replaced by z (vector: a
+    list of m per point)."""
     seen = {"low_precision": False}
+    read = complex_step.Reader(vector)
 
     def note(value):
         if complex_step.is_low_precision(value):
@@ -40,7 +42,7 @@ def evaluator(f, args, n, unpack, vectorized):
                     p[i] = z
                     value = complex_step.call(f, p, True, args)
                     note(value)
-                    out.append(complex_step.as_complex(value))
+                    out.append(read.one(value))
                 return out
             base = x.astype(np.complex128)
             for i, z in points:
@@ -48,7 +50,7 @@ def evaluator(f, args, n, unpack, vectorized):
                 p[i] = z
                 value = complex_step.call(f, p, False, args)
                 note(value)
-                out.append(complex_step.as_complex(value))
+                out.append(read.one(value))
             return out
     else:
         rows = contract.vectorized_rows_per_call(2 * n)  # complex: 2 doubles a number
@@ -63,7 +65,7 @@ def evaluator(f, args, n, unpack, vectorized):
                 argument = block.T if unpack else block
                 result = complex_step.call(f, argument, unpack, args)
                 note(result)
-                out.extend(complex_step.vectorized_values(result, len(chunk)))
+                out.extend(read.rows(result, len(chunk)))
             return out
     values.seen = seen
     return values

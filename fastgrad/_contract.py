@@ -808,10 +808,7 @@ def vectorized_vector_values(result, rows, m=None):
 
 
 def jacobian_option_refused(name, value):
-    """The error for an option jacobian (or derivative) does not offer."""
-    if name == "h":
-        return ValueError('h="adaptive" is for gradient() (Richardson extrapolation of every '
-                          'Jacobian entry is not offered yet): use h="auto" or a fixed h')
+    """The error for an option jacobian (or the prepared classes) does not offer."""
     return ValueError(f"{name}={show(value)} is not offered by this function yet "
                       f"(gradient() has it); leave {name} at its default")
 

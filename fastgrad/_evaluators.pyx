@@ -912,9 +912,42 @@ cdef class MapEvaluator(Evaluator):
             self.out = NULL
         return 0
 
+    cdef object values_at(self, const double* x, Py_ssize_t n):
+        # A vector f's first value: m from it, f(x) as one task (as the Python
+        # and vectorized tiers read it).
+        cdef Py_ssize_t itself = -1
+        if self.m != 0:
+            return Evaluator.values_at(self, x, n)
+        point = new_vector(n)
+        memcpy(cnp.PyArray_DATA(point), x, n * sizeof(double))
+        results = []  # consume(0, result): results.insert(0, result)
+        self.engine.run([self.head + ([point], [(0, itself, 0.0)])], results.insert)
+        if not self.vectorized:
+            values = first_vector(results[0][0], &self.low_precision)
+        else:
+            rows, low = contract.vectorized_vector_values(results[0][0], 1)
+            if low:
+                self.low_precision = True
+            values = np.array(rows[0], dtype=np.float64)
+        self.m = cnp.PyArray_DIM(values, 0)
+        return values
+
     def consume(self, Py_ssize_t i, result):
-        """Task i's values, read into place (called in task order by the engine)."""
-        cdef Py_ssize_t j, start = self.starts[i], size = self.sizes[i]
+        """Task i's values, read into place (called in task order by the engine);
+        a vector f's m values per point as the serial tiers read them."""
+        cdef Py_ssize_t j, r, start = self.starts[i], size = self.sizes[i], m = self.m
+        if self.vector:
+            if not self.vectorized:
+                for j in range(size):
+                    store_vector(result[j], m, self.out + (start + j) * m, &self.low_precision)
+                return
+            rows, low = contract.vectorized_vector_values(result[0], size, m)
+            if low:
+                self.low_precision = True
+            for j in range(size):
+                for r in range(m):
+                    self.out[(start + j) * m + r] = rows[j][r]
+            return
         if self.vectorized:
             result = result[0]
             if contract.is_low_precision(result):  # float32: a fixed h is too small

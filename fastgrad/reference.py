@@ -21,8 +21,9 @@ import warnings
 from . import _complex as complex_step
 from . import _contract as contract
 from . import _workers
-from ._accuracy import (GradientResult, HessianResult, adaptive_steps, batch_result, estimate,
-                        estimate_hessian, no_hessian_estimate, richardson)
+from ._accuracy import (GradientResult, HessianResult, JacobianResult, adaptive_steps,
+                        batch_result, estimate, estimate_hessian, jacobian_estimate,
+                        jacobian_richardson, no_estimate, no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
@@ -108,13 +109,15 @@ def _evaluator(f, args, unpack, vectorized, workers=None):
     return values
 
 
-def _spread_evaluator(f, args, unpack, vectorized, engine):
+def _spread_evaluator(f, args, unpack, vectorized, engine, vector=False):
     """values(x, points) for workers=: chunks of the points, one task each
     (``_workers.evaluate_chunk`` runs f on a worker); what f returned is read
-    here, in order, as the serial evaluator reads it."""
+    here, in order, as the serial evaluator reads it (vector: as
+    _vector_evaluator reads an f of m values)."""
     args = tuple(args)
     engine.check_sendable(f, args)
     seen = {"low_precision": False}
+    state = {"m": None}
 
     def values(x, points):
         most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
@@ -125,6 +128,20 @@ def _spread_evaluator(f, args, unpack, vectorized, engine):
         out = []
 
         def consume(k, result):
+            if vector:
+                if vectorized:
+                    rows, low = contract.vectorized_vector_values(result[0], len(chunks[k]),
+                                                                  state["m"])
+                else:
+                    rows, low = [], False
+                    for value in result:
+                        row, row_low = contract.vector_values(value, state["m"])
+                        state["m"], low = len(row), low or row_low
+                        rows.append(row)
+                seen["low_precision"] = seen["low_precision"] or low
+                state["m"] = len(rows[0])
+                out.extend(rows)
+                return
             if vectorized:
                 result = result[0]
                 if contract.is_low_precision(result):
@@ -142,10 +159,12 @@ def _spread_evaluator(f, args, unpack, vectorized, engine):
     return values
 
 
-def _complex_evaluator(f, args, unpack, vectorized):
+def _complex_evaluator(f, args, unpack, vectorized, vector=False):
     """method="complex": values(x, points) -> f's complex values at the points
-    (i, z): x as a list with coordinate i replaced by the complex z."""
+    (i, z): x as a list with coordinate i replaced by the complex z (vector: a
+    list of m per point)."""
     seen = {"low_precision": False}
+    read = complex_step.Reader(vector)
 
     def point(x, i, z):
         p = list(x)
@@ -159,7 +178,7 @@ def _complex_evaluator(f, args, unpack, vectorized):
                 value = complex_step.call(f, point(x, i, z), unpack, args)
                 if complex_step.is_low_precision(value):
                     seen["low_precision"] = True
-                out.append(complex_step.as_complex(value))
+                out.append(read.one(value))
             return out
     else:
         def values(x, points):
@@ -171,7 +190,7 @@ def _complex_evaluator(f, args, unpack, vectorized):
                 result = complex_step.call(f, argument, unpack, args)
                 if complex_step.is_low_precision(result):
                     seen["low_precision"] = True
-                out.extend(complex_step.vectorized_values(result, len(block)))
+                out.extend(read.rows(result, len(block)))
             return out
     values.seen = seen
     return values
@@ -1198,9 +1217,11 @@ class Hessian:
 
 # -- more derivatives: jacobian, derivative, check_grad --------------------------
 
-def _vector_evaluator(f, args, unpack, vectorized):
+def _vector_evaluator(f, args, unpack, vectorized, workers=None):
     """As _evaluator, for an f returning m values: values(x, points) -> [[m floats]
     per point]; values.m is the m of f's first value (None before)."""
+    if workers is not None:
+        return _spread_evaluator(f, args, unpack, vectorized, workers, vector=True)
     seen = {"low_precision": False}
     state = {"m": None}
 
@@ -1245,69 +1266,143 @@ def _vector_evaluator(f, args, unpack, vectorized):
 
 
 def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_output,
-                 vector=True):
+                 vector=True, workers=None):
     """(f(x) as a list of m, J as m lists of n): jacobian's checks in fastgrad's order,
-    f(x) first, then the stencil's points without f(x)."""
+    f(x) first, then the stencil's points without f(x); workers an opened Engine."""
     f = contract.as_objective(f, args)
     row = stencil_row(contract.check_method(method), order)
-    if row.method == "complex":
-        raise contract.jacobian_option_refused("method", "complex")
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    if contract.check_flag(full_output, "full_output"):
-        raise contract.jacobian_option_refused("full_output", full_output)
-    if isinstance(h, str) and h == "adaptive":
-        raise contract.jacobian_option_refused("h", h)
+    full_output = contract.check_flag(full_output, "full_output")
+    if row.method == "complex":
+        if full_output:
+            raise contract.jacobian_option_refused("full_output", full_output)
+        complex_step.check(f, h)  # a compiled f: TypeError naming method
+        if workers is not None:
+            raise contract.workers_complex()
     x = contract.point_values(x)
+    if row.method == "complex":  # f at x + i h e_i (fastgrad._complex): no f(x)
+        h = contract.step_values(h, len(x))
+        contract.check_bounds(bounds, x)
+        values = _complex_evaluator(f, args, unpack, vectorized, vector=True)
+        return None, complex_step.jacobian(lambda points: values(x, points), x,
+                                           complex_step.steps(h, x))
     steps = _Steps(contract.step_values(h, len(x)), row)
     box = contract.check_bounds(bounds, x)
+    center = row.needs_center or box is not None
     if vector:
-        values = _vector_evaluator(f, args, unpack, vectorized)
+        values = _vector_evaluator(f, args, unpack, vectorized, workers)
     else:
-        scalar = _evaluator(f, args, unpack, vectorized)
+        scalar = _evaluator(f, args, unpack, vectorized, workers)
 
         def values(x, points):
             return [[v] for v in scalar(x, points)]
         values.seen = scalar.seen
+    if steps.fixed == "adaptive":
+        return _adaptive_jacobian(values, x, row, box, center, full_output)
     chosen = _check_stencil(x, steps.at(x), row, None, box)
     f0 = values(x, [(None, None)])[0]
     if steps.fixed is None and values.seen["low_precision"]:
         steps.c = steps.c_single
         chosen = _check_stencil(x, steps.at(x), row, None, box)
-    center = row.needs_center or box is not None
-    points = _stencil(x, chosen, center)
-    fv = ([f0] if center else []) + values(x, points[1 if center else 0:])
-    J = [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+    J = _jacobian_combined(values, x, chosen, center, f0)
+    if full_output:
+        J = _jacobian_result(values, x, steps, row, box, center, f0, J)
     steps.warn_if_imprecise(values, stacklevel=4)
     return f0, J
 
 
+def _jacobian_combined(values, x, chosen, center, f0):
+    """J from f(x) = f0 and the other points of the stencil `chosen` (evaluated here)."""
+    points = _stencil(x, chosen, center)
+    fv = ([f0] if center else []) + values(x, points[1 if center else 0:])
+    return [_combine([v[r] for v in fv], x, chosen, center) for r in range(len(f0))]
+
+
+def _adaptive_jacobian(values, x, row, box, center, full_output):
+    """h="adaptive": Jacobians over gradient's geometric sequence of steps (each
+    f(x) first, as fastgrad's kernel), Richardson per entry (fastgrad._accuracy)."""
+    rows, levels = adaptive_steps(x, row, box)
+    jacobians = []
+    for level in levels:
+        chosen = _check_stencil(x, level, row, None, box)
+        f0 = values(x, [(None, None)])[0]
+        jacobians.append(_jacobian_combined(values, x, chosen, center, f0))
+    J, errors, used, success, message = jacobian_richardson(
+        jacobians, levels, f0, x, rows, values.seen["low_precision"])
+    if not full_output:
+        return f0, J
+    once = 1 + len(x) * len(row.point_offsets)  # f(x), then the stencil without it
+    return f0, JacobianResult(jac=J, error=errors, nfev=len(levels) * once, success=success,
+                              message=message, step=used)
+
+
+def _jacobian_result(values, x, steps, row, box, center, f0, J):
+    """The JacobianResult of J: the Jacobian again with steps 2h (f(x) first, as
+    fastgrad's kernel), fastgrad._accuracy's estimate per output row."""
+    once = 1 + len(x) * len(row.point_offsets)  # f(x), then the stencil without it
+    used = plan(x, steps.at(x), row, box)
+    step = [h for _, h in used]
+    try:
+        chosen = _check_stencil(x, steps.doubled_at(x), row, None, box)
+    except ValueError as error:  # 2h leaves the usable range: no estimate
+        coordinate = int(str(error).split("x[", 1)[1].split("]", 1)[0])
+        return JacobianResult(jac=J, error=[[math.inf] * len(x) for _ in J], nfev=once,
+                              success=False, message=no_estimate(coordinate), step=step)
+    J_double = _jacobian_combined(values, x, chosen, center, values(x, [(None, None)])[0])
+    errors, success, message = jacobian_estimate(J, J_double, f0, x, used,
+                                                 plan(x, steps.doubled_at(x), row, box),
+                                                 values.seen["low_precision"])
+    return JacobianResult(jac=J, error=errors, nfev=2 * once, success=success,
+                          message=message, step=step)
+
+
 def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-             unpack=False, vectorized=False, full_output=False):
+             unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference Jacobian (m lists of n floats) of a vector-valued f at x
     (see fastgrad.jacobian)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(jacobian, locals())  # back here with the engine opened
     return _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized,
-                        full_output)[1]
+                        full_output, workers=workers)[1]
 
 
-def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
+def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=None):
     """Elementwise derivative (see fastgrad.derivative): a float for a real x,
     else nested lists of x's shape.  f is called with one float per element."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(derivative, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     row = stencil_row(contract.check_method(method), order)
-    if row.method == "complex":
-        raise contract.jacobian_option_refused("method", "complex")
     h = contract.derivative_steps(h)
     xs, shape = contract.derivative_point(x)
+    if row.method == "complex":  # f(x_j + i h_j) per element, combined by fastgrad._complex
+        complex_step.check(f, h)
+        if workers is not None:
+            raise contract.workers_complex()
+        steps = complex_step.steps(h if h == "auto" else [h] * len(xs), xs)
+        values = _complex_evaluator(f, args, True, False)  # f(z) as f(*[z])
+        g = complex_step.combine(values([0.0], [(0, z) for _, z in
+                                                complex_step.points(xs, steps)]), steps)
+        return _shaped(g, shape)
     c = auto_step(row, EPS64)
     steps = [c * max(1.0, abs(xi)) for xi in xs] if h == "auto" else [h] * len(xs)
     bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
     if bad is not None:
         raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
     center = row.needs_center
-    fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
-    values = {o: [contract.as_real(f(_realised(xi, hi, o), *args)) for xi, hi in zip(xs, steps)]
-              for o in row.point_offsets}
+    if workers is None:
+        fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
+        values = {o: [contract.as_real(f(_realised(xi, hi, o), *args))
+                      for xi, hi in zip(xs, steps)] for o in row.point_offsets}
+    else:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
+        spread = _spread_evaluator(f, args, True, False, workers)
+        offsets = [0] * center + list(row.point_offsets)
+        got = spread([0.0], [(0, xi if o == 0 else _realised(xi, hi, o))
+                             for o in offsets for xi, hi in zip(xs, steps)])
+        runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
+        fx = runs[0] if center else None
+        values = dict(zip(row.point_offsets, runs[center:]))
     g = []
     for j, (xi, hi) in enumerate(zip(xs, steps)):
         total = None
@@ -1315,6 +1410,11 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
             term = weight * (fx[j] if offset == 0 else values[offset][j])
             total = term if total is None else total + term
         g.append(total / _span(xi, hi, row))
+    return _shaped(g, shape)
+
+
+def _shaped(g, shape):
+    """derivative's values (a flat list) in x's shape: a float for a real x."""
     if shape is None:
         return g[0]
     for size in reversed(shape[1:]):
@@ -1323,24 +1423,37 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=()):
 
 
 def check_grad(f, grad, x, *, h="auto", method="central", order=None, direction="all",
-               seed=None, args=()):
+               seed=None, args=(), workers=None):
     """The distance of grad(x) from the finite-difference gradient (see fastgrad.check_grad)."""
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(check_grad, locals())  # back here with the engine opened
     contract.check_callable(f, args)
     if not callable(grad):
         raise TypeError(f"grad must be callable, got {contract.describe(grad)}")
     direction = contract.check_direction(direction)
     seed = contract.check_seed(seed)
     x = contract.point_values(x)
+    if workers is not None:  # before grad runs
+        workers.check_sendable(f, args)
     analytic = contract.grad_values(grad(list(x), *args), len(x))
     if direction == "all":
-        g = gradient(f, x, h, method=method, order=order, args=args)
+        g = gradient(f, x, h, method=method, order=order, args=args, workers=workers)
         return contract.difference_norm(analytic, g)
     v = contract.random_direction(len(x), seed)
-
-    def along(t, *extra):
-        return f([xi + t[0] * vi for xi, vi in zip(x, v)], *extra)
-    slope = gradient(along, [0.0], h, method=method, order=order, args=args)[0]
+    slope = gradient(_Along(f, x, v), [0.0], h, method=method, order=order, args=args,
+                     workers=workers)[0]
     return abs(contract.dot(analytic, v) - slope)
+
+
+class _Along:
+    """t -> f(x + t[0] * v, *args): check_grad's f along its direction (a class,
+    so that it pickles for workers= wherever f does)."""
+
+    def __init__(self, f, x, v):
+        self.f, self.x, self.v = f, x, v
+
+    def __call__(self, t, *args):
+        return self.f([xi + t[0] * vi for xi, vi in zip(self.x, self.v)], *args)
 
 
 class Jacobian:
@@ -1348,22 +1461,27 @@ class Jacobian:
     here, in jacobian()'s order; x, h and bounds at each call."""
 
     def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                 unpack=False, vectorized=False, full_output=False):
-        contract.as_objective(f, args)
-        if stencil_row(contract.check_method(method), order).method == "complex":
-            raise contract.jacobian_option_refused("method", "complex")
+                 unpack=False, vectorized=False, full_output=False, workers=None):
+        if workers is not None:
+            _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
+        objective = contract.as_objective(f, args)
+        row = stencil_row(contract.check_method(method), order)
         contract.check_flag(unpack, "unpack")
         contract.check_flag(vectorized, "vectorized")
-        if contract.check_flag(full_output, "full_output"):
-            raise contract.jacobian_option_refused("full_output", full_output)
-        if isinstance(h, str) and h == "adaptive":
-            raise contract.jacobian_option_refused("h", h)
+        full_output = contract.check_flag(full_output, "full_output")
+        if row.method == "complex":
+            if full_output:
+                raise contract.jacobian_option_refused("full_output", full_output)
+            complex_step.check(objective, h)
+            if workers is not None:
+                raise contract.workers_complex()
         self._f = f
         self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
-                             unpack=unpack, vectorized=vectorized)
+                             unpack=unpack, vectorized=vectorized, full_output=full_output,
+                             workers=workers)
 
     def __call__(self, x):
         return jacobian(self._f, x, **self._options)
 
 
-__all__ += ["jacobian", "derivative", "check_grad", "Jacobian"]
+__all__ += ["jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult"]

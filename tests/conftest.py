@@ -1,4 +1,5 @@
 import ctypes
+import signal
 import subprocess
 
 import pytest
@@ -7,6 +8,13 @@ import fastgrad
 import fastgrad.reference
 
 IMPLEMENTATIONS = {"fast": fastgrad, "reference": fastgrad.reference}
+
+# A shell that starts pytest in the background (`cmd &`, nohup) hands it SIGINT
+# ignored, and Python then installs no KeyboardInterrupt handler: the Ctrl-C
+# tests would see nothing, in this process and in the children they start (an
+# ignored signal stays ignored across exec; a handler does not).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS), scope="session")

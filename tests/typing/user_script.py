@@ -70,6 +70,9 @@ def main() -> None:
 
     J: NDArray[np.float64] = fastgrad.jacobian(lambda x: [x[0] * x[1], x[0]], [1.0, 2.0])
     prepared = fastgrad.Jacobian(lambda x: [x[0] ** 2], h="auto")
+    estimated: fastgrad.JacobianResult = fastgrad.jacobian(
+        lambda x: [x[0] * x[1]], [1.0, 2.0], "adaptive", full_output=True, workers=map)
+    estimated_nfev: int = estimated.nfev
     slope: float = fastgrad.derivative(lambda t: t ** 2, 3.0)
     slopes = fastgrad.derivative(lambda t: t ** 2, [1.0, 2.0])
     error: float = fastgrad.check_grad(bowl, lambda x: [2 * x[0], 20 * x[1]], [1.0, 1.0])
