@@ -20,6 +20,7 @@ from . import _contract as contract
 from . import _curvature, _stencil, _workers
 from ._api import _ROWS, _evaluator, _no_usable_step
 from ._evaluators import MapEvaluator
+from ._prepared import HESSIAN_DEFAULTS, Prepared
 from ._accuracy import HessianResult, estimate_hessian, no_hessian_estimate
 from ._stencils import EPS32, EPS64, SECOND, second_auto_step, second_stencil
 
@@ -288,7 +289,7 @@ def _direction_points(x, v, steps, row):
     return s, bases
 
 
-class Hessian:
+class Hessian(Prepared):
     """A prepared Hessian: ``Hessian(f, **options)(x) == hessian(f, x, **options)``.
 
     The options (those of :func:`hessian`, workers included: a pool it makes
@@ -305,19 +306,21 @@ class Hessian:
            [38., 36.]])
     """
 
-    __slots__ = ("_plan",)
+    __slots__ = ("_spec",)
 
-    def __init__(self, f, *, h=1e-4, method="central", order=None, args=(), unpack=False,
-                 vectorized=False, workers=None):
+    _function = staticmethod(hessian)
+    _defaults = HESSIAN_DEFAULTS
+
+    def _plan(self, f, options):
+        workers = options["workers"]
         if workers is not None:
             _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        self._plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian",
-                           workers=workers)
+        self._spec = _Plan(f, options["h"], options["method"], options["order"],
+                           options["args"], options["unpack"], options["vectorized"],
+                           "hessian", workers=workers)
 
     def __call__(self, x):
+        """The Hessian at x, an (n, n) float64 array."""
         x = arguments.point(x)
-        plan = self._plan
+        plan = self._spec
         return plan.hessian(x, plan.steps(x), 2)
-
-    def __repr__(self):
-        return f"Hessian({self._plan.f!r}, order={self._plan.table_row.order})"

@@ -19,8 +19,8 @@ error message names n (a wrong kind of h) cannot be checked without x: such
 a G sends every call to the public function, which raises it.
 
 ``Prepared`` is the mechanism, shared by every prepared callable
-(``Gradient`` in ``fastgrad`` and ``fastgrad.reference``; ``Jacobian`` and ``Hessian``
-follow the same pattern): the options a subclass accepts are those of its
+(``Gradient``, ``Jacobian`` and ``Hessian`` in ``fastgrad`` and
+``fastgrad.reference``): the options a subclass accepts are those of its
 public function (``_function``, ``_defaults``), ``_plan`` checks them once,
 ``__call__`` evaluates the plan, and ``_public(x)`` is the public function
 with the same options -- the path for anything the plan does not cover.
@@ -109,6 +109,11 @@ def _rebuild(cls, f, options):
 GRADIENT_DEFAULTS = {"h": 1e-5, "method": "central", "order": None, "bounds": None,
                      "args": (), "unpack": False, "vectorized": False, "full_output": False,
                      "workers": None}
+
+
+#: jacobian()'s options but x are gradient()'s (``GRADIENT_DEFAULTS``); hessian()'s:
+HESSIAN_DEFAULTS = {"h": 1e-4, "method": "central", "order": None, "args": (),
+                    "unpack": False, "vectorized": False, "workers": None}
 
 
 def checked_gradient_options(f, options, steps, stencil_row):

@@ -26,7 +26,8 @@ from ._accuracy import (GradientResult, HessianResult, JacobianResult, adaptive_
                         jacobian_richardson, no_estimate, no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
-from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
+from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_gradient_options,
+                        sequence_length)
 from ._progress import batch_progress, descent_progress
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
@@ -1224,28 +1225,28 @@ def _direction_points(x, v, steps, row, first):
     return bases
 
 
-class Hessian:
+class Hessian(Prepared):
     """A prepared Hessian: Hessian(f, **options)(x) == hessian(f, x, **options)
     (see fastgrad.Hessian); the options are checked here, in fastgrad's order."""
 
-    def __init__(self, f, *, h=1e-4, method="central", order=None, args=(), unpack=False,
-                 vectorized=False, workers=None):
+    _function = staticmethod(hessian)
+    _defaults = HESSIAN_DEFAULTS
+
+    def _plan(self, f, options):
+        workers, h = options["workers"], options["h"]
         if workers is not None:
             _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        self.f = contract.as_objective(f, args)
+        self._f = contract.as_objective(f, options["args"])
         if contract.is_real(h) or isinstance(h, str):
             contract.step_values(h, 1)  # a sequence is checked against each x's length
-        second_stencil(contract.check_method(method), order)
-        contract.check_flag(unpack, "unpack")
-        contract.check_flag(vectorized, "vectorized")
+        second_stencil(contract.check_method(options["method"]), options["order"])
+        contract.check_flag(options["unpack"], "unpack")
+        contract.check_flag(options["vectorized"], "vectorized")
         if h == "adaptive":
             raise contract.second_rule_only("hessian")
-        self.h = h
-        self.options = dict(method=method, order=order, args=args, unpack=unpack,
-                            vectorized=vectorized, workers=workers)
 
     def __call__(self, x):
-        return hessian(self.f, x, self.h, **self.options)
+        return self._public(x)
 
 # -- more derivatives: jacobian, derivative, check_grad --------------------------
 
@@ -1488,32 +1489,34 @@ class _Along:
         return self.f([xi + t[0] * vi for xi, vi in zip(self.x, self.v)], *args)
 
 
-class Jacobian:
+class Jacobian(Prepared):
     """A prepared Jacobian (see fastgrad.Jacobian): the options checked once,
     here, in jacobian()'s order; x, h and bounds at each call."""
 
-    def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                 unpack=False, vectorized=False, full_output=False, workers=None):
+    _function = staticmethod(jacobian)
+    _defaults = GRADIENT_DEFAULTS  # jacobian's options are gradient's
+
+    def __init__(self, f, h=1e-5, **options):
+        super().__init__(f, h=h, **options)  # h by position too, as jacobian() takes it
+
+    def _plan(self, f, options):
+        workers = options["workers"]
         if workers is not None:
             _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        objective = contract.as_objective(f, args)
-        row = stencil_row(contract.check_method(method), order)
-        contract.check_flag(unpack, "unpack")
-        contract.check_flag(vectorized, "vectorized")
-        full_output = contract.check_flag(full_output, "full_output")
+        objective = contract.as_objective(f, options["args"])
+        row = stencil_row(contract.check_method(options["method"]), options["order"])
+        contract.check_flag(options["unpack"], "unpack")
+        contract.check_flag(options["vectorized"], "vectorized")
+        full_output = contract.check_flag(options["full_output"], "full_output")
         if row.method == "complex":
             if full_output:
                 raise contract.jacobian_option_refused("full_output", full_output)
-            complex_step.check(objective, h)
+            complex_step.check(objective, options["h"])
             if workers is not None:
                 raise contract.workers_complex()
-        self._f = f
-        self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
-                             unpack=unpack, vectorized=vectorized, full_output=full_output,
-                             workers=workers)
 
     def __call__(self, x):
-        return jacobian(self._f, x, **self._options)
+        return self._public(x)
 
 
 __all__ += ["jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult"]

@@ -8,6 +8,7 @@ before anything runs.
 import concurrent.futures
 import dataclasses
 import multiprocessing
+import pickle
 import threading
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 
 import fastgrad
 import fastgrad.reference
+from fastgrad._prepared import Prepared
 
 IMPLS = [fastgrad, fastgrad.reference]
 IDS = ["fast", "reference"]
@@ -233,3 +235,28 @@ def test_the_precision_warning_points_at_the_caller(impl, thread_pool):
             with pytest.warns(fastgrad.PrecisionWarning) as caught:
                 call(workers)
             assert [w.filename for w in caught] == [__file__]
+
+
+# -- Jacobian and Hessian on the Prepared base -------------------------------------------
+
+def pair(x):
+    return [x[0] * x[1], x[0] - x[1] ** 2]
+
+
+@pytest.mark.parametrize("impl", IMPLS, ids=IDS)
+def test_jacobian_and_hessian_are_prepared_callables(impl):
+    J = impl.Jacobian(pair, 1e-4, method="forward")
+    H = impl.Hessian(quartic, order=4, workers=map)
+    assert isinstance(J, Prepared) and isinstance(H, Prepared)
+    assert repr(J) == f"Jacobian({pair!r}, h=0.0001, method='forward')"
+    assert repr(H) == f"Hessian({quartic!r}, order=4, workers=<class 'map'>)"
+    for P, x, public in ((J, X[:2], lambda: impl.jacobian(pair, X[:2], 1e-4, method="forward")),
+                         (H, X, lambda: impl.hessian(quartic, X, order=4))):
+        copy = pickle.loads(pickle.dumps(P))
+        assert bits(copy(x)) == bits(P(x)) == bits(public())
+    for make, name in ((lambda: impl.Jacobian(pair, step=1.0), "Jacobian"),
+                       (lambda: impl.Hessian(quartic, bounds=None), "Hessian")):
+        with pytest.raises(TypeError) as raised:
+            make()
+        assert str(raised.value) == f"{name}() got an unexpected keyword argument " \
+            f"{'step' if name == 'Jacobian' else 'bounds'!r}"
