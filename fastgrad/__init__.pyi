@@ -99,6 +99,7 @@ class Gradient(Generic[_GradientValue]):
         unpack: bool = False,
         vectorized: bool = False,
         full_output: Literal[False] = False,
+        workers: _Workers = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -113,6 +114,7 @@ class Gradient(Generic[_GradientValue]):
         unpack: bool = False,
         vectorized: bool = False,
         full_output: Literal[True],
+        workers: _Workers = None,
     ) -> None: ...
     def __call__(self, x: ArrayLike) -> _GradientValue: ...
 
@@ -218,9 +220,12 @@ def jacobian(
     workers: _Workers = None,
 ) -> JacobianResult: ...
 
-class Jacobian:
+_JacobianValue = TypeVar("_JacobianValue", NDArray[np.float64], JacobianResult)
+
+class Jacobian(Generic[_JacobianValue]):
+    @overload
     def __init__(
-        self,
+        self: Jacobian[NDArray[np.float64]],
         f: _Function,
         h: _Step = 1e-5,
         *,
@@ -231,9 +236,24 @@ class Jacobian:
         unpack: bool = False,
         vectorized: bool = False,
         full_output: Literal[False] = False,
-    workers: _Workers = None,
+        workers: _Workers = None,
     ) -> None: ...
-    def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
+    @overload
+    def __init__(
+        self: Jacobian[JacobianResult],
+        f: _Function,
+        h: _Step = 1e-5,
+        *,
+        method: _Method = "central",
+        order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
+        args: Tuple[Any, ...] = (),
+        unpack: bool = False,
+        vectorized: bool = False,
+        full_output: Literal[True],
+        workers: _Workers = None,
+    ) -> None: ...
+    def __call__(self, x: ArrayLike) -> _JacobianValue: ...
 
 @overload
 def derivative(
@@ -285,6 +305,7 @@ def hessian(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[False] = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 @overload
 def hessian(
@@ -299,6 +320,7 @@ def hessian(
     unpack: bool = False,
     vectorized: bool = False,
     full_output: Literal[True],
+    workers: _Workers = None,
 ) -> HessianResult: ...
 def hessian_vector(
     f: _Function,
@@ -311,6 +333,7 @@ def hessian_vector(
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
+    workers: _Workers = None,
 ) -> NDArray[np.float64]: ...
 
 class Hessian:
@@ -324,6 +347,7 @@ class Hessian:
         args: Tuple[Any, ...] = (),
         unpack: bool = False,
         vectorized: bool = False,
+        workers: _Workers = None,
     ) -> None: ...
     def __call__(self, x: ArrayLike) -> NDArray[np.float64]: ...
 

@@ -688,8 +688,9 @@ class Gradient(Prepared):
     f : callable
         As for :func:`fastgrad.gradient`.
     **options
-        h, method, order, bounds, args, unpack, vectorized, full_output: as for
-        :func:`fastgrad.gradient`, read when G is made.
+        h, method, order, bounds, args, unpack, vectorized, full_output, workers:
+        as for :func:`fastgrad.gradient`, read when G is made (with workers, each
+        call is gradient()'s spread over them).
 
     Raises
     ------
@@ -727,7 +728,8 @@ class Gradient(Prepared):
             return
         self._f, (self._h, self._n), self._row, self._unpack, self._vectorized, \
             self._full_output = checked
-        if self._row is COMPLEX:  # the complex step's own tiers: gradient() itself
+        # The complex step's own tiers, or workers: gradient() itself.
+        if self._row is COMPLEX or options["workers"] is not None:
             self._deferred = True
             return
         if type(self._h) is str:  # "auto": the constants; "adaptive" stays

@@ -17,8 +17,10 @@ import numpy as np
 
 from . import _arguments as arguments
 from . import _contract as contract
-from . import _curvature, _stencil
+from . import _curvature, _stencil, _workers
 from ._api import _ROWS, _evaluator, _no_usable_step
+from ._evaluators import MapEvaluator
+from ._prepared import HESSIAN_DEFAULTS, Prepared
 from ._accuracy import HessianResult, estimate_hessian, no_hessian_estimate
 from ._stencils import EPS32, EPS64, SECOND, second_auto_step, second_stencil
 
@@ -29,9 +31,12 @@ _SECOND_ROWS = {order: _curvature.SecondRow(row) for order, row in SECOND.items(
 class _Plan:
     """The options of a second derivative, checked; h too where x is not needed."""
 
-    __slots__ = ("f", "args", "h", "sequence", "row", "table_row", "unpack", "vectorized")
+    __slots__ = ("f", "args", "h", "sequence", "row", "table_row", "unpack", "vectorized",
+                 "workers")
 
-    def __init__(self, f, h, method, order, args, unpack, vectorized, name, n=None):
+    def __init__(self, f, h, method, order, args, unpack, vectorized, name, n=None,
+                 workers=None):
+        self.workers = workers  # as given (None: serial); opened per call
         self.f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
         self.args = tuple(args)
         # n known (the functions): h as the kernels take it.  Else (Hessian) a
@@ -59,8 +64,20 @@ class _Plan:
             return self.h
         return arguments.steps(self.sequence, x.shape[0])
 
-    def hessian(self, x, h, stacklevel, full_output=False):
-        evaluator = _evaluator(self.f, self.args, x.shape[0], self.unpack, self.vectorized)
+    def evaluator(self, n, engine):
+        """The tier for f; spread over engine (an opened ``_workers.Engine``) if given:
+        f and args checked to travel first (TypeError naming workers)."""
+        if engine is None:
+            return _evaluator(self.f, self.args, n, self.unpack, self.vectorized)
+        engine.check_sendable(self.f, self.args)
+        return MapEvaluator(engine, self.f, self.args, n, self.unpack, self.vectorized,
+                            contract.vectorized_rows_per_call(n))
+
+    def hessian(self, x, h, stacklevel, full_output=False, engine=None):
+        if engine is None and self.workers is not None:  # Hessian(..., workers=w)(x)
+            with _workers.Engine(self.workers) as engine:
+                return self.hessian(x, h, stacklevel + 1, full_output, engine)
+        evaluator = self.evaluator(x.shape[0], engine)
         fx = np.empty(1) if full_output else None
         H = _curvature.hessian(evaluator, x, h, self.row, fx)
         if type(H) is int:
@@ -93,7 +110,7 @@ class _Plan:
 
 
 def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
-            unpack=False, vectorized=False, full_output=False):
+            unpack=False, vectorized=False, full_output=False, workers=None):
     """Finite-difference Hessian of a scalar function f at x: (n, n), exactly symmetric.
 
     For coordinate i the points are x_i + o h_i for the offsets o of the
@@ -136,6 +153,10 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
         the error is estimated from a second Hessian with steps 2h
         (``fastgrad._accuracy.estimate_hessian``), 2 (1 + n p + n (n - 1) / 2 p**2)
         evaluations in all.
+    workers : None, int, map-like callable, Executor or dask Client
+        As for :func:`fastgrad.gradient`: f's evaluations (f(x) first, then
+        each block of the Hessian's points) spread over them; the same result,
+        bit for bit, with the same evaluations in the same order.
 
     Returns
     -------
@@ -157,6 +178,8 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     >>> bool((H == H.T).all())
     True
     """
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(hessian, locals())  # back here with the engine opened
     f = contract.as_objective(f, args)
     x = arguments.point(x)
     plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian", x.shape[0])
@@ -164,11 +187,11 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
         full_output = contract.check_flag(full_output, "full_output")
     if bounds is not None:
         raise contract.second_without_bounds("hessian")
-    return plan.hessian(x, plan.h, 2, full_output)
+    return plan.hessian(x, plan.h, 2 if workers is None else 4, full_output, workers)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
-                   vectorized=False):
+                   vectorized=False, workers=None):
     """H(x) @ v without forming H: a central difference of gradients along v.
 
     With s = min over v_j != 0 of h_j / |v_j| (no coordinate moves farther
@@ -190,6 +213,8 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
         As for :func:`hessian` (h="auto": the gradient's steps relative to x).
     v : 1-D sequence of n real, finite numbers
         The direction.
+    workers : None, int, map-like callable, Executor or dask Client
+        As for :func:`hessian` (each gradient's points spread over them).
 
     Returns
     -------
@@ -203,12 +228,14 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
     >>> hv.round(3)
     array([23., 56.])
     """
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(hessian_vector, locals())  # back here with the engine opened
     f = contract.as_objective(f, args)
     x = arguments.point(x)
     n = x.shape[0]
     plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian_vector", n)
     v = np.array(contract.direction_values(v, n), dtype=np.float64)
-    evaluator = _evaluator(plan.f, plan.args, n, plan.unpack, plan.vectorized)
+    evaluator = plan.evaluator(n, workers)
     table_row = plan.table_row
     first = _ROWS["central", table_row.order]
     h = plan.h
@@ -226,7 +253,8 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
         g = _stencil.gradient(evaluator, base, steps, first)  # checked: never an int
         total = w * g if total is None else total + w * g
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2)
+        warnings.warn(contract.low_precision_warning(),
+                      stacklevel=2 if workers is None else 4)  # spread's frames
     return total / s
 
 
@@ -261,10 +289,11 @@ def _direction_points(x, v, steps, row):
     return s, bases
 
 
-class Hessian:
+class Hessian(Prepared):
     """A prepared Hessian: ``Hessian(f, **options)(x) == hessian(f, x, **options)``.
 
-    The options (those of :func:`hessian`) are checked once, here; a step
+    The options (those of :func:`hessian`, workers included: a pool it makes
+    is made and closed per call) are checked once, here; a step
     sequence is checked against x's length at each call.  numdifftools'
     convention.
 
@@ -277,16 +306,21 @@ class Hessian:
            [38., 36.]])
     """
 
-    __slots__ = ("_plan",)
+    __slots__ = ("_spec",)
 
-    def __init__(self, f, *, h=1e-4, method="central", order=None, args=(), unpack=False,
-                 vectorized=False):
-        self._plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian")
+    _function = staticmethod(hessian)
+    _defaults = HESSIAN_DEFAULTS
+
+    def _plan(self, f, options):
+        workers = options["workers"]
+        if workers is not None:
+            _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
+        self._spec = _Plan(f, options["h"], options["method"], options["order"],
+                           options["args"], options["unpack"], options["vectorized"],
+                           "hessian", workers=workers)
 
     def __call__(self, x):
+        """The Hessian at x, an (n, n) float64 array."""
         x = arguments.point(x)
-        plan = self._plan
+        plan = self._spec
         return plan.hessian(x, plan.steps(x), 2)
-
-    def __repr__(self):
-        return f"Hessian({self._plan.f!r}, order={self._plan.table_row.order})"

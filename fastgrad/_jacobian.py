@@ -24,6 +24,7 @@ from . import _stencil, _workers
 from ._api import (_BOUNDED_ROWS, _box, _kernel_steps, _no_usable_step, _stencil_row,
                    gradient)
 from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, VectorizedEvaluator
+from ._prepared import GRADIENT_DEFAULTS, Prepared
 from ._accuracy import (JacobianResult, adaptive_steps, jacobian_estimate, jacobian_richardson,
                         no_estimate)
 from ._stencils import EPS32, EPS64, STENCILS, auto_step, plan
@@ -241,7 +242,7 @@ def jacobian(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     return _evaluate(plan, x, engine=workers)[1]
 
 
-class Jacobian:
+class Jacobian(Prepared):
     """A prepared Jacobian: ``Jacobian(f, **options)(x) == jacobian(f, x, **options)``.
 
     The options (all of :func:`jacobian`'s but x) are checked once, here; h
@@ -255,19 +256,23 @@ class Jacobian:
     array([[2., 0.],
            [2., 1.]])
     """
-    __slots__ = ("_plan",)
+    __slots__ = ("_spec",)
 
-    def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                 unpack=False, vectorized=False, full_output=False, workers=None):
-        self._plan = _plan(f, h, method, order, bounds, args, unpack, vectorized,
-                           full_output, workers, True)
+    _function = staticmethod(jacobian)
+    _defaults = GRADIENT_DEFAULTS  # jacobian's options are gradient's
+
+    def __init__(self, f, h=1e-5, **options):
+        super().__init__(f, h=h, **options)  # h by position too, as jacobian() takes it
+
+    def _plan(self, f, options):
+        self._spec = _plan(f, options["h"], options["method"], options["order"],
+                           options["bounds"], options["args"], options["unpack"],
+                           options["vectorized"], options["full_output"], options["workers"],
+                           True)
 
     def __call__(self, x):
-        """The Jacobian at x, an (m, n) float64 array."""
-        return _evaluate(self._plan, x)[1]
-
-    def __repr__(self):
-        return f"Jacobian({self._plan.f!r}, method={self._plan.row.method!r})"
+        """The Jacobian at x, an (m, n) float64 array (a JacobianResult with full_output)."""
+        return _evaluate(self._spec, x)[1]
 
 
 # -- derivative: elementwise, one call of f per stencil point ------------------

@@ -13,13 +13,14 @@ does not depend on x done when it is made (numdifftools' convention):
   the same value bit for bit, the same exceptions and warnings.
 
 What needs x is checked by each call: x itself, the length of a sequence h,
-the bounds (x must lie inside).  An h whose error message names n (a wrong
-kind of h) cannot be checked without x: such a G sends every call to the
-public function, which raises it.
+the bounds (x must lie inside).  With workers= every call goes to the
+public function (the pool is opened and closed per call).  An h whose
+error message names n (a wrong kind of h) cannot be checked without x: such
+a G sends every call to the public function, which raises it.
 
 ``Prepared`` is the mechanism, shared by every prepared callable
-(``Gradient`` in ``fastgrad`` and ``fastgrad.reference``; ``Jacobian`` and ``Hessian``
-follow the same pattern): the options a subclass accepts are those of its
+(``Gradient``, ``Jacobian`` and ``Hessian`` in ``fastgrad`` and
+``fastgrad.reference``): the options a subclass accepts are those of its
 public function (``_function``, ``_defaults``), ``_plan`` checks them once,
 ``__call__`` evaluates the plan, and ``_public(x)`` is the public function
 with the same options -- the path for anything the plan does not cover.
@@ -37,6 +38,7 @@ case (no bounds, no estimate) is compiled (``_stencil.PreparedGradient``).
 import warnings
 
 from . import _contract as contract
+from . import _workers
 
 #: Evaluators kept idle per prepared callable (one per thread that calls it at once).
 POOL_SIZE = 4
@@ -105,7 +107,13 @@ def _rebuild(cls, f, options):
 
 
 GRADIENT_DEFAULTS = {"h": 1e-5, "method": "central", "order": None, "bounds": None,
-                     "args": (), "unpack": False, "vectorized": False, "full_output": False}
+                     "args": (), "unpack": False, "vectorized": False, "full_output": False,
+                     "workers": None}
+
+
+#: jacobian()'s options but x are gradient()'s (``GRADIENT_DEFAULTS``); hessian()'s:
+HESSIAN_DEFAULTS = {"h": 1e-4, "method": "central", "order": None, "args": (),
+                    "unpack": False, "vectorized": False, "workers": None}
 
 
 def checked_gradient_options(f, options, steps, stencil_row):
@@ -113,7 +121,11 @@ def checked_gradient_options(f, options, steps, stencil_row):
     vectorized, full_output), or None if h is wrong in a way whose message names
     n (then every call goes to the public function).  steps(h): h as the
     implementation reads it and the length it needs (-1: any), or the error;
-    stencil_row(method, order): the implementation's row, or the error."""
+    stencil_row(method, order): the implementation's row, or the error.
+    workers is checked first, as gradient() checks it (a prepared callable with
+    workers sends its calls to gradient())."""
+    if options["workers"] is not None:
+        _workers.Engine(options["workers"])  # its checks (a pool is made only when tasks run)
     args = options["args"]
     f = contract.as_objective(f, args)
     h = options["h"]

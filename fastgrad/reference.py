@@ -26,7 +26,8 @@ from ._accuracy import (GradientResult, HessianResult, JacobianResult, adaptive_
                         jacobian_richardson, no_estimate, no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
-from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
+from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_gradient_options,
+                        sequence_length)
 from ._progress import batch_progress, descent_progress
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
@@ -123,8 +124,8 @@ def _spread_evaluator(f, args, unpack, vectorized, engine, vector=False):
         most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
         size = engine.chunk_size(len(points), most)
         chunks = [points[start:start + size] for start in range(0, len(points), size)]
-        tasks = [(f, args, unpack, vectorized, False, [list(x)],
-                  [(0, -1 if i is None else i, v) for i, v in chunk]) for chunk in chunks]
+        tasks = [(f, args, unpack, vectorized, False) + _chunk_rows(x, chunk)
+                 for chunk in chunks]
         out = []
 
         def consume(k, result):
@@ -156,7 +157,27 @@ def _spread_evaluator(f, args, unpack, vectorized, engine, vector=False):
         engine.run(tasks, consume)
         return out
     values.seen = seen
+    values.spread = True
     return values
+
+
+def _chunk_rows(x, chunk):
+    """(bases, points) of a chunk for ``_workers.evaluate_chunk``: a point (i, v)
+    is x with x_i = v; hessian's mixed point (i, v, j, w) is the base row x with
+    x_i = v (one per run of consecutive points sharing it) with x_j = w."""
+    bases, points, last = [], [], None
+    for moves in chunk:
+        i, v = moves[0], moves[1]
+        key = None if len(moves) == 2 else (i, v, math.copysign(1.0, v))  # -0.0 is not 0.0
+        if not bases or key != last:
+            base = list(x)
+            if key is not None:
+                base[i] = v
+            bases.append(base)
+            last = key
+        j, w = (moves[2], moves[3]) if key is not None else (i, v)
+        points.append((len(bases) - 1, -1 if j is None else j, w))
+    return bases, points
 
 
 def _complex_evaluator(f, args, unpack, vectorized, vector=False):
@@ -435,7 +456,8 @@ class Gradient(Prepared):
             return
         self._f, (self._h, self._n), self._row, self._unpack, self._vectorized, \
             self._full_output = checked
-        if self._row.imaginary:  # the complex step: gradient() itself
+        # The complex step, or workers: gradient() itself.
+        if self._row.imaginary or options["workers"] is not None:
             self._deferred = True
             return
         self._args = options["args"]
@@ -1023,16 +1045,17 @@ _RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _Armi
 # -- second derivatives: hessian and hessian_vector (rows of _stencils.SECOND) --------
 
 def _second_prepare(f, x, h, method, order, args, unpack, vectorized, name):
-    """The checked arguments of hessian / hessian_vector, in fastgrad's order."""
+    """The checked arguments of hessian / hessian_vector, in fastgrad's order, and
+    make(workers): their evaluator (workers: f and args checked to travel)."""
     f = contract.as_objective(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
     row = second_stencil(contract.check_method(method), order)
-    values = _evaluator(f, args, contract.check_flag(unpack, "unpack"),
-                        contract.check_flag(vectorized, "vectorized"))
+    unpack = contract.check_flag(unpack, "unpack")
+    vectorized = contract.check_flag(vectorized, "vectorized")
     if h == "adaptive":
         raise contract.second_rule_only(name)
-    return values, x, h, row
+    return (lambda workers: _evaluator(f, args, unpack, vectorized, workers)), x, h, row
 
 
 def _second_steps(x, h, row, c):
@@ -1075,6 +1098,8 @@ def _hessian_at(values, x, h, auto, row, vectorized):
     slot = {o: k for k, o in enumerate(row.offsets)}
     diagonal, mixed = row.float_diagonal, row.float_mixed
     per_call = contract.vectorized_rows_per_call(n) if vectorized else 0
+    if getattr(values, "spread", False):  # workers: as fastgrad's MapEvaluator, one block
+        per_call = 1 << 30
     H = [[0.0] * n for _ in range(n)]
     for i0, i1 in hessian_blocks(n, row, per_call):
         points = []
@@ -1101,7 +1126,7 @@ def _hessian_at(values, x, h, auto, row, vectorized):
 
 
 def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
-            unpack=False, vectorized=False, full_output=False):
+            unpack=False, vectorized=False, full_output=False, workers=None):
     """The (n, n) Hessian of f at x, exactly symmetric (see fastgrad.hessian).
 
     Evaluation order: f(x); then for i = 0..n-1, for each offset a of the row
@@ -1110,11 +1135,14 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     vectorized f gets the rows of _stencils.hessian_blocks in one call each.
     full_output: the Hessian again with steps 2h (fastgrad._accuracy's estimate).
     """
-    values, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
-                                        "hessian")
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(hessian, locals())  # back here with the engine opened
+    make, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
+                                      "hessian")
     full_output = contract.check_flag(full_output, "full_output")
     if bounds is not None:
         raise contract.second_without_bounds("hessian")
+    values = make(workers)
     auto = (second_auto_step(row, EPS64), second_auto_step(row, EPS32)) if h == "auto" \
         else None
     fixed = None if auto is not None else h
@@ -1122,7 +1150,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     if bad is not None:
         raise ValueError(contract.step_too_small(bad, x[bad], steps[bad]))
     if auto is None and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2)
+        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
     if not full_output:
         return H
     n = len(x)
@@ -1140,7 +1168,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
-                   vectorized=False):
+                   vectorized=False, workers=None):
     """H(x) @ v without forming H (see fastgrad.hessian_vector).
 
     The gradient's central row of order p along v: with s = min over v_j != 0
@@ -1152,9 +1180,12 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
     evaluated gradient by gradient in the row's order (p**2 n evaluations;
     h="auto" one more, f(x) first).  v = 0 gives zeros without evaluating f.
     """
-    values, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
-                                        "hessian_vector")
+    if workers is not None and type(workers) is not _workers.Engine:
+        return _workers.spread(hessian_vector, locals())  # back here with the engine opened
+    make, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
+                                      "hessian_vector")
     v = contract.direction_values(v, len(x))
+    values = make(workers)
     first = stencil_row("central", row.order)
     c = second_auto_step(row, EPS64)
     steps = [c * max(1.0, abs(xi)) for xi in x] if h == "auto" else h
@@ -1174,7 +1205,7 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
     for i in range(len(x)):
         Hv.append(_sum((w, g[i]) for w, g in zip(row.float_first, gradients)) / s)
     if h != "auto" and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2)
+        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
     return Hv
 
 
@@ -1194,26 +1225,28 @@ def _direction_points(x, v, steps, row, first):
     return bases
 
 
-class Hessian:
+class Hessian(Prepared):
     """A prepared Hessian: Hessian(f, **options)(x) == hessian(f, x, **options)
     (see fastgrad.Hessian); the options are checked here, in fastgrad's order."""
 
-    def __init__(self, f, *, h=1e-4, method="central", order=None, args=(), unpack=False,
-                 vectorized=False):
-        self.f = contract.as_objective(f, args)
+    _function = staticmethod(hessian)
+    _defaults = HESSIAN_DEFAULTS
+
+    def _plan(self, f, options):
+        workers, h = options["workers"], options["h"]
+        if workers is not None:
+            _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
+        self._f = contract.as_objective(f, options["args"])
         if contract.is_real(h) or isinstance(h, str):
             contract.step_values(h, 1)  # a sequence is checked against each x's length
-        second_stencil(contract.check_method(method), order)
-        contract.check_flag(unpack, "unpack")
-        contract.check_flag(vectorized, "vectorized")
+        second_stencil(contract.check_method(options["method"]), options["order"])
+        contract.check_flag(options["unpack"], "unpack")
+        contract.check_flag(options["vectorized"], "vectorized")
         if h == "adaptive":
             raise contract.second_rule_only("hessian")
-        self.h = h
-        self.options = dict(method=method, order=order, args=args, unpack=unpack,
-                            vectorized=vectorized)
 
     def __call__(self, x):
-        return hessian(self.f, x, self.h, **self.options)
+        return self._public(x)
 
 # -- more derivatives: jacobian, derivative, check_grad --------------------------
 
@@ -1456,32 +1489,34 @@ class _Along:
         return self.f([xi + t[0] * vi for xi, vi in zip(self.x, self.v)], *args)
 
 
-class Jacobian:
+class Jacobian(Prepared):
     """A prepared Jacobian (see fastgrad.Jacobian): the options checked once,
     here, in jacobian()'s order; x, h and bounds at each call."""
 
-    def __init__(self, f, h=1e-5, *, method="central", order=None, bounds=None, args=(),
-                 unpack=False, vectorized=False, full_output=False, workers=None):
+    _function = staticmethod(jacobian)
+    _defaults = GRADIENT_DEFAULTS  # jacobian's options are gradient's
+
+    def __init__(self, f, h=1e-5, **options):
+        super().__init__(f, h=h, **options)  # h by position too, as jacobian() takes it
+
+    def _plan(self, f, options):
+        workers = options["workers"]
         if workers is not None:
             _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        objective = contract.as_objective(f, args)
-        row = stencil_row(contract.check_method(method), order)
-        contract.check_flag(unpack, "unpack")
-        contract.check_flag(vectorized, "vectorized")
-        full_output = contract.check_flag(full_output, "full_output")
+        objective = contract.as_objective(f, options["args"])
+        row = stencil_row(contract.check_method(options["method"]), options["order"])
+        contract.check_flag(options["unpack"], "unpack")
+        contract.check_flag(options["vectorized"], "vectorized")
+        full_output = contract.check_flag(options["full_output"], "full_output")
         if row.method == "complex":
             if full_output:
                 raise contract.jacobian_option_refused("full_output", full_output)
-            complex_step.check(objective, h)
+            complex_step.check(objective, options["h"])
             if workers is not None:
                 raise contract.workers_complex()
-        self._f = f
-        self._options = dict(h=h, method=method, order=order, bounds=bounds, args=args,
-                             unpack=unpack, vectorized=vectorized, full_output=full_output,
-                             workers=workers)
 
     def __call__(self, x):
-        return jacobian(self._f, x, **self._options)
+        return self._public(x)
 
 
 __all__ += ["jacobian", "derivative", "check_grad", "Jacobian", "JacobianResult"]

@@ -171,7 +171,9 @@ def test_the_user_script_runs(tmp_path):
     assert lines[0] == "[ 2. 20.] [2. 4.] (2, 2) [ 0.9 -0. ]"
     assert lines[2].startswith("2.5 2 ") and lines[2].endswith(" " + fastgrad.__version__)
     assert lines[3] == f"version: {fastgrad.__version__}"
-    assert lines[-2] == "[ 2. 20.] 9"  # fastgrad.Gradient, and with full_output
+    # fastgrad.Gradient, and with full_output; Jacobian's JacobianResult (5 + 5 for the
+    # estimate), Jacobian, Hessian, hessian_vector and Gradient with workers=map
+    assert lines[-2] == "[ 2. 20.] 9 10 (1, 1) (2, 2) (2,) (2,)"
     assert lines[-1] == "(2, 2) (1, 1) 6.0 [2. 4.] True 11.0 (2,) (2,)"
 
 

@@ -73,6 +73,12 @@ def main() -> None:
     estimated: fastgrad.JacobianResult = fastgrad.jacobian(
         lambda x: [x[0] * x[1]], [1.0, 2.0], "adaptive", full_output=True, workers=map)
     estimated_nfev: int = estimated.nfev
+    prepared_estimate: fastgrad.JacobianResult = fastgrad.Jacobian(
+        lambda x: [x[0] * x[1]], full_output=True, workers=map)([1.0, 2.0])
+    prepared_J: NDArray[np.float64] = prepared([1.0])
+    H: NDArray[np.float64] = fastgrad.Hessian(bowl, workers=map)([1.0, 1.0])
+    Hv: NDArray[np.float64] = fastgrad.hessian_vector(bowl, [1.0, 1.0], [1.0, 0.0], workers=map)
+    G_spread: NDArray[np.float64] = fastgrad.Gradient(bowl, workers=map)([1.0, 1.0])
     slope: float = fastgrad.derivative(lambda t: t ** 2, 3.0)
     slopes = fastgrad.derivative(lambda t: t ** 2, [1.0, 2.0])
     error: float = fastgrad.check_grad(bowl, lambda x: [2 * x[0], 20 * x[1]], [1.0, 1.0])
@@ -80,7 +86,8 @@ def main() -> None:
     f_value, g_value = fun(np.array([1.0, 1.0]))
     fprime = approx_fprime([1.0, 1.0], bowl)
     fastgrad.show_config()
-    print(prepared_g.round(3), estimate.nfev)
+    print(prepared_g.round(3), estimate.nfev, prepared_estimate.nfev, prepared_J.shape,
+          H.shape, Hv.shape, G_spread.shape)
     print(J.shape, prepared([1.0]).shape, slope, slopes, error < 1e-6, f_value, g_value.shape,
           fprime.shape)
 
