@@ -48,7 +48,7 @@ def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, wo
     refused unless complex_step_ok: jacobian and Jacobian take it)."""
     if workers is not None and type(workers) is not _workers.Engine:
         _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective  # a C callback becomes a CFunction objective
+    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
     row = _stencil_row(method, order)
     if row.method == "complex" and not complex_step_ok:
         raise contract.jacobian_option_refused("method", "complex")
