@@ -145,6 +145,22 @@ def test_every_row_is_checked_before_f_is_evaluated(impl, vectorized):
     assert spy.calls == 0
 
 
+@pytest.mark.parametrize("num_threads", [1, 2])
+def test_the_first_row_without_a_usable_step_is_named_on_any_number_of_threads(impl,
+                                                                             num_threads):
+    # The compiled tier checks the rows in blocks on several threads: the
+    # error still names the first bad row (and its first bad coordinate).
+    X = np.ones((1000, 2))
+    X[999, 0] = X[700, 0] = X[517, 1] = X[600, 1] = 1e20
+    with pytest.raises(ValueError, match=r"h\[1\] = 1e-05 gives no usable step at "
+                                         r"X\[517, 1\] = 1e\+20"):
+        impl.gradient_batch(Sphere(), X, num_threads=num_threads)
+    X[517, 0] = 1e20
+    with pytest.raises(ValueError, match=r"h\[0\] = 1e-05 gives no usable step at "
+                                         r"X\[517, 0\] = 1e\+20"):
+        impl.gradient_batch(Sphere(), X, num_threads=num_threads)
+
+
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")
 def test_a_matrix_X_is_read_row_by_row_as_the_reference_does(impl):
     # (moved from test_inputs.py) each row of an np.matrix is itself 2-D.
