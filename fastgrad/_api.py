@@ -19,7 +19,7 @@ from ._evaluators import CompiledEvaluator, MapEvaluator, PythonEvaluator, Vecto
 from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, richardson
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
-from ._progress import batch_progress, descent_progress
+from ._progress import batch_progress, descent_progress, rows_in_turn
 from ._result import DescentState, IntermediateResult, descent_result, wants_intermediate_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
                         bounded_choice, check_order, plan, sides)
@@ -548,20 +548,11 @@ def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, v
     h = steps if type(steps) is str else (
         [steps] * points.shape[1] if isinstance(steps, float) else steps.tolist())
     _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
-    shown = batch_progress(progress, len(rows))
-    results, report_in = [], 1
-    try:
-        for r in range(points.shape[0]):
-            results.append(gradient(f, points[r], steps, method=method, order=order,
-                                    bounds=bounds, args=args, unpack=unpack,
-                                    vectorized=vectorized, full_output=full_output,
-                                    workers=workers))
-            report_in -= 1
-            if shown is not None and report_in == 0 and len(results) < len(rows):
-                report_in = shown.update(len(results))
-    finally:
-        if shown is not None:
-            shown.close(len(results))
+    results = rows_in_turn(
+        lambda r: gradient(f, points[r], steps, method=method, order=order, bounds=bounds,
+                           args=args, unpack=unpack, vectorized=vectorized,
+                           full_output=full_output, workers=workers),
+        len(rows), batch_progress(progress, len(rows)))
     return batch_result(results, np.array) if full_output else np.array(results)
 
 

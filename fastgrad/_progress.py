@@ -112,3 +112,19 @@ def descent_progress(progress, max_iter):
 def batch_progress(progress, m):
     """gradient_batch's progress over its m rows for progress=True, else None."""
     return Progress("gradient_batch", m, "rows") if progress else None
+
+
+def rows_in_turn(gradient_of_row, m, shown):
+    """[gradient_of_row(r) for r in range(m)], reported to shown (batch_progress's
+    object, or None) as the rows are done."""
+    results, report_in = [], 1
+    try:
+        for r in range(m):
+            results.append(gradient_of_row(r))
+            report_in -= 1
+            if shown is not None and report_in == 0 and len(results) < m:
+                report_in = shown.update(len(results))
+    finally:
+        if shown is not None:
+            shown.close(len(results))
+    return results

@@ -28,7 +28,7 @@ from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_gradient_options,
                         sequence_length)
-from ._progress import batch_progress, descent_progress
+from ._progress import batch_progress, descent_progress, rows_in_turn
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
 from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_auto_step,
@@ -507,19 +507,11 @@ def _check_rows(rows, h, row, boxes):
 def _rows_one_by_one(f, rows, h, method, order, bounds, args, unpack, vectorized, full_output,
                      progress, workers):
     """gradient_batch as gradient(f, X[r], ...) for each row (the stencils checked)."""
-    shown = batch_progress(progress, len(rows))
-    results, report_in = [], 1
-    try:
-        for x in rows:
-            results.append(gradient(f, x, h, method=method, order=order, bounds=bounds,
-                                    args=args, unpack=unpack, vectorized=vectorized,
-                                    full_output=full_output, workers=workers))
-            report_in -= 1
-            if shown is not None and report_in == 0 and len(results) < len(rows):
-                report_in = shown.update(len(results))
-    finally:
-        if shown is not None:
-            shown.close(len(results))
+    results = rows_in_turn(
+        lambda r: gradient(f, rows[r], h, method=method, order=order, bounds=bounds,
+                           args=args, unpack=unpack, vectorized=vectorized,
+                           full_output=full_output, workers=workers),
+        len(rows), batch_progress(progress, len(rows)))
     return batch_result(results, list) if full_output else results
 
 
@@ -557,17 +549,11 @@ def gradient_batch(f, X, h=1e-5, *, method="central", order=None, bounds=None, a
         for r, x in enumerate(rows):
             _check_stencil(x, steps.at(x), row, r, boxes[r])
     center = row.needs_center or bounds is not None
-    shown = batch_progress(progress, len(rows))
-    G, report_in = [], 1
-    try:
-        for x, box in zip(rows, boxes):
-            G.append(_gradient_at(values, x, plan(x, steps.at(x), row, box), center)[0])
-            report_in -= 1
-            if shown is not None and report_in == 0 and len(G) < len(rows):
-                report_in = shown.update(len(G))
-    finally:
-        if shown is not None:
-            shown.close(len(G))
+    def gradient_of_row(r):
+        x = rows[r]
+        return _gradient_at(values, x, plan(x, steps.at(x), row, boxes[r]), center)[0]
+
+    G = rows_in_turn(gradient_of_row, len(rows), batch_progress(progress, len(rows)))
     steps.warn_if_imprecise(values)
     return G
 
