@@ -37,8 +37,8 @@ cimport numpy as cnp
 import numpy as np
 
 from ._evaluators cimport Evaluator
-from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, new_vector, probe_precision,
-                        stencil_gradient, stencil_init, stencil_place, workspace_alloc,
+from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, gradient_with, new_vector,
+                        probe_precision, stencil_gradient, stencil_init, stencil_place, workspace_alloc,
                         workspace_free)
 
 cnp.import_array()
@@ -166,10 +166,16 @@ cdef class Rule:
 
     cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
         """Write x_new; return 1, or 0 if no step was found (stop with `failure`)."""
-        cdef Py_ssize_t i
-        for i in range(it.n):
-            it.x_new[i] = it.x[i] - self.learning_rate * it.g[i]
+        plain_step(it, self.learning_rate)
         return 1
+
+
+cdef inline void plain_step(Iterate* it, double learning_rate) noexcept nogil:
+    """x_new = x - learning_rate g: the base Rule's update (SGD), which the loop
+    also makes itself, without the virtual call, for an SGDRule."""
+    cdef Py_ssize_t i
+    for i in range(it.n):
+        it.x_new[i] = it.x[i] - learning_rate * it.g[i]
 
 
 cdef class SGDRule(Rule):
@@ -667,6 +673,7 @@ cdef struct Settings:
     double tol
     double ftol            # < 0: no test on the change of f
     bint tracking          # f is evaluated along the iterates
+    bint plain             # the rule is an SGDRule: the loop makes plain_step itself
     Py_ssize_t nfev0       # evaluations made before the loop (h="auto"'s probe)
 
 
@@ -733,6 +740,9 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     cdef Iterate it
     cdef int found
     cdef bint g_known = False  # the rule gave the gradient at x
+    # A gil-free evaluator moves the coordinates of the iterate itself (restored
+    # bit for bit; x is this run's own): no copy of x per gradient.
+    cdef bint in_place = ev.gil_free
     # updates to the next call of the hook: never, without a callback or progress
     cdef Py_ssize_t next_call = (1 if callback is not None or progress is not None
                                  else PY_SSIZE_T_MAX)
@@ -751,7 +761,7 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             path_append(path, x, fx)
     while True:
         if not g_known:
-            stencil_gradient(ev, s, x, w, g)
+            gradient_with(ev, s, x, w, x if in_place else w.scratch, g)
             out.nfev += s.k
         total = 0.0
         for i in range(n):
@@ -795,7 +805,11 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             break
         it.x, it.g, it.g_squared, it.fx, it.x_new, it.nfev = x, g, total, fx, x_new, 0
         it.g_new, it.g_known = g_old, False
-        found = rule.propose(ev, &it)
+        if run.plain:
+            plain_step(&it, rule.learning_rate)
+            found = 1
+        else:
+            found = rule.propose(ev, &it)
         out.nfev += it.nfev
         if not found:
             out.reason = rule.failure
@@ -876,6 +890,7 @@ def descent(Evaluator ev, cnp.ndarray x, h, StencilRow row, Rule rule, Py_ssize_
     run.max_iter, run.tol = max_iter, tol
     run.ftol = -1.0 if ftol is None else ftol
     run.tracking = record or ftol is not None or rule.searches or report is not None
+    run.plain = type(rule) is SGDRule
     path.n = n
     path.length = path.capacity = 0
     path.xs = path.fs = NULL

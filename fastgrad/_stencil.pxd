@@ -3,6 +3,12 @@
 # place / combine / gradient are inline here, so that the descent and batch
 # loops compile them in (a call across modules per gradient costs as much as
 # the arithmetic at small n); they are written once, in this file.
+#
+# Specialised at the call, not per coordinate: the loops take `general`, and
+# each entry point (stencil_place, stencil_combine, stencil_stream) calls them
+# with a constant -- False for the common stencil, fixed steps without bounds
+# (`general_steps` tells) -- so the compiler builds that variant without the
+# relative-step and bounds tests, from the same source.
 from libc.math cimport fabs, fmax, isfinite, nextafter
 
 from ._evaluators cimport Evaluator, Points
@@ -88,9 +94,15 @@ cdef void workspace_free(Workspace* w) noexcept nogil
 cdef object new_vector(Py_ssize_t n)
 
 
-cdef inline double step_at(const Stencil* s, const double* x, Py_ssize_t i) noexcept nogil:
-    # h_i: fixed, or relative to x_i (h="auto").
-    if s.relative > 0.0:
+cdef inline bint general_steps(const Stencil* s) noexcept nogil:
+    # Whether the steps need the general loops: relative steps (h="auto") or bounds.
+    return s.relative > 0.0 or s.bounded
+
+
+cdef inline double step_at(const Stencil* s, const double* x, Py_ssize_t i,
+                           bint general) noexcept nogil:
+    # h_i: fixed, or relative to x_i (h="auto"; general only).
+    if general and s.relative > 0.0:
         return s.relative * fmax(1.0, fabs(x[i]))
     return s.h[i * s.h_stride]
 
@@ -132,15 +144,15 @@ cdef inline const Scheme* bounded_side(const Stencil* s, double xi, Py_ssize_t i
 
 cdef inline Py_ssize_t place_coordinate(const Stencil* s, const double* x, Py_ssize_t i,
                                         Py_ssize_t* coord, double* value,
-                                        bint write) noexcept nogil:
+                                        bint write, bint general) noexcept nogil:
     """Coordinate i's points, in evaluation order, to coord/value (write: else
     only checked).  Returns their number, or -1: the realised span is 0 or not
     finite (or, for rows reaching beyond their span, a point is not finite)."""
     cdef const Scheme* sc = &s.scheme
     cdef Py_ssize_t p
     cdef double h, span, point
-    h = step_at(s, x, i)
-    if s.bounded:
+    h = step_at(s, x, i, general)
+    if general and s.bounded:
         sc = bounded_side(s, x[i], i, &h)
         if sc == NULL:
             return -1
@@ -165,6 +177,13 @@ cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize
     Returns -1, or the first coordinate whose realised span is 0 or not finite
     (or, for rows reaching beyond their span, a point that is not finite).
     """
+    if general_steps(s):
+        return place_points(s, x, coord, value, True)
+    return place_points(s, x, coord, value, False)
+
+
+cdef inline Py_ssize_t place_points(const Stencil* s, const double* x, Py_ssize_t* coord,
+                                    double* value, bint general) noexcept nogil:
     cdef Py_ssize_t i, m, j = 0
     cdef bint write = coord != NULL
     if write and (s.scheme.center or s.bounded):
@@ -173,7 +192,7 @@ cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize
         j = 1
     for i in range(s.n):
         m = place_coordinate(s, x, i, coord + j if write else NULL,
-                             value + j if write else NULL, write)
+                             value + j if write else NULL, write, general)
         if m < 0:
             return i
         j += m if write else 0
@@ -181,15 +200,16 @@ cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize
 
 
 cdef inline double combine_coordinate(const Stencil* s, const double* x, const double* fval,
-                                      Py_ssize_t i, Py_ssize_t slot) noexcept nogil:
+                                      Py_ssize_t i, Py_ssize_t slot,
+                                      bint general) noexcept nogil:
     """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order; f's
     values of coordinate i's points are those of the slot-th coordinate in fval
     (slot i: every point's value is there; 0: only coordinate i's, streaming)."""
     cdef const Scheme* sc = &s.scheme
     cdef Py_ssize_t t
     cdef double total, h
-    h = step_at(s, x, i)
-    if s.bounded:
+    h = step_at(s, x, i, general)
+    if general and s.bounded:
         sc = bounded_side(s, x[i], i, &h)  # as placed: never NULL here
     # The first term starts the sum (0.0 + -0.0 would lose a sign).
     total = sc.weight[0] * fval[sc.base[0] + slot * sc.stride[0]]
@@ -202,13 +222,25 @@ cdef inline void stencil_combine(const Stencil* s, const double* x, const double
                                  double* g) noexcept nogil:
     """g[i] = (sum_t w_t f_t) / realised span for every i, summed in the row's order."""
     cdef Py_ssize_t i
-    for i in range(s.n):
-        g[i] = combine_coordinate(s, x, fval, i, i)
+    if general_steps(s):
+        for i in range(s.n):
+            g[i] = combine_coordinate(s, x, fval, i, i, True)
+    else:
+        for i in range(s.n):
+            g[i] = combine_coordinate(s, x, fval, i, i, False)
 
 
 cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
                                  double* g) except -1 nogil:
     """g = the gradient at x, from the points stencil_place() wrote to w."""
+    return gradient_with(ev, s, x, w, w.scratch, g)
+
+
+cdef inline int gradient_with(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
+                              double* scratch, double* g) except -1 nogil:
+    """stencil_gradient, with the evaluator's working x in scratch: w.scratch,
+    or x itself for a gil-free evaluator when the caller owns x (it moves one
+    coordinate at a time and restores its bits; no copy of x per gradient)."""
     cdef Points p
     p.base = x
     p.n = s.n
@@ -216,7 +248,7 @@ cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x
     p.coord = w.coord
     p.value = w.value
     p.k = s.k
-    ev.evaluate(&p, w.scratch, w.fval)
+    ev.evaluate(&p, scratch, w.fval)
     stencil_combine(s, x, w.fval, g)
     return 0
 
@@ -229,6 +261,13 @@ cdef inline int stencil_stream(Evaluator ev, const Stencil* s, double* x, Worksp
     x is the working copy itself (a gil-free evaluator moves one coordinate of
     it and restores its bits), so memory is O(1) beyond x and g: w holds the
     points of one coordinate (and f(x)).  The stencil must be checked first."""
+    if general_steps(s):
+        return stream_points(ev, s, x, w, g, True)
+    return stream_points(ev, s, x, w, g, False)
+
+
+cdef inline int stream_points(Evaluator ev, const Stencil* s, double* x, Workspace* w,
+                              double* g, bint general) except -1 nogil:
     cdef Points p
     cdef Py_ssize_t i, first = 0
     p.base = x
@@ -245,7 +284,7 @@ cdef inline int stencil_stream(Evaluator ev, const Stencil* s, double* x, Worksp
     p.coord = w.coord + first
     p.value = w.value + first
     for i in range(s.n):
-        p.k = place_coordinate(s, x, i, w.coord + first, w.value + first, True)
+        p.k = place_coordinate(s, x, i, w.coord + first, w.value + first, True, general)
         ev.evaluate(&p, x, w.fval + first)
-        g[i] = combine_coordinate(s, x, w.fval, i, 0)
+        g[i] = combine_coordinate(s, x, w.fval, i, 0, general)
     return 0

@@ -1,0 +1,161 @@
+"""The compiled descent against a hand-written C descent loop (issue 9, item 3).
+
+Plain gradient descent on 2-D Rosenbrock, central differences with a fixed h,
+10^4 updates from (-1.2, 1): the C loop is built here with ``cc -O3
+-ffp-contract=off`` (fastgrad's own flags) and takes f as a function pointer,
+as a C library's loop would.  It makes the same evaluations in the same order
+as fastgrad.gradient_descent (a gradient at every iterate, the last one
+included, then f at the last iterate) and the same operations, so its x is
+fastgrad's bit for bit (checked).
+
+Rows, timed interleaved (fastgrad._timing.interleaved):
+
+* "C loop": the loop above on the C Rosenbrock (the same arithmetic as
+  fastgrad.objectives.Rosenbrock);
+* "fastgrad, C callback": fastgrad.gradient_descent on that C function
+  (a CFunction of the ctypes pointer);
+* "fastgrad, Rosenbrock()": on fastgrad.objectives.Rosenbrock.
+
+Run ``python -m benchmarks.descent_c [steps]``; ``--callgrind NAME STEPS``
+runs one row once (for ``valgrind --tool=callgrind``: instructions per step are
+the difference of two step counts divided by their difference).
+"""
+import ctypes
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+import fastgrad
+from fastgrad.objectives import CFunction, Rosenbrock
+
+from fastgrad._timing import Schedule, fmt_ratio, fmt_time, interleaved, slowdowns
+
+C_SOURCE = r"""
+typedef double (*objective)(int n, double *x, void *data);
+
+/* fastgrad.objectives.Rosenbrock's arithmetic: two interleaved partial sums. */
+static double term(const double *x, int i) {
+    double a = x[i + 1] - x[i] * x[i], b = 1.0 - x[i];
+    return 100.0 * a * a + b * b;
+}
+
+double rosenbrock(int n, double *x, void *data) {
+    double even = 0.0, odd = 0.0;
+    int i;
+    for (i = 0; i < n - 2; i += 2) {
+        even += term(x, i);
+        odd += term(x, i + 1);
+    }
+    if (n % 2 == 0)
+        even += term(x, n - 2);
+    return even + odd;
+}
+
+/* steps updates x -= lr g, g by central differences (divided by the realised
+   span); the gradient at the last iterate too; returns f there. */
+double descend(objective f, void *data, int n, double *x, double *g, double lr,
+               double h, long steps) {
+    long s;
+    int i;
+    for (s = 0;; s++) {
+        for (i = 0; i < n; i++) {
+            double xi = x[i], fp, fm;
+            x[i] = xi + h;
+            fp = f(n, x, data);
+            x[i] = xi - h;
+            fm = f(n, x, data);
+            x[i] = xi;
+            g[i] = (fp - fm) / ((xi + h) - (xi - h));
+        }
+        if (s == steps)
+            break;
+        for (i = 0; i < n; i++)
+            x[i] = x[i] - lr * g[i];
+    }
+    return f(n, x, data);
+}
+"""
+
+START = (-1.2, 1.0)
+LEARNING_RATE = 1e-3
+H = 1e-5
+
+_OBJECTIVE = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double),
+                              ctypes.c_void_p)
+
+
+def build(directory):
+    """The C loop and Rosenbrock as a ctypes library, built with fastgrad's flags."""
+    source = os.path.join(directory, "descent.c")
+    library = os.path.join(directory, "descent.so")
+    with open(source, "w") as out:
+        out.write(C_SOURCE)
+    subprocess.run([os.environ.get("CC", "cc"), "-O3", "-ffp-contract=off", "-fPIC", "-shared",
+                    "-o", library, source], check=True)
+    lib = ctypes.CDLL(library)
+    lib.descend.restype = ctypes.c_double
+    lib.descend.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int,
+                            ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_double),
+                            ctypes.c_double, ctypes.c_double, ctypes.c_long]
+    return lib
+
+
+def contenders(lib, steps):
+    """name -> a callable running `steps` updates and returning the final x."""
+    from scipy import LowLevelCallable
+    pointer = ctypes.cast(lib.rosenbrock, ctypes.c_void_p).value
+    callback = CFunction(LowLevelCallable(_OBJECTIVE(pointer)))
+    run = dict(learning_rate=LEARNING_RATE, max_iter=steps, tol=0.0, h=H)
+    x = np.empty(2)
+    g = np.empty(2)
+    xp = x.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+    gp = g.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+
+    def c_loop():
+        x[:] = START
+        lib.descend(pointer, None, 2, xp, gp, LEARNING_RATE, H, steps)
+        return x.copy()
+
+    return {
+        "C loop": c_loop,
+        "fastgrad, C callback": lambda: fastgrad.gradient_descent(callback, START, **run).x,
+        "fastgrad, Rosenbrock()": lambda: fastgrad.gradient_descent(Rosenbrock(), START, **run).x,
+    }
+
+
+def measure(steps=10**4, schedule=None):
+    schedule = schedule or Schedule(min_repeats=15, max_repeats=41, target=0.01,
+                                    cell_seconds=0.0, budget=60.0)
+    with tempfile.TemporaryDirectory() as directory:
+        fns = contenders(build(directory), steps)
+        results = {name: fn() for name, fn in fns.items()}
+        for name, x in results.items():
+            if x.tobytes() != results["C loop"].tobytes():
+                raise AssertionError(f"{name} ends at {x!r}, the C loop at {results['C loop']!r}")
+        timed = interleaved(fns, schedule)
+    ratios = slowdowns(timed.timings, "C loop")
+    return {name: (t.median, ratios.get(name)) for name, t in timed.timings.items()}
+
+
+def main(argv):
+    if argv[:1] == ["--callgrind"]:
+        # one fixed directory: the profiles of two runs name the same library
+        name, steps, directory = argv[1], int(argv[2]), os.path.join(tempfile.gettempdir(),
+                                                                    "fastgrad-descent-c")
+        os.makedirs(directory, exist_ok=True)
+        fn = contenders(build(directory), steps)[name]
+        fn()  # warm: imports, first-call setup
+        fn()
+        return
+    steps = int(argv[0]) if argv else 10**4
+    print(f"{steps} plain descent steps, 2-D Rosenbrock, central h={H}")
+    for name, (median, ratio) in measure(steps).items():
+        cost = "" if name == "C loop" else f"  {fmt_ratio(ratio)} the C loop (median of ratios)"
+        print(f"  {name:24s} {fmt_time(median)}{cost}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
