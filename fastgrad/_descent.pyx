@@ -38,8 +38,8 @@ import numpy as np
 
 from ._evaluators cimport Evaluator
 from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, gradient_with, new_vector,
-                        probe_precision, stencil_gradient, stencil_init, stencil_place, workspace_alloc,
-                        workspace_free)
+                        probe_precision, stencil_gradient, stencil_init, stencil_place,
+                        workspace_alloc, workspace_free)
 
 cnp.import_array()
 
@@ -166,16 +166,17 @@ cdef class Rule:
 
     cdef int propose(self, Evaluator ev, Iterate* it) except -1 nogil:
         """Write x_new; return 1, or 0 if no step was found (stop with `failure`)."""
-        plain_step(it, self.learning_rate)
+        plain_step(it.x_new, it.x, it.g, it.n, self.learning_rate)
         return 1
 
 
-cdef inline void plain_step(Iterate* it, double learning_rate) noexcept nogil:
+cdef inline void plain_step(double* x_new, const double* x, const double* g, Py_ssize_t n,
+                            double learning_rate) noexcept nogil:
     """x_new = x - learning_rate g: the base Rule's update (SGD), which the loop
     also makes itself, without the virtual call, for an SGDRule."""
     cdef Py_ssize_t i
-    for i in range(it.n):
-        it.x_new[i] = it.x[i] - learning_rate * it.g[i]
+    for i in range(n):
+        x_new[i] = x[i] - learning_rate * g[i]
 
 
 cdef class SGDRule(Rule):
@@ -741,12 +742,14 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     cdef int found
     cdef bint g_known = False  # the rule gave the gradient at x
     # A gil-free evaluator moves the coordinates of the iterate itself (restored
-    # bit for bit; x is this run's own): no copy of x per gradient.
+    # bit for bit; x is this run's own): no copy of x per gradient.  (Streaming,
+    # one evaluate() per coordinate, costs more per step at small n.)
     cdef bint in_place = ev.gil_free
     # updates to the next call of the hook: never, without a callback or progress
     cdef Py_ssize_t next_call = (1 if callback is not None or progress is not None
                                  else PY_SSIZE_T_MAX)
     it.n, it.s, it.w = n, s, w
+    it.nfev, it.g_known = 0, False  # as a plain step leaves them
     out.n = n
     it.lb = s.lb if s.bounded else NULL
     it.ub = s.ub if s.bounded else NULL
@@ -803,12 +806,12 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if out.nit == run.max_iter:
             out.reason = MAX_ITER
             break
-        it.x, it.g, it.g_squared, it.fx, it.x_new, it.nfev = x, g, total, fx, x_new, 0
-        it.g_new, it.g_known = g_old, False
         if run.plain:
-            plain_step(&it, rule.learning_rate)
+            plain_step(x_new, x, g, n, rule.learning_rate)
             found = 1
         else:
+            it.x, it.g, it.g_squared, it.fx, it.x_new, it.nfev = x, g, total, fx, x_new, 0
+            it.g_new, it.g_known = g_old, False
             found = rule.propose(ev, &it)
         out.nfev += it.nfev
         if not found:

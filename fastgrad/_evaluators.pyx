@@ -762,7 +762,9 @@ cdef class CompiledEvaluator(Evaluator):
         # scratch may be p.base itself (one gradient's points, row NULL: a
         # streaming stencil's working x): each moved coordinate is restored from
         # its saved bits, so x is as it was after every point.
-        cdef Py_ssize_t j, c, n = p.n
+        cdef Py_ssize_t j, c, n = p.n, k = p.k
+        cdef const Py_ssize_t* coord = p.coord  # locals: the stores to scratch
+        cdef const double* value = p.value      # do not reload them
         cdef double saved
         # The common cases, without a look: one gradient's points on the owner,
         # before its next look, or (gradient_batch checks `stop` between rows)
@@ -778,11 +780,11 @@ cdef class CompiledEvaluator(Evaluator):
             return self.evaluate_watched(p, scratch, out)
         if scratch != p.base:
             memcpy(scratch, p.base, n * sizeof(double))
-        for j in range(p.k):
-            c = p.coord[j]
+        for j in range(k):
+            c = coord[j]
             if c >= 0:
                 saved = scratch[c]
-                scratch[c] = p.value[j]
+                scratch[c] = value[j]
                 out[j] = self.objective.value(scratch, n)
                 scratch[c] = saved
             else:

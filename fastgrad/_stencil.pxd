@@ -4,17 +4,23 @@
 # loops compile them in (a call across modules per gradient costs as much as
 # the arithmetic at small n); they are written once, in this file.
 #
-# Specialised at the call, not per coordinate: the loops take `general`, and
+# Specialised at the call, not per coordinate: the loops take a `kind`, and
 # each entry point (stencil_place, stencil_combine, stencil_stream) calls them
-# with a constant -- False for the common stencil, fixed steps without bounds
-# (`general_steps` tells) -- so the compiler builds that variant without the
-# relative-step and bounds tests, from the same source.
+# with a constant (`stencil_kind` tells which): the compiler builds each variant
+# from the same source -- without the relative-step and bounds tests for fixed
+# steps, and with the row's numbers as constants for the textbook central pair.
 from libc.math cimport fabs, fmax, isfinite, nextafter
 
 from ._evaluators cimport Evaluator, Points
 
 cdef enum:
     MAX_TERMS = 9  # the longest row of the table (one-sided order 8: 8 points and f(x))
+
+cdef enum:
+    # What the loops know of a stencil at compile time (stencil_kind).
+    KIND_GENERAL = 0  # relative steps (h="auto") or bounds: read per coordinate
+    KIND_FIXED = 1    # fixed steps, no bounds: any row
+    KIND_PAIR = 2     # ... and the row is Scheme.pair: its numbers are constants
 
 
 cdef struct Scheme:
@@ -31,6 +37,9 @@ cdef struct Scheme:
     double span_hi, span_lo    # g[i] = sum / (realised(span_hi) - realised(span_lo))
     bint outer_points          # some offset lies beyond the span: check those points too
     double max_offset, min_offset  # the farthest points (0 included): bounds checks
+    # The central order-2 row: points x + h, x - h (no f(x)), weights 1, -1
+    # (base 0, 1; stride 2), span (1, -1) -- what KIND_PAIR writes as constants.
+    bint pair
 
 
 cdef struct Stencil:
@@ -94,23 +103,42 @@ cdef void workspace_free(Workspace* w) noexcept nogil
 cdef object new_vector(Py_ssize_t n)
 
 
-cdef inline bint general_steps(const Stencil* s) noexcept nogil:
-    # Whether the steps need the general loops: relative steps (h="auto") or bounds.
-    return s.relative > 0.0 or s.bounded
+cdef inline int stencil_kind(const Stencil* s) noexcept nogil:
+    # Which variant of the loops s takes (KIND_*).
+    if s.relative > 0.0 or s.bounded:
+        return KIND_GENERAL
+    return KIND_PAIR if s.scheme.pair else KIND_FIXED
 
 
 cdef inline double step_at(const Stencil* s, const double* x, Py_ssize_t i,
-                           bint general) noexcept nogil:
-    # h_i: fixed, or relative to x_i (h="auto"; general only).
-    if general and s.relative > 0.0:
+                           int kind) noexcept nogil:
+    # h_i: fixed, or relative to x_i (h="auto"; KIND_GENERAL only).
+    if kind == KIND_GENERAL and s.relative > 0.0:
         return s.relative * fmax(1.0, fabs(x[i]))
     return s.h[i * s.h_stride]
 
 
-cdef inline double realised_span(const Scheme* sc, double xi, double hi) noexcept nogil:
+cdef inline double realised_span(const Scheme* sc, double xi, double hi, int kind) noexcept nogil:
     # (x + hi h) - (x + lo h): with an offset of 0, x + 0 h is x (or +0.0 for
     # x = -0.0, which changes no span that is not 0 anyway).
+    if kind == KIND_PAIR:
+        return (xi + 1.0 * hi) - (xi + -1.0 * hi)
     return (xi + sc.span_hi * hi) - (xi + sc.span_lo * hi)
+
+
+cdef inline double offset_of(const Scheme* sc, Py_ssize_t p, int kind) noexcept nogil:
+    # Point p's offset, in multiples of h.
+    if kind == KIND_PAIR:
+        return 1.0 if p == 0 else -1.0
+    return sc.point_offset[p]
+
+
+cdef inline double term(const Scheme* sc, const double* fval, Py_ssize_t slot, Py_ssize_t t,
+                        int kind) noexcept nogil:
+    # Term t of the sum for the slot-th coordinate (see Scheme).
+    if kind == KIND_PAIR:
+        return (1.0 if t == 0 else -1.0) * fval[t + slot * 2]
+    return sc.weight[t] * fval[sc.base[t] + slot * sc.stride[t]]
 
 
 cdef inline const Scheme* bounded_side(const Stencil* s, double xi, Py_ssize_t i,
@@ -144,29 +172,31 @@ cdef inline const Scheme* bounded_side(const Stencil* s, double xi, Py_ssize_t i
 
 cdef inline Py_ssize_t place_coordinate(const Stencil* s, const double* x, Py_ssize_t i,
                                         Py_ssize_t* coord, double* value,
-                                        bint write, bint general) noexcept nogil:
+                                        bint write, int kind) noexcept nogil:
     """Coordinate i's points, in evaluation order, to coord/value (write: else
     only checked).  Returns their number, or -1: the realised span is 0 or not
     finite (or, for rows reaching beyond their span, a point is not finite)."""
     cdef const Scheme* sc = &s.scheme
-    cdef Py_ssize_t p
-    cdef double h, span, point
-    h = step_at(s, x, i, general)
-    if general and s.bounded:
-        sc = bounded_side(s, x[i], i, &h)
+    cdef Py_ssize_t p, m
+    cdef double h, span, xi = x[i]
+    h = step_at(s, x, i, kind)
+    if kind == KIND_GENERAL and s.bounded:
+        sc = bounded_side(s, xi, i, &h)
         if sc == NULL:
             return -1
-    span = realised_span(sc, x[i], h)
+    span = realised_span(sc, xi, h, kind)
     if span == 0.0 or not isfinite(span):
         return -1
-    for p in range(sc.per_coordinate):
-        point = x[i] + sc.point_offset[p] * h  # offset +-1: exactly x + h, x - h
-        if sc.outer_points and not isfinite(point):
-            return -1
-        if write:
+    m = 2 if kind == KIND_PAIR else sc.per_coordinate
+    if kind != KIND_PAIR and sc.outer_points:
+        for p in range(m):
+            if not isfinite(xi + offset_of(sc, p, kind) * h):
+                return -1
+    if write:
+        for p in range(m):
             coord[p] = i
-            value[p] = point
-    return sc.per_coordinate
+            value[p] = xi + offset_of(sc, p, kind) * h  # offset +-1: exactly x + h, x - h
+    return m
 
 
 cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize_t* coord,
@@ -177,13 +207,16 @@ cdef inline Py_ssize_t stencil_place(const Stencil* s, const double* x, Py_ssize
     Returns -1, or the first coordinate whose realised span is 0 or not finite
     (or, for rows reaching beyond their span, a point that is not finite).
     """
-    if general_steps(s):
-        return place_points(s, x, coord, value, True)
-    return place_points(s, x, coord, value, False)
+    cdef int kind = stencil_kind(s)
+    if kind == KIND_PAIR:
+        return place_points(s, x, coord, value, KIND_PAIR)
+    if kind == KIND_FIXED:
+        return place_points(s, x, coord, value, KIND_FIXED)
+    return place_points(s, x, coord, value, KIND_GENERAL)
 
 
 cdef inline Py_ssize_t place_points(const Stencil* s, const double* x, Py_ssize_t* coord,
-                                    double* value, bint general) noexcept nogil:
+                                    double* value, int kind) noexcept nogil:
     cdef Py_ssize_t i, m, j = 0
     cdef bint write = coord != NULL
     if write and (s.scheme.center or s.bounded):
@@ -192,7 +225,7 @@ cdef inline Py_ssize_t place_points(const Stencil* s, const double* x, Py_ssize_
         j = 1
     for i in range(s.n):
         m = place_coordinate(s, x, i, coord + j if write else NULL,
-                             value + j if write else NULL, write, general)
+                             value + j if write else NULL, write, kind)
         if m < 0:
             return i
         j += m if write else 0
@@ -200,34 +233,40 @@ cdef inline Py_ssize_t place_points(const Stencil* s, const double* x, Py_ssize_
 
 
 cdef inline double combine_coordinate(const Stencil* s, const double* x, const double* fval,
-                                      Py_ssize_t i, Py_ssize_t slot,
-                                      bint general) noexcept nogil:
+                                      Py_ssize_t i, Py_ssize_t slot, int kind) noexcept nogil:
     """g[i] = (sum_t w_t f_t) / realised span, summed in the row's order; f's
     values of coordinate i's points are those of the slot-th coordinate in fval
     (slot i: every point's value is there; 0: only coordinate i's, streaming)."""
     cdef const Scheme* sc = &s.scheme
     cdef Py_ssize_t t
     cdef double total, h
-    h = step_at(s, x, i, general)
-    if general and s.bounded:
+    h = step_at(s, x, i, kind)
+    if kind == KIND_GENERAL and s.bounded:
         sc = bounded_side(s, x[i], i, &h)  # as placed: never NULL here
     # The first term starts the sum (0.0 + -0.0 would lose a sign).
-    total = sc.weight[0] * fval[sc.base[0] + slot * sc.stride[0]]
-    for t in range(1, sc.terms):
-        total = total + sc.weight[t] * fval[sc.base[t] + slot * sc.stride[t]]
-    return total / realised_span(sc, x[i], h)
+    total = term(sc, fval, slot, 0, kind)
+    for t in range(1, 2 if kind == KIND_PAIR else sc.terms):
+        total = total + term(sc, fval, slot, t, kind)
+    return total / realised_span(sc, x[i], h, kind)
 
 
 cdef inline void stencil_combine(const Stencil* s, const double* x, const double* fval,
                                  double* g) noexcept nogil:
     """g[i] = (sum_t w_t f_t) / realised span for every i, summed in the row's order."""
-    cdef Py_ssize_t i
-    if general_steps(s):
-        for i in range(s.n):
-            g[i] = combine_coordinate(s, x, fval, i, i, True)
+    cdef int kind = stencil_kind(s)
+    if kind == KIND_PAIR:
+        combine_points(s, x, fval, g, KIND_PAIR)
+    elif kind == KIND_FIXED:
+        combine_points(s, x, fval, g, KIND_FIXED)
     else:
-        for i in range(s.n):
-            g[i] = combine_coordinate(s, x, fval, i, i, False)
+        combine_points(s, x, fval, g, KIND_GENERAL)
+
+
+cdef inline void combine_points(const Stencil* s, const double* x, const double* fval,
+                                double* g, int kind) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(s.n):
+        g[i] = combine_coordinate(s, x, fval, i, i, kind)
 
 
 cdef inline int stencil_gradient(Evaluator ev, const Stencil* s, const double* x, Workspace* w,
@@ -261,13 +300,16 @@ cdef inline int stencil_stream(Evaluator ev, const Stencil* s, double* x, Worksp
     x is the working copy itself (a gil-free evaluator moves one coordinate of
     it and restores its bits), so memory is O(1) beyond x and g: w holds the
     points of one coordinate (and f(x)).  The stencil must be checked first."""
-    if general_steps(s):
-        return stream_points(ev, s, x, w, g, True)
-    return stream_points(ev, s, x, w, g, False)
+    cdef int kind = stencil_kind(s)
+    if kind == KIND_PAIR:
+        return stream_points(ev, s, x, w, g, KIND_PAIR)
+    if kind == KIND_FIXED:
+        return stream_points(ev, s, x, w, g, KIND_FIXED)
+    return stream_points(ev, s, x, w, g, KIND_GENERAL)
 
 
 cdef inline int stream_points(Evaluator ev, const Stencil* s, double* x, Workspace* w,
-                              double* g, bint general) except -1 nogil:
+                              double* g, int kind) except -1 nogil:
     cdef Points p
     cdef Py_ssize_t i, first = 0
     p.base = x
@@ -284,7 +326,7 @@ cdef inline int stream_points(Evaluator ev, const Stencil* s, double* x, Workspa
     p.coord = w.coord + first
     p.value = w.value + first
     for i in range(s.n):
-        p.k = place_coordinate(s, x, i, w.coord + first, w.value + first, True, general)
+        p.k = place_coordinate(s, x, i, w.coord + first, w.value + first, True, kind)
         ev.evaluate(&p, x, w.fval + first)
-        g[i] = combine_coordinate(s, x, w.fval, i, 0, general)
+        g[i] = combine_coordinate(s, x, w.fval, i, 0, kind)
     return 0

@@ -53,6 +53,10 @@ cdef int scheme_from_row(Scheme* sc, row, bint forced_center) except -1:
     reach = max(abs(row.span[0]), abs(row.span[1]))
     sc.outer_points = any(abs(o) > reach for o in offsets)
     sc.max_offset, sc.min_offset = max(max(offsets), 0), min(min(offsets), 0)
+    # The loops' constants for KIND_PAIR, taken only where they are this row's own.
+    sc.pair = (tuple(offsets) == (1, -1) and tuple(weights) == (1.0, -1.0)
+               and tuple(row.span) == (1, -1) and not sc.center and not sc.outer_points
+               and sc.base[0] == 0 and sc.base[1] == 1 and sc.stride[0] == sc.stride[1] == 2)
     return 0
 
 
