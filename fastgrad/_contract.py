@@ -813,6 +813,35 @@ def jacobian_option_refused(name, value):
                       f"(gradient() has it); leave {name} at its default")
 
 
+def jacobian_options(f, h, method, order, args, unpack, vectorized, full_output, workers,
+                     stencil_row, complex_step_ok=True):
+    """jacobian's options but x and bounds (the prepared Jacobian's too), checked in
+    one order for both implementations: (f, row, unpack, vectorized, full_output).
+
+    stencil_row(method, order): the implementation's row, or the error; workers:
+    as given or an opened ``_workers.Engine``; complex_step_ok False refuses
+    method="complex" (fastgrad.optimize's Jacobian), which takes neither
+    full_output nor workers.
+    """
+    from . import _complex, _workers  # (both import this module)
+    if workers is not None and type(workers) is not _workers.Engine:
+        _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
+    f = as_objective(f, args)  # a C callback becomes a CFunction objective
+    row = stencil_row(method, order)
+    if row.method == "complex" and not complex_step_ok:
+        raise jacobian_option_refused("method", "complex")
+    unpack = check_flag(unpack, "unpack")
+    vectorized = check_flag(vectorized, "vectorized")
+    full_output = check_flag(full_output, "full_output")
+    if row.method == "complex":
+        if full_output:
+            raise jacobian_option_refused("full_output", full_output)
+        _complex.check(f, h)  # a compiled f: TypeError naming method
+        if workers is not None:
+            raise workers_complex()
+    return f, row, unpack, vectorized, full_output
+
+
 # -- derivative and check_grad ---------------------------------------------------
 
 def derivative_point(x):

@@ -45,23 +45,12 @@ class _Plan:
 
 def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers=None,
           complex_step_ok=False):
-    """The checked options, in the reference's order of checks (method="complex"
-    refused unless complex_step_ok: jacobian and Jacobian take it)."""
-    if workers is not None and type(workers) is not _workers.Engine:
-        _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
-    row = _stencil_row(method, order)
-    if row.method == "complex" and not complex_step_ok:
-        raise contract.jacobian_option_refused("method", "complex")
-    unpack = contract.check_flag(unpack, "unpack")
-    vectorized = contract.check_flag(vectorized, "vectorized")
-    full_output = contract.check_flag(full_output, "full_output")
-    if row.method == "complex":
-        if full_output:
-            raise contract.jacobian_option_refused("full_output", full_output)
-        complex_step.check(f, h)  # a compiled f: TypeError naming method
-        if workers is not None:
-            raise contract.workers_complex()
+    """The checked options (_contract.jacobian_options, which the reference's
+    jacobian and Jacobian call too; method="complex" refused unless
+    complex_step_ok: jacobian and Jacobian take it)."""
+    f, row, unpack, vectorized, full_output = contract.jacobian_options(
+        f, h, method, order, args, unpack, vectorized, full_output, workers, _stencil_row,
+        complex_step_ok)
     return _Plan(f, h, row, bounds, tuple(args), unpack, vectorized, workers, full_output)
 
 

@@ -1288,17 +1288,8 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
                  vector=True, workers=None):
     """(f(x) as a list of m, J as m lists of n): jacobian's checks in fastgrad's order,
     f(x) first, then the stencil's points without f(x); workers an opened Engine."""
-    f = contract.as_objective(f, args)
-    row = stencil_row(contract.check_method(method), order)
-    unpack = contract.check_flag(unpack, "unpack")
-    vectorized = contract.check_flag(vectorized, "vectorized")
-    full_output = contract.check_flag(full_output, "full_output")
-    if row.method == "complex":
-        if full_output:
-            raise contract.jacobian_option_refused("full_output", full_output)
-        complex_step.check(f, h)  # a compiled f: TypeError naming method
-        if workers is not None:
-            raise contract.workers_complex()
+    f, row, unpack, vectorized, full_output = contract.jacobian_options(
+        f, h, method, order, args, unpack, vectorized, full_output, workers, _checked_row)
     x = contract.point_values(x)
     if row.method == "complex":  # f at x + i h e_i (fastgrad._complex): no f(x)
         h = contract.step_values(h, len(x))
@@ -1486,20 +1477,9 @@ class Jacobian(Prepared):
         super().__init__(f, h=h, **options)  # h by position too, as jacobian() takes it
 
     def _plan(self, f, options):
-        workers = options["workers"]
-        if workers is not None:
-            _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        objective = contract.as_objective(f, options["args"])
-        row = stencil_row(contract.check_method(options["method"]), options["order"])
-        contract.check_flag(options["unpack"], "unpack")
-        contract.check_flag(options["vectorized"], "vectorized")
-        full_output = contract.check_flag(options["full_output"], "full_output")
-        if row.method == "complex":
-            if full_output:
-                raise contract.jacobian_option_refused("full_output", full_output)
-            complex_step.check(objective, options["h"])
-            if workers is not None:
-                raise contract.workers_complex()
+        contract.jacobian_options(f, options["h"], options["method"], options["order"],
+                                  options["args"], options["unpack"], options["vectorized"],
+                                  options["full_output"], options["workers"], _checked_row)
 
     def __call__(self, x):
         return self._public(x)
