@@ -22,7 +22,7 @@ from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, se
 from ._progress import batch_progress, descent_progress, rows_in_turn
 from ._result import DescentState, IntermediateResult, descent_result, wants_intermediate_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
-                        bounded_choice, check_order, plan, sides)
+                        bounded_choice, check_order, check_rows, plan, sides)
 from .objectives import Objective
 
 #: Every row of the stencil table in C form, made once; with bounds, each row
@@ -541,13 +541,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, vectorized,
                    full_output, progress, workers):
     """gradient_batch row by row: row r is gradient(f, X[r], ...), every row's
-    stencils checked first (the reference's _check_rows, so the same errors)."""
-    from .reference import _check_rows  # (stdlib: the checks and messages both use)
+    stencils checked first (_stencils.check_rows, as the reference: the same errors)."""
     rows = points.tolist()
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     h = steps if type(steps) is str else (
         [steps] * points.shape[1] if isinstance(steps, float) else steps.tolist())
-    _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
+    check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
     results = rows_in_turn(
         lambda r: gradient(f, points[r], steps, method=method, order=order, bounds=bounds,
                            args=args, unpack=unpack, vectorized=vectorized,

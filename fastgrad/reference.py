@@ -31,8 +31,11 @@ from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_g
 from ._progress import batch_progress, descent_progress, rows_in_turn
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
-from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_auto_step,
-                        second_stencil, stencil as stencil_row)
+from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, relative_steps,
+                        second_auto_step, second_stencil, stencil as stencil_row)
+from ._stencils import (bad_coordinate as _bad_coordinate, check_rows as _check_rows,
+                        check_stencil as _check_stencil, realised as _realised,
+                        realised_span as _span)
 
 __all__ = ["gradient", "gradient_batch", "Gradient", "gradient_descent_step", "gradient_descent",
            "hessian", "hessian_vector", "Hessian", "HessianResult",
@@ -250,7 +253,7 @@ class _Steps:
     def at(self, x):
         if self.fixed is not None:
             return self.fixed
-        return [self.c * max(1.0, abs(xi)) for xi in x]
+        return relative_steps(x, self.c)
 
     def probe(self, values, x):
         """h="auto": f at x once, to learn its precision (float32 values take
@@ -270,35 +273,6 @@ class _Steps:
 
 
 # -- the stencil (a row of _stencils.STENCILS) ----------------------------------
-
-def _realised(xi, hi, offset):
-    """x[i] + offset * h[i]; offset +-1 gives exactly x + h and x - h."""
-    return xi if offset == 0 else xi + offset * hi
-
-
-def _span(xi, hi, row):
-    """The realised distance coordinate i's sum is divided by."""
-    up, down = row.span
-    return _realised(xi, hi, up) - _realised(xi, hi, down)
-
-
-def _bad_coordinate(x, plan):
-    """The first i whose realised span is 0 or not finite (h too small or too large),
-    or, for rows reaching beyond their span, with a point that is not finite, or
-    with no room within the bounds; else None."""
-    for i, choice in enumerate(plan):
-        if choice is None:
-            return i
-        row, hi = choice
-        span = _span(x[i], hi, row)
-        if span == 0.0 or not math.isfinite(span):
-            return i
-        reach = max(abs(row.span[0]), abs(row.span[1]))
-        for offset in row.point_offsets:
-            if abs(offset) > reach and not math.isfinite(_realised(x[i], hi, offset)):
-                return i
-    return None
-
 
 def _stencil(x, plan, center):
     """The points where the gradient evaluates f, in evaluation order."""
@@ -348,20 +322,6 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
         return _complex_evaluator(f, args, unpack, vectorized), x, h, row
     values = _evaluator(f, args, unpack, vectorized, workers)
     return values, x, _Steps(h, row), row
-
-
-def _check_stencil(x, h, row, r=None, bounds=None):
-    """The plan of x's stencil, or the ValueError naming the coordinate without one."""
-    chosen = plan(x, h, row, bounds)
-    bad = _bad_coordinate(x, chosen)
-    if bad is None:
-        return chosen
-    if chosen[bad] is None:
-        raise ValueError(contract.no_room(bad, x[bad], bounds[0][bad], bounds[1][bad], r))
-    if chosen[bad][1] != h[bad]:  # the bounds shrank the step
-        raise ValueError(contract.shrunk_step_too_small(
-            bad, x[bad], h[bad], chosen[bad][1], bounds[0][bad], bounds[1][bad], r))
-    raise ValueError(contract.step_too_small(bad, x[bad], chosen[bad][1], r))
 
 
 def _checked_gradient(values, x, steps, row, bounds=None, warn=True, stacklevel=4):
@@ -485,23 +445,6 @@ def _prepared_steps(h):
 
 def _checked_row(method, order):
     return stencil_row(contract.check_method(method), order)
-
-
-def _check_rows(rows, h, row, boxes):
-    """gradient_batch row by row (full_output, h="adaptive", method="complex"):
-    every row's stencils checked before f is called, as the one-pass batch
-    does (h="auto": with double precision's constant, before the probe).
-    fastgrad.gradient_batch calls this too."""
-    if row.imaginary:  # no real points: nothing to round away
-        return
-    if h == "adaptive":
-        for r, x in enumerate(rows):
-            for level in adaptive_steps(x, row, boxes[r])[1]:
-                _check_stencil(x, level, row, r, boxes[r])
-        return
-    steps = _Steps(h, row)
-    for r, x in enumerate(rows):
-        _check_stencil(x, steps.at(x), row, r, boxes[r])
 
 
 def _rows_one_by_one(f, rows, h, method, order, bounds, args, unpack, vectorized, full_output,
