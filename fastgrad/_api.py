@@ -8,7 +8,6 @@ turned into the reference's messages here; ``_result`` builds DescentResult.
 import math
 import os
 import sys
-import warnings
 
 import numpy as np
 
@@ -129,11 +128,11 @@ def _unpack_hint(error, f, n, args, unpack, vectorized):
             raise hint from error
 
 
-def _warn_if_imprecise(evaluator, h, stacklevel=3):
+def _warn_if_imprecise(evaluator, h):
     """A fixed h with an f that returned float32 (or lower) values: say so
-    (stacklevel: to the caller of the public function)."""
+    (from the caller's line)."""
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
+        contract.warn_low_precision()
 
 
 def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
@@ -299,7 +298,7 @@ def _gradient(evaluator, x, h, row, bounds, full_output, hint):
         _unpack_hint(error, f, x.shape[0], args, unpack, vectorized)
         raise
     if evaluator.low_precision:
-        _warn_if_imprecise(evaluator, h, 4)
+        _warn_if_imprecise(evaluator, h)
     return result
 
 
@@ -739,7 +738,7 @@ class Gradient(Prepared):
         f's low precision (the evaluator, which keeps its flag, is not reused)."""
         if type(g) is int:
             raise _no_usable_step(x, self._h, g, None, self._row, None, evaluator)
-        _warn_if_imprecise(evaluator, self._h, 3)  # (the compiled call adds no frame)
+        _warn_if_imprecise(evaluator, self._h)
         return g
 
     def _call(self, x):

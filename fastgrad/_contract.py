@@ -9,6 +9,7 @@ import math
 import numbers
 import operator
 import sys
+import warnings
 
 METHODS = ("central", "forward", "backward", "complex")
 
@@ -110,6 +111,21 @@ def low_precision_warning():
         "f returned values of less than double precision (float32?): with a fixed h "
         "the rounding of f swamps the difference quotient; h=\"auto\" sizes the steps "
         "for the precision f computes in")
+
+
+def _in_fastgrad(frame):
+    name = frame.f_globals.get("__name__", "")
+    return name == "fastgrad" or name.startswith("fastgrad.")
+
+
+def warn_low_precision():
+    """Issue low_precision_warning() from the caller's line: the first frame
+    outside fastgrad, however many of fastgrad's own lie between (workers=,
+    the prepared callables, check_grad, fastgrad.optimize...)."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: this function's caller
+    while frame is not None and _in_fastgrad(frame):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(low_precision_warning(), stacklevel=level)
 
 
 def as_real(value):

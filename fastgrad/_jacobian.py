@@ -12,7 +12,6 @@ each output's values with the stencil's weights: row r of J is, bit for bit,
 what ``gradient`` gives for the scalar function ``f(x)[r]``.
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -75,7 +74,7 @@ def _evaluator(plan, n, args, vector, engine=None):
     return evaluator
 
 
-def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, engine=None):
+def _evaluate(plan, x, vector=True, args=None, raw_steps=False, engine=None):
     """(f(x), J) at x for a plan: f(x) an array of m (a scalar f: m = 1), J (m, n).
 
     args: f's extra arguments for this call (None: the plan's); raw_steps: the
@@ -83,7 +82,7 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     engine: the plan's workers, opened (None with workers: opened here)."""
     if engine is None and plan.workers is not None:
         with _workers.Engine(plan.workers) as engine:
-            return _evaluate(plan, x, vector, args, stacklevel + 1, raw_steps, engine)
+            return _evaluate(plan, x, vector, args, raw_steps, engine)
     x = arguments.point(x)
     n = x.shape[0]
     h = plan.h if raw_steps else arguments.steps(plan.h, n)
@@ -112,7 +111,7 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     if plan.full_output:
         out = out[0], _result(evaluator, x, h, plan.row, kernel_row, box, *out)
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
+        contract.warn_low_precision()
     return out
 
 

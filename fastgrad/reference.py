@@ -16,7 +16,6 @@ Dividing by the realised step (xp - xm), not the nominal 2h, removes the
 rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
 """
 import math
-import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
@@ -265,11 +264,11 @@ class _Steps:
             self.c = self.c_single
         return 1
 
-    def warn_if_imprecise(self, values, stacklevel=3):
+    def warn_if_imprecise(self, values):
         """A fixed h with an f that returned float32 (or lower) values: say so
-        (stacklevel: to the caller of the public function)."""
+        (from the caller's line)."""
         if self.fixed is not None and values.seen["low_precision"]:
-            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
+            contract.warn_low_precision()
 
 
 # -- the stencil (a row of _stencils.STENCILS) ----------------------------------
@@ -324,15 +323,14 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     return values, x, _Steps(h, row), row
 
 
-def _checked_gradient(values, x, steps, row, bounds=None, warn=True, stacklevel=4):
-    """The gradient at x, every check first (and h="auto"'s probe of f);
-    stacklevel: of the warning, to the caller of the public function."""
+def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
+    """The gradient at x, every check first (and h="auto"'s probe of f)."""
     chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     if steps.probe(values, x):
         chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     g = _gradient_at(values, x, chosen, row.needs_center or bounds is not None)[0]
     if warn:
-        steps.warn_if_imprecise(values, stacklevel=stacklevel)
+        steps.warn_if_imprecise(values)
     return g
 
 
@@ -373,7 +371,7 @@ def _gradient(values, x, steps, row, bounds, full_output):
     if steps.fixed == "adaptive":
         return _adaptive(values, x, row, box, full_output)
     if not full_output:
-        return _checked_gradient(values, x, steps, row, box, stacklevel=5)
+        return _checked_gradient(values, x, steps, row, box)
     # The gradient with steps h and 2h, then f(x): fastgrad._accuracy's estimate.
     g = _checked_gradient(values, x, steps, row, box, warn=False)
     points = row.points(len(x), box is not None)
@@ -394,7 +392,7 @@ def _gradient(values, x, steps, row, bounds, full_output):
         errors, success, message = estimate(g, g_double, fx, x, used,
                                             plan(x, steps.doubled_at(x), row, box),
                                             values.seen["low_precision"])
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
                           step=[h for _, h in used])
 
@@ -684,7 +682,7 @@ def _descend(values, x, steps, row, box, rule, optimizer, max_iter, tol, ftol, c
         reason = Stop.DIVERGED
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return descent_result(reason, x, fx, g, nit, nfev, norm,
                           -1 if coordinate is None else coordinate, tol, ftol, optimizer,
                           path, path_fun)
@@ -1079,7 +1077,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     if bad is not None:
         raise ValueError(contract.step_too_small(bad, x[bad], steps[bad]))
     if auto is None and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
+        contract.warn_low_precision()
     if not full_output:
         return H
     n = len(x)
@@ -1134,7 +1132,7 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
     for i in range(len(x)):
         Hv.append(_sum((w, g[i]) for w, g in zip(row.float_first, gradients)) / s)
     if h != "auto" and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
+        contract.warn_low_precision()
     return Hv
 
 
@@ -1261,7 +1259,7 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     J = _jacobian_combined(values, x, chosen, center, f0)
     if full_output:
         J = _jacobian_result(values, x, steps, row, box, center, f0, J)
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return f0, J
 
 
