@@ -21,11 +21,21 @@ from . import _curvature, _stencil, _workers
 from ._api import _ROWS, _evaluator, _no_usable_step
 from ._evaluators import MapEvaluator
 from ._prepared import HESSIAN_DEFAULTS, Prepared
-from ._accuracy import HessianResult, estimate_hessian, no_hessian_estimate
-from ._stencils import EPS32, EPS64, SECOND, second_auto_step, second_stencil
+from ._accuracy import (HessianResult, adaptive_steps, estimate_hessian, hessian_richardson,
+                        no_hessian_estimate)
+from ._stencils import (EPS32, EPS64, SECOND, SECOND_SIDES, plan, second_auto_step,
+                        second_mixed, second_points, second_stencil)
 
-#: Every row of _stencils.SECOND in C form, made once.
-_SECOND_ROWS = {order: _curvature.SecondRow(row) for order, row in SECOND.items()}
+#: The sides of a coordinate within bounds, as SecondRow.side indexes them.
+_SIDES = ("central", "forward", "backward")
+
+#: Every order's rows of _stencils.SECOND_SIDES in C form, made once.
+_SECOND_ROWS = {
+    order: _curvature.SecondRow(
+        [SECOND_SIDES[method, order] for method in _SIDES],
+        [[second_mixed(SECOND_SIDES[a, order], SECOND_SIDES[b, order]) for b in _SIDES]
+         for a in _SIDES])
+    for order in SECOND}
 
 
 class _Plan:
@@ -54,7 +64,9 @@ class _Plan:
         self.vectorized = contract.check_flag(vectorized, "vectorized")
         if isinstance(self.h, str):
             if self.h == "adaptive":
-                raise contract.second_rule_only(name)
+                if name != "hessian":
+                    raise contract.second_rule_only(name)
+                return  # "adaptive" stays: hessian() runs its sequence of steps
             self.h = (second_auto_step(self.table_row, EPS64),
                       second_auto_step(self.table_row, EPS32))
 
@@ -73,39 +85,102 @@ class _Plan:
         return MapEvaluator(engine, self.f, self.args, n, self.unpack, self.vectorized,
                             contract.vectorized_rows_per_call(n))
 
-    def hessian(self, x, h, stacklevel, full_output=False, engine=None):
+    def hessian(self, x, h, stacklevel, full_output=False, engine=None, box=None):
         if engine is None and self.workers is not None:  # Hessian(..., workers=w)(x)
             with _workers.Engine(self.workers) as engine:
-                return self.hessian(x, h, stacklevel + 1, full_output, engine)
+                return self.hessian(x, h, stacklevel + 1, full_output, engine, box)
         evaluator = self.evaluator(x.shape[0], engine)
+        if type(h) is str:  # "adaptive"
+            return self.adaptive(evaluator, x, box, full_output)
         fx = np.empty(1) if full_output else None
-        H = _curvature.hessian(evaluator, x, h, self.row, fx)
-        if type(H) is int:
-            raise _no_usable_step(x, h, H, evaluator=evaluator)
+        H, choices = self.run(evaluator, x, h, box, fx)
         if evaluator.low_precision and type(h) is not tuple:
             warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
         if not full_output:
             return H
-        return self.estimate(evaluator, x, h, H, float(fx[0]))
+        return self.estimate(evaluator, x, h, H, float(fx[0]), box, choices)
 
-    def estimate(self, evaluator, x, h, H, fx):
+    def run(self, evaluator, x, h, box, fx=None, raising=True):
+        """(H, the choices (row, step) per coordinate) with steps h, within the
+        bounds box if given (_stencils.plan: every coordinate's side and step
+        chosen here, both precisions' for h="auto"); the ValueError naming a
+        coordinate without a usable stencil, as the reference's (raising
+        False: (its index, None))."""
+        if box is None:
+            H = _curvature.hessian(evaluator, x, h, self.row, fx)
+            if type(H) is int:
+                if not raising:
+                    return H, None
+                raise _no_usable_step(x, h, H, evaluator=evaluator)
+            n = x.shape[0]
+            if type(h) is tuple:
+                steps = _relative(h[1] if evaluator.low_precision else h[0], x)
+            else:
+                steps = np.full(n, h) if type(h) is float else h
+            return H, [(self.table_row, hi) for hi in steps.tolist()]
+        points = x.tolist()
+        if type(h) is tuple:  # h="auto": the steps for float64 and for float32 values
+            plans = [self.choices(points, _relative(c, x).tolist(), box) for c in h]
+        else:
+            plans = [self.choices(points, (np.full(x.shape[0], h) if type(h) is float
+                                           else h).tolist(), box)]
+        (steps, sides, choices, wanted) = plans[0]
+        single = plans[1][:2] if len(plans) > 1 else None
+        H = _curvature.hessian(evaluator, x, steps, self.row, fx, sides, single)
+        if single is not None and evaluator.low_precision:
+            (steps, sides, choices, wanted) = plans[1]
+        if type(H) is int:
+            if not raising:
+                return H, None
+            raise contract.second_stencil_error(points, wanted, choices, H, box)
+        return H, choices
+
+    def choices(self, points, steps, box):
+        """_stencils.plan's choice per coordinate within box, as the kernel takes
+        it: (steps, sides, choices, the steps asked for)."""
+        choices = plan(points, steps, self.table_row, box)
+        return (np.array([1.0 if c is None else c[1] for c in choices]),
+                np.array([-1 if c is None else _SIDES.index(c[0].method) for c in choices],
+                         dtype=np.intp),
+                choices, steps)
+
+    def adaptive(self, evaluator, x, box, full_output):
+        """h="adaptive": Hessians over a geometric sequence of steps, Richardson
+        per entry (``_accuracy.hessian_richardson``), as the reference's."""
+        rows, levels = adaptive_steps(x.tolist(), self.table_row, box)
+        hessians, fx = [], np.empty(1)
+        for level, steps in enumerate(levels):
+            H, _ = self.run(evaluator, x, np.array(steps), box, fx if level == 0 else None)
+            hessians.append(H.tolist())
+        H, errors, used, success, message = hessian_richardson(
+            hessians, levels, float(fx[0]), x.tolist(), rows, evaluator.low_precision)
+        if not full_output:
+            return np.array(H)
+        return HessianResult(hess=np.array(H), error=np.array(errors),
+                             nfev=len(levels) * second_points(rows), success=success,
+                             message=message, step=np.array(used))
+
+    def estimate(self, evaluator, x, h, H, fx, box, choices):
         """The HessianResult of H (steps h): the Hessian again with steps 2h."""
-        n, row = x.shape[0], self.table_row
+        n = x.shape[0]
+        steps = np.array([step for _, step in choices])
+        nfev = second_points([row for row, _ in choices])
         if type(h) is tuple:
-            steps = _relative(h[1] if evaluator.low_precision else h[0], x)
+            if box is None:
+                steps = _relative(h[1] if evaluator.low_precision else h[0], x)
             doubled = (2.0 * h[0], 2.0 * h[1])
         else:
-            steps = np.full(n, h) if type(h) is float else h.copy()
             doubled = 2.0 * h
-        H_double = _curvature.hessian(evaluator, x, doubled, self.row)
-        if type(H_double) is int:  # 2h leaves the usable range: no estimate
-            return HessianResult(hess=H, error=np.full((n, n), np.inf), nfev=row.points(n),
+        H_double, choices_double = self.run(evaluator, x, doubled, box, raising=False)
+        if choices_double is None:  # 2h leaves the usable range: no estimate
+            return HessianResult(hess=H, error=np.full((n, n), np.inf), nfev=nfev,
                                  success=False, message=no_hessian_estimate(H_double),
                                  step=steps)
+        nfev += second_points([row for row, _ in choices_double])
         errors, success, message = estimate_hessian(H.tolist(), H_double.tolist(), fx,
-                                                    x.tolist(), steps.tolist(), row,
+                                                    x.tolist(), choices, choices_double,
                                                     evaluator.low_precision)
-        return HessianResult(hess=H, error=np.array(errors), nfev=2 * row.points(n),
+        return HessianResult(hess=H, error=np.array(errors), nfev=nfev,
                              success=success, message=message, step=steps)
 
 
@@ -185,9 +260,8 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian", x.shape[0])
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
-    if bounds is not None:
-        raise contract.second_without_bounds("hessian")
-    return plan.hessian(x, plan.h, 2 if workers is None else 4, full_output, workers)
+    box = contract.check_bounds(bounds, x.tolist())
+    return plan.hessian(x, plan.h, 2 if workers is None else 4, full_output, workers, box)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
