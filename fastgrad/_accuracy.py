@@ -373,6 +373,10 @@ def estimate_hessian(H, H_double, fx, x, plans, plans_double, low_precision):
             rounding = NOISE * eps * scale * weights / (hi * hj)
             errors[i][j] = errors[j][i] = SAFETY * truncation + rounding
     success, message = judge_hessian(H, errors, fx, x, eps)
+    unknown = [(i, j) for i in range(n) for j in range(n) if errors[i][j] == math.inf]
+    if unknown and message.startswith("the error estimate exceeds"):
+        message = (f"no error estimate at hess[{unknown[0][0]}, {unknown[0][1]}]: the bounds "
+                   "shrank its steps h and 2h to the same ones")
     return errors, success, message
 
 
