@@ -232,7 +232,7 @@ def adaptive_steps(x, row, bounds=None):
     return rows, levels
 
 
-def extrapolate(sequence, p, s, rounding):
+def extrapolate(sequence, p, s, rounding, noisy_finest=False):
     """Richardson's table over one entry's values at the steps h_j = h_0 / RATIO**j:
     (error, value, j) of the extrapolated value with the smallest error estimate
     (j: the finest step it used).
@@ -244,7 +244,9 @@ def extrapolate(sequence, p, s, rounding):
     plus rounding(j) (f's rounding in the values at step j) amplified by the
     extrapolation (2^k).  A step sequence can alias an oscillating f (sin(1000 x):
     the coarse estimates agree on a wrong value): the finest extrapolated value
-    must agree, else the error grows to cover the difference.
+    must agree, else the error grows to cover the difference -- less that
+    value's own rounding if noisy_finest (a second difference's rounding grows
+    as 1 / h^2: at the finest steps it may dwarf the best value's error).
     """
     count = len(sequence)
     levels = [list(sequence)]
@@ -262,7 +264,10 @@ def extrapolate(sequence, p, s, rounding):
             if best is None or error < best[0]:
                 best = (error, value, j)
     finest = levels[ADAPTIVE_LEVELS][count - 1]
-    return max(best[0], SAFETY * abs(best[1] - finest)), best[1], best[2]
+    disagreement = abs(best[1] - finest)
+    if noisy_finest:
+        disagreement = max(0.0, disagreement - rounding(count - 1) * 2.0 ** ADAPTIVE_LEVELS)
+    return max(best[0], SAFETY * disagreement), best[1], best[2]
 
 
 def richardson(gradients, steps, fx, x, row, low_precision):
@@ -435,7 +440,7 @@ def hessian_richardson(hessians, steps, fx, x, rows, low_precision):
                 mixed_weight_sum(rows[i], rows[j])
             error, value, level = extrapolate(
                 [Hl[i][j] for Hl in hessians], rows[i].order, s,
-                lambda l: NOISE * eps * scale * weights / (steps[l][i] * steps[l][j]))
+                lambda l: NOISE * eps * scale * weights / (steps[l][i] * steps[l][j]), True)
             H[i][j] = H[j][i] = value
             errors[i][j] = errors[j][i] = error
             used[i][j], used[j][i] = steps[level][i], steps[level][j]
