@@ -335,7 +335,9 @@ class HessianResult:
     success : bool, False when a value is not finite or an entry's error
         estimate exceeds its scale (``max(|H_ij|, eps**(1/3) * max |H|)``).
     message : str, what was found.
-    step : the step h_i used per coordinate (h="auto": relative to x).
+    step : the step h_i used per coordinate (h="auto": relative to x; within
+        bounds: as they shrank it); h="adaptive": (n, n), step[i, j] the step of
+        coordinate i at the level H_ij came from.
     """
 
     hess: Any

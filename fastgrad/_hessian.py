@@ -2,7 +2,10 @@
 
 The stencils are rows of ``_stencils.SECOND`` (the diagonal's Fornberg weights
 and the mixed entries' products of first-derivative weights, central orders
-2-8); ``_curvature`` runs the Hessian's loop on every tier, and
+2-8) and, within bounds, their one-sided sides (``_stencils.SECOND_SIDES``,
+chosen per coordinate by ``_stencils.plan``); ``_curvature`` runs the Hessian's
+loop on every tier (h="adaptive": once per step of its sequence, Richardson in
+``_accuracy.hessian_richardson``), and
 ``hessian_vector`` combines gradients (``_stencil.gradient``) taken at points
 moved along v.  Arguments are checked in ``fastgrad.reference``'s order; its
 ``hessian`` / ``hessian_vector`` are the same operations, so the bits agree.
@@ -204,6 +207,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     Evaluations: ``1 + n p + n (n - 1) / 2 * p**2`` for order p (``2 n**2 + 1``
     at order 2): f(x) first, then for i = 0..n-1 and each offset a, x with
     x_i moved by a h_i, followed by its mixed points with x_j (j > i) moved.
+    Within bounds, one more per coordinate whose row turned one-sided.
 
     Parameters
     ----------
@@ -211,23 +215,43 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
         As for :func:`fastgrad.gradient`; every tier (Python, vectorized,
         compiled objectives and C callbacks, without the GIL) gives the same
         values as ``fastgrad.reference.hessian``.
-    h : float, sequence of n floats, or "auto"
+    h : float, sequence of n floats, "auto" or "adaptive"
         Positive, finite step(s); "auto": ``c * max(1, |x_i|)`` with
         ``c = eps ** (1 / (order + 2))`` (truncation ~ h**p against rounding
         ~ eps / h**2: 1.2e-4 at order 2), eps that of the precision f computes
         in (f(x), evaluated first anyway, tells).  The default 1e-4 is
         eps ** (1/4) for double precision and order 2.
+        "adaptive": the Hessian at the steps ``h_i = 0.1 max(1, |x_i|) / 2**l``,
+        l = 0..9, and per entry Richardson extrapolation over them (as
+        ``gradient(h="adaptive")``, with the rounding of a second difference,
+        ~ eps |f| / (h_i h_j)), keeping the value with the smallest error
+        estimate (``fastgrad._accuracy.hessian_richardson``).  Costs 10
+        Hessians: ``10 (1 + n p + n (n - 1) / 2 p**2)`` evaluations (2010 for
+        n = 10 at order 2); accurate to ~1e-11 of the Hessian's scale where
+        "auto" gives ~1e-8 (benchmarks/accuracy.py).
     method : "central"
-        Only central second differences (a one-sided method is a ValueError).
+        Only central second differences (a one-sided method is a ValueError;
+        bounds turn a coordinate's row one-sided where they must).
     order : {2, 4, 6, 8}, optional
         Accuracy order (default 2).
-    bounds : None
-        Not offered for second derivatives yet (a ValueError says so).
+    bounds : (lb, ub), optional
+        No point leaves ``lb <= x <= ub`` (scalars or sequences of n; -inf/inf
+        leave a side open; x must lie inside).  As for the gradient
+        (``_stencils.plan``): a coordinate whose central points do not fit
+        takes the one-sided row of the same order (forward: offsets 1..p+1,
+        backward: -1..-(p+1); ``_stencils.SECOND_SIDES``), or, if neither fits,
+        the roomier side with the step shrunk to fit; a mixed entry is the
+        product of the two coordinates' first-derivative rows (one-sided where
+        theirs is).  No room at all is a ValueError naming the coordinate.
+        With h="adaptive" each coordinate keeps one side over all its steps.
     full_output : bool
-        Return a HessianResult (hess, error, nfev, success, message, step):
-        the error is estimated from a second Hessian with steps 2h
+        Return a HessianResult (hess, error, nfev, success, message, step).
+        The error is estimated from a second Hessian with steps 2h
         (``fastgrad._accuracy.estimate_hessian``), 2 (1 + n p + n (n - 1) / 2 p**2)
-        evaluations in all.
+        evaluations in all; with h="adaptive" from the extrapolation itself
+        (no extra evaluations), and step is (n, n): step[i, j] is h_i at the
+        level H_ij came from.  success is False where an entry's estimate
+        exceeds its scale (try another h).
     workers : None, int, map-like callable, Executor or dask Client
         As for :func:`fastgrad.gradient`: f's evaluations (f(x) first, then
         each block of the Hessian's points) spread over them; the same result,
@@ -240,8 +264,8 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     Raises
     ------
     TypeError, ValueError
-        As for :func:`fastgrad.gradient`; ValueError for method other than
-        "central" and for h="adaptive" (not offered for second derivatives).
+        As for :func:`fastgrad.gradient` (bounds too); ValueError for method
+        other than "central".
 
     Examples
     --------
@@ -252,6 +276,11 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
            [38., 36.]])
     >>> bool((H == H.T).all())
     True
+    >>> r = fastgrad.hessian(lambda x, y: x**2 * y + 3 * x * y**3, [1.0, 2.0], "adaptive",
+    ...                      bounds=([1.0, 0.0], [3.0, 2.0]), unpack=True, full_output=True)
+    >>> r.hess.round(8), r.success, r.nfev
+    (array([[ 4., 38.],
+           [38., 36.]]), True, 110)
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(hessian, locals())  # back here with the engine opened
@@ -369,7 +398,7 @@ class Hessian(Prepared):
     The options (those of :func:`hessian`, workers included: a pool it makes
     is made and closed per call) are checked once, here; a step
     sequence is checked against x's length at each call.  numdifftools'
-    convention.
+    convention.  h="adaptive" too (as :func:`hessian`'s).
 
     Examples
     --------

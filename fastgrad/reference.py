@@ -1154,8 +1154,10 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     Evaluation order: f(x); then for i = 0..n-1, for each offset a of the row
     (+1, -1, +2, -2, ...): x with x_i moved by a h_i, then for j = i+1..n-1
     and each offset b: x with x_i moved by a h_i and x_j by b h_j.  A
-    vectorized f gets the rows of _stencils.hessian_blocks in one call each.
-    full_output: the Hessian again with steps 2h (fastgrad._accuracy's estimate).
+    vectorized f gets the rows of _stencils.second_blocks in one call each.
+    Within bounds a coordinate's row may be one-sided (_stencils.plan over
+    SECOND_SIDES; _hessian_at).  full_output: the Hessian again with steps 2h
+    (fastgrad._accuracy's estimate).  h="adaptive": _adaptive_hessian.
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(hessian, locals())  # back here with the engine opened
