@@ -1,23 +1,31 @@
 # cython: language_level=3
-"""Second derivatives: the Hessian's loop over a row of ``_stencils.SECOND``.
+"""Second derivatives: the Hessian's loop over the rows of ``_stencils.SECOND_SIDES``.
 
 Design
 ------
-A row of ``_stencils.SECOND`` (standard library, read by both
-implementations) becomes a ``SecondRow`` here; one loop does the rest:
+The rows of one order of ``_stencils.SECOND_SIDES`` (standard library, read
+by both implementations) -- central, and the one-sided rows bounds turn a
+coordinate to -- become a ``SecondRow`` here; one loop does the rest:
 
-* the steps h_i and realised steps r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5,
-  checked before f is called (a bad coordinate is returned, never a message);
+* the steps h_i, each coordinate's row (central without bounds; within them
+  ``_stencils.plan``'s choice, made by the caller) and the realised steps r_i
+  (central ((x_i + h_i) - (x_i - h_i)) * 0.5, forward (x_i + h_i) - x_i,
+  backward x_i - (x_i - h_i)), checked before f is called (a bad coordinate
+  is returned, never a message);
 * f(x) through ``evaluate_at``;
-* per block of Hessian rows (``_stencils.hessian_blocks``: one row, or as
+* per block of Hessian rows (``_stencils.second_blocks``: one row, or as
   many as a vectorized f takes in one call), the points: for row i and each
-  offset a, a *base row* -- x with x_i moved by a h_i -- evaluated itself
-  (the diagonal's point) and with each x_j, j > i, moved by b h_j (the mixed
+  offset a of its row, a *base row* -- x with x_i moved by a h_i -- evaluated
+  itself (the diagonal's point) and, for the first p offsets, with each x_j,
+  j > i, moved by b h_j for the first p offsets b of j's row (the mixed
   points).  Points with two moved coordinates are thus the evaluators' plain
   (base row, coordinate, value) points: every tier runs them unchanged, and
   the base rows take O(p n) memory per Hessian row;
 * the sums of the table's terms, in its order, divided by r_i r_j; the mixed
-  entry is written to (i, j) and (j, i): exactly symmetric.
+  entry is written to (i, j) and (j, i): exactly symmetric.  A one-sided
+  row's terms with x_i unmoved come last in its first-derivative row: they
+  are row j's diagonal points, added to H_ij once row j is evaluated (no
+  point is evaluated twice).  h="adaptive" calls this once per step.
 
 The same operations as ``fastgrad.reference.hessian``, so the bits agree.
 For a gil-free evaluator (a compiled objective) the loop runs without the GIL.
