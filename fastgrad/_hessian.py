@@ -227,8 +227,8 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
         ~ eps |f| / (h_i h_j)), keeping the value with the smallest error
         estimate (``fastgrad._accuracy.hessian_richardson``).  Costs 10
         Hessians: ``10 (1 + n p + n (n - 1) / 2 p**2)`` evaluations (2010 for
-        n = 10 at order 2); accurate to ~1e-11 of the Hessian's scale where
-        "auto" gives ~1e-8 (benchmarks/accuracy.py).
+        n = 10 at order 2); accurate to 1e-12 - 2e-10 of the Hessian's scale where
+        "auto" gives 1e-8 - 6e-7 (benchmarks/accuracy.py).
     method : "central"
         Only central second differences (a one-sided method is a ValueError;
         bounds turn a coordinate's row one-sided where they must).
