@@ -346,6 +346,7 @@ class Hessian:
         h: _HessianStep = 1e-4,
         method: Literal["central"] = "central",
         order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
         args: Tuple[Any, ...] = (),
         unpack: bool = False,
         vectorized: bool = False,

@@ -398,7 +398,8 @@ class Hessian(Prepared):
     The options (those of :func:`hessian`, workers included: a pool it makes
     is made and closed per call) are checked once, here; a step
     sequence is checked against x's length at each call.  numdifftools'
-    convention.  h="adaptive" too (as :func:`hessian`'s).
+    convention.  h="adaptive" and bounds too (as :func:`hessian`'s; the
+    bounds are checked against each x).
 
     Examples
     --------
@@ -409,7 +410,7 @@ class Hessian(Prepared):
            [38., 36.]])
     """
 
-    __slots__ = ("_spec",)
+    __slots__ = ("_spec", "_bounds")
 
     _function = staticmethod(hessian)
     _defaults = HESSIAN_DEFAULTS
@@ -421,9 +422,12 @@ class Hessian(Prepared):
         self._spec = _Plan(f, options["h"], options["method"], options["order"],
                            options["args"], options["unpack"], options["vectorized"],
                            "hessian", workers=workers)
+        self._bounds = options["bounds"]  # checked against each x
 
     def __call__(self, x):
         """The Hessian at x, an (n, n) float64 array."""
         x = arguments.point(x)
         plan = self._spec
-        return plan.hessian(x, plan.steps(x), 2)
+        steps = plan.steps(x)
+        box = None if self._bounds is None else contract.check_bounds(self._bounds, x.tolist())
+        return plan.hessian(x, steps, 2, box=box)

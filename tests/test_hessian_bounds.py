@@ -211,3 +211,17 @@ def test_float32_values_take_float32_steps_within_bounds(impl):
     assert np.abs(H - [[4.0, 2.0], [2.0, 0.0]]).max() < 0.05
     assert_matrix_bits(H, reference.hessian(f, [1.0, 2.0], "auto",
                                             bounds=([1.0, 0.0], [3.0, 2.0])))
+
+
+def test_prepared_hessian_takes_bounds(impl):
+    bounds = BOXES[0]
+    H = impl.Hessian(rosen, order=4, bounds=bounds)
+    for x in ([0.3, -1.2, 0.7, 0.5], [0.5, -0.1, 0.0, 1.0]):
+        assert_matrix_bits(H(x), reference.hessian(rosen, x, order=4, bounds=bounds))
+    with pytest.raises(ValueError, match=r"^x\[0\] = 0.0 is outside the bounds \[0.3, 1.0\]$"):
+        H([0.0, 0.0, 0.0, 0.0])
+    with pytest.raises(ValueError, match=r"^lb must be a scalar or a sequence of n=2 bounds, got 4$"):
+        H([0.5, 0.5])
+    x = [0.3, -0.3, 0.3, 0.3]
+    assert_matrix_bits(fastgrad.Hessian(Rosenbrock(), h="adaptive", bounds=bounds)(x),
+                       reference.hessian(Rosenbrock(), x, "adaptive", bounds=bounds))
