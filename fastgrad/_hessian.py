@@ -14,7 +14,6 @@ Two steps, so that ``Hessian(f, **options)`` checks the options once: the
 options become a ``_Plan`` (f, the row, the flags, h as far as it is known
 without x); ``_Plan.hessian(x)`` checks x (and h against its length) and runs.
 """
-import warnings
 
 import numpy as np
 
@@ -88,17 +87,17 @@ class _Plan:
         return MapEvaluator(engine, self.f, self.args, n, self.unpack, self.vectorized,
                             contract.vectorized_rows_per_call(n))
 
-    def hessian(self, x, h, stacklevel, full_output=False, engine=None, box=None):
+    def hessian(self, x, h, full_output=False, engine=None, box=None):
         if engine is None and self.workers is not None:  # Hessian(..., workers=w)(x)
             with _workers.Engine(self.workers) as engine:
-                return self.hessian(x, h, stacklevel + 1, full_output, engine, box)
+                return self.hessian(x, h, full_output, engine, box)
         evaluator = self.evaluator(x.shape[0], engine)
         if type(h) is str:  # "adaptive"
             return self.adaptive(evaluator, x, box, full_output)
         fx = np.empty(1) if full_output else None
         H, choices = self.run(evaluator, x, h, box, fx)
         if evaluator.low_precision and type(h) is not tuple:
-            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
+            contract.warn_low_precision()
         if not full_output:
             return H
         return self.estimate(evaluator, x, h, H, float(fx[0]), box, choices)
@@ -290,7 +289,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
     box = contract.check_bounds(bounds, x.tolist())
-    return plan.hessian(x, plan.h, 2 if workers is None else 4, full_output, workers, box)
+    return plan.hessian(x, plan.h, full_output, workers, box)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
@@ -356,8 +355,7 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
         g = _stencil.gradient(evaluator, base, steps, first)  # checked: never an int
         total = w * g if total is None else total + w * g
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(),
-                      stacklevel=2 if workers is None else 4)  # spread's frames
+        contract.warn_low_precision()
     return total / s
 
 
@@ -430,4 +428,4 @@ class Hessian(Prepared):
         plan = self._spec
         steps = plan.steps(x)
         box = None if self._bounds is None else contract.check_bounds(self._bounds, x.tolist())
-        return plan.hessian(x, steps, 2, box=box)
+        return plan.hessian(x, steps, box=box)
