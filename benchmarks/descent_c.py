@@ -16,7 +16,7 @@ Rows, timed interleaved (fastgrad._timing.interleaved):
   (a CFunction of the ctypes pointer);
 * "fastgrad, Rosenbrock()": on fastgrad.objectives.Rosenbrock.
 
-Run ``python -m benchmarks.descent_c [steps]``; ``--callgrind NAME STEPS``
+Run ``python benchmarks/descent_c.py [steps]``; ``--callgrind NAME STEPS``
 runs one row once (for ``valgrind --tool=callgrind``: instructions per step are
 the difference of two step counts divided by their difference).
 """
