@@ -692,6 +692,17 @@ def workers_unsendable(name, value, error):
             "workers=ThreadPoolExecutor(k).map")
 
 
+def workers_map_results(problem, value=None):
+    """The error for a map-like workers= whose results are not func's, one per
+    item, in order: problem "fewer", "more", "result" (value: a result that is
+    not func's) or "iterable" (value: what it returned instead of an iterable)."""
+    got = {"fewer": "fewer results than items", "more": "more results than items",
+           "result": f"{describe(value)} where a result of func belongs",
+           "iterable": f"{describe(value)}, not an iterable of results"}[problem]
+    return (f"workers must map like map(func, iterable), one result of func per item "
+            f"in order; it returned {got}")
+
+
 def worker_died(error):
     return (f"workers: a worker process died while evaluating f ({type(error).__name__}: "
             f"{error}); the outstanding evaluations were cancelled")

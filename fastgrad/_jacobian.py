@@ -352,7 +352,11 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             return read(f(float(point(offset)[0]), *args))
         return read(f(point(offset).reshape(shape).copy(), *args))
 
+    low = []  # f returned float32 (or lower) values: a fixed h warns, as gradient's
+
     def read(result):
+        if not low and contract.is_low_precision(result):
+            low.append(True)
         if shape is None:
             return np.array([contract.as_real(result)])
         got = contract.shape_of(result)
@@ -382,6 +386,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             term = weight * (fx if offset == 0 else values[offset])
             total = term if total is None else total + term
         g = total / spans
+    if low and h != "auto":
+        contract.warn_low_precision()
     return float(g[0]) if shape is None else g.reshape(shape)
 
 

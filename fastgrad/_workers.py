@@ -61,6 +61,11 @@ def evaluate_chunk(task):
     return [f(x, *args) for x in block]
 
 
+def _results_of(task):
+    """The length of the list evaluate_chunk returns for task."""
+    return 1 if task[3] else len(task[6])
+
+
 def _is_dask_client(workers):
     """A dask.distributed.Client (or subclass), recognised without importing dask."""
     return any(c.__name__ == "Client" and c.__module__.split(".")[0] == "distributed"
@@ -156,9 +161,22 @@ class Engine:
         """consume(i, result) for the result of each task, in task order."""
         futures = None
         try:
-            if self.kind == "map":
-                for i, result in enumerate(self.workers(evaluate_chunk, tasks)):
-                    consume(i, result)
+            if self.kind == "map":  # someone else's map: one list per task, in order
+                results = self.workers(evaluate_chunk, tasks)
+                try:
+                    results = iter(results)
+                except TypeError:
+                    raise TypeError(contract.workers_map_results("iterable", results)) from None
+                done = 0
+                for result in results:
+                    if done == len(tasks):
+                        raise TypeError(contract.workers_map_results("more"))
+                    if type(result) is not list or len(result) != _results_of(tasks[done]):
+                        raise TypeError(contract.workers_map_results("result", result))
+                    consume(done, result)
+                    done += 1
+                if done != len(tasks):
+                    raise TypeError(contract.workers_map_results("fewer"))
                 return
             futures = self.submit(tasks)
             if self.kind == "dask":

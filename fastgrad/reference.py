@@ -28,8 +28,8 @@ from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_gradient_options,
                         sequence_length)
 from ._progress import batch_progress, descent_progress, rows_in_turn
-from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
-                      descent_result, diverged, wants_intermediate_result)
+from ._result import (ByKeyword, DescentResult, DescentState, IntermediateResult, Stop,
+                      call_back, descent_result, diverged, wants_intermediate_result)
 from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, relative_steps,
                         second_auto_step, second_stencil, stencil as stencil_row)
 from ._stencils import (bad_coordinate as _bad_coordinate, check_rows as _check_rows,
@@ -539,6 +539,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     state = contract.check_state(state, kind.__name__, len(x))
     rule = _RULES[kind](optimizer, learning_rate)
     report = callback is not None and wants_intermediate_result(callback)
+    if report:  # called by keyword, as scipy calls it
+        callback = ByKeyword(callback)
     box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
     if box is not None and not rule.projects:
         raise contract.unbounded_optimizer(optimizer)
@@ -1342,15 +1344,23 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
     if bad is not None:
         raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
     center = row.needs_center
+    low = []  # f returned float32 (or lower) values: a fixed h warns, as gradient's
+
+    def real(value):
+        if not low and contract.is_low_precision(value):
+            low.append(True)
+        return contract.as_real(value)
     if workers is None:
-        fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
-        values = {o: [contract.as_real(f(_realised(xi, hi, o), *args))
+        fx = [real(f(xi, *args)) for xi in xs] if center else None
+        values = {o: [real(f(_realised(xi, hi, o), *args))
                       for xi, hi in zip(xs, steps)] for o in row.point_offsets}
     else:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
         spread = _spread_evaluator(f, args, True, False, workers)
         offsets = [0] * center + list(row.point_offsets)
         got = spread([0.0], [(0, xi if o == 0 else _realised(xi, hi, o))
                              for o in offsets for xi, hi in zip(xs, steps)])
+        if spread.seen["low_precision"]:
+            low.append(True)
         runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
         fx = runs[0] if center else None
         values = dict(zip(row.point_offsets, runs[center:]))
@@ -1361,6 +1371,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             term = weight * (fx[j] if offset == 0 else values[offset][j])
             total = term if total is None else total + term
         g.append(total / _span(xi, hi, row))
+    if low and h != "auto":
+        contract.warn_low_precision()
     return _shaped(g, shape)
 
 

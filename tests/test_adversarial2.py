@@ -1,0 +1,122 @@
+"""Defects found by an adversarial pass over wave 2's public surface as a
+scipy / numdifftools user would drive it (derivative, workers= with odd map
+callables, scipy's callback convention).  Each test states the promised
+behaviour and failed while the defect was there."""
+import warnings
+
+import numpy as np
+import pytest
+
+import fastgrad
+
+
+def _e32(t):
+    return np.float32(t) ** 2
+
+
+def _e64(t):
+    return np.float64(t) ** 2
+
+
+# -- 1. derivative never warned of a float32 f with a fixed h (gradient does):
+#       derivative(lambda t: np.float32(t) ** 2, 2.0) -> 4.0054 silently -----------
+
+@pytest.mark.parametrize("x", [2.0, [1.0, 2.0]])
+def test_derivative_warns_of_a_float32_f_with_a_fixed_h(impl, x):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        got = impl.derivative(_e32, x)
+    assert [w.category for w in caught] == [fastgrad.PrecisionWarning]
+    assert str(caught[0].message) == str(fastgrad._contract.low_precision_warning())
+    # the values are still given, the same as without the warning
+    assert np.asarray(got).tolist() == (4.00543212888001 if x == 2.0
+                                        else [2.002716064451122, 4.00543212888001])
+
+
+@pytest.mark.parametrize("f, kwargs", [
+    (_e64, {}),                              # double precision: nothing to say
+    (_e32, {"h": "auto"}),                   # a step rule: no fixed h to warn of
+    (lambda t: t * (1 + 1j), {"method": "complex"}),  # no difference quotient
+])
+def test_derivative_stays_quiet_otherwise(impl, f, kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        impl.derivative(f, [1.0, 2.0], **kwargs)
+
+
+# -- 2. a map-like workers= that returns too few results gave a silently wrong
+#       gradient: gradient(f, [1, 2], workers=lambda fn, it: list(map(fn, it))[:-1])
+#       -> [2.0, 250002.0] in fastgrad, a bare StopIteration in the reference; too
+#       many: IndexError in fastgrad, silently ignored in the reference -------------
+
+def _short(func, items):
+    return [func(item) for item in items][:-1]
+
+
+def _long(func, items):
+    return [func(item) for item in items] * 2
+
+
+def _nones(func, items):
+    return [None for _ in items]
+
+
+def _nothing(func, items):
+    return None
+
+
+MAP_PROBLEMS = {
+    _short: "fewer results than items",
+    _long: "more results than items",
+    _nones: "NoneType None where a result of func belongs",
+    _nothing: "NoneType None, not an iterable of results",
+}
+
+CALLS = {
+    "gradient": lambda m, w: m.gradient(lambda p: p[0] ** 2 + p[1] ** 2, [1.0, 2.0], workers=w),
+    "jacobian": lambda m, w: m.jacobian(lambda p: [p[0], p[1] ** 2], [1.0, 2.0], workers=w),
+    "derivative": lambda m, w: m.derivative(_e64, [1.0, 2.0], workers=w),
+    "hessian": lambda m, w: m.hessian(lambda p: p[0] ** 2 * p[1], [1.0, 2.0], workers=w),
+    "gradient_batch": lambda m, w: m.gradient_batch(lambda p: p[0] * p[1], [[1.0, 2.0]] * 3,
+                                                    workers=w),
+    "gradient_descent": lambda m, w: m.gradient_descent(lambda p: p[0] ** 2, [1.0], max_iter=2,
+                                                        workers=w),
+}
+
+
+@pytest.mark.parametrize("workers", sorted(MAP_PROBLEMS, key=lambda w: w.__name__))
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_map_that_does_not_map_is_named(impl, name, workers):
+    with pytest.raises(TypeError) as caught:
+        CALLS[name](impl, workers)
+    assert str(caught.value) == (
+        "workers must map like map(func, iterable), one result of func per item in order; "
+        f"it returned {MAP_PROBLEMS[workers]}")
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_map_generator_is_a_map(impl, name):
+    def lazily(func, items):  # a generator of the results, as map itself
+        return (func(item) for item in items)
+    assert np.asarray(getattr(CALLS[name](impl, lazily), "x", CALLS[name](impl, lazily))).tolist() \
+        == np.asarray(getattr(CALLS[name](impl, None), "x", CALLS[name](impl, None))).tolist()
+
+
+# -- 3. scipy calls an intermediate_result callback by keyword, so a keyword-only
+#       parameter works there; fastgrad called it by position: TypeError
+#       "<lambda>() takes 0 positional arguments but 1 was given" ------------------
+
+@pytest.mark.parametrize("optimizer", [None, "adam", "lbfgs"])
+def test_keyword_only_intermediate_result(impl, optimizer):
+    seen = []
+
+    def callback(*, intermediate_result):
+        seen.append((intermediate_result.nit, list(intermediate_result.x)))
+        if intermediate_result.nit == 1:
+            raise StopIteration
+
+    r = impl.gradient_descent(lambda p: (p[0] - 1.0) ** 2 + p[1] ** 2, [3.0, 1.0],
+                              optimizer=optimizer, callback=callback)
+    assert [nit for nit, _ in seen] == [1]
+    assert seen[-1][1] == list(r.x)
+    assert r.message == "stopped by callback after 1 updates"
