@@ -305,6 +305,11 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         order invalid; a step that rounds away at x[j] (x flattened); f
         returning another shape or non-real values.
 
+    Warns
+    -----
+    PrecisionWarning
+        f returned float32 (or lower) values with a fixed h, as gradient().
+
     Examples
     --------
     >>> import fastgrad
