@@ -840,6 +840,24 @@ def jacobian_option_refused(name, value):
                       f"(gradient() has it); leave {name} at its default")
 
 
+def epsilon_shape(shape, n):
+    """fastgrad.optimize.approx_fprime's epsilon neither a number nor n of them."""
+    return f"epsilon must be a number or a sequence of n = {n} of them, got shape {shape}"
+
+
+def epsilon_unusable(j, xj, hj):
+    """fastgrad.optimize.approx_fprime's step at xk[j] not finite."""
+    return (f"epsilon gives no usable step at xk[{j}] = {xj!r}: (xk[{j}] + {hj!r}) - "
+            f"xk[{j}] is not finite")
+
+
+def number_step(h):
+    """A prepared callable's h checked when it is made, where its error does not
+    depend on n (a number, as Gradient checks it); other h at each call."""
+    if is_real(h):
+        positive(h, "h")
+
+
 def jacobian_options(f, h, method, order, args, unpack, vectorized, full_output, workers,
                      stencil_row, complex_step_ok=True):
     """jacobian's options but x and bounds (the prepared Jacobian's too), checked in

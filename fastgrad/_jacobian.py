@@ -257,6 +257,7 @@ class Jacobian(Prepared):
                            options["bounds"], options["args"], options["unpack"],
                            options["vectorized"], options["full_output"], options["workers"],
                            True)
+        contract.number_step(options["h"])  # as Gradient: a number now, the rest per call
 
     def __call__(self, x):
         """The Jacobian at x, an (m, n) float64 array (a JacobianResult with full_output)."""

@@ -1433,6 +1433,7 @@ class Jacobian(Prepared):
         contract.jacobian_options(f, options["h"], options["method"], options["order"],
                                   options["args"], options["unpack"], options["vectorized"],
                                   options["full_output"], options["workers"], _checked_row)
+        contract.number_step(options["h"])  # as Gradient: a number now, the rest per call
 
     def __call__(self, x):
         return self._public(x)

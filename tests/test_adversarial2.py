@@ -120,3 +120,74 @@ def test_keyword_only_intermediate_result(impl, optimizer):
     assert [nit for nit, _ in seen] == [1]
     assert seen[-1][1] == list(r.x)
     assert r.message == "stopped by callback after 1 updates"
+
+
+# -- 4. Jacobian(f, h=-1) and value_and_grad(f, h=-1) were made without a word
+#       (Gradient(f, h=-1) refuses at once; "checks the options once"): the error
+#       came at the first call, inside scipy.optimize.minimize for value_and_grad -
+
+@pytest.mark.parametrize("h, error, message", [
+    (-1, ValueError, "h must be positive and finite, got -1"),
+    (0.0, ValueError, "h must be positive and finite, got 0.0"),
+    (True, TypeError, "h must be a positive finite real number, got bool True"),
+])
+def test_prepared_jacobian_checks_a_number_h_when_made(impl, h, error, message):
+    for make in (impl.Gradient, impl.Jacobian):
+        with pytest.raises(error) as caught:
+            make(lambda p: [p[0]], h=h)
+        assert str(caught.value) == message
+
+
+def test_value_and_grad_checks_a_number_h_when_made():
+    import fastgrad.optimize
+    with pytest.raises(ValueError) as caught:
+        fastgrad.optimize.value_and_grad(lambda p: p[0], h=-1)
+    assert str(caught.value) == "h must be positive and finite, got -1"
+
+
+def test_prepared_jacobian_checks_the_rest_of_h_per_call(impl):
+    J = impl.Jacobian(lambda p: [p[0]], h=[1e-3, 1e-3])  # its length needs n
+    with pytest.raises(ValueError) as caught:
+        J([1.0])
+    assert str(caught.value) == "h must be a scalar or a sequence of n=1 steps, got 2"
+
+
+# -- 5. fastgrad.optimize.approx_fprime named the step `h` (its parameter is
+#       epsilon): approx_fprime([1, 2], f, nan) -> "h[0] = nan gives no usable
+#       step at x[0] = 1.0"; an epsilon of another length: numpy's broadcast error -
+
+@pytest.mark.parametrize("epsilon, message", [
+    (float("nan"), "epsilon gives no usable step at xk[0] = 1.0: (xk[0] + nan) - xk[0] "
+                   "is not finite"),
+    ([1e-6, float("inf")], "epsilon gives no usable step at xk[1] = 2.0: (xk[1] + inf) - "
+                           "xk[1] is not finite"),
+    ([1e-6, 1e-7, 1.0], "epsilon must be a number or a sequence of n = 2 of them, "
+                        "got shape (3,)"),
+    ([[1e-6, 1e-7]], "epsilon must be a number or a sequence of n = 2 of them, "
+                     "got shape (1, 2)"),
+])
+def test_approx_fprime_names_epsilon(epsilon, message):
+    from fastgrad.optimize import approx_fprime
+    with pytest.raises(ValueError) as caught:
+        approx_fprime([1.0, 2.0], lambda x: x[0] * x[1], epsilon)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("xk, epsilon", [([1.0, 2.0], [1e-6]), (1.5, [1e-6]),
+                                          ([1.0, 2.0], np.array([1e-6, 1e-7])),
+                                          ([1.0, 2.0], 0.0), ([0.0, -3.0], -1e-6)])
+def test_approx_fprime_steps_still_scipys(xk, epsilon):
+    from fastgrad.optimize import approx_fprime
+    f = lambda x: float(x[0] ** 3 * (x[-1] + 2.0))  # noqa: E731
+    got = approx_fprime(xk, f, epsilon)
+    # scipy's arithmetic: f(xk) first, then (f(xk + h_i e_i) - f(xk)) / ((xk_i + h_i) - xk_i)
+    x0 = np.atleast_1d(np.asarray(xk, float))
+    h = np.broadcast_to(np.asarray(epsilon, float).reshape(-1), x0.shape)
+    h = np.where((x0 + h) - x0 == 0, float(np.sqrt(np.finfo(float).eps)) *
+                 np.where(x0 >= 0, 1.0, -1.0) * np.maximum(1.0, np.abs(x0)), h)
+    want = []
+    for i in range(x0.size):
+        xi = x0.copy()
+        xi[i] = x0[i] + h[i]
+        want.append((f(xi) - f(x0)) / (xi[i] - x0[i]))
+    assert got.tolist() == want
