@@ -61,6 +61,22 @@ def evaluate_chunk(task):
     return [f(x, *args) for x in block]
 
 
+class _Raised:
+    """f raised StopIteration in a task of a map-like workers=: carried back as
+    a result, since map itself would take it for the end of its results."""
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _evaluate_in_map(task):
+    """evaluate_chunk for a map-like workers=, f's StopIteration carried back."""
+    try:
+        return evaluate_chunk(task)
+    except StopIteration as error:
+        return _Raised(error)
+
+
 def _results_of(task):
     """The length of the list evaluate_chunk returns for task."""
     return 1 if task[3] else len(task[6])
@@ -162,13 +178,15 @@ class Engine:
         futures = None
         try:
             if self.kind == "map":  # someone else's map: one list per task, in order
-                results = self.workers(evaluate_chunk, tasks)
+                results = self.workers(_evaluate_in_map, tasks)
                 try:
                     results = iter(results)
                 except TypeError:
                     raise TypeError(contract.workers_map_results("iterable", results)) from None
                 done = 0
                 for result in results:
+                    if type(result) is _Raised:
+                        raise result.error
                     if done == len(tasks):
                         raise TypeError(contract.workers_map_results("more"))
                     if type(result) is not list or len(result) != _results_of(tasks[done]):

@@ -9,6 +9,8 @@ import pytest
 
 import fastgrad
 
+from _fgtools import engines, fork_pool, mp_pool, thread_pool  # noqa: F401 (fixtures)
+
 
 def _e32(t):
     return np.float32(t) ** 2
@@ -191,3 +193,43 @@ def test_approx_fprime_steps_still_scipys(xk, epsilon):
         xi[i] = x0[i] + h[i]
         want.append((f(xi) - f(x0)) / (xi[i] - x0[i]))
     assert got.tolist() == want
+
+
+# -- 6. f raising StopIteration with a map-like workers= (map, Executor.map,
+#       Pool.map): map took it for the end of its results -- a silently short
+#       result list (a wrong gradient, or an IndexError), or "generator raised
+#       StopIteration" from Executor.map; serial and Executors raise f's own -----
+
+def stops(x, *args):
+    """f of a scalar (x a list, an array or a float): StopIteration off x = 1."""
+    first = x if isinstance(x, float) else np.asarray(x).reshape(-1)[0]
+    if first != 1.0:
+        raise StopIteration("f stopped")
+    return first * 1.0
+
+
+def stops_vector(x):
+    return [stops(x)]
+
+
+STOP_CALLS = {
+    "gradient": lambda m, w: m.gradient(stops, [1.0], workers=w),
+    "jacobian": lambda m, w: m.jacobian(stops_vector, [1.0], workers=w),
+    "derivative": lambda m, w: m.derivative(stops, [1.0], workers=w),
+    "hessian": lambda m, w: m.hessian(stops, [1.0], workers=w),
+    "gradient_batch": lambda m, w: m.gradient_batch(stops, [[1.0]], workers=w),
+    "gradient_descent": lambda m, w: m.gradient_descent(stops, [1.0], workers=w),
+    "check_grad": lambda m, w: m.check_grad(stops, lambda p: [1.0], [1.0], workers=w),
+}
+
+engine = engines("map", "threads.map", "Pool.map", "threads")
+
+
+@pytest.mark.parametrize("name", sorted(STOP_CALLS))
+def test_f_raising_stop_iteration_propagates_from_every_map(impl, engine, name):
+    with pytest.raises(StopIteration) as caught:
+        STOP_CALLS[name](impl, engine)
+    assert str(caught.value) == "f stopped"
+    if engine is map or not hasattr(engine, "__self__") or \
+            type(engine.__self__).__module__ == "concurrent.futures.thread":
+        assert "stops" in [entry.name for entry in caught.traceback]  # f's frame, in-process
