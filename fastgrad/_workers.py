@@ -62,19 +62,27 @@ def evaluate_chunk(task):
 
 
 class _Raised:
-    """f raised StopIteration in a task of a map-like workers=: carried back as
-    a result, since map itself would take it for the end of its results."""
+    """f raised StopIteration in a task of a map-like workers= or on Dask:
+    carried back as a result, since map (and Dask's generators) would take it
+    for the end of the results."""
 
     def __init__(self, error):
         self.error = error
 
 
 def _evaluate_in_map(task):
-    """evaluate_chunk for a map-like workers=, f's StopIteration carried back."""
+    """evaluate_chunk for a map-like workers= or Dask, f's StopIteration carried back."""
     try:
         return evaluate_chunk(task)
     except StopIteration as error:
         return _Raised(error)
+
+
+def _take(consume, i, result):
+    """consume(i, result), or raise the StopIteration f raised for it."""
+    if type(result) is _Raised:
+        raise result.error
+    consume(i, result)
 
 
 def _results_of(task):
@@ -204,10 +212,10 @@ class Engine:
                     pass
                 else:
                     for i, result in enumerate(results):
-                        consume(i, result)
+                        _take(consume, i, result)
                     return
             for i, future in enumerate(futures):
-                consume(i, future.result())
+                _take(consume, i, future.result())
         except BaseException as error:
             self.failed = True
             if futures is not None:
@@ -217,8 +225,8 @@ class Engine:
             raise
 
     def submit(self, tasks):
-        if self.kind == "dask":
-            return self.workers.map(evaluate_chunk, tasks, pure=False)
+        if self.kind == "dask":  # (a StopIteration would end dask's generators early)
+            return self.workers.map(_evaluate_in_map, tasks, pure=False)
         if self.kind == "own" and self.own is None:
             self.own = concurrent.futures.ProcessPoolExecutor(self.count)
         executor = self.own if self.kind == "own" else self.workers

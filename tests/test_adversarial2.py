@@ -233,3 +233,61 @@ def test_f_raising_stop_iteration_propagates_from_every_map(impl, engine, name):
     if engine is map or not hasattr(engine, "__self__") or \
             type(engine.__self__).__module__ == "concurrent.futures.thread":
         assert "stops" in [entry.name for entry in caught.traceback]  # f's frame, in-process
+
+
+# -- 7. fastgrad.dask.multistart_descent read X0 with np.array(X0, float): a
+#       complex X0 was cast to its real part (a ComplexWarning, and descents from
+#       other points); ragged rows or strings gave numpy's messages, not naming X0;
+#       client=3: AttributeError "'int' object has no attribute 'map'" -------------
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        yield client
+
+
+@pytest.mark.parametrize("X0, error, message", [
+    (np.array([[1.0, 2.0], [1 + 1j, 2.0]]), TypeError,
+     "X0[0]: x must hold real numbers, but x[0] is complex128 np.complex128(1+0j)"),
+    ([[1.0, 2.0], [1.0]], ValueError,
+     "X0 must be a 2-D array of start points, one per row, got rows of different lengths"),
+    ([["a", "b"]], TypeError, "X0[0]: x must hold real numbers, but x[0] is str 'a'"),
+    ([[1.0, 2.0], [float("nan"), 2.0]], ValueError, "X0[1]: x must be finite, but x[0] = nan"),
+    ([[1.0, 2.0]] * 0, ValueError,
+     "X0 must be a 2-D array of start points, one per row, got shape (0,)"),
+])
+def test_multistart_descent_reads_x0_as_gradient_descent_does(client, X0, error, message):
+    import fastgrad.dask
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning: refused, not cast
+        with pytest.raises(error) as caught:
+            fastgrad.dask.multistart_descent(lambda p: p[0] ** 2 + p[1] ** 2, X0, client=client)
+    assert str(caught.value) == message
+
+
+def test_multistart_descent_names_a_wrong_client():
+    import fastgrad.dask
+    with pytest.raises(TypeError) as caught:
+        fastgrad.dask.multistart_descent(lambda p: p[0] ** 2, [[1.0]], client=3)
+    assert str(caught.value) == "client must be a dask.distributed.Client or None, got int 3"
+
+
+def test_multistart_descent_still_takes_dask_and_int_rows(client):
+    import dask.array as da
+    import fastgrad.dask
+    f = lambda p: (p[0] - 1.0) ** 2 + p[1] ** 2  # noqa: E731
+    for X0 in (da.from_array(np.array([[3.0, 1.0], [0.0, 2.0]]), chunks=(1, 2)),
+               [[3, 1], [0, 2]]):
+        runs = fastgrad.dask.multistart_descent(f, X0, client=client, max_iter=3)
+        assert [r.x.tolist() for r in runs] == [
+            fastgrad.gradient_descent(f, x0, max_iter=3).x.tolist()
+            for x0 in ([3.0, 1.0], [0.0, 2.0])]
+
+
+@pytest.mark.parametrize("name", ["gradient", "jacobian", "derivative"])
+def test_f_raising_stop_iteration_on_dask(impl, client, name):
+    with pytest.raises(StopIteration) as caught:
+        STOP_CALLS[name](impl, client)
+    assert str(caught.value) == "f stopped"
