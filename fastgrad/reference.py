@@ -1338,32 +1338,48 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         g = complex_step.combine(values([0.0], [(0, z) for _, z in
                                                 complex_step.points(xs, steps)]), steps)
         return _shaped(g, shape)
-    c = auto_step(row, EPS64)
-    steps = [c * max(1.0, abs(xi)) for xi in xs] if h == "auto" else [h] * len(xs)
-    bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
-    if bad is not None:
-        raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
-    center = row.needs_center
+    def usable(c):
+        """The steps (c: h="auto"'s constant, or None for a fixed h), or the error
+        for a step that rounds away."""
+        steps = [h] * len(xs) if c is None else [c * max(1.0, abs(xi)) for xi in xs]
+        bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
+        if bad is not None:
+            raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
+        return steps
+    steps = usable(auto_step(row, EPS64) if h == "auto" else None)
     low = []  # f returned float32 (or lower) values: a fixed h warns, as gradient's
 
     def real(value):
         if not low and contract.is_low_precision(value):
             low.append(True)
         return contract.as_real(value)
-    if workers is None:
-        fx = [real(f(xi, *args)) for xi in xs] if center else None
-        values = {o: [real(f(_realised(xi, hi, o), *args))
-                      for xi, hi in zip(xs, steps)] for o in row.point_offsets}
-    else:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
+    spread = None
+    if workers is not None:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
         spread = _spread_evaluator(f, args, True, False, workers)
-        offsets = [0] * center + list(row.point_offsets)
-        got = spread([0.0], [(0, xi if o == 0 else _realised(xi, hi, o))
-                             for o in offsets for xi, hi in zip(xs, steps)])
+
+    def run(points):
+        """f at each point, in order (read as real numbers, float32 noted)."""
+        if spread is None:
+            return [real(f(v, *args)) for v in points]
+        got = spread([0.0], [(0, v) for v in points])
         if spread.seen["low_precision"]:
             low.append(True)
-        runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
-        fx = runs[0] if center else None
-        values = dict(zip(row.point_offsets, runs[center:]))
+        return got
+    fx = None
+    if h == "auto":  # f at x first, to learn its precision (as gradient's "auto")
+        fx = run(xs)
+        if low:
+            steps = usable(auto_step(row, EPS32))
+        if not row.needs_center:
+            fx = None
+    center = row.needs_center and fx is None
+    offsets = [0] * center + list(row.point_offsets)
+    got = run([xi if o == 0 else _realised(xi, hi, o) for o in offsets
+               for xi, hi in zip(xs, steps)])
+    runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
+    if center:
+        fx = runs[0]
+    values = dict(zip(row.point_offsets, runs[center:]))
     g = []
     for j, (xi, hi) in enumerate(zip(xs, steps)):
         total = None

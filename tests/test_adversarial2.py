@@ -291,3 +291,34 @@ def test_f_raising_stop_iteration_on_dask(impl, client, name):
     with pytest.raises(StopIteration) as caught:
         STOP_CALLS[name](impl, client)
     assert str(caught.value) == "f stopped"
+
+
+# -- 8. derivative(h="auto") took double precision's constant whatever f computes
+#       in (DESIGN: "float32 results use float32's eps"; its docstring: element j
+#       is gradient(f_scalar, [x_j])[0] bit for bit): for np.float32(t) ** 2 at 2
+#       it gave 4.016 where gradient(h="auto") gives 3.99999 ---------------------------
+
+@pytest.mark.parametrize("method, order", [("central", None), ("central", 4),
+                                           ("forward", None), ("backward", 2)])
+@pytest.mark.parametrize("f", [_e32, lambda t: np.float64(t) ** 3], ids=["float32", "float64"])
+def test_derivative_auto_is_gradients_auto(impl, f, method, order):
+    xs = [0.5, 2.0, -30.0]
+    got = np.asarray(impl.derivative(f, xs, h="auto", method=method, order=order)).tolist()
+    assert got == [impl.gradient(lambda p: f(p[0]), [x], h="auto", method=method,
+                                 order=order)[0] for x in xs]
+
+
+def test_derivative_auto_learns_the_precision_first(impl):
+    seen = []
+
+    def f(t):
+        seen.append(np.asarray(t, dtype=np.float64).tolist())
+        return _e32(t)
+    got = impl.derivative(f, [2.0], h="auto")
+    assert got == [3.9999909930729065]
+    # f at x first (its precision), then the central stencil with float32's constant
+    c = float(np.finfo(np.float32).eps) ** (1 / 3) * 2.0
+    if impl is fastgrad:  # whole arrays
+        assert seen == [[2.0], [2.0 + c], [2.0 - c]]
+    else:
+        assert seen == [2.0, 2.0 + c, 2.0 - c]
