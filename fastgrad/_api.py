@@ -42,7 +42,7 @@ def _evaluator(f, args, n, unpack, vectorized, workers=None):
     if workers is not None:
         workers.check_sendable(f, args)
         return MapEvaluator(workers, f, args, n, unpack, vectorized,
-                            contract.vectorized_rows_per_call(n))
+                            contract.vectorized_rows_per_task(n))
     if vectorized:
         return VectorizedEvaluator(f, args, n, unpack, contract.vectorized_rows_per_call(n))
     # The compiled tier, unless a Python subclass redefines what calling f means.
@@ -176,7 +176,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         write to it: every call gets exactly its point); ``f(*x, *args)`` with
         Python floats if ``unpack=True``.  With
         ``vectorized=True``, f gets a (k, n) array of k points, one per row (with
-        unpack, the n columns), and returns k values.
+        unpack, the n columns), and returns k values; k is the whole stencil
+        if it fits in about 512 KiB, else max(1, 2**19 // (8 n)) points a call
+        (the last call gets the rest), so that f's temporaries stay in cache.
     x : 1-D sequence of real numbers
         The point; never modified.
     h : float, sequence of n floats, "auto" or "adaptive"
