@@ -159,7 +159,9 @@ def vectorized_tier(schedule, name, f_rows, f_point, n):
         fns["one call of f, prebuilt stencil"] = lambda: f_rows(stencil)
         pairs.insert(0, ("fastgrad vectorized", "one call of f, prebuilt stencil"))
     timed = interleaved(fns, schedule)
-    return _row(f"vectorized tier, {name}, n = {n} ({rows} rows a call)", timed.timings, pairs)
+    calls = -(-k // rows)
+    shape = "the whole stencil in one call" if calls == 1 else f"{calls} calls of <= {rows} points"
+    return _row(f"vectorized tier, {name}, n = {n} ({shape})", timed.timings, pairs)
 
 
 def vectorized_rows(schedule, quick):
