@@ -650,15 +650,22 @@ def second_method_only(method):
 
 
 def second_rule_only(name):
-    """The error for h="adaptive" where second derivatives do not take it yet."""
-    return ValueError(f'h="adaptive" is for gradient() only: {name}() takes a fixed h '
+    """The error for h="adaptive" where a second derivative does not take it."""
+    return ValueError(f'h="adaptive" is not offered for {name}(): it takes a fixed h '
                       f'or h="auto"')
 
 
-def second_without_bounds(name):
-    """The error for bounds where second derivatives do not take them yet."""
-    return ValueError(f"bounds are not offered for {name}() yet (its stencils are central "
-                      f"only, with no one-sided rows to turn to at a bound): leave bounds=None")
+def second_stencil_error(x, steps, choices, bad, box):
+    """The ValueError for a Hessian's coordinate bad without a usable stencil:
+    choices[bad] is None (the bounds box leaves no room), or (row, step) whose
+    realised step rounds away (a step the bounds shrank, or h itself)."""
+    if choices[bad] is None:
+        return ValueError(no_room(bad, x[bad], box[0][bad], box[1][bad]))
+    step = choices[bad][1]
+    if step != steps[bad]:  # the bounds shrank the step
+        return ValueError(shrunk_step_too_small(bad, x[bad], steps[bad], step, box[0][bad],
+                                                box[1][bad]))
+    return ValueError(step_too_small(bad, x[bad], step))
 
 
 def direction_values(v, n):
