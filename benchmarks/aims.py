@@ -16,7 +16,8 @@
   product, n = 2 ... 1000): fastgrad.gradient(f, x, vectorized=True) against one
   call of f on the whole stencil built beforehand (while it is at most 32 MiB),
   against f alone on prebuilt blocks of the sizes fastgrad hands it, and against
-  the Python tier (the same function one point at a time).
+  the Python tier (the same function one point at a time); BLAS on one thread
+  (threadpoolctl, if installed) for all of them.
 
 Each is a ratio from interleaved repeats (fastgrad._timing.interleaved).
 """
@@ -28,7 +29,7 @@ from fastgrad.objectives import Rosenbrock
 
 from fastgrad._timing import Schedule, fmt_ratio, fmt_time, interleaved, speedups, table
 
-from benchmarks import competitors, workloads
+from benchmarks import competitors, lbfgs, workloads
 
 
 def _ratio(timings, slow, fast):
@@ -165,9 +166,12 @@ def vectorized_tier(schedule, name, f_rows, f_point, n):
 
 
 def vectorized_rows(schedule, quick):
-    return [vectorized_tier(schedule, name, f_rows(n), f_point(n), n)
-            for name, f_rows, f_point, sizes in VECTORIZED
-            for n in (sizes if not quick else (2, 100))]
+    # BLAS on one thread for every competitor alike (lbfgs.py's reason: OpenBLAS
+    # threads on a busy machine make a small matrix product wait milliseconds).
+    with lbfgs.blas_threads():
+        return [vectorized_tier(schedule, name, f_rows(n), f_point(n), n)
+                for name, f_rows, f_point, sizes in VECTORIZED
+                for n in (sizes if not quick else (2, 100))]
 
 
 def measure_aims(quick):
