@@ -16,14 +16,14 @@ Dividing by the realised step (xp - xm), not the nominal 2h, removes the
 rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
 """
 import math
-import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
 from . import _workers
 from ._accuracy import (GradientResult, HessianResult, JacobianResult, adaptive_steps,
-                        batch_result, estimate, estimate_hessian, jacobian_estimate,
-                        jacobian_richardson, no_estimate, no_hessian_estimate, richardson)
+                        batch_result, estimate, estimate_hessian, hessian_richardson,
+                        jacobian_estimate, jacobian_richardson, no_estimate,
+                        no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_gradient_options,
@@ -31,8 +31,12 @@ from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_g
 from ._progress import batch_progress, descent_progress, rows_in_turn
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
-from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_auto_step,
-                        second_stencil, stencil as stencil_row)
+from ._stencils import (EPS32, EPS64, auto_step, plan, realised_step, relative_steps,
+                        second_auto_step, second_blocks, second_mixed, second_points,
+                        second_row_points, second_stencil, stencil as stencil_row)
+from ._stencils import (bad_coordinate as _bad_coordinate, check_rows as _check_rows,
+                        check_stencil as _check_stencil, realised as _realised,
+                        realised_span as _span)
 
 __all__ = ["gradient", "gradient_batch", "Gradient", "gradient_descent_step", "gradient_descent",
            "hessian", "hessian_vector", "Hessian", "HessianResult",
@@ -250,7 +254,7 @@ class _Steps:
     def at(self, x):
         if self.fixed is not None:
             return self.fixed
-        return [self.c * max(1.0, abs(xi)) for xi in x]
+        return relative_steps(x, self.c)
 
     def probe(self, values, x):
         """h="auto": f at x once, to learn its precision (float32 values take
@@ -262,43 +266,14 @@ class _Steps:
             self.c = self.c_single
         return 1
 
-    def warn_if_imprecise(self, values, stacklevel=3):
+    def warn_if_imprecise(self, values):
         """A fixed h with an f that returned float32 (or lower) values: say so
-        (stacklevel: to the caller of the public function)."""
+        (from the caller's line)."""
         if self.fixed is not None and values.seen["low_precision"]:
-            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
+            contract.warn_low_precision()
 
 
 # -- the stencil (a row of _stencils.STENCILS) ----------------------------------
-
-def _realised(xi, hi, offset):
-    """x[i] + offset * h[i]; offset +-1 gives exactly x + h and x - h."""
-    return xi if offset == 0 else xi + offset * hi
-
-
-def _span(xi, hi, row):
-    """The realised distance coordinate i's sum is divided by."""
-    up, down = row.span
-    return _realised(xi, hi, up) - _realised(xi, hi, down)
-
-
-def _bad_coordinate(x, plan):
-    """The first i whose realised span is 0 or not finite (h too small or too large),
-    or, for rows reaching beyond their span, with a point that is not finite, or
-    with no room within the bounds; else None."""
-    for i, choice in enumerate(plan):
-        if choice is None:
-            return i
-        row, hi = choice
-        span = _span(x[i], hi, row)
-        if span == 0.0 or not math.isfinite(span):
-            return i
-        reach = max(abs(row.span[0]), abs(row.span[1]))
-        for offset in row.point_offsets:
-            if abs(offset) > reach and not math.isfinite(_realised(x[i], hi, offset)):
-                return i
-    return None
-
 
 def _stencil(x, plan, center):
     """The points where the gradient evaluates f, in evaluation order."""
@@ -350,29 +325,14 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     return values, x, _Steps(h, row), row
 
 
-def _check_stencil(x, h, row, r=None, bounds=None):
-    """The plan of x's stencil, or the ValueError naming the coordinate without one."""
-    chosen = plan(x, h, row, bounds)
-    bad = _bad_coordinate(x, chosen)
-    if bad is None:
-        return chosen
-    if chosen[bad] is None:
-        raise ValueError(contract.no_room(bad, x[bad], bounds[0][bad], bounds[1][bad], r))
-    if chosen[bad][1] != h[bad]:  # the bounds shrank the step
-        raise ValueError(contract.shrunk_step_too_small(
-            bad, x[bad], h[bad], chosen[bad][1], bounds[0][bad], bounds[1][bad], r))
-    raise ValueError(contract.step_too_small(bad, x[bad], chosen[bad][1], r))
-
-
-def _checked_gradient(values, x, steps, row, bounds=None, warn=True, stacklevel=4):
-    """The gradient at x, every check first (and h="auto"'s probe of f);
-    stacklevel: of the warning, to the caller of the public function."""
+def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
+    """The gradient at x, every check first (and h="auto"'s probe of f)."""
     chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     if steps.probe(values, x):
         chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     g = _gradient_at(values, x, chosen, row.needs_center or bounds is not None)[0]
     if warn:
-        steps.warn_if_imprecise(values, stacklevel=stacklevel)
+        steps.warn_if_imprecise(values)
     return g
 
 
@@ -413,7 +373,7 @@ def _gradient(values, x, steps, row, bounds, full_output):
     if steps.fixed == "adaptive":
         return _adaptive(values, x, row, box, full_output)
     if not full_output:
-        return _checked_gradient(values, x, steps, row, box, stacklevel=5)
+        return _checked_gradient(values, x, steps, row, box)
     # The gradient with steps h and 2h, then f(x): fastgrad._accuracy's estimate.
     g = _checked_gradient(values, x, steps, row, box, warn=False)
     points = row.points(len(x), box is not None)
@@ -434,7 +394,7 @@ def _gradient(values, x, steps, row, bounds, full_output):
         errors, success, message = estimate(g, g_double, fx, x, used,
                                             plan(x, steps.doubled_at(x), row, box),
                                             values.seen["low_precision"])
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
                           step=[h for _, h in used])
 
@@ -485,23 +445,6 @@ def _prepared_steps(h):
 
 def _checked_row(method, order):
     return stencil_row(contract.check_method(method), order)
-
-
-def _check_rows(rows, h, row, boxes):
-    """gradient_batch row by row (full_output, h="adaptive", method="complex"):
-    every row's stencils checked before f is called, as the one-pass batch
-    does (h="auto": with double precision's constant, before the probe).
-    fastgrad.gradient_batch calls this too."""
-    if row.imaginary:  # no real points: nothing to round away
-        return
-    if h == "adaptive":
-        for r, x in enumerate(rows):
-            for level in adaptive_steps(x, row, boxes[r])[1]:
-                _check_stencil(x, level, row, r, boxes[r])
-        return
-    steps = _Steps(h, row)
-    for r, x in enumerate(rows):
-        _check_stencil(x, steps.at(x), row, r, boxes[r])
 
 
 def _rows_one_by_one(f, rows, h, method, order, bounds, args, unpack, vectorized, full_output,
@@ -741,7 +684,7 @@ def _descend(values, x, steps, row, box, rule, optimizer, max_iter, tol, ftol, c
         reason = Stop.DIVERGED
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return descent_result(reason, x, fx, g, nit, nfev, norm,
                           -1 if coordinate is None else coordinate, tol, ftol, optimizer,
                           path, path_fun)
@@ -1039,76 +982,110 @@ def _second_prepare(f, x, h, method, order, args, unpack, vectorized, name):
     row = second_stencil(contract.check_method(method), order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    if h == "adaptive":
+    if h == "adaptive" and name != "hessian":
         raise contract.second_rule_only(name)
     return (lambda workers: _evaluator(f, args, unpack, vectorized, workers)), x, h, row
 
 
-def _second_steps(x, h, row, c):
-    """h_i (a list, or h_i = c * max(1, |x_i|) with h None: h="auto") and the
-    realised steps r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5, and the first
-    coordinate whose realised step is 0 or not finite (or, for rows reaching
-    beyond +-1, one of whose points is not finite), else None."""
+def _second_steps(x, h, row, c, box=None):
+    """h_i (a list, or h_i = c * max(1, |x_i|) with h None: h="auto"); the
+    choices (row, step) per coordinate -- row itself, or within the bounds box
+    the side that fits (_stencils.plan on the second rows' sides); the
+    realised steps r_i (_stencils.realised_step); and the first coordinate with
+    no room, whose realised step is 0 or not finite, or one of whose points is
+    not finite, else None."""
     steps = [c * max(1.0, abs(xi)) for xi in x] if h is None else h
+    choices = plan(x, steps, row, box)
     r = []
-    for i, (xi, hi) in enumerate(zip(x, steps)):
-        ri = ((xi + hi) - (xi - hi)) * 0.5
+    for i, (xi, choice) in enumerate(zip(x, choices)):
+        if choice is None:
+            return steps, choices, r, i
+        side, hi = choice
+        ri = realised_step(xi, hi, side)
         if ri == 0.0 or not math.isfinite(ri) or \
-                not all(math.isfinite(xi + o * hi) for o in row.offsets):
-            return steps, r, i
+                not all(math.isfinite(xi + o * hi) for o in side.offsets):
+            return steps, choices, r, i
         r.append(ri)
-    return steps, r, None
+    return steps, choices, r, None
 
 
-def _sum(terms):
-    """w_0 v_0 + w_1 v_1 + ..., left to right (the first term starts the sum)."""
-    total = None
+def _sum(terms, total=None):
+    """w_0 v_0 + w_1 v_1 + ..., left to right (the first term starts the sum,
+    or total does)."""
     for w, v in terms:
         total = w * v if total is None else total + w * v
     return total
 
 
-def _hessian_at(values, x, h, auto, row, vectorized):
-    """(H, f(x), the steps h_i) with steps h (a list) or, h None, h="auto"'s
-    constants auto = (c, c_single); or (None, None, steps, bad coordinate) if
-    the steps are unusable (nothing evaluated then)."""
-    n, p = len(x), len(row.offsets)
-    steps, r, bad = _second_steps(x, h, row, None if auto is None else auto[0])
+def _hessian_at(values, x, h, auto, row, vectorized, box=None):
+    """(H, f(x), the steps h_i, the choices) with steps h (a list) or, h None,
+    h="auto"'s constants auto = (c, c_single); within bounds box each
+    coordinate's side of row.  Or (None, None, steps,
+    choices, bad coordinate) if the steps are unusable (nothing evaluated then).
+
+    Row i's points: for each offset a of its row, x with x_i moved by a h_i,
+    then (a one of its first p offsets) that point with x_j moved by b h_j for
+    j > i and the first p offsets b of j's row.  A one-sided row's mixed terms
+    with x_i unmoved (the last of its first-derivative row) are j's diagonal
+    points: added to H_ij once row j is evaluated.
+    """
+    n = len(x)
+    steps, choices, r, bad = _second_steps(x, h, row, None if auto is None else auto[0],
+                                           box)
     if bad is not None:
-        return None, None, steps, bad
+        return None, None, steps, choices, bad
     fx = values(x, [(None, None)])[0]
     if auto is not None and values.seen["low_precision"]:  # float32 values: its constant
-        steps, r, bad = _second_steps(x, None, row, auto[1])
+        steps, choices, r, bad = _second_steps(x, None, row, auto[1], box)
         if bad is not None:
-            return None, None, steps, bad
-    slot = {o: k for k, o in enumerate(row.offsets)}
-    diagonal, mixed = row.float_diagonal, row.float_mixed
+            return None, None, steps, choices, bad
+    rows = [side for side, _ in choices]
+    used = [hi for _, hi in choices]
+    p = row.order  # every side's first-derivative row has p moved points
     per_call = contract.vectorized_rows_per_call(n) if vectorized else 0
     if getattr(values, "spread", False):  # workers: as fastgrad's MapEvaluator, one block
         per_call = 1 << 30
+    counts = [second_row_points(rows, i) for i in range(n)]
     H = [[0.0] * n for _ in range(n)]
-    for i0, i1 in hessian_blocks(n, row, per_call):
+    for i0, i1 in second_blocks(counts, per_call):
         points = []
         for i in range(i0, i1):
-            for a in row.offsets:
-                xa = x[i] + a * steps[i]
+            for t, a in enumerate(rows[i].offsets):
+                xa = x[i] + a * used[i]
                 points.append((i, xa))
-                for j in range(i + 1, n):
-                    for b in row.offsets:
-                        points.append((i, xa, j, x[j] + b * steps[j]))
+                if t < p:
+                    for j in range(i + 1, n):
+                        for b in rows[j].offsets[:p]:
+                            points.append((i, xa, j, x[j] + b * used[j]))
         fv = values(x, points)
         start = 0
         for i in range(i0, i1):
-            stride = 1 + p * (n - 1 - i)  # the points of one offset a
-            at = fv[start:start + p * stride]
-            start += p * stride
+            stride = 1 + p * (n - 1 - i)  # the points of one of the first p offsets
+            at = fv[start:start + counts[i]]
+            start += counts[i]
+            slot = {o: t for t, o in enumerate(rows[i].offsets)}
             H[i][i] = _sum((w, fx if o == 0 else at[slot[o] * stride])
-                           for o, w in diagonal) / (r[i] * r[i])
+                           for o, w in rows[i].diagonal) / (r[i] * r[i])
+            for k in range(i):  # rows k < i whose terms with x_k unmoved wait for these
+                if rows[k].method != "central":
+                    w0 = rows[k].first_terms[-1][1]
+                    total = _sum(((float(w0 * w), fx if b == 0 else at[slot[b] * stride])
+                                  for b, w in rows[i].first_terms), H[k][i])
+                    H[k][i] = H[i][k] = total / (r[k] * r[i])
             for j in range(i + 1, n):
                 first = 1 + (j - i - 1) * p
-                H[i][j] = H[j][i] = _sum((w, at[slot[a] * stride + first + slot[b]])
-                                         for a, b, w in mixed) / (r[i] * r[j])
-    return H, fx, steps, None
+                terms = []
+                for a, b, w in second_mixed(rows[i], rows[j]):
+                    if a == 0:
+                        break  # the last terms: added once row j is evaluated
+                    ta = slot[a] * stride
+                    terms.append((w, at[ta] if b == 0 else at[ta + first + rows[j].offsets.index(b)]))
+                total = _sum(terms)
+                if rows[i].method == "central":
+                    H[i][j] = H[j][i] = total / (r[i] * r[j])
+                else:
+                    H[i][j] = total
+    return H, fx, used, choices, None
 
 
 def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
@@ -1118,39 +1095,68 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     Evaluation order: f(x); then for i = 0..n-1, for each offset a of the row
     (+1, -1, +2, -2, ...): x with x_i moved by a h_i, then for j = i+1..n-1
     and each offset b: x with x_i moved by a h_i and x_j by b h_j.  A
-    vectorized f gets the rows of _stencils.hessian_blocks in one call each.
-    full_output: the Hessian again with steps 2h (fastgrad._accuracy's estimate).
+    vectorized f gets the rows of _stencils.second_blocks in one call each.
+    Within bounds a coordinate's row may be one-sided (_stencils.plan over
+    SECOND_SIDES; _hessian_at).  full_output: the Hessian again with steps 2h
+    (fastgrad._accuracy's estimate).  h="adaptive": _adaptive_hessian.
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(hessian, locals())  # back here with the engine opened
     make, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
                                       "hessian")
     full_output = contract.check_flag(full_output, "full_output")
-    if bounds is not None:
-        raise contract.second_without_bounds("hessian")
+    box = contract.check_bounds(bounds, x)
     values = make(workers)
+    if h == "adaptive":
+        return _adaptive_hessian(values, x, row, vectorized, box, full_output)
     auto = (second_auto_step(row, EPS64), second_auto_step(row, EPS32)) if h == "auto" \
         else None
     fixed = None if auto is not None else h
-    H, fx, steps, bad = _hessian_at(values, x, fixed, auto, row, vectorized)
+    H, fx, steps, choices, bad = _hessian_at(values, x, fixed, auto, row, vectorized, box)
     if bad is not None:
-        raise ValueError(contract.step_too_small(bad, x[bad], steps[bad]))
+        raise contract.second_stencil_error(x, steps, choices, bad, box)
     if auto is None and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
+        contract.warn_low_precision()
     if not full_output:
         return H
     n = len(x)
+    nfev = second_points([side for side, _ in choices])
     doubled = None if fixed is None else [2.0 * v for v in fixed]
     twice = None if auto is None else (2.0 * auto[0], 2.0 * auto[1])
-    H_double, _, _, bad = _hessian_at(values, x, doubled, twice, row, vectorized)
+    H_double, _, _, choices_double, bad = _hessian_at(values, x, doubled, twice, row,
+                                                      vectorized, box)
     if bad is not None:  # 2h leaves the usable range: no estimate
         errors = [[math.inf] * n for _ in range(n)]
-        return HessianResult(hess=H, error=errors, nfev=row.points(n), success=False,
+        return HessianResult(hess=H, error=errors, nfev=nfev, success=False,
                              message=no_hessian_estimate(bad), step=steps)
-    errors, success, message = estimate_hessian(H, H_double, fx, x, steps, row,
+    nfev += second_points([side for side, _ in choices_double])
+    errors, success, message = estimate_hessian(H, H_double, fx, x, choices, choices_double,
                                                 values.seen["low_precision"])
-    return HessianResult(hess=H, error=errors, nfev=2 * row.points(n), success=success,
+    return HessianResult(hess=H, error=errors, nfev=nfev, success=success,
                          message=message, step=steps)
+
+
+def _adaptive_hessian(values, x, row, vectorized, box, full_output):
+    """h="adaptive": Hessians over a geometric sequence of steps, Richardson per
+    entry (fastgrad._accuracy.hessian_richardson); each level's steps checked
+    just before its points are evaluated.  Within bounds each coordinate keeps
+    one side over the whole sequence (_accuracy.adaptive_steps starts each
+    where plan() picks that side at every level)."""
+    rows, levels = adaptive_steps(x, row, box)
+    hessians, fx = [], None
+    for steps in levels:
+        H, value, steps, choices, bad = _hessian_at(values, x, steps, None, row, vectorized,
+                                                    box)
+        if bad is not None:
+            raise contract.second_stencil_error(x, steps, choices, bad, box)
+        fx = value if fx is None else fx
+        hessians.append(H)
+    H, errors, used, success, message = hessian_richardson(hessians, levels, fx, x, rows,
+                                                           values.seen["low_precision"])
+    if not full_output:
+        return H
+    return HessianResult(hess=H, error=errors, nfev=len(levels) * second_points(rows),
+                         success=success, message=message, step=used)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
@@ -1191,7 +1197,7 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
     for i in range(len(x)):
         Hv.append(_sum((w, g[i]) for w, g in zip(row.float_first, gradients)) / s)
     if h != "auto" and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
+        contract.warn_low_precision()
     return Hv
 
 
@@ -1228,8 +1234,6 @@ class Hessian(Prepared):
         second_stencil(contract.check_method(options["method"]), options["order"])
         contract.check_flag(options["unpack"], "unpack")
         contract.check_flag(options["vectorized"], "vectorized")
-        if h == "adaptive":
-            raise contract.second_rule_only("hessian")
 
     def __call__(self, x):
         return self._public(x)
@@ -1288,17 +1292,8 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
                  vector=True, workers=None):
     """(f(x) as a list of m, J as m lists of n): jacobian's checks in fastgrad's order,
     f(x) first, then the stencil's points without f(x); workers an opened Engine."""
-    f = contract.as_objective(f, args)
-    row = stencil_row(contract.check_method(method), order)
-    unpack = contract.check_flag(unpack, "unpack")
-    vectorized = contract.check_flag(vectorized, "vectorized")
-    full_output = contract.check_flag(full_output, "full_output")
-    if row.method == "complex":
-        if full_output:
-            raise contract.jacobian_option_refused("full_output", full_output)
-        complex_step.check(f, h)  # a compiled f: TypeError naming method
-        if workers is not None:
-            raise contract.workers_complex()
+    f, row, unpack, vectorized, full_output = contract.jacobian_options(
+        f, h, method, order, args, unpack, vectorized, full_output, workers, _checked_row)
     x = contract.point_values(x)
     if row.method == "complex":  # f at x + i h e_i (fastgrad._complex): no f(x)
         h = contract.step_values(h, len(x))
@@ -1327,7 +1322,7 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     J = _jacobian_combined(values, x, chosen, center, f0)
     if full_output:
         J = _jacobian_result(values, x, steps, row, box, center, f0, J)
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return f0, J
 
 
@@ -1486,20 +1481,9 @@ class Jacobian(Prepared):
         super().__init__(f, h=h, **options)  # h by position too, as jacobian() takes it
 
     def _plan(self, f, options):
-        workers = options["workers"]
-        if workers is not None:
-            _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        objective = contract.as_objective(f, options["args"])
-        row = stencil_row(contract.check_method(options["method"]), options["order"])
-        contract.check_flag(options["unpack"], "unpack")
-        contract.check_flag(options["vectorized"], "vectorized")
-        full_output = contract.check_flag(options["full_output"], "full_output")
-        if row.method == "complex":
-            if full_output:
-                raise contract.jacobian_option_refused("full_output", full_output)
-            complex_step.check(objective, options["h"])
-            if workers is not None:
-                raise contract.workers_complex()
+        contract.jacobian_options(f, options["h"], options["method"], options["order"],
+                                  options["args"], options["unpack"], options["vectorized"],
+                                  options["full_output"], options["workers"], _checked_row)
 
     def __call__(self, x):
         return self._public(x)
