@@ -158,11 +158,10 @@ def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
 
 def _front_fail(x, h, g, row, evaluator):
     """_stencil.PublicGradient's way out of the kernel, as _gradient's: raise for a
-    bad coordinate g (an int), warn for f's low precision (stacklevel: to the
-    caller of the public function; the compiled front adds no frame)."""
+    bad coordinate g (an int), warn for f's low precision (from the caller's line)."""
     if type(g) is int:
         raise _no_usable_step(x, h, g, None, row, None, evaluator)
-    _warn_if_imprecise(evaluator, h, 4)
+    _warn_if_imprecise(evaluator, h)
     return g
 
 
