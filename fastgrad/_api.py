@@ -19,7 +19,8 @@ from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, r
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._progress import batch_progress, descent_progress, rows_in_turn
-from ._result import DescentState, IntermediateResult, descent_result, wants_intermediate_result
+from ._result import (ByKeyword, DescentState, IntermediateResult, descent_result,
+                      wants_intermediate_result)
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
                         bounded_choice, check_order, check_rows, plan, sides)
 from .objectives import Objective
@@ -534,7 +535,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
     report = None
     if callback is not None and wants_intermediate_result(callback):
-        report = IntermediateResult
+        report, callback = IntermediateResult, ByKeyword(callback)
     shown = descent_progress(progress, max_iter)
     try:
         outcome = _descent.descent(evaluator, x, h, kernel_row, rule,

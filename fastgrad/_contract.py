@@ -699,6 +699,17 @@ def workers_unsendable(name, value, error):
             "workers=ThreadPoolExecutor(k).map")
 
 
+def workers_map_results(problem, value=None):
+    """The error for a map-like workers= whose results are not func's, one per
+    item, in order: problem "fewer", "more", "result" (value: a result that is
+    not func's) or "iterable" (value: what it returned instead of an iterable)."""
+    got = {"fewer": "fewer results than items", "more": "more results than items",
+           "result": f"{describe(value)} where a result of func belongs",
+           "iterable": f"{describe(value)}, not an iterable of results"}[problem]
+    return (f"workers must map like map(func, iterable), one result of func per item "
+            f"in order; it returned {got}")
+
+
 def worker_died(error):
     return (f"workers: a worker process died while evaluating f ({type(error).__name__}: "
             f"{error}); the outstanding evaluations were cancelled")
@@ -834,6 +845,24 @@ def jacobian_option_refused(name, value):
     """The error for an option jacobian (or the prepared classes) does not offer."""
     return ValueError(f"{name}={show(value)} is not offered by this function yet "
                       f"(gradient() has it); leave {name} at its default")
+
+
+def epsilon_shape(shape, n):
+    """fastgrad.optimize.approx_fprime's epsilon neither a number nor n of them."""
+    return f"epsilon must be a number or a sequence of n = {n} of them, got shape {shape}"
+
+
+def epsilon_unusable(j, xj, hj):
+    """fastgrad.optimize.approx_fprime's step at xk[j] not finite."""
+    return (f"epsilon gives no usable step at xk[{j}] = {xj!r}: (xk[{j}] + {hj!r}) - "
+            f"xk[{j}] is not finite")
+
+
+def number_step(h):
+    """A prepared callable's h checked when it is made, where its error does not
+    depend on n (a number, as Gradient checks it); other h at each call."""
+    if is_real(h):
+        positive(h, "h")
 
 
 def jacobian_options(f, h, method, order, args, unpack, vectorized, full_output, workers,

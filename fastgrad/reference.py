@@ -29,8 +29,8 @@ from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_gradient_options,
                         sequence_length)
 from ._progress import batch_progress, descent_progress, rows_in_turn
-from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
-                      descent_result, diverged, wants_intermediate_result)
+from ._result import (ByKeyword, DescentResult, DescentState, IntermediateResult, Stop,
+                      call_back, descent_result, diverged, wants_intermediate_result)
 from ._stencils import (EPS32, EPS64, auto_step, plan, realised_step, relative_steps,
                         second_auto_step, second_blocks, second_mixed, second_points,
                         second_row_points, second_stencil, stencil as stencil_row)
@@ -541,6 +541,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     state = contract.check_state(state, kind.__name__, len(x))
     rule = _RULES[kind](optimizer, learning_rate)
     report = callback is not None and wants_intermediate_result(callback)
+    if report:  # called by keyword, as scipy calls it
+        callback = ByKeyword(callback)
     box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
     if box is not None and not rule.projects:
         raise contract.unbounded_optimizer(optimizer)
@@ -1399,24 +1401,48 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         g = complex_step.combine(values([0.0], [(0, z) for _, z in
                                                 complex_step.points(xs, steps)]), steps)
         return _shaped(g, shape)
-    c = auto_step(row, EPS64)
-    steps = [c * max(1.0, abs(xi)) for xi in xs] if h == "auto" else [h] * len(xs)
-    bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
-    if bad is not None:
-        raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
-    center = row.needs_center
-    if workers is None:
-        fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
-        values = {o: [contract.as_real(f(_realised(xi, hi, o), *args))
-                      for xi, hi in zip(xs, steps)] for o in row.point_offsets}
-    else:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
+    def usable(c):
+        """The steps (c: h="auto"'s constant, or None for a fixed h), or the error
+        for a step that rounds away."""
+        steps = [h] * len(xs) if c is None else [c * max(1.0, abs(xi)) for xi in xs]
+        bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
+        if bad is not None:
+            raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
+        return steps
+    steps = usable(auto_step(row, EPS64) if h == "auto" else None)
+    low = []  # f returned float32 (or lower) values: a fixed h warns, as gradient's
+
+    def real(value):
+        if not low and contract.is_low_precision(value):
+            low.append(True)
+        return contract.as_real(value)
+    spread = None
+    if workers is not None:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
         spread = _spread_evaluator(f, args, True, False, workers)
-        offsets = [0] * center + list(row.point_offsets)
-        got = spread([0.0], [(0, xi if o == 0 else _realised(xi, hi, o))
-                             for o in offsets for xi, hi in zip(xs, steps)])
-        runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
-        fx = runs[0] if center else None
-        values = dict(zip(row.point_offsets, runs[center:]))
+
+    def run(points):
+        """f at each point, in order (read as real numbers, float32 noted)."""
+        if spread is None:
+            return [real(f(v, *args)) for v in points]
+        got = spread([0.0], [(0, v) for v in points])
+        if spread.seen["low_precision"]:
+            low.append(True)
+        return got
+    fx = None
+    if h == "auto":  # f at x first, to learn its precision (as gradient's "auto")
+        fx = run(xs)
+        if low:
+            steps = usable(auto_step(row, EPS32))
+        if not row.needs_center:
+            fx = None
+    center = row.needs_center and fx is None
+    offsets = [0] * center + list(row.point_offsets)
+    got = run([xi if o == 0 else _realised(xi, hi, o) for o in offsets
+               for xi, hi in zip(xs, steps)])
+    runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
+    if center:
+        fx = runs[0]
+    values = dict(zip(row.point_offsets, runs[center:]))
     g = []
     for j, (xi, hi) in enumerate(zip(xs, steps)):
         total = None
@@ -1424,6 +1450,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             term = weight * (fx[j] if offset == 0 else values[offset][j])
             total = term if total is None else total + term
         g.append(total / _span(xi, hi, row))
+    if low and h != "auto":
+        contract.warn_low_precision()
     return _shaped(g, shape)
 
 
@@ -1484,6 +1512,7 @@ class Jacobian(Prepared):
         contract.jacobian_options(f, options["h"], options["method"], options["order"],
                                   options["args"], options["unpack"], options["vectorized"],
                                   options["full_output"], options["workers"], _checked_row)
+        contract.number_step(options["h"])  # as Gradient: a number now, the rest per call
 
     def __call__(self, x):
         return self._public(x)
