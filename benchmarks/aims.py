@@ -7,6 +7,10 @@
 * 10^4 descent steps on 2-D Rosenbrock: the compiled tier against the reference
   (on the pure-Python Rosenbrock, and on the same compiled objective called as a
   Python callable);
+* the fixed cost of one call at n = 2 and 10: on the compiled Rosenbrock, the
+  public fastgrad.gradient() and a prepared fastgrad.Gradient against the
+  numba loop; on the Python tier (Rosenbrock in f(x, y, ...) style,
+  unpack=True), both against a bare loop of f's 2n calls on prebuilt points;
 * the Hessian of Rosenbrock at n = 20: fastgrad.hessian on the compiled,
   Python and vectorized tiers against numdifftools.Hessian and
   scipy.differentiate.hessian (their defaults), with each one's accuracy
@@ -83,6 +87,36 @@ def long_descent(schedule, steps):
     return _row(f"{steps} descent steps, 2-D Rosenbrock", timed.timings,
                 [("reference, pure-Python f", "fastgrad compiled"),
                  ("reference, compiled f", "fastgrad compiled")])
+
+
+def per_call(schedule, n):
+    """The fixed cost of a call: public gradient() and prepared G(x) against the
+    limits of their tier (the numba loop; a bare loop of f's calls)."""
+    x, f = workloads.rosenbrock_start(n), Rosenbrock()
+    G = fastgrad.Gradient(f)
+
+    def rosen_unpacked(*x):
+        return workloads.rosenbrock_py(x)
+    G_py = fastgrad.Gradient(rosen_unpacked, unpack=True)
+    points = [tuple(p.tolist()) for p in competitors._stencil_points(x)]
+    fns = {
+        "public, compiled": lambda: fastgrad.gradient(f, x),
+        "prepared, compiled": lambda: G(x),
+        "public, Python tier": lambda: fastgrad.gradient(rosen_unpacked, x, unpack=True),
+        "prepared, Python tier": lambda: G_py(x),
+        "bare loop of f's calls": lambda: competitors._call_each_unpacked(rosen_unpacked,
+                                                                          points),
+    }
+    pairs = [("public, Python tier", "bare loop of f's calls"),
+             ("prepared, Python tier", "bare loop of f's calls")]
+    try:
+        numba_loop = competitors.numba_central(workloads.rosenbrock_py)
+        fns["numba loop"] = lambda: numba_loop(x, competitors.H, ())
+        pairs[:0] = [("public, compiled", "numba loop"), ("prepared, compiled", "numba loop")]
+    except ImportError:
+        pass
+    timed = interleaved(fns, schedule)
+    return _row(f"per-call cost, Rosenbrock, n = {n}", timed.timings, pairs)
 
 
 def hessian_20(schedule, n=20):
@@ -178,10 +212,12 @@ def measure_aims(quick):
     schedule = Schedule(min_repeats=5, max_repeats=9 if not quick else 5,
                         target=0.0 if quick else 0.02, cell_seconds=0.0, budget=60.0)
     if quick:
-        return [gradient_1000(schedule, 100), batch_threads(schedule, 1000, 10),
+        return [per_call(schedule, 2), gradient_1000(schedule, 100),
+                batch_threads(schedule, 1000, 10),
                 long_descent(schedule, 1000), hessian_20(schedule)] \
             + vectorized_rows(schedule, quick)
-    return [gradient_1000(schedule, 1000), batch_threads(schedule, 10**4, 10),
+    return [per_call(schedule, 2), per_call(schedule, 10), gradient_1000(schedule, 1000),
+            batch_threads(schedule, 10**4, 10),
             long_descent(schedule, 10**4), hessian_20(schedule)] + vectorized_rows(schedule, quick)
 
 

@@ -157,6 +157,23 @@ def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
     return ValueError(contract.step_too_small(i, xi, step, r))
 
 
+def _front_fail(x, h, g, row, evaluator):
+    """_stencil.PublicGradient's way out of the kernel, as _gradient's: raise for a
+    bad coordinate g (an int), warn for f's low precision (from the caller's line)."""
+    if type(g) is int:
+        raise _no_usable_step(x, h, g, None, row, None, evaluator)
+    _warn_if_imprecise(evaluator, h)
+    return g
+
+
+#: gradient() and gradient_descent_step() for the common arguments, compiled:
+#: the default rows, h="auto"'s constants per method, and the general path's
+#: helpers for x and for the way out.
+_FRONT = _stencil.PublicGradient(
+    _DEFAULT_ROWS, {method: _kernel_steps("auto", row) for method, row in _DEFAULT_ROWS.items()},
+    arguments.point, _front_fail, _unpack_hint)
+
+
 def _box(bounds, x, r=None):
     """bounds checked against the point x, as two float64 vectors (None: no bounds)."""
     if bounds is None:
@@ -272,6 +289,10 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(gradient, locals())  # back here with the engine opened
+    g = _FRONT.gradient(f, x, h, method, order, bounds, args, unpack, vectorized, full_output,
+                        workers)
+    if g is not None:  # the common case, compiled; else the general path:
+        return g
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
@@ -369,6 +390,10 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(gradient_descent_step, locals())
+    x_new = _FRONT.descent_step(f, x, learning_rate, h, method, order, bounds, args, unpack,
+                                vectorized, workers)
+    if x_new is not None:  # the common case, compiled; else the general path:
+        return x_new
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if row is not COMPLEX and type(h) is str:
         raise contract.gradient_only("gradient_descent_step")
