@@ -85,7 +85,7 @@ class _Plan:
             return _evaluator(self.f, self.args, n, self.unpack, self.vectorized)
         engine.check_sendable(self.f, self.args)
         return MapEvaluator(engine, self.f, self.args, n, self.unpack, self.vectorized,
-                            contract.vectorized_rows_per_call(n))
+                            contract.vectorized_rows_per_task(n))
 
     def hessian(self, x, h, full_output=False, engine=None, box=None):
         if engine is None and self.workers is not None:  # Hessian(..., workers=w)(x)

@@ -60,7 +60,7 @@ def _evaluator(plan, n, args, vector, engine=None):
     if engine is not None:
         engine.check_sendable(f, args)
         evaluator = MapEvaluator(engine, f, args, n, plan.unpack, plan.vectorized,
-                                 contract.vectorized_rows_per_call(n))
+                                 contract.vectorized_rows_per_task(n))
     elif plan.vectorized:
         evaluator = VectorizedEvaluator(f, args, n, plan.unpack,
                                         contract.vectorized_rows_per_call(n))

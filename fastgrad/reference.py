@@ -125,7 +125,7 @@ def _spread_evaluator(f, args, unpack, vectorized, engine, vector=False):
     state = {"m": None}
 
     def values(x, points):
-        most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
+        most = contract.vectorized_rows_per_task(len(x)) if vectorized else None
         size = engine.chunk_size(len(points), most)
         chunks = [points[start:start + size] for start in range(0, len(points), size)]
         tasks = [(f, args, unpack, vectorized, False) + _chunk_rows(x, chunk)
