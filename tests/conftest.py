@@ -16,6 +16,29 @@ IMPLEMENTATIONS = {"fast": fastgrad, "reference": fastgrad.reference}
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
+# pytest-xdist (-n auto in pyproject.toml) spreads the tests over the cores one by
+# one, but for the files whose tests start processes of their own (pools of two,
+# a two-worker Dask cluster): those run on one worker, in turn, so that two sets
+# never compete for the cores and the module's cluster starts once.  (Its
+# xdist_group mark cannot do this under pytest 9, whose node ids xdist 3.8 can
+# no longer suffix.)  An explicit --dist other than load is left alone.
+PROCESS_FILES = {"test_dask.py", "test_workers.py", "test_workers_derivatives.py",
+                 "test_workers_hessian.py"}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ProcessFilesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            path = nodeid.split("::", 1)[0]
+            return "processes" if path.rsplit("/", 1)[-1] in PROCESS_FILES else nodeid
+
+    return ProcessFilesTogether(config, log)
+
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS), scope="session")
 def impl(request):
