@@ -8,7 +8,6 @@ turned into the reference's messages here; ``_result`` builds DescentResult.
 import math
 import os
 import sys
-import warnings
 
 import numpy as np
 
@@ -22,7 +21,7 @@ from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, se
 from ._progress import batch_progress, descent_progress, rows_in_turn
 from ._result import DescentState, IntermediateResult, descent_result, wants_intermediate_result
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
-                        bounded_choice, check_order, plan, sides)
+                        bounded_choice, check_order, check_rows, plan, sides)
 from .objectives import Objective
 
 #: Every row of the stencil table in C form, made once; with bounds, each row
@@ -129,11 +128,11 @@ def _unpack_hint(error, f, n, args, unpack, vectorized):
             raise hint from error
 
 
-def _warn_if_imprecise(evaluator, h, stacklevel=3):
+def _warn_if_imprecise(evaluator, h):
     """A fixed h with an f that returned float32 (or lower) values: say so
-    (stacklevel: to the caller of the public function)."""
+    (from the caller's line)."""
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
+        contract.warn_low_precision()
 
 
 def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
@@ -299,7 +298,7 @@ def _gradient(evaluator, x, h, row, bounds, full_output, hint):
         _unpack_hint(error, f, x.shape[0], args, unpack, vectorized)
         raise
     if evaluator.low_precision:
-        _warn_if_imprecise(evaluator, h, 4)
+        _warn_if_imprecise(evaluator, h)
     return result
 
 
@@ -541,13 +540,12 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
 def _batch_by_rows(f, points, steps, row, method, order, bounds, args, unpack, vectorized,
                    full_output, progress, workers):
     """gradient_batch row by row: row r is gradient(f, X[r], ...), every row's
-    stencils checked first (the reference's _check_rows, so the same errors)."""
-    from .reference import _check_rows  # (stdlib: the checks and messages both use)
+    stencils checked first (_stencils.check_rows, as the reference: the same errors)."""
     rows = points.tolist()
     boxes = [contract.check_bounds(bounds, x, r) for r, x in enumerate(rows)]
     h = steps if type(steps) is str else (
         [steps] * points.shape[1] if isinstance(steps, float) else steps.tolist())
-    _check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
+    check_rows(rows, h, row if row is COMPLEX else STENCILS[row.method, row.order], boxes)
     results = rows_in_turn(
         lambda r: gradient(f, points[r], steps, method=method, order=order, bounds=bounds,
                            args=args, unpack=unpack, vectorized=vectorized,
@@ -740,7 +738,7 @@ class Gradient(Prepared):
         f's low precision (the evaluator, which keeps its flag, is not reused)."""
         if type(g) is int:
             raise _no_usable_step(x, self._h, g, None, self._row, None, evaluator)
-        _warn_if_imprecise(evaluator, self._h, 3)  # (the compiled call adds no frame)
+        _warn_if_imprecise(evaluator, self._h)
         return g
 
     def _call(self, x):

@@ -9,6 +9,7 @@ import math
 import numbers
 import operator
 import sys
+import warnings
 
 METHODS = ("central", "forward", "backward", "complex")
 
@@ -110,6 +111,21 @@ def low_precision_warning():
         "f returned values of less than double precision (float32?): with a fixed h "
         "the rounding of f swamps the difference quotient; h=\"auto\" sizes the steps "
         "for the precision f computes in")
+
+
+def _in_fastgrad(frame):
+    name = frame.f_globals.get("__name__", "")
+    return name == "fastgrad" or name.startswith("fastgrad.")
+
+
+def warn_low_precision():
+    """Issue low_precision_warning() from the caller's line: the first frame
+    outside fastgrad, however many of fastgrad's own lie between (workers=,
+    the prepared callables, check_grad, fastgrad.optimize...)."""
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: this function's caller
+    while frame is not None and _in_fastgrad(frame):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(low_precision_warning(), stacklevel=level)
 
 
 def as_real(value):
@@ -811,6 +827,35 @@ def jacobian_option_refused(name, value):
     """The error for an option jacobian (or the prepared classes) does not offer."""
     return ValueError(f"{name}={show(value)} is not offered by this function yet "
                       f"(gradient() has it); leave {name} at its default")
+
+
+def jacobian_options(f, h, method, order, args, unpack, vectorized, full_output, workers,
+                     stencil_row, complex_step_ok=True):
+    """jacobian's options but x and bounds (the prepared Jacobian's too), checked in
+    one order for both implementations: (f, row, unpack, vectorized, full_output).
+
+    stencil_row(method, order): the implementation's row, or the error; workers:
+    as given or an opened ``_workers.Engine``; complex_step_ok False refuses
+    method="complex" (fastgrad.optimize's Jacobian), which takes neither
+    full_output nor workers.
+    """
+    from . import _complex, _workers  # (both import this module)
+    if workers is not None and type(workers) is not _workers.Engine:
+        _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
+    f = as_objective(f, args)  # a C callback becomes a CFunction objective
+    row = stencil_row(method, order)
+    if row.method == "complex" and not complex_step_ok:
+        raise jacobian_option_refused("method", "complex")
+    unpack = check_flag(unpack, "unpack")
+    vectorized = check_flag(vectorized, "vectorized")
+    full_output = check_flag(full_output, "full_output")
+    if row.method == "complex":
+        if full_output:
+            raise jacobian_option_refused("full_output", full_output)
+        _complex.check(f, h)  # a compiled f: TypeError naming method
+        if workers is not None:
+            raise workers_complex()
+    return f, row, unpack, vectorized, full_output
 
 
 # -- derivative and check_grad ---------------------------------------------------

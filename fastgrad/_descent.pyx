@@ -45,8 +45,9 @@ cnp.import_array()
 
 
 cpdef enum Stop:
-    # Why a descent stopped: the members of _result.Stop, same names and numbers
-    # (tests/test_contract.py holds them together).
+    # Why a descent stopped: the source of the stop codes; _result.Stop (for the
+    # standard-library reference) and _descent.pyi copy it, and
+    # tests/test_contract.py holds both to these names and numbers.
     CONVERGED = 0
     MAX_ITER = 1
     GRADIENT_NOT_FINITE = 2

@@ -11,7 +11,6 @@ Two steps, so that ``Hessian(f, **options)`` checks the options once: the
 options become a ``_Plan`` (f, the row, the flags, h as far as it is known
 without x); ``_Plan.hessian(x)`` checks x (and h against its length) and runs.
 """
-import warnings
 
 import numpy as np
 
@@ -73,17 +72,17 @@ class _Plan:
         return MapEvaluator(engine, self.f, self.args, n, self.unpack, self.vectorized,
                             contract.vectorized_rows_per_call(n))
 
-    def hessian(self, x, h, stacklevel, full_output=False, engine=None):
+    def hessian(self, x, h, full_output=False, engine=None):
         if engine is None and self.workers is not None:  # Hessian(..., workers=w)(x)
             with _workers.Engine(self.workers) as engine:
-                return self.hessian(x, h, stacklevel + 1, full_output, engine)
+                return self.hessian(x, h, full_output, engine)
         evaluator = self.evaluator(x.shape[0], engine)
         fx = np.empty(1) if full_output else None
         H = _curvature.hessian(evaluator, x, h, self.row, fx)
         if type(H) is int:
             raise _no_usable_step(x, h, H, evaluator=evaluator)
         if evaluator.low_precision and type(h) is not tuple:
-            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
+            contract.warn_low_precision()
         if not full_output:
             return H
         return self.estimate(evaluator, x, h, H, float(fx[0]))
@@ -187,7 +186,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
         full_output = contract.check_flag(full_output, "full_output")
     if bounds is not None:
         raise contract.second_without_bounds("hessian")
-    return plan.hessian(x, plan.h, 2 if workers is None else 4, full_output, workers)
+    return plan.hessian(x, plan.h, full_output, workers)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
@@ -253,8 +252,7 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
         g = _stencil.gradient(evaluator, base, steps, first)  # checked: never an int
         total = w * g if total is None else total + w * g
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(),
-                      stacklevel=2 if workers is None else 4)  # spread's frames
+        contract.warn_low_precision()
     return total / s
 
 
@@ -323,4 +321,4 @@ class Hessian(Prepared):
         """The Hessian at x, an (n, n) float64 array."""
         x = arguments.point(x)
         plan = self._spec
-        return plan.hessian(x, plan.steps(x), 2)
+        return plan.hessian(x, plan.steps(x))

@@ -12,7 +12,6 @@ each output's values with the stencil's weights: row r of J is, bit for bit,
 what ``gradient`` gives for the scalar function ``f(x)[r]``.
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -45,23 +44,12 @@ class _Plan:
 
 def _plan(f, h, method, order, bounds, args, unpack, vectorized, full_output, workers=None,
           complex_step_ok=False):
-    """The checked options, in the reference's order of checks (method="complex"
-    refused unless complex_step_ok: jacobian and Jacobian take it)."""
-    if workers is not None and type(workers) is not _workers.Engine:
-        _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-    f = contract.as_objective(f, args)  # a C callback becomes a CFunction objective
-    row = _stencil_row(method, order)
-    if row.method == "complex" and not complex_step_ok:
-        raise contract.jacobian_option_refused("method", "complex")
-    unpack = contract.check_flag(unpack, "unpack")
-    vectorized = contract.check_flag(vectorized, "vectorized")
-    full_output = contract.check_flag(full_output, "full_output")
-    if row.method == "complex":
-        if full_output:
-            raise contract.jacobian_option_refused("full_output", full_output)
-        complex_step.check(f, h)  # a compiled f: TypeError naming method
-        if workers is not None:
-            raise contract.workers_complex()
+    """The checked options (_contract.jacobian_options, which the reference's
+    jacobian and Jacobian call too; method="complex" refused unless
+    complex_step_ok: jacobian and Jacobian take it)."""
+    f, row, unpack, vectorized, full_output = contract.jacobian_options(
+        f, h, method, order, args, unpack, vectorized, full_output, workers, _stencil_row,
+        complex_step_ok)
     return _Plan(f, h, row, bounds, tuple(args), unpack, vectorized, workers, full_output)
 
 
@@ -86,7 +74,7 @@ def _evaluator(plan, n, args, vector, engine=None):
     return evaluator
 
 
-def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, engine=None):
+def _evaluate(plan, x, vector=True, args=None, raw_steps=False, engine=None):
     """(f(x), J) at x for a plan: f(x) an array of m (a scalar f: m = 1), J (m, n).
 
     args: f's extra arguments for this call (None: the plan's); raw_steps: the
@@ -94,7 +82,7 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     engine: the plan's workers, opened (None with workers: opened here)."""
     if engine is None and plan.workers is not None:
         with _workers.Engine(plan.workers) as engine:
-            return _evaluate(plan, x, vector, args, stacklevel + 1, raw_steps, engine)
+            return _evaluate(plan, x, vector, args, raw_steps, engine)
     x = arguments.point(x)
     n = x.shape[0]
     h = plan.h if raw_steps else arguments.steps(plan.h, n)
@@ -123,7 +111,7 @@ def _evaluate(plan, x, vector=True, args=None, stacklevel=3, raw_steps=False, en
     if plan.full_output:
         out = out[0], _result(evaluator, x, h, plan.row, kernel_row, box, *out)
     if evaluator.low_precision and type(h) is not tuple:
-        warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel + 1)
+        contract.warn_low_precision()
     return out
 
 

@@ -36,8 +36,10 @@ if _in_subinterpreter():
 class Stop(enum.IntEnum):
     """Why a descent stopped.
 
-    ``_descent.pyx`` declares the same members as a ``cpdef enum`` for its C
-    loop; tests/test_contract.py holds the two to the same names and numbers.
+    The source is ``_descent.pyx``'s ``cpdef enum`` (its C loop reports these
+    numbers); this standard-library copy serves the reference, and
+    tests/test_contract.py holds it and ``_descent.pyi``'s to the same names
+    and numbers.
     """
     CONVERGED = 0
     MAX_ITER = 1

@@ -137,7 +137,9 @@ COMPLEX = Stencil("complex", 2, (1,), (Fraction(1),), (1, 0), imaginary=True)
 
 
 # h="auto" sizes steps for f's precision; the second rows name a wrong method
-from ._contract import EPS32, EPS64, second_method_only  # noqa: E402
+from ._contract import (EPS32, EPS64, no_room, second_method_only,  # noqa: E402
+                        shrunk_step_too_small, step_too_small)
+from ._accuracy import adaptive_steps  # noqa: E402  (h="adaptive"'s steps, check_rows)
 
 
 def auto_step(row, eps):
@@ -217,6 +219,74 @@ def plan(x, h, row, bounds=None):
     lb, ub = bounds
     rows = sides(row)
     return [bounded_choice(rows, x[i], h[i], lb[i], ub[i]) for i in range(len(x))]
+
+
+# -- the plan checked: the error naming the coordinate without a usable stencil ---------
+
+def realised(xi, hi, offset):
+    """x[i] + offset * h[i]; offset +-1 gives exactly x + h and x - h."""
+    return xi if offset == 0 else xi + offset * hi
+
+
+def realised_span(xi, hi, row):
+    """The realised distance coordinate i's sum is divided by."""
+    up, down = row.span
+    return realised(xi, hi, up) - realised(xi, hi, down)
+
+
+def relative_steps(x, c):
+    """h="auto"'s steps at x for the constant c: h_i = c * max(1, |x_i|)."""
+    return [c * max(1.0, abs(xi)) for xi in x]
+
+
+def bad_coordinate(x, chosen):
+    """The first i whose realised span is 0 or not finite (h too small or too large),
+    or, for rows reaching beyond their span, with a point that is not finite, or
+    with no room within the bounds (chosen: a plan()); else None."""
+    for i, choice in enumerate(chosen):
+        if choice is None:
+            return i
+        row, hi = choice
+        span = realised_span(x[i], hi, row)
+        if span == 0.0 or not math.isfinite(span):
+            return i
+        reach = max(abs(row.span[0]), abs(row.span[1]))
+        for offset in row.point_offsets:
+            if abs(offset) > reach and not math.isfinite(realised(x[i], hi, offset)):
+                return i
+    return None
+
+
+def check_stencil(x, h, row, r=None, bounds=None):
+    """The plan of x's stencil, or the ValueError naming the coordinate without one
+    (r: the row of X it is, for gradient_batch's messages)."""
+    chosen = plan(x, h, row, bounds)
+    bad = bad_coordinate(x, chosen)
+    if bad is None:
+        return chosen
+    if chosen[bad] is None:
+        raise ValueError(no_room(bad, x[bad], bounds[0][bad], bounds[1][bad], r))
+    if chosen[bad][1] != h[bad]:  # the bounds shrank the step
+        raise ValueError(shrunk_step_too_small(
+            bad, x[bad], h[bad], chosen[bad][1], bounds[0][bad], bounds[1][bad], r))
+    raise ValueError(step_too_small(bad, x[bad], chosen[bad][1], r))
+
+
+def check_rows(rows, h, row, boxes):
+    """gradient_batch row by row (full_output, h="adaptive", method="complex"):
+    every row's stencils checked before f is called, as the one-pass batch
+    does (h="auto": with double precision's constant, before the probe).
+    Both implementations' gradient_batch call this."""
+    if row.imaginary:  # no real points: nothing to round away
+        return
+    c = auto_step(row, EPS64)
+    for r, x in enumerate(rows):
+        if h == "adaptive":
+            levels = adaptive_steps(x, row, boxes[r])[1]
+        else:
+            levels = [relative_steps(x, c) if h == "auto" else h]
+        for level in levels:
+            check_stencil(x, level, row, r, boxes[r])
 
 
 # -- second derivatives: hessian() and hessian_vector() ------------------------------

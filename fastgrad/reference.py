@@ -16,7 +16,6 @@ Dividing by the realised step (xp - xm), not the nominal 2h, removes the
 rounding of x[i] +- h from the result, as scipy.optimize.approx_fprime does.
 """
 import math
-import warnings
 
 from . import _complex as complex_step
 from . import _contract as contract
@@ -31,8 +30,11 @@ from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_g
 from ._progress import batch_progress, descent_progress, rows_in_turn
 from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
                       descent_result, diverged, wants_intermediate_result)
-from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, second_auto_step,
-                        second_stencil, stencil as stencil_row)
+from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, relative_steps,
+                        second_auto_step, second_stencil, stencil as stencil_row)
+from ._stencils import (bad_coordinate as _bad_coordinate, check_rows as _check_rows,
+                        check_stencil as _check_stencil, realised as _realised,
+                        realised_span as _span)
 
 __all__ = ["gradient", "gradient_batch", "Gradient", "gradient_descent_step", "gradient_descent",
            "hessian", "hessian_vector", "Hessian", "HessianResult",
@@ -250,7 +252,7 @@ class _Steps:
     def at(self, x):
         if self.fixed is not None:
             return self.fixed
-        return [self.c * max(1.0, abs(xi)) for xi in x]
+        return relative_steps(x, self.c)
 
     def probe(self, values, x):
         """h="auto": f at x once, to learn its precision (float32 values take
@@ -262,43 +264,14 @@ class _Steps:
             self.c = self.c_single
         return 1
 
-    def warn_if_imprecise(self, values, stacklevel=3):
+    def warn_if_imprecise(self, values):
         """A fixed h with an f that returned float32 (or lower) values: say so
-        (stacklevel: to the caller of the public function)."""
+        (from the caller's line)."""
         if self.fixed is not None and values.seen["low_precision"]:
-            warnings.warn(contract.low_precision_warning(), stacklevel=stacklevel)
+            contract.warn_low_precision()
 
 
 # -- the stencil (a row of _stencils.STENCILS) ----------------------------------
-
-def _realised(xi, hi, offset):
-    """x[i] + offset * h[i]; offset +-1 gives exactly x + h and x - h."""
-    return xi if offset == 0 else xi + offset * hi
-
-
-def _span(xi, hi, row):
-    """The realised distance coordinate i's sum is divided by."""
-    up, down = row.span
-    return _realised(xi, hi, up) - _realised(xi, hi, down)
-
-
-def _bad_coordinate(x, plan):
-    """The first i whose realised span is 0 or not finite (h too small or too large),
-    or, for rows reaching beyond their span, with a point that is not finite, or
-    with no room within the bounds; else None."""
-    for i, choice in enumerate(plan):
-        if choice is None:
-            return i
-        row, hi = choice
-        span = _span(x[i], hi, row)
-        if span == 0.0 or not math.isfinite(span):
-            return i
-        reach = max(abs(row.span[0]), abs(row.span[1]))
-        for offset in row.point_offsets:
-            if abs(offset) > reach and not math.isfinite(_realised(x[i], hi, offset)):
-                return i
-    return None
-
 
 def _stencil(x, plan, center):
     """The points where the gradient evaluates f, in evaluation order."""
@@ -350,29 +323,14 @@ def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
     return values, x, _Steps(h, row), row
 
 
-def _check_stencil(x, h, row, r=None, bounds=None):
-    """The plan of x's stencil, or the ValueError naming the coordinate without one."""
-    chosen = plan(x, h, row, bounds)
-    bad = _bad_coordinate(x, chosen)
-    if bad is None:
-        return chosen
-    if chosen[bad] is None:
-        raise ValueError(contract.no_room(bad, x[bad], bounds[0][bad], bounds[1][bad], r))
-    if chosen[bad][1] != h[bad]:  # the bounds shrank the step
-        raise ValueError(contract.shrunk_step_too_small(
-            bad, x[bad], h[bad], chosen[bad][1], bounds[0][bad], bounds[1][bad], r))
-    raise ValueError(contract.step_too_small(bad, x[bad], chosen[bad][1], r))
-
-
-def _checked_gradient(values, x, steps, row, bounds=None, warn=True, stacklevel=4):
-    """The gradient at x, every check first (and h="auto"'s probe of f);
-    stacklevel: of the warning, to the caller of the public function."""
+def _checked_gradient(values, x, steps, row, bounds=None, warn=True):
+    """The gradient at x, every check first (and h="auto"'s probe of f)."""
     chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     if steps.probe(values, x):
         chosen = _check_stencil(x, steps.at(x), row, None, bounds)
     g = _gradient_at(values, x, chosen, row.needs_center or bounds is not None)[0]
     if warn:
-        steps.warn_if_imprecise(values, stacklevel=stacklevel)
+        steps.warn_if_imprecise(values)
     return g
 
 
@@ -413,7 +371,7 @@ def _gradient(values, x, steps, row, bounds, full_output):
     if steps.fixed == "adaptive":
         return _adaptive(values, x, row, box, full_output)
     if not full_output:
-        return _checked_gradient(values, x, steps, row, box, stacklevel=5)
+        return _checked_gradient(values, x, steps, row, box)
     # The gradient with steps h and 2h, then f(x): fastgrad._accuracy's estimate.
     g = _checked_gradient(values, x, steps, row, box, warn=False)
     points = row.points(len(x), box is not None)
@@ -434,7 +392,7 @@ def _gradient(values, x, steps, row, bounds, full_output):
         errors, success, message = estimate(g, g_double, fx, x, used,
                                             plan(x, steps.doubled_at(x), row, box),
                                             values.seen["low_precision"])
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return GradientResult(grad=g, error=errors, nfev=nfev, success=success, message=message,
                           step=[h for _, h in used])
 
@@ -485,23 +443,6 @@ def _prepared_steps(h):
 
 def _checked_row(method, order):
     return stencil_row(contract.check_method(method), order)
-
-
-def _check_rows(rows, h, row, boxes):
-    """gradient_batch row by row (full_output, h="adaptive", method="complex"):
-    every row's stencils checked before f is called, as the one-pass batch
-    does (h="auto": with double precision's constant, before the probe).
-    fastgrad.gradient_batch calls this too."""
-    if row.imaginary:  # no real points: nothing to round away
-        return
-    if h == "adaptive":
-        for r, x in enumerate(rows):
-            for level in adaptive_steps(x, row, boxes[r])[1]:
-                _check_stencil(x, level, row, r, boxes[r])
-        return
-    steps = _Steps(h, row)
-    for r, x in enumerate(rows):
-        _check_stencil(x, steps.at(x), row, r, boxes[r])
 
 
 def _rows_one_by_one(f, rows, h, method, order, bounds, args, unpack, vectorized, full_output,
@@ -741,7 +682,7 @@ def _descend(values, x, steps, row, box, rule, optimizer, max_iter, tol, ftol, c
         reason = Stop.DIVERGED
     if not tracking:
         fx, nfev = f_at(x), nfev + 1
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return descent_result(reason, x, fx, g, nit, nfev, norm,
                           -1 if coordinate is None else coordinate, tol, ftol, optimizer,
                           path, path_fun)
@@ -1136,7 +1077,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     if bad is not None:
         raise ValueError(contract.step_too_small(bad, x[bad], steps[bad]))
     if auto is None and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
+        contract.warn_low_precision()
     if not full_output:
         return H
     n = len(x)
@@ -1191,7 +1132,7 @@ def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), un
     for i in range(len(x)):
         Hv.append(_sum((w, g[i]) for w, g in zip(row.float_first, gradients)) / s)
     if h != "auto" and values.seen["low_precision"]:
-        warnings.warn(contract.low_precision_warning(), stacklevel=2 if workers is None else 4)
+        contract.warn_low_precision()
     return Hv
 
 
@@ -1288,17 +1229,8 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
                  vector=True, workers=None):
     """(f(x) as a list of m, J as m lists of n): jacobian's checks in fastgrad's order,
     f(x) first, then the stencil's points without f(x); workers an opened Engine."""
-    f = contract.as_objective(f, args)
-    row = stencil_row(contract.check_method(method), order)
-    unpack = contract.check_flag(unpack, "unpack")
-    vectorized = contract.check_flag(vectorized, "vectorized")
-    full_output = contract.check_flag(full_output, "full_output")
-    if row.method == "complex":
-        if full_output:
-            raise contract.jacobian_option_refused("full_output", full_output)
-        complex_step.check(f, h)  # a compiled f: TypeError naming method
-        if workers is not None:
-            raise contract.workers_complex()
+    f, row, unpack, vectorized, full_output = contract.jacobian_options(
+        f, h, method, order, args, unpack, vectorized, full_output, workers, _checked_row)
     x = contract.point_values(x)
     if row.method == "complex":  # f at x + i h e_i (fastgrad._complex): no f(x)
         h = contract.step_values(h, len(x))
@@ -1327,7 +1259,7 @@ def _jacobian_at(f, x, h, method, order, bounds, args, unpack, vectorized, full_
     J = _jacobian_combined(values, x, chosen, center, f0)
     if full_output:
         J = _jacobian_result(values, x, steps, row, box, center, f0, J)
-    steps.warn_if_imprecise(values, stacklevel=4)
+    steps.warn_if_imprecise(values)
     return f0, J
 
 
@@ -1486,20 +1418,9 @@ class Jacobian(Prepared):
         super().__init__(f, h=h, **options)  # h by position too, as jacobian() takes it
 
     def _plan(self, f, options):
-        workers = options["workers"]
-        if workers is not None:
-            _workers.Engine(workers)  # its checks (a pool is made only when tasks run)
-        objective = contract.as_objective(f, options["args"])
-        row = stencil_row(contract.check_method(options["method"]), options["order"])
-        contract.check_flag(options["unpack"], "unpack")
-        contract.check_flag(options["vectorized"], "vectorized")
-        full_output = contract.check_flag(options["full_output"], "full_output")
-        if row.method == "complex":
-            if full_output:
-                raise contract.jacobian_option_refused("full_output", full_output)
-            complex_step.check(objective, options["h"])
-            if workers is not None:
-                raise contract.workers_complex()
+        contract.jacobian_options(f, options["h"], options["method"], options["order"],
+                                  options["args"], options["unpack"], options["vectorized"],
+                                  options["full_output"], options["workers"], _checked_row)
 
     def __call__(self, x):
         return self._public(x)

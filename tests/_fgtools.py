@@ -1,9 +1,14 @@
 """Helpers shared by the test modules (imported as a plain module: pytest puts
 tests/ on sys.path because tests/ is not a package; the package under test is
 always the installed ``fastgrad``)."""
+import concurrent.futures
+import dataclasses
 import math
+import multiprocessing
+import time
 
 import numpy as np
+import pytest
 
 import fastgrad
 import fastgrad.reference
@@ -169,3 +174,113 @@ def fd_bound(method, h, d2, d3, scale, ops=16):
     if method == "central":
         return h * h / 6.0 * d3 + 2 * ops * EPS * scale / (2 * h)
     return h / 2.0 * d2 + 2 * ops * EPS * scale / h
+
+
+def nested_bits(value):
+    """A result's exact bits, however nested: floats by bit_key, lists, tuples and
+    arrays element by element, dataclasses (GradientResult, HessianResult...) field
+    by field; anything else (ints, strings, None) as it is."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [nested_bits(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return bit_key(value)
+    if dataclasses.is_dataclass(value):
+        return {field.name: nested_bits(getattr(value, field.name))
+                for field in dataclasses.fields(value)}
+    return value
+
+
+# -- workers=: the engines (tests/test_workers*.py) -----------------------------------
+#
+# A test module imports the pool fixtures its engines need and makes its `engine`
+# fixture with engines(...): e.g.
+#     from _fgtools import engines, fork_pool, thread_pool
+#     engine = engines("int", "threads", "threads.map", "map", "fork")
+
+#: The processes of the pools the fixtures made (warm: all started), which stay.
+FIXTURE_PIDS = set()
+
+
+def warm(pool, processes):
+    """Start all of a pool's processes (a spawn pool starts them as tasks wait)."""
+    list(pool.map(time.sleep, [0.2] * 2 * len(processes())))
+    FIXTURE_PIDS.update(p.pid for p in processes())
+    return pool
+
+
+@pytest.fixture(scope="module")
+def thread_pool():
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        yield pool
+
+
+def _process_pool(start_method):
+    """A ProcessPoolExecutor of 2 processes started by start_method, warm."""
+    with concurrent.futures.ProcessPoolExecutor(
+            2, mp_context=multiprocessing.get_context(start_method)) as pool:
+        pool.submit(abs, 0).result()
+        yield warm(pool, lambda: list(pool._processes.values()))
+
+
+@pytest.fixture(scope="module")
+def fork_pool():
+    yield from _process_pool("fork")
+
+
+@pytest.fixture(scope="module")
+def spawn_pool():
+    yield from _process_pool("spawn")
+
+
+@pytest.fixture(scope="module")
+def mp_pool():
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        yield warm(pool, lambda: list(pool._pool))
+
+
+#: workers= of each kind, from the pool fixtures (fixture(name) gives one).
+ENGINES = {
+    "int": lambda fixture: 2,  # a pool fastgrad makes per call, and closes
+    "threads": lambda fixture: fixture("thread_pool"),
+    "threads.map": lambda fixture: fixture("thread_pool").map,
+    "map": lambda fixture: map,  # the builtin: serial, in order
+    "fork": lambda fixture: fixture("fork_pool"),
+    "spawn": lambda fixture: fixture("spawn_pool"),
+    "Pool.map": lambda fixture: fixture("mp_pool").map,
+}
+
+
+def engines(*kinds):
+    """A test module's `engine` fixture: workers= of each of these kinds (ENGINES)."""
+    @pytest.fixture(params=kinds)
+    def engine(request):
+        return ENGINES[request.param](request.getfixturevalue)
+    return engine
+
+
+def no_children_left():
+    """No process that fastgrad made is left running (the fixtures' pools stay)."""
+    left = [p for p in multiprocessing.active_children() if p.pid not in FIXTURE_PIDS]
+    assert left == []
+
+
+# -- descents on every tier (tests/test_callbacks.py, tests/test_resume.py) -------------
+
+def quadratic(x, y):
+    return x * x + 10.0 * y * y + math.sin(x * y)
+
+
+def quadratic_rows(X):
+    X = np.asarray(X, dtype=float)
+    return X[:, 0] ** 2 + 10.0 * X[:, 1] ** 2 + np.sin(X[:, 0] * X[:, 1])
+
+
+def tiers(compiled):
+    """name -> (f, gradient_descent's keywords): the quadratic on each tier, and the
+    objective `compiled` (a fastgrad.objectives instance) on the compiled one."""
+    return {
+        "python": (lambda v: v[0] * v[0] + 10.0 * v[1] * v[1] + math.sin(v[0] * v[1]), {}),
+        "unpack": (quadratic, {"unpack": True}),
+        "vectorized": (quadratic_rows, {"vectorized": True}),
+        "compiled": (compiled, {}),
+    }

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import fastgrad
+import fastgrad.optimize
 import fastgrad.reference
 
 
@@ -110,6 +111,68 @@ def test_precision_warning_of_gradient_batch_points_at_the_caller(impl):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         impl.gradient_batch(_f32, [[1.0, 2.0]])
+    assert [w.category for w in caught] == [fastgrad.PrecisionWarning]
+    assert caught[0].filename == __file__
+
+
+def _v32(x):
+    return np.array([x[0] ** 2 + x[1], x[0]], dtype=np.float32)
+
+
+#: Every call that warns of f's precision (a fixed h), by whatever path it goes:
+#: workers= (map: spread, then back), the prepared callables, check_grad's
+#: gradient, gradient_batch's row-by-row loop; (impl, workers) -> the warnings.
+PRECISION_WARNINGS = {
+    "gradient": (1, lambda m, w: m.gradient(_f32, [1.0, 2.0], workers=w)),
+    "gradient full_output": (1, lambda m, w: m.gradient(_f32, [1.0, 2.0], full_output=True,
+                                                        workers=w)),
+    "gradient bounds": (1, lambda m, w: m.gradient(_f32, [1.0, 2.0], bounds=(0.0, 5.0),
+                                                   workers=w)),
+    "gradient_batch": (1, lambda m, w: m.gradient_batch(_f32, [[1.0, 2.0]] * 2, workers=w)),
+    "gradient_batch full_output": (2, lambda m, w: m.gradient_batch(
+        _f32, [[1.0, 2.0]] * 2, full_output=True, workers=w)),
+    "gradient_descent_step": (1, lambda m, w: m.gradient_descent_step(_f32, [1.0, 2.0],
+                                                                      workers=w)),
+    "gradient_descent": (1, lambda m, w: m.gradient_descent(_f32, [1.0, 2.0], max_iter=1,
+                                                            workers=w)),
+    "Gradient": (1, lambda m, w: m.Gradient(_f32, workers=w)([1.0, 2.0])),
+    "Gradient full_output": (1, lambda m, w: m.Gradient(_f32, full_output=True,
+                                                        workers=w)([1.0, 2.0])),
+    "hessian": (1, lambda m, w: m.hessian(_f32, [1.0, 2.0], workers=w)),
+    "hessian full_output": (1, lambda m, w: m.hessian(_f32, [1.0, 2.0], full_output=True,
+                                                      workers=w)),
+    "hessian_vector": (1, lambda m, w: m.hessian_vector(_f32, [1.0, 2.0], [1.0, 0.0],
+                                                        workers=w)),
+    "Hessian": (1, lambda m, w: m.Hessian(_f32, workers=w)([1.0, 2.0])),
+    "jacobian": (1, lambda m, w: m.jacobian(_v32, [1.0, 2.0], workers=w)),
+    "jacobian full_output": (1, lambda m, w: m.jacobian(_v32, [1.0, 2.0], full_output=True,
+                                                        workers=w)),
+    "Jacobian": (1, lambda m, w: m.Jacobian(_v32, workers=w)([1.0, 2.0])),
+    "check_grad": (1, lambda m, w: m.check_grad(_f32, lambda x: [2.0, 1.0], [1.0, 2.0],
+                                                h=1e-5, workers=w)),
+}
+
+
+@pytest.mark.parametrize("workers", [None, map], ids=["serial", "workers"])
+@pytest.mark.parametrize("name", sorted(PRECISION_WARNINGS))
+def test_every_precision_warning_points_at_the_caller(impl, name, workers):
+    count, call = PRECISION_WARNINGS[name]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call(impl, workers)
+    assert [w.category for w in caught] == [fastgrad.PrecisionWarning] * count
+    assert [w.filename for w in caught] == [__file__] * count
+
+
+@pytest.mark.parametrize("call", [
+    lambda: fastgrad.optimize.approx_fprime(np.array([1.0, 2.0]), _f32),
+    lambda: fastgrad.optimize.approx_fprime(np.array([1.0, 2.0]), _v32),
+    lambda: fastgrad.optimize.check_grad(_f32, lambda x: [2.0, 1.0], np.array([1.0, 2.0])),
+], ids=["approx_fprime", "approx_fprime jacobian", "check_grad"])
+def test_the_precision_warnings_of_fastgrad_optimize_point_at_the_caller(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
     assert [w.category for w in caught] == [fastgrad.PrecisionWarning]
     assert caught[0].filename == __file__
 

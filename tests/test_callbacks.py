@@ -16,24 +16,10 @@ import fastgrad._api as api
 from fastgrad import _progress
 from fastgrad.objectives import Himmelblau, Rosenbrock
 
-from _fgtools import assert_same_result, bits
+from _fgtools import assert_same_result, bits, quadratic, tiers
 
 
-def quadratic(x, y):
-    return x * x + 10.0 * y * y + math.sin(x * y)
-
-
-def rows(X):
-    X = np.asarray(X, dtype=float)
-    return X[:, 0] ** 2 + 10.0 * X[:, 1] ** 2 + np.sin(X[:, 0] * X[:, 1])
-
-
-TIERS = {
-    "python": (lambda v: v[0] * v[0] + 10.0 * v[1] * v[1] + math.sin(v[0] * v[1]), {}),
-    "unpack": (quadratic, {"unpack": True}),
-    "vectorized": (rows, {"vectorized": True}),
-    "compiled": (Himmelblau(), {}),
-}
+TIERS = tiers(Himmelblau())
 
 
 def as_list(v):

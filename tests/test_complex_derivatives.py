@@ -14,6 +14,8 @@ import fastgrad
 import fastgrad.reference
 from fastgrad.objectives import Rosenbrock
 
+from _fgtools import nested_bits as bits
+
 IMPLS = [fastgrad, fastgrad.reference]
 IDS = ["fast", "reference"]
 
@@ -41,12 +43,6 @@ def system_rows(X, a=1.0):
 
 
 X3 = [0.7, -1.3, 2.1]
-
-
-def bits(value):
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [bits(v) for v in value]
-    return float(value).hex()
 
 
 @pytest.mark.parametrize("impl", IMPLS, ids=IDS)

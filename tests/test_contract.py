@@ -1,9 +1,11 @@
 """The pieces the two implementations share: public names and signatures, the stop
 codes of the core and their messages, and the documented examples."""
+import ast
 import doctest
 import importlib
 import importlib.machinery
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -25,6 +27,15 @@ def test_core_stop_codes_match_result_constants():
     core = {member.name: int(member) for member in fastgrad._descent.Stop}
     assert core == {member.name: int(member) for member in result.Stop}
     assert core["CONVERGED"] == 0 and len(core) == 13
+
+
+def test_the_core_stub_declares_the_core_stop_codes():
+    # _descent.pyi spells the cpdef enum out for type checkers: the same names and numbers.
+    stub = ast.parse((Path(fastgrad._descent.__file__).parent / "_descent.pyi").read_text())
+    stop, = [node for node in stub.body if isinstance(node, ast.ClassDef) and node.name == "Stop"]
+    members = {node.targets[0].id: ast.literal_eval(node.value)
+               for node in stop.body if isinstance(node, ast.Assign)}
+    assert members == {member.name: int(member) for member in fastgrad._descent.Stop}
 
 
 def test_stop_codes_are_distinct_and_each_has_a_message():

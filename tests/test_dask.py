@@ -19,7 +19,8 @@ import fastgrad.dask
 import fastgrad.reference
 from fastgrad.objectives import Rosenbrock
 
-from test_workers import BATCH, X0, bits, descent_bits, die, explode, rosen, rosen_rows
+from _fgtools import nested_bits as bits
+from test_workers import BATCH, X0, descent_bits, die, explode, rosen, rosen_rows
 
 
 @pytest.fixture(scope="module")

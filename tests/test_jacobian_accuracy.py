@@ -13,6 +13,8 @@ import pytest
 import fastgrad
 import fastgrad.reference
 
+from _fgtools import nested_bits as bits
+
 IMPLS = [fastgrad, fastgrad.reference]
 IDS = ["fast", "reference"]
 
@@ -29,12 +31,6 @@ def system_rows(X, a=1.0):
 
 
 X3 = [0.7, -1.3, 2.1]
-
-
-def bits(value):
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [bits(v) for v in value]
-    return float(value).hex()
 
 
 def fields(r):

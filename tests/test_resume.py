@@ -4,7 +4,6 @@
 implementation; a state moves between the implementations; a wrong state is
 refused before f is called, with the same message in both.
 """
-import math
 
 import numpy as np
 import pytest
@@ -13,27 +12,13 @@ import fastgrad
 import fastgrad.reference as reference
 from fastgrad.objectives import Rosenbrock
 
-from _fgtools import bits
+from _fgtools import bits, tiers
 
 OPTIMIZERS = [None, "momentum", "nesterov", "adam", "armijo",
               fastgrad.Momentum(0.5, dampening=0.25), fastgrad.Adam(beta1=0.8, beta2=0.99)]
 
 
-def quadratic(x, y):
-    return x * x + 10.0 * y * y + math.sin(x * y)
-
-
-def rows(X):
-    X = np.asarray(X, dtype=float)
-    return X[:, 0] ** 2 + 10.0 * X[:, 1] ** 2 + np.sin(X[:, 0] * X[:, 1])
-
-
-TIERS = {
-    "python": (lambda v: v[0] * v[0] + 10.0 * v[1] * v[1] + math.sin(v[0] * v[1]), {}),
-    "unpack": (quadratic, {"unpack": True}),
-    "vectorized": (rows, {"vectorized": True}),
-    "compiled": (Rosenbrock(), {}),
-}
+TIERS = tiers(Rosenbrock())
 
 #: What the state of each optimizer holds.
 BUFFERS = {"SGD": [], "Momentum": ["velocity"], "Adam": ["beta1_t", "beta2_t", "m", "v"],

@@ -23,6 +23,9 @@ import fastgrad.reference
 from fastgrad import _workers
 from fastgrad.objectives import Rosenbrock
 
+from _fgtools import (engines, fork_pool, mp_pool, nested_bits as bits, no_children_left,
+                      spawn_pool, thread_pool)
+
 IMPLS = [fastgrad, fastgrad.reference]
 
 
@@ -71,87 +74,14 @@ X0 = [-1.2, 1.0, 0.3, 0.8, -0.5]
 BATCH = [[-1.2, 1.0, 0.3], [0.5, -0.25, 2.0], [2.0, 3.5, -1.0], [1.0, 1.0, 1.0]]
 
 
-def bits(value):
-    """Exact bits of a result: floats as hex, arrays and lists alike."""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [bits(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value).hex()
-    return value
-
-
 def descent_bits(r):
     return (bits(r.x), bits(r.fun), bits(r.grad), r.nit, r.nfev, r.converged, r.message,
             bits(r.path) if r.path is not None else None)
 
 
-# -- the engines ----------------------------------------------------------------------
+# -- the engines (_fgtools) ------------------------------------------------------------
 
-#: The processes of the pools the fixtures made (warm: all started), which stay.
-FIXTURE_PIDS = set()
-
-
-def warm(pool, processes):
-    """Start all of a pool's processes (a spawn pool starts them as tasks wait)."""
-    list(pool.map(time.sleep, [0.2] * 2 * len(processes())))
-    FIXTURE_PIDS.update(p.pid for p in processes())
-    return pool
-
-
-@pytest.fixture(scope="module")
-def thread_pool():
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
-def fork_pool():
-    with concurrent.futures.ProcessPoolExecutor(
-            2, mp_context=multiprocessing.get_context("fork")) as pool:
-        pool.submit(abs, 0).result()
-        yield warm(pool, lambda: list(pool._processes.values()))
-
-
-@pytest.fixture(scope="module")
-def spawn_pool():
-    with concurrent.futures.ProcessPoolExecutor(
-            2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pool.submit(abs, 0).result()
-        yield warm(pool, lambda: list(pool._processes.values()))
-
-
-@pytest.fixture(scope="module")
-def mp_pool():
-    with multiprocessing.get_context("fork").Pool(2) as pool:
-        yield warm(pool, lambda: list(pool._pool))
-
-
-ENGINES = ["int", "threads", "threads.map", "map", "fork", "spawn", "Pool.map"]
-
-
-@pytest.fixture(params=ENGINES)
-def engine(request):
-    """workers= of every kind (int: a pool fastgrad makes and closes per call)."""
-    kind = request.param
-    if kind == "int":
-        return 2
-    if kind == "threads":
-        return request.getfixturevalue("thread_pool")
-    if kind == "threads.map":
-        return request.getfixturevalue("thread_pool").map
-    if kind == "map":
-        return map  # the builtin: serial, in order
-    if kind == "fork":
-        return request.getfixturevalue("fork_pool")
-    if kind == "spawn":
-        return request.getfixturevalue("spawn_pool")
-    return request.getfixturevalue("mp_pool").map
-
-
-def no_children_left():
-    """No process that fastgrad made is left running (the fixtures' pools stay)."""
-    left = [p for p in multiprocessing.active_children() if p.pid not in FIXTURE_PIDS]
-    assert left == []
+engine = engines("int", "threads", "threads.map", "map", "fork", "spawn", "Pool.map")
 
 
 # -- 1. the serial results, bit for bit -----------------------------------------------

@@ -4,8 +4,6 @@ Every engine gives the serial results bit for bit, with the same evaluations in 
 same order and the same exceptions; f or args that cannot be pickled are a TypeError
 naming workers before anything runs (grad too, for check_grad).
 """
-import concurrent.futures
-import multiprocessing
 import threading
 import traceback
 
@@ -14,6 +12,8 @@ import pytest
 
 import fastgrad
 import fastgrad.reference
+
+from _fgtools import engines, fork_pool, nested_bits as bits, no_children_left, thread_pool
 
 IMPLS = [fastgrad, fastgrad.reference]
 IDS = ["fast", "reference"]
@@ -71,42 +71,9 @@ def bad_vector(x):
 X = [0.7, -1.3, 0.4]
 
 
-def bits(value):
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [bits(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value).hex()
-    return value
 
 
-@pytest.fixture(scope="module")
-def thread_pool():
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
-def fork_pool():
-    with concurrent.futures.ProcessPoolExecutor(
-            2, mp_context=multiprocessing.get_context("fork")) as pool:
-        pool.submit(abs, 0).result()
-        yield pool
-
-
-@pytest.fixture(params=["int", "threads", "threads.map", "map", "fork"])
-def engine(request):
-    kind = request.param
-    if kind == "int":
-        return 2  # a pool fastgrad makes per call, and closes
-    if kind == "map":
-        return map
-    pool = request.getfixturevalue("fork_pool" if kind == "fork" else "thread_pool")
-    return pool.map if kind == "threads.map" else pool
-
-
-def no_children_left(*pools):
-    ours = {p.pid for pool in pools for p in (pool._processes or {}).values()}
-    assert [p for p in multiprocessing.active_children() if p.pid not in ours] == []
+engine = engines("int", "threads", "threads.map", "map", "fork")
 
 
 CASES = [
@@ -242,7 +209,7 @@ def test_f_or_args_that_cannot_be_pickled_is_a_type_error_naming_workers(impl, f
             with pytest.raises(TypeError, match=args_message):
                 call(workers)
     assert calls == []
-    no_children_left(fork_pool)  # workers=2 made no pool: nothing ran
+    no_children_left()  # workers=2 made no pool: nothing ran
 
 
 @pytest.mark.parametrize("impl", IMPLS, ids=IDS)
@@ -261,7 +228,7 @@ def test_an_exception_in_f_on_a_worker_propagates_with_its_traceback(impl, threa
         text = "".join(traceback.format_exception(raised.type, raised.value, raised.tb))
         assert 'in explode\n    raise ValueError(f"explode: x[0] = {x[0]} is too large")' \
             in text
-    no_children_left(fork_pool)
+    no_children_left()
 
 
 @pytest.mark.parametrize("impl", IMPLS, ids=IDS)

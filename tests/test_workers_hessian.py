@@ -5,9 +5,6 @@ bit, with the same evaluations in the same order (a serial map-like callable) an
 same exceptions; f or args that cannot be pickled are a TypeError naming workers
 before anything runs.
 """
-import concurrent.futures
-import dataclasses
-import multiprocessing
 import pickle
 import threading
 
@@ -17,6 +14,8 @@ import pytest
 import fastgrad
 import fastgrad.reference
 from fastgrad._prepared import Prepared
+
+from _fgtools import engines, fork_pool, nested_bits as bits, thread_pool
 
 IMPLS = [fastgrad, fastgrad.reference]
 IDS = ["fast", "reference"]
@@ -51,40 +50,9 @@ X = [0.7, -1.3, 0.4]
 V = [1.0, 0.5, -2.0]
 
 
-def bits(value):
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [bits(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value).hex()
-    if dataclasses.is_dataclass(value):  # HessianResult, GradientResult: field by field
-        return {field.name: bits(getattr(value, field.name))
-                for field in dataclasses.fields(value)}
-    return value
 
 
-@pytest.fixture(scope="module")
-def thread_pool():
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        yield pool
-
-
-@pytest.fixture(scope="module")
-def fork_pool():
-    with concurrent.futures.ProcessPoolExecutor(
-            2, mp_context=multiprocessing.get_context("fork")) as pool:
-        pool.submit(abs, 0).result()
-        yield pool
-
-
-@pytest.fixture(params=["int", "threads", "threads.map", "map", "fork"])
-def engine(request):
-    kind = request.param
-    if kind == "int":
-        return 2  # a pool fastgrad makes per call, and closes
-    if kind == "map":
-        return map
-    pool = request.getfixturevalue("fork_pool" if kind == "fork" else "thread_pool")
-    return pool.map if kind == "threads.map" else pool
+engine = engines("int", "threads", "threads.map", "map", "fork")
 
 
 CASES = [
