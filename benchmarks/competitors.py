@@ -28,7 +28,7 @@ import fastgrad
 import fastgrad.reference
 
 H = 1e-5
-#: Rows of the stencil matrix one vectorized call gets (fastgrad bounds it by 32 MiB).
+#: Rows of the stencil matrix one vectorized call gets (about 512 KiB of points, at most 32 MiB).
 from fastgrad._contract import vectorized_rows_per_call  # noqa: E402
 NUMDIFFTOOLS_MAX_N = 10
 
@@ -73,7 +73,7 @@ class Tier:
     memory_f: () -> the cheapest f in this tier's style (it reads two entries of
     x), so that the memory benchmark sees fastgrad's own memory, not f's;
     raises ImportError if what it needs is not installed.
-    chunked: the tier hands f the stencil as a matrix of at most 32 MiB.
+    chunked: the tier hands f the stencil as matrices of vectorized_rows_per_call(n) rows.
     """
     name: str
     styles: Tuple[str, ...]

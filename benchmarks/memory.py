@@ -8,7 +8,7 @@ installed numpy rather than trusting it.
 Each tier is measured with its cheapest f (it reads two entries of x), so the
 peak is fastgrad's own memory: x's copy, the gradient, the stencil (point,
 step and value per stencil point) and, for the vectorized tier, the matrix of
-stencil points handed to f, which fastgrad bounds by 32 MiB.  A real f
+stencil points handed to f (about 512 KiB, at most 32 MiB).  A real f
 adds its own temporaries on top (for a vectorized numpy f, a few times the
 chunk).  O(n) shows as a constant number of bytes per n beyond the chunk.
 """

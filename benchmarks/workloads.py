@@ -80,6 +80,18 @@ def lsq_loss(n):
     return loss
 
 
+@functools.lru_cache(maxsize=None)
+def lsq_rows_loss(n):
+    """The same loss at k points at once: X of shape (k, n) -> k values (a matrix product)."""
+    A, b = lsq_data(n)
+    AT = np.ascontiguousarray(A.T)
+
+    def loss(X):
+        R = np.asarray(X) @ AT - b
+        return np.einsum("ij,ij->i", R, R) / LSQ_ROWS
+    return loss
+
+
 def lsq_loops(x, A, b):
     """The same loss as plain loops, for numba (the compiled-tier limit)."""
     total = 0.0

@@ -291,16 +291,18 @@ def check_grad(
     workers: _Workers = None,
 ) -> float: ...
 _SecondStep = Union[float, ArrayLike, Literal["auto"]]
+# hessian() and Hessian also take h="adaptive" (hessian_vector does not)
+_HessianStep = Union[float, ArrayLike, Literal["auto", "adaptive"]]
 
 @overload
 def hessian(
     f: _Function,
     x: ArrayLike,
-    h: _SecondStep = 1e-4,
+    h: _HessianStep = 1e-4,
     *,
     method: Literal["central"] = "central",
     order: Optional[int] = None,
-    bounds: None = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
@@ -311,11 +313,11 @@ def hessian(
 def hessian(
     f: _Function,
     x: ArrayLike,
-    h: _SecondStep = 1e-4,
+    h: _HessianStep = 1e-4,
     *,
     method: Literal["central"] = "central",
     order: Optional[int] = None,
-    bounds: None = None,
+    bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
     args: Tuple[Any, ...] = (),
     unpack: bool = False,
     vectorized: bool = False,
@@ -341,9 +343,10 @@ class Hessian:
         self,
         f: _Function,
         *,
-        h: _SecondStep = 1e-4,
+        h: _HessianStep = 1e-4,
         method: Literal["central"] = "central",
         order: Optional[int] = None,
+        bounds: Optional[Tuple[ArrayLike, ArrayLike]] = None,
         args: Tuple[Any, ...] = (),
         unpack: bool = False,
         vectorized: bool = False,

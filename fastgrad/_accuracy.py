@@ -232,6 +232,44 @@ def adaptive_steps(x, row, bounds=None):
     return rows, levels
 
 
+def extrapolate(sequence, p, s, rounding, noisy_finest=False):
+    """Richardson's table over one entry's values at the steps h_j = h_0 / RATIO**j:
+    (error, value, j) of the extrapolated value with the smallest error estimate
+    (j: the finest step it used).
+
+    The values' error expands in h^p, h^(p+s), h^(p+2s), ... (s = 2 central,
+    1 one-sided).  Level k of the table removes the k-th term:
+        R[j][k] = R[j][k-1] + (R[j][k-1] - R[j-1][k-1]) / (RATIO^(p+(k-1)s) - 1),
+    estimated to err by SAFETY * (|R[j][k] - R[j][k-1]| + |R[j][k] - R[j-1][k]|)
+    plus rounding(j) (f's rounding in the values at step j) amplified by the
+    extrapolation (2^k).  A step sequence can alias an oscillating f (sin(1000 x):
+    the coarse estimates agree on a wrong value): the finest extrapolated value
+    must agree, else the error grows to cover the difference -- less that
+    value's own rounding if noisy_finest (a second difference's rounding grows
+    as 1 / h^2: at the finest steps it may dwarf the best value's error).
+    """
+    count = len(sequence)
+    levels = [list(sequence)]
+    for k in range(1, ADAPTIVE_LEVELS + 1):
+        factor = ADAPTIVE_RATIO ** (p + (k - 1) * s) - 1.0
+        below = levels[k - 1]
+        levels.append([None] * k + [below[j] + (below[j] - below[j - 1]) / factor
+                                    for j in range(k, count)])
+    best = None
+    for k in range(1, ADAPTIVE_LEVELS + 1):
+        for j in range(k + 1, count):
+            value = levels[k][j]
+            truncation = abs(value - levels[k - 1][j]) + abs(value - levels[k][j - 1])
+            error = SAFETY * truncation + rounding(j) * 2.0 ** k
+            if best is None or error < best[0]:
+                best = (error, value, j)
+    finest = levels[ADAPTIVE_LEVELS][count - 1]
+    disagreement = abs(best[1] - finest)
+    if noisy_finest:
+        disagreement = max(0.0, disagreement - rounding(count - 1) * 2.0 ** ADAPTIVE_LEVELS)
+    return max(best[0], SAFETY * disagreement), best[1], best[2]
+
+
 def richardson(gradients, steps, fx, x, row, low_precision):
     """Per coordinate, the extrapolated entry with the smallest error estimate.
 
@@ -246,36 +284,18 @@ def richardson(gradients, steps, fx, x, row, low_precision):
     """
     eps = EPS32 if low_precision else EPS64
     rows = row if isinstance(row, list) else [row] * len(gradients[0])
-    count = len(gradients)
     scale = f_scale(fx, gradients[-1], x)
     grad, errors, used = [], [], []
     for i in range(len(gradients[0])):
         row = rows[i]
-        p, s = row.order, (2 if row.method == "central" else 1)
         width = float(row.span[0] - row.span[1])
         weights = sum(abs(w) for w in row.float_weights)
-        levels = [[g[i] for g in gradients]]
-        for k in range(1, ADAPTIVE_LEVELS + 1):
-            factor = ADAPTIVE_RATIO ** (p + (k - 1) * s) - 1.0
-            below = levels[k - 1]
-            levels.append([None] * k + [below[j] + (below[j] - below[j - 1]) / factor
-                                        for j in range(k, count)])
-        best = None
-        for k in range(1, ADAPTIVE_LEVELS + 1):
-            for j in range(k + 1, count):
-                value = levels[k][j]
-                truncation = abs(value - levels[k - 1][j]) + abs(value - levels[k][j - 1])
-                rounding = NOISE * eps * scale * weights / (width * steps[j][i]) * 2.0 ** k
-                error = SAFETY * truncation + rounding
-                if best is None or error < best[0]:
-                    best = (error, value, steps[j][i])
-        # A step sequence can alias an oscillating f (sin(1000 x): the coarse
-        # estimates agree on a wrong value): the finest extrapolated entry must agree.
-        finest = levels[ADAPTIVE_LEVELS][count - 1]
-        best = (max(best[0], SAFETY * abs(best[1] - finest)), best[1], best[2])
-        errors.append(best[0])
-        grad.append(best[1])
-        used.append(best[2])
+        error, value, j = extrapolate(
+            [g[i] for g in gradients], row.order, 2 if row.method == "central" else 1,
+            lambda j: NOISE * eps * scale * weights / (width * steps[j][i]))
+        errors.append(error)
+        grad.append(value)
+        used.append(steps[j][i])
     success, message = judge(grad, errors, fx, x, eps)
     return grad, errors, used, success, message
 
@@ -315,7 +335,9 @@ class HessianResult:
     success : bool, False when a value is not finite or an entry's error
         estimate exceeds its scale (``max(|H_ij|, eps**(1/3) * max |H|)``).
     message : str, what was found.
-    step : the step h_i used per coordinate (h="auto": relative to x).
+    step : the step h_i used per coordinate (h="auto": relative to x; within
+        bounds: as they shrank it); h="adaptive": (n, n), step[i, j] the step of
+        coordinate i at the level H_ij came from.
     """
 
     hess: Any
@@ -326,32 +348,42 @@ class HessianResult:
     step: Any
 
 
-def estimate_hessian(H, H_double, fx, x, steps, row, low_precision):
-    """(error rows, success, message) for the Hessian H (steps h) from H_double
-    (steps 2h, the same row of order p), as estimate() does for a gradient:
+def estimate_hessian(H, H_double, fx, x, plans, plans_double, low_precision):
+    """(error rows, success, message) for the Hessian H from H_double (steps 2h,
+    rows of the same order p), as estimate() does for a gradient:
 
-        truncation ~ |H_ij(h) - H_ij(2h)| / (2**p - 1)
+        truncation ~ |H_ij(h) - H_ij(2h)| / (ratio**p - 1)
         rounding   ~ NOISE * eps * scale * sum|w| / (h_i h_j)
 
-    with sum|w| the diagonal's or the mixed row's weights, and scale the size
-    of f's quadratic part: max(|f(x)|, |H_ij| max(1, |x_i|) max(1, |x_j|)).
+    plans[i] / plans_double[i]: (row, step) coordinate i used in H / H_double
+    (a second row of _stencils.SECOND_SIDES: bounds may turn it one-sided or
+    shrink its step); ratio = min over i, j of the steps' ratios (2 without
+    bounds; <= 1: nothing is known of the truncation, inf).  sum|w| is the
+    diagonal's or the mixed entry's weights, and scale the size of f's
+    quadratic part: max(|f(x)|, |H_ij| max(1, |x_i|) max(1, |x_j|)).
     """
     eps = EPS32 if low_precision else EPS64
     n = len(x)
-    reach = [max(1.0, abs(xi)) for xi in x]
-    scale = max([abs(fx)] + [abs(H[i][j]) * reach[i] * reach[j]
-                             for i in range(n) for j in range(n)])
-    diagonal = sum(abs(w) for _, w in row.float_diagonal)
-    mixed = sum(abs(w) for _, _, w in row.float_mixed)
-    factor = 2.0 ** row.order - 1.0
+    scale = _hessian_scale(H, fx, x)
+    ratios = [hd / hi for (_, hi), (_, hd) in zip(plans, plans_double)]
     errors = [[0.0] * n for _ in range(n)]
     for i in range(n):
+        row_i, hi = plans[i]
         for j in range(i, n):
-            truncation = abs(H[i][j] - H_double[i][j]) / factor
-            weights = diagonal if i == j else mixed
-            rounding = NOISE * eps * scale * weights / (steps[i] * steps[j])
+            row_j, hj = plans[j]
+            ratio = min(ratios[i], ratios[j])
+            if not ratio > 1.0:
+                errors[i][j] = errors[j][i] = math.inf
+                continue
+            truncation = abs(H[i][j] - H_double[i][j]) / (ratio ** row_i.order - 1.0)
+            weights = row_i.diagonal_weights if i == j else mixed_weight_sum(row_i, row_j)
+            rounding = NOISE * eps * scale * weights / (hi * hj)
             errors[i][j] = errors[j][i] = SAFETY * truncation + rounding
     success, message = judge_hessian(H, errors, fx, x, eps)
+    unknown = [(i, j) for i in range(n) for j in range(n) if errors[i][j] == math.inf]
+    if unknown and message.startswith("the error estimate exceeds"):
+        message = (f"no error estimate at hess[{unknown[0][0]}, {unknown[0][1]}]: the bounds "
+                   "shrank its steps h and 2h to the same ones")
     return errors, success, message
 
 
@@ -377,6 +409,59 @@ def judge_hessian(H, errors, fx, x, eps=EPS64):
                        f"entries (first: hess[{i}, {j}] = {H[i][j]!r} +- "
                        f"{errors[i][j]:.3g}); try another h")
     return True, "ok: every entry's error estimate is below its scale"
+
+
+def hessian_richardson(hessians, steps, fx, x, rows, low_precision):
+    """h="adaptive" for a Hessian: per entry i <= j, extrapolate() over the
+    Hessians hessians[l] (steps steps[l], steps[l][i] = h0_i / RATIO**l), the
+    value with the smallest error estimate; H_ji = H_ij, so the result is
+    exactly symmetric.
+
+    rows[i] is coordinate i's second row (``_stencils.SECOND_SIDES``, one
+    order p): an entry's error expands in t^p, t^(p+s), ... for steps t h0
+    (s = 2 if both rows are central, else 1).  f's rounding in a second
+    difference scales as eps |f| / h^2, not eps |f| / h:
+
+        rounding_ij(l) = NOISE * eps * scale * sum|w| / (h_i h_j)  at steps[l]
+
+    with sum|w| the diagonal's or the mixed entry's weights and scale as
+    estimate_hessian's.  Returns (H, error, step) as lists of n lists -- step[i][j]
+    the step of coordinate i at the level H_ij came from -- and (success,
+    message) as judge_hessian().
+    """
+    eps = EPS32 if low_precision else EPS64
+    n = len(x)
+    scale = _hessian_scale(hessians[-1], fx, x)
+    H = [[0.0] * n for _ in range(n)]
+    errors = [[0.0] * n for _ in range(n)]
+    used = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):
+            s = 2 if rows[i].method == rows[j].method == "central" else 1
+            weights = rows[i].diagonal_weights if i == j else \
+                mixed_weight_sum(rows[i], rows[j])
+            error, value, level = extrapolate(
+                [Hl[i][j] for Hl in hessians], rows[i].order, s,
+                lambda l: NOISE * eps * scale * weights / (steps[l][i] * steps[l][j]), True)
+            H[i][j] = H[j][i] = value
+            errors[i][j] = errors[j][i] = error
+            used[i][j], used[j][i] = steps[level][i], steps[level][j]
+    success, message = judge_hessian(H, errors, fx, x, eps)
+    return H, errors, used, success, message
+
+
+def mixed_weight_sum(row_i, row_j):
+    """sum |w_a w_b| of the mixed entry between two second rows."""
+    from ._stencils import second_mixed  # (a light, standard-library module)
+    return sum(abs(w) for _, _, w in second_mixed(row_i, row_j))
+
+
+def _hessian_scale(H, fx, x):
+    """The size of f's quadratic part: max(|f(x)|, |H_ij| max(1, |x_i|) max(1, |x_j|))."""
+    n = len(x)
+    reach = [max(1.0, abs(xi)) for xi in x]
+    return max([abs(fx)] + [abs(H[i][j]) * reach[i] * reach[j]
+                            for i in range(n) for j in range(n)])
 
 
 #: The message when the doubled steps leave the usable range at x[i] (as a Jacobian's).

@@ -19,7 +19,8 @@ from ._accuracy import GradientResult, adaptive_steps, batch_result, estimate, r
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import GRADIENT_DEFAULTS, Prepared, checked_gradient_options, sequence_length
 from ._progress import batch_progress, descent_progress, rows_in_turn
-from ._result import DescentState, IntermediateResult, descent_result, wants_intermediate_result
+from ._result import (ByKeyword, DescentState, IntermediateResult, descent_result,
+                      wants_intermediate_result)
 from ._stencils import (COMPLEX, DEFAULT_ORDER, EPS32, EPS64, STENCILS, auto_step,
                         bounded_choice, check_order, check_rows, plan, sides)
 from .objectives import Objective
@@ -41,7 +42,7 @@ def _evaluator(f, args, n, unpack, vectorized, workers=None):
     if workers is not None:
         workers.check_sendable(f, args)
         return MapEvaluator(workers, f, args, n, unpack, vectorized,
-                            contract.vectorized_rows_per_call(n))
+                            contract.vectorized_rows_per_task(n))
     if vectorized:
         return VectorizedEvaluator(f, args, n, unpack, contract.vectorized_rows_per_call(n))
     # The compiled tier, unless a Python subclass redefines what calling f means.
@@ -156,6 +157,23 @@ def _no_usable_step(x, h, i, r=None, stencil=None, bounds=None, evaluator=None):
     return ValueError(contract.step_too_small(i, xi, step, r))
 
 
+def _front_fail(x, h, g, row, evaluator):
+    """_stencil.PublicGradient's way out of the kernel, as _gradient's: raise for a
+    bad coordinate g (an int), warn for f's low precision (from the caller's line)."""
+    if type(g) is int:
+        raise _no_usable_step(x, h, g, None, row, None, evaluator)
+    _warn_if_imprecise(evaluator, h)
+    return g
+
+
+#: gradient() and gradient_descent_step() for the common arguments, compiled:
+#: the default rows, h="auto"'s constants per method, and the general path's
+#: helpers for x and for the way out.
+_FRONT = _stencil.PublicGradient(
+    _DEFAULT_ROWS, {method: _kernel_steps("auto", row) for method, row in _DEFAULT_ROWS.items()},
+    arguments.point, _front_fail, _unpack_hint)
+
+
 def _box(bounds, x, r=None):
     """bounds checked against the point x, as two float64 vectors (None: no bounds)."""
     if bounds is None:
@@ -175,7 +193,9 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
         write to it: every call gets exactly its point); ``f(*x, *args)`` with
         Python floats if ``unpack=True``.  With
         ``vectorized=True``, f gets a (k, n) array of k points, one per row (with
-        unpack, the n columns), and returns k values.
+        unpack, the n columns), and returns k values; k is the whole stencil
+        if it fits in about 512 KiB, else max(1, 2**19 // (8 n)) points a call
+        (the last call gets the rest), so that f's temporaries stay in cache.
     x : 1-D sequence of real numbers
         The point; never modified.
     h : float, sequence of n floats, "auto" or "adaptive"
@@ -269,6 +289,10 @@ def gradient(f, x, h=1e-5, *, method="central", order=None, bounds=None, args=()
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(gradient, locals())  # back here with the engine opened
+    g = _FRONT.gradient(f, x, h, method, order, bounds, args, unpack, vectorized, full_output,
+                        workers)
+    if g is not None:  # the common case, compiled; else the general path:
+        return g
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
@@ -366,6 +390,10 @@ def gradient_descent_step(f, x, learning_rate=0.1, h=1e-5, *, method="central", 
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(gradient_descent_step, locals())
+    x_new = _FRONT.descent_step(f, x, learning_rate, h, method, order, bounds, args, unpack,
+                                vectorized, workers)
+    if x_new is not None:  # the common case, compiled; else the general path:
+        return x_new
     evaluator, x, h, row = _prepare(f, x, h, method, order, args, unpack, vectorized, workers)
     if row is not COMPLEX and type(h) is str:
         raise contract.gradient_only("gradient_descent_step")
@@ -509,7 +537,7 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     kernel_row = row if box is None else _BOUNDED_ROWS[row.method, row.order]
     report = None
     if callback is not None and wants_intermediate_result(callback):
-        report = IntermediateResult
+        report, callback = IntermediateResult, ByKeyword(callback)
     shown = descent_progress(progress, max_iter)
     try:
         outcome = _descent.descent(evaluator, x, h, kernel_row, rule,

@@ -10,6 +10,7 @@ that the value and the message are exactly the reference's.  Nothing
 downstream checks these again.
 """
 from libc.math cimport isfinite, INFINITY
+from libc.string cimport memcpy
 
 cimport numpy as cnp
 import numpy as np
@@ -43,6 +44,12 @@ cdef object fast_point(object x):
         if not (cnp.PyArray_NDIM(x) == 1 and cnp.PyArray_SIZE(x) > 0 and
                 cnp.PyArray_TYPE(x) in (cnp.NPY_DOUBLE, cnp.NPY_FLOAT, cnp.NPY_LONG, cnp.NPY_INT)):
             return None
+        if cnp.PyArray_TYPE(x) == cnp.NPY_DOUBLE and cnp.PyArray_ISCARRAY_RO(x) \
+                and cnp.PyArray_ISNOTSWAPPED(x):  # the commonest kind: its bytes copied
+            n = cnp.PyArray_SIZE(x)
+            point = new_vector(n)
+            memcpy(cnp.PyArray_DATA(point), cnp.PyArray_DATA(x), n * sizeof(double))
+            return point if all_finite(point) else None
         point = cnp.PyArray_FROMANY(x, cnp.NPY_DOUBLE, 1, 1, cnp.NPY_ARRAY_C_CONTIGUOUS
                                     | cnp.NPY_ARRAY_ENSURECOPY | cnp.NPY_ARRAY_ENSUREARRAY)
     elif type(x) is list or type(x) is tuple:

@@ -12,8 +12,9 @@ for both implementations, so the gradient is the reference's bit for bit.
 * Python tier: f gets a complex128 array of its own per point (x with
   coordinate i replaced by x_i + i h_i), or with unpack=True Python floats and
   the one complex coordinate (as the reference);
-* vectorized tier: f gets a (k, n) complex128 array of k points (chunks of at
-  most 32 MiB, as the real tier), or its n columns with unpack=True.
+* vectorized tier: f gets a (k, n) complex128 array of k points (chunks of
+  about 512 KiB, as the real tier: _contract.vectorized_rows_per_call), or
+  its n columns with unpack=True.
 """
 import numpy as np
 

@@ -13,13 +13,30 @@ import warnings
 
 METHODS = ("central", "forward", "backward", "complex")
 
-#: The vectorized tier hands f at most this many bytes of stencil points per
-#: call (at least one row), so memory stays bounded for any n.
+#: The ceiling: the vectorized tier never hands f more than this many bytes of
+#: stencil points in one call (one row excepted), so memory stays bounded for
+#: any n; with workers=, a task of a vectorized f gets at most this much.
 VECTORIZED_CHUNK_BYTES = 32 * 2**20
+
+#: The vectorized tier's chunk: about this many bytes of points per call of f,
+#: so that f's temporaries (a few arrays of the chunk's size) stay in cache.
+#: Measured on Rosenbrock, a sum of squares, a matrix product and sin * exp for
+#: n = 10 ... 10**4 (benchmarks/aims.py has the rows): 128 KiB to 1 MiB were
+#: 1.5-3x faster than the old 32 MiB chunks from n = 300 on; a whole stencil
+#: that fits goes in one call.
+VECTORIZED_CACHE_BYTES = 512 * 2**10
 
 
 def vectorized_rows_per_call(n):
-    """How many stencil points (rows of n float64) one vectorized call gets."""
+    """How many stencil points (rows of n float64) one call of a vectorized f gets:
+    VECTORIZED_CACHE_BYTES of them, never more than VECTORIZED_CHUNK_BYTES, at least one."""
+    return max(1, min(VECTORIZED_CACHE_BYTES, VECTORIZED_CHUNK_BYTES) // (8 * n))
+
+
+def vectorized_rows_per_task(n):
+    """The most stencil points (rows of n float64) one workers= task of a vectorized
+    f gets: VECTORIZED_CHUNK_BYTES of them, at least one.  A task is one call of f;
+    its size is set by the task overhead, which the cache-sized chunk would multiply."""
     return max(1, VECTORIZED_CHUNK_BYTES // (8 * n))
 
 
@@ -633,15 +650,22 @@ def second_method_only(method):
 
 
 def second_rule_only(name):
-    """The error for h="adaptive" where second derivatives do not take it yet."""
-    return ValueError(f'h="adaptive" is for gradient() only: {name}() takes a fixed h '
+    """The error for h="adaptive" where a second derivative does not take it."""
+    return ValueError(f'h="adaptive" is not offered for {name}(): it takes a fixed h '
                       f'or h="auto"')
 
 
-def second_without_bounds(name):
-    """The error for bounds where second derivatives do not take them yet."""
-    return ValueError(f"bounds are not offered for {name}() yet (its stencils are central "
-                      f"only, with no one-sided rows to turn to at a bound): leave bounds=None")
+def second_stencil_error(x, steps, choices, bad, box):
+    """The ValueError for a Hessian's coordinate bad without a usable stencil:
+    choices[bad] is None (the bounds box leaves no room), or (row, step) whose
+    realised step rounds away (a step the bounds shrank, or h itself)."""
+    if choices[bad] is None:
+        return ValueError(no_room(bad, x[bad], box[0][bad], box[1][bad]))
+    step = choices[bad][1]
+    if step != steps[bad]:  # the bounds shrank the step
+        return ValueError(shrunk_step_too_small(bad, x[bad], steps[bad], step, box[0][bad],
+                                                box[1][bad]))
+    return ValueError(step_too_small(bad, x[bad], step))
 
 
 def direction_values(v, n):
@@ -690,6 +714,17 @@ def workers_unsendable(name, value, error):
             f"({type(error).__name__}: {error}); define it at module level (a lambda or a "
             "local function cannot be pickled), or use threads: "
             "workers=ThreadPoolExecutor(k).map")
+
+
+def workers_map_results(problem, value=None):
+    """The error for a map-like workers= whose results are not func's, one per
+    item, in order: problem "fewer", "more", "result" (value: a result that is
+    not func's) or "iterable" (value: what it returned instead of an iterable)."""
+    got = {"fewer": "fewer results than items", "more": "more results than items",
+           "result": f"{describe(value)} where a result of func belongs",
+           "iterable": f"{describe(value)}, not an iterable of results"}[problem]
+    return (f"workers must map like map(func, iterable), one result of func per item "
+            f"in order; it returned {got}")
 
 
 def worker_died(error):
@@ -827,6 +862,24 @@ def jacobian_option_refused(name, value):
     """The error for an option jacobian (or the prepared classes) does not offer."""
     return ValueError(f"{name}={show(value)} is not offered by this function yet "
                       f"(gradient() has it); leave {name} at its default")
+
+
+def epsilon_shape(shape, n):
+    """fastgrad.optimize.approx_fprime's epsilon neither a number nor n of them."""
+    return f"epsilon must be a number or a sequence of n = {n} of them, got shape {shape}"
+
+
+def epsilon_unusable(j, xj, hj):
+    """fastgrad.optimize.approx_fprime's step at xk[j] not finite."""
+    return (f"epsilon gives no usable step at xk[{j}] = {xj!r}: (xk[{j}] + {hj!r}) - "
+            f"xk[{j}] is not finite")
+
+
+def number_step(h):
+    """A prepared callable's h checked when it is made, where its error does not
+    depend on n (a number, as Gradient checks it); other h at each call."""
+    if is_real(h):
+        positive(h, "h")
 
 
 def jacobian_options(f, h, method, order, args, unpack, vectorized, full_output, workers,

@@ -1,4 +1,4 @@
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -10,8 +10,13 @@ _KernelSteps = Union[float, NDArray[np.float64], Tuple[float, float]]
 
 class SecondRow:
     order: int
-    def __init__(self, row: Any) -> None: ...
+    # sides: the central, forward and backward rows of one order (_stencils.SECOND_SIDES);
+    # mixed[s][t]: _stencils.second_mixed(sides[s], sides[t])
+    def __init__(self, sides: Sequence[Any], mixed: Sequence[Sequence[Any]]) -> None: ...
 
 def hessian(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps, row: SecondRow,
-            fx_out: Optional[NDArray[np.float64]] = None) -> Union[NDArray[np.float64], int]: ...
+            fx_out: Optional[NDArray[np.float64]] = None,
+            sides: Optional[NDArray[np.intp]] = None,
+            single: Optional[Tuple[NDArray[np.float64], NDArray[np.intp]]] = None,
+            ) -> Union[NDArray[np.float64], int]: ...
 def value_at(ev: Evaluator, x: NDArray[np.float64]) -> float: ...

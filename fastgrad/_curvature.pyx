@@ -1,23 +1,31 @@
 # cython: language_level=3
-"""Second derivatives: the Hessian's loop over a row of ``_stencils.SECOND``.
+"""Second derivatives: the Hessian's loop over the rows of ``_stencils.SECOND_SIDES``.
 
 Design
 ------
-A row of ``_stencils.SECOND`` (standard library, read by both
-implementations) becomes a ``SecondRow`` here; one loop does the rest:
+The rows of one order of ``_stencils.SECOND_SIDES`` (standard library, read
+by both implementations) -- central, and the one-sided rows bounds turn a
+coordinate to -- become a ``SecondRow`` here; one loop does the rest:
 
-* the steps h_i and realised steps r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5,
-  checked before f is called (a bad coordinate is returned, never a message);
+* the steps h_i, each coordinate's row (central without bounds; within them
+  ``_stencils.plan``'s choice, made by the caller) and the realised steps r_i
+  (central ((x_i + h_i) - (x_i - h_i)) * 0.5, forward (x_i + h_i) - x_i,
+  backward x_i - (x_i - h_i)), checked before f is called (a bad coordinate
+  is returned, never a message);
 * f(x) through ``evaluate_at``;
-* per block of Hessian rows (``_stencils.hessian_blocks``: one row, or as
+* per block of Hessian rows (``_stencils.second_blocks``: one row, or as
   many as a vectorized f takes in one call), the points: for row i and each
-  offset a, a *base row* -- x with x_i moved by a h_i -- evaluated itself
-  (the diagonal's point) and with each x_j, j > i, moved by b h_j (the mixed
+  offset a of its row, a *base row* -- x with x_i moved by a h_i -- evaluated
+  itself (the diagonal's point) and, for the first p offsets, with each x_j,
+  j > i, moved by b h_j for the first p offsets b of j's row (the mixed
   points).  Points with two moved coordinates are thus the evaluators' plain
   (base row, coordinate, value) points: every tier runs them unchanged, and
   the base rows take O(p n) memory per Hessian row;
 * the sums of the table's terms, in its order, divided by r_i r_j; the mixed
-  entry is written to (i, j) and (j, i): exactly symmetric.
+  entry is written to (i, j) and (j, i): exactly symmetric.  A one-sided
+  row's terms with x_i unmoved come last in its first-derivative row: they
+  are row j's diagonal points, added to H_ij once row j is evaluated (no
+  point is evaluated twice).  h="adaptive" calls this once per step.
 
 The same operations as ``fastgrad.reference.hessian``, so the bits agree.
 For a gil-free evaluator (a compiled objective) the loop runs without the GIL.
@@ -33,40 +41,57 @@ from ._evaluators cimport Evaluator, Points
 cnp.import_array()
 
 cdef enum:
-    MAX_OFFSETS = 8                 # central order 8: +-1 .. +-4
+    MAX_OFFSETS = 9                 # one-sided order 8: 1 .. 9 (central: +-1 .. +-4)
     MAX_DIAGONAL = MAX_OFFSETS + 1  # and f(x)
-    MAX_MIXED = MAX_OFFSETS * MAX_OFFSETS
+    MAX_FIRST = 9                   # one-sided order 8: 1 .. 8 and the unmoved point
+    MAX_MIXED = MAX_FIRST * MAX_FIRST
+    CENTRAL = 0                     # sides: the row's index in SecondRow.side
+    SIDES = 3
+
+
+cdef struct Side:
+    # One row of _stencils.SECOND_SIDES: central, forward or backward.
+    bint central
+    Py_ssize_t count                # its points (p central, p + 1 one-sided)
+    double offset[MAX_OFFSETS]
+    Py_ssize_t diagonal_terms
+    double diagonal_weight[MAX_DIAGONAL]
+    Py_ssize_t diagonal_slot[MAX_DIAGONAL]   # the offset's slot; -1: f(x)
+    Py_ssize_t first_terms          # p central, p + 1 one-sided (the unmoved point last)
 
 
 cdef class SecondRow:
-    """A row of ``_stencils.SECOND`` in C form; made once per order by the API."""
+    """The rows of one order of ``_stencils.SECOND_SIDES`` in C form (central,
+    forward, backward) and the mixed weights of each pair of them
+    (``_stencils.second_mixed``); made once per order by the API."""
     cdef readonly int order
     cdef Py_ssize_t p
-    cdef double offset[MAX_OFFSETS]
-    cdef Py_ssize_t diagonal_terms
-    cdef double diagonal_weight[MAX_DIAGONAL]
-    cdef Py_ssize_t diagonal_slot[MAX_DIAGONAL]   # the offset's slot; -1: f(x)
-    cdef double mixed_weight[MAX_MIXED]
-    cdef Py_ssize_t mixed_a[MAX_MIXED]
-    cdef Py_ssize_t mixed_b[MAX_MIXED]
+    cdef Side side[SIDES]
+    cdef double mixed[SIDES][SIDES][MAX_MIXED]
 
-    def __cinit__(self, row):
-        cdef Py_ssize_t t
-        if not 0 < len(row.offsets) <= MAX_OFFSETS:
-            raise ValueError(f"a second-derivative row has 1 to {MAX_OFFSETS} offsets")
-        self.order = row.order
-        self.p = len(row.offsets)
-        slot = {o: k for k, o in enumerate(row.offsets)}
-        for t, o in enumerate(row.offsets):
-            self.offset[t] = o
-        self.diagonal_terms = len(row.diagonal)
-        for t, (o, w) in enumerate(row.float_diagonal):
-            self.diagonal_weight[t] = w
-            self.diagonal_slot[t] = -1 if o == 0 else slot[o]
-        for t, (a, b, w) in enumerate(row.float_mixed):
-            self.mixed_weight[t] = w
-            self.mixed_a[t] = slot[a]
-            self.mixed_b[t] = slot[b]
+    def __cinit__(self, sides, mixed):
+        cdef Py_ssize_t s, t, u
+        cdef Side* S
+        self.order = sides[0].order
+        self.p = sides[0].order
+        for s, row in enumerate(sides):
+            if not 0 < len(row.offsets) <= MAX_OFFSETS or len(row.first_terms) > MAX_FIRST:
+                raise ValueError(f"a second-derivative row has 1 to {MAX_OFFSETS} offsets")
+            S = &self.side[s]
+            S.central = row.method == "central"
+            S.count = len(row.offsets)
+            slot = {o: k for k, o in enumerate(row.offsets)}
+            for t, o in enumerate(row.offsets):
+                S.offset[t] = o
+            S.diagonal_terms = len(row.diagonal)
+            for t, (o, w) in enumerate(row.float_diagonal):
+                S.diagonal_weight[t] = w
+                S.diagonal_slot[t] = -1 if o == 0 else slot[o]
+            S.first_terms = len(row.first_terms)
+        for s in range(SIDES):
+            for t in range(SIDES):
+                for u, (_, _, w) in enumerate(mixed[s][t]):
+                    self.mixed[s][t][u] = w
 
     def __repr__(self):
         return f"SecondRow(order={self.order})"
@@ -78,6 +103,7 @@ cdef struct Plan:
     const double* x
     double* step        # h_i
     double* r           # realised steps
+    Py_ssize_t* side    # the row of coordinate i (CENTRAL without bounds)
     double* bases       # (rows, n): the base rows of a block
     Py_ssize_t* row
     Py_ssize_t* coord
@@ -87,49 +113,69 @@ cdef struct Plan:
 
 
 cdef Py_ssize_t place_steps(SecondRow row, const double* x, Py_ssize_t n, const double* h,
-                            Py_ssize_t h_stride, double c, double* step,
-                            double* r) noexcept nogil:
-    """h_i (c > 0: c * max(1, |x_i|)) and r_i; the first coordinate whose
-    realised step is 0 or not finite (or a point of it not finite), else -1."""
-    cdef Py_ssize_t i, t
+                            Py_ssize_t h_stride, double c, const Py_ssize_t* sides,
+                            double* step, double* r, Py_ssize_t* side) noexcept nogil:
+    """h_i (c > 0: c * max(1, |x_i|)), the row of coordinate i (sides NULL:
+    central; a negative side: no room within the bounds) and r_i
+    (_stencils.realised_step); the first coordinate without a row, whose
+    realised step is 0 or not finite, or with a point that is not finite, else -1."""
+    cdef Py_ssize_t i, t, s
     cdef double hi, xi, ri
+    cdef Side* S
     for i in range(n):
         xi = x[i]
         hi = c * fmax(1.0, fabs(xi)) if c > 0.0 else h[i * h_stride]
-        ri = ((xi + hi) - (xi - hi)) * 0.5
+        s = CENTRAL if sides == NULL else sides[i]
+        if s < 0:
+            return i
+        S = &row.side[s]
+        if S.central:
+            ri = ((xi + hi) - (xi - hi)) * 0.5
+        elif S.offset[0] > 0.0:  # forward
+            ri = (xi + hi) - xi
+        else:
+            ri = xi - (xi - hi)
         if ri == 0.0 or not isfinite(ri):
             return i
-        for t in range(row.p):
-            if not isfinite(xi + row.offset[t] * hi):
+        for t in range(S.count):
+            if not isfinite(xi + S.offset[t] * hi):
                 return i
         step[i] = hi
         r[i] = ri
+        side[i] = s
     return -1
 
 
-cdef inline Py_ssize_t row_points(Py_ssize_t n, Py_ssize_t p, Py_ssize_t i) noexcept nogil:
-    """_stencils.SecondStencil.points_of_row."""
-    return p * (1 + p * (n - 1 - i))
+cdef inline Py_ssize_t row_points(SecondRow sr, const Py_ssize_t* side, Py_ssize_t n,
+                                  Py_ssize_t i) noexcept nogil:
+    """_stencils.second_row_points."""
+    return sr.side[side[i]].count + sr.p * sr.p * (n - 1 - i)
 
 
-cdef inline Py_ssize_t block_end(Py_ssize_t n, Py_ssize_t p, Py_ssize_t i0,
-                                 Py_ssize_t per_call) noexcept nogil:
-    """_stencils.hessian_blocks: the end of the block that starts at row i0."""
-    cdef Py_ssize_t total = row_points(n, p, i0), i1 = i0 + 1
-    while i1 < n and total + row_points(n, p, i1) <= per_call:
-        total += row_points(n, p, i1)
+cdef inline Py_ssize_t block_end(SecondRow sr, const Py_ssize_t* side, Py_ssize_t n,
+                                 Py_ssize_t i0, Py_ssize_t per_call) noexcept nogil:
+    """_stencils.second_blocks: the end of the block that starts at row i0."""
+    cdef Py_ssize_t total = row_points(sr, side, n, i0), i1 = i0 + 1
+    while i1 < n and total + row_points(sr, side, n, i1) <= per_call:
+        total += row_points(sr, side, n, i1)
         i1 += 1
     return i1
 
 
 cdef int hessian_loop(Evaluator ev, SecondRow sr, Plan* w, double fx, Py_ssize_t per_call,
                       double* H) except -1 nogil:
-    """H (n, n) at x from the steps in w; f(x) = fx is known."""
+    """H (n, n) at x from the steps and rows in w; f(x) = fx is known.  As
+    fastgrad.reference._hessian_at: a one-sided row's mixed terms with x_i
+    unmoved (the last of its first-derivative row) are row j's diagonal points,
+    added to H_ij once row j is evaluated."""
     cdef Py_ssize_t n = w.n, p = w.p, i0 = 0, i1, i, j, a, b, t, k, start, stride, first
-    cdef Py_ssize_t nrows
+    cdef Py_ssize_t nrows, si, sj, q
     cdef double xa, total, value
     cdef double* base
     cdef const double* at
+    cdef const double* weight
+    cdef Side* S
+    cdef Side* T
     cdef Points pts
     pts.base = w.bases
     pts.n = n
@@ -137,50 +183,75 @@ cdef int hessian_loop(Evaluator ev, SecondRow sr, Plan* w, double fx, Py_ssize_t
     pts.coord = w.coord
     pts.value = w.value
     while i0 < n:
-        i1 = block_end(n, p, i0, per_call)
+        i1 = block_end(sr, w.side, n, i0, per_call)
         k = 0
         nrows = 0
         for i in range(i0, i1):
-            for a in range(p):
+            S = &sr.side[w.side[i]]
+            for a in range(S.count):
                 base = w.bases + nrows * n
                 memcpy(base, w.x, n * sizeof(double))
-                xa = w.x[i] + sr.offset[a] * w.step[i]
+                xa = w.x[i] + S.offset[a] * w.step[i]
                 base[i] = xa
                 w.row[k] = nrows
                 w.coord[k] = -1
                 w.value[k] = xa
                 k += 1
-                for j in range(i + 1, n):
-                    for b in range(p):
-                        w.row[k] = nrows
-                        w.coord[k] = j
-                        w.value[k] = w.x[j] + sr.offset[b] * w.step[j]
-                        k += 1
+                if a < p:
+                    for j in range(i + 1, n):
+                        T = &sr.side[w.side[j]]
+                        for b in range(p):
+                            w.row[k] = nrows
+                            w.coord[k] = j
+                            w.value[k] = w.x[j] + T.offset[b] * w.step[j]
+                            k += 1
                 nrows += 1
         pts.k = k
         ev.evaluate(&pts, w.scratch, w.fval)
         start = 0
         for i in range(i0, i1):
+            si = w.side[i]
+            S = &sr.side[si]
             stride = 1 + p * (n - 1 - i)
             at = w.fval + start
-            start += p * stride
+            start += S.count + p * p * (n - 1 - i)
             # The first term starts each sum (0.0 + -0.0 would lose a sign).
-            for t in range(sr.diagonal_terms):
-                value = fx if sr.diagonal_slot[t] < 0 else at[sr.diagonal_slot[t] * stride]
+            for t in range(S.diagonal_terms):
+                value = fx if S.diagonal_slot[t] < 0 else at[S.diagonal_slot[t] * stride]
                 if t == 0:
-                    total = sr.diagonal_weight[t] * value
+                    total = S.diagonal_weight[t] * value
                 else:
-                    total = total + sr.diagonal_weight[t] * value
+                    total = total + S.diagonal_weight[t] * value
             H[i * n + i] = total / (w.r[i] * w.r[i])
-            for j in range(i + 1, n):
-                first = 1 + (j - i - 1) * p
-                total = sr.mixed_weight[0] * at[sr.mixed_a[0] * stride + first + sr.mixed_b[0]]
-                for t in range(1, p * p):
-                    total = total + sr.mixed_weight[t] * \
-                        at[sr.mixed_a[t] * stride + first + sr.mixed_b[t]]
-                total = total / (w.r[i] * w.r[j])
-                H[i * n + j] = total
+            for j in range(i):  # one-sided rows j < i: their terms with x_j unmoved
+                if sr.side[w.side[j]].central:
+                    continue
+                weight = sr.mixed[w.side[j]][si] + p * S.first_terms
+                total = H[j * n + i]
+                for b in range(S.first_terms):
+                    value = fx if b == p else at[b * stride]
+                    total = total + weight[b] * value
+                total = total / (w.r[j] * w.r[i])
                 H[j * n + i] = total
+                H[i * n + j] = total
+            for j in range(i + 1, n):
+                sj = w.side[j]
+                q = sr.side[sj].first_terms
+                weight = sr.mixed[si][sj]
+                first = 1 + (j - i - 1) * p
+                for a in range(p):  # x_i moved; x_i unmoved (one-sided) waits for row j
+                    for b in range(q):
+                        value = at[a * stride] if b == p else at[a * stride + first + b]
+                        if a == 0 and b == 0:
+                            total = weight[0] * value
+                        else:
+                            total = total + weight[a * q + b] * value
+                if S.central:
+                    total = total / (w.r[i] * w.r[j])
+                    H[i * n + j] = total
+                    H[j * n + i] = total
+                else:
+                    H[i * n + j] = total
         i0 = i1
     return 0
 
@@ -188,6 +259,7 @@ cdef int hessian_loop(Evaluator ev, SecondRow sr, Plan* w, double fx, Py_ssize_t
 cdef void plan_free(Plan* w) noexcept nogil:
     PyMem_RawFree(w.step)
     PyMem_RawFree(w.r)
+    PyMem_RawFree(w.side)
     PyMem_RawFree(w.bases)
     PyMem_RawFree(w.row)
     PyMem_RawFree(w.coord)
@@ -195,20 +267,26 @@ cdef void plan_free(Plan* w) noexcept nogil:
     PyMem_RawFree(w.fval)
     PyMem_RawFree(w.scratch)
     w.step = w.r = w.bases = w.value = w.fval = w.scratch = NULL
-    w.row = w.coord = NULL
+    w.row = w.coord = w.side = NULL
 
 
-def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row, cnp.ndarray fx_out=None):
+def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row, cnp.ndarray fx_out=None,
+            cnp.ndarray sides=None, tuple single=None):
     """The Hessian at x (a validated float64 vector) as a new (n, n) array, or
     the index of the first coordinate without a usable step (an int).
 
     h: a float, a float64 vector of n, or (c, c_single) for h="auto" (the
     constant for float32 values once f(x) shows them).  fx_out: a float64
-    array of one, given f(x) (full_output's estimate needs it).
+    array of one, given f(x) (full_output's estimate needs it).  Within
+    bounds: sides, an intp vector of n (coordinate i's row in row.side: 0
+    central, 1 forward, 2 backward; -1 no room), with h the steps
+    (_stencils.plan's); and for h="auto" single, (steps, sides) for float32
+    values, used once f(x) shows them.
     """
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), p = row.p, bad, i0, i1, i, most = 0, rows = 0
-    cdef Py_ssize_t per_call = ev.points_per_call, points
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(x), bad, i0, i1, i, most = 0, rows = 0
+    cdef Py_ssize_t per_call = ev.points_per_call, points, total
     cdef const double* hp = NULL
+    cdef const Py_ssize_t* sp = NULL
     cdef Py_ssize_t h_stride = 0
     cdef double scalar = 0.0, c = 0.0, c_single = 0.0, fx
     cdef cnp.npy_intp shape[2]
@@ -222,31 +300,19 @@ def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row, cnp.ndarray fx_out=No
     else:
         hp = <const double*> cnp.PyArray_DATA(h)
         h_stride = 1
-    # The largest block: its points and base rows (one per row and offset).
-    i0 = 0
-    while i0 < n:
-        i1 = block_end(n, p, i0, per_call)
-        points = 0
-        for i in range(i0, i1):
-            points += row_points(n, p, i)
-        most = max(most, points)
-        rows = max(rows, p * (i1 - i0))
-        i0 = i1
-    w.n, w.p = n, p
+    if sides is not None:
+        sp = <const Py_ssize_t*> cnp.PyArray_DATA(sides)
+    w.n, w.p = n, row.p
     w.x = <const double*> cnp.PyArray_DATA(x)
     w.step = <double*> PyMem_RawMalloc(n * sizeof(double))
     w.r = <double*> PyMem_RawMalloc(n * sizeof(double))
-    w.bases = <double*> PyMem_RawMalloc(rows * n * sizeof(double))
-    w.row = <Py_ssize_t*> PyMem_RawMalloc(most * sizeof(Py_ssize_t))
-    w.coord = <Py_ssize_t*> PyMem_RawMalloc(most * sizeof(Py_ssize_t))
-    w.value = <double*> PyMem_RawMalloc(most * sizeof(double))
-    w.fval = <double*> PyMem_RawMalloc(most * sizeof(double))
-    w.scratch = <double*> PyMem_RawMalloc(n * sizeof(double))
+    w.side = <Py_ssize_t*> PyMem_RawMalloc(n * sizeof(Py_ssize_t))
+    w.bases = w.value = w.fval = w.scratch = NULL
+    w.row = w.coord = NULL
     try:
-        if w.step == NULL or w.r == NULL or w.bases == NULL or w.row == NULL or \
-                w.coord == NULL or w.value == NULL or w.fval == NULL or w.scratch == NULL:
+        if w.step == NULL or w.r == NULL or w.side == NULL:
             raise MemoryError()
-        bad = place_steps(row, w.x, n, hp, h_stride, c, w.step, w.r)
+        bad = place_steps(row, w.x, n, hp, h_stride, c, sp, w.step, w.r, w.side)
         if bad >= 0:
             return bad
         ev.ready(n)
@@ -257,10 +323,36 @@ def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row, cnp.ndarray fx_out=No
             ev.evaluate_at(w.x, n, &fx)
         if fx_out is not None:
             (<double*> cnp.PyArray_DATA(fx_out))[0] = fx
-        if c > 0.0 and ev.low_precision:  # f computes in float32: its constant
-            bad = place_steps(row, w.x, n, hp, h_stride, c_single, w.step, w.r)
+        if ev.low_precision and (c > 0.0 or single is not None):  # f computes in float32
+            if single is not None:  # within bounds: float32's steps and rows
+                hp = <const double*> cnp.PyArray_DATA(single[0])
+                sp = <const Py_ssize_t*> cnp.PyArray_DATA(single[1])
+                c_single = 0.0
+            bad = place_steps(row, w.x, n, hp, h_stride, c_single, sp, w.step, w.r, w.side)
             if bad >= 0:
                 return bad
+        # The largest block: its points and base rows (one per row and offset);
+        # a one-sided row has one more point than a central one.
+        i0 = 0
+        while i0 < n:
+            i1 = block_end(row, w.side, n, i0, per_call)
+            points = 0
+            total = 0
+            for i in range(i0, i1):
+                points += row_points(row, w.side, n, i)
+                total += row.side[w.side[i]].count
+            most = max(most, points)
+            rows = max(rows, total)
+            i0 = i1
+        w.bases = <double*> PyMem_RawMalloc(rows * n * sizeof(double))
+        w.row = <Py_ssize_t*> PyMem_RawMalloc(most * sizeof(Py_ssize_t))
+        w.coord = <Py_ssize_t*> PyMem_RawMalloc(most * sizeof(Py_ssize_t))
+        w.value = <double*> PyMem_RawMalloc(most * sizeof(double))
+        w.fval = <double*> PyMem_RawMalloc(most * sizeof(double))
+        w.scratch = <double*> PyMem_RawMalloc(n * sizeof(double))
+        if w.bases == NULL or w.row == NULL or w.coord == NULL or w.value == NULL or \
+                w.fval == NULL or w.scratch == NULL:
+            raise MemoryError()
         shape[0] = shape[1] = n
         H = cnp.PyArray_EMPTY(2, shape, cnp.NPY_FLOAT64, 0)
         Hp = <double*> cnp.PyArray_DATA(H)
@@ -272,7 +364,6 @@ def hessian(Evaluator ev, cnp.ndarray x, h, SecondRow row, cnp.ndarray fx_out=No
     finally:
         plan_free(&w)
     return H
-
 
 
 def value_at(Evaluator ev, cnp.ndarray x):

@@ -503,8 +503,10 @@ cdef class PythonEvaluator(Evaluator):
 cdef class VectorizedEvaluator(Evaluator):
     """f(X, *args) on a (rows, n) array of points, or f(*X.T, *args) with unpack=True.
 
-    The stencil goes to f in chunks of at most contract.VECTORIZED_CHUNK_BYTES,
-    so memory stays O(n) for large n.
+    The stencil goes to f in chunks of rows_per_call points (the API passes
+    contract.vectorized_rows_per_call: about VECTORIZED_CACHE_BYTES, so that f's
+    temporaries stay in cache, never over VECTORIZED_CHUNK_BYTES), so memory stays
+    O(n) for large n.
     """
     cdef object f
     cdef tuple args

@@ -2,7 +2,10 @@
 
 The stencils are rows of ``_stencils.SECOND`` (the diagonal's Fornberg weights
 and the mixed entries' products of first-derivative weights, central orders
-2-8); ``_curvature`` runs the Hessian's loop on every tier, and
+2-8) and, within bounds, their one-sided sides (``_stencils.SECOND_SIDES``,
+chosen per coordinate by ``_stencils.plan``); ``_curvature`` runs the Hessian's
+loop on every tier (h="adaptive": once per step of its sequence, Richardson in
+``_accuracy.hessian_richardson``), and
 ``hessian_vector`` combines gradients (``_stencil.gradient``) taken at points
 moved along v.  Arguments are checked in ``fastgrad.reference``'s order; its
 ``hessian`` / ``hessian_vector`` are the same operations, so the bits agree.
@@ -20,11 +23,21 @@ from . import _curvature, _stencil, _workers
 from ._api import _ROWS, _evaluator, _no_usable_step
 from ._evaluators import MapEvaluator
 from ._prepared import HESSIAN_DEFAULTS, Prepared
-from ._accuracy import HessianResult, estimate_hessian, no_hessian_estimate
-from ._stencils import EPS32, EPS64, SECOND, second_auto_step, second_stencil
+from ._accuracy import (HessianResult, adaptive_steps, estimate_hessian, hessian_richardson,
+                        no_hessian_estimate)
+from ._stencils import (EPS32, EPS64, SECOND, SECOND_SIDES, plan, second_auto_step,
+                        second_mixed, second_points, second_stencil)
 
-#: Every row of _stencils.SECOND in C form, made once.
-_SECOND_ROWS = {order: _curvature.SecondRow(row) for order, row in SECOND.items()}
+#: The sides of a coordinate within bounds, as SecondRow.side indexes them.
+_SIDES = ("central", "forward", "backward")
+
+#: Every order's rows of _stencils.SECOND_SIDES in C form, made once.
+_SECOND_ROWS = {
+    order: _curvature.SecondRow(
+        [SECOND_SIDES[method, order] for method in _SIDES],
+        [[second_mixed(SECOND_SIDES[a, order], SECOND_SIDES[b, order]) for b in _SIDES]
+         for a in _SIDES])
+    for order in SECOND}
 
 
 class _Plan:
@@ -53,7 +66,9 @@ class _Plan:
         self.vectorized = contract.check_flag(vectorized, "vectorized")
         if isinstance(self.h, str):
             if self.h == "adaptive":
-                raise contract.second_rule_only(name)
+                if name != "hessian":
+                    raise contract.second_rule_only(name)
+                return  # "adaptive" stays: hessian() runs its sequence of steps
             self.h = (second_auto_step(self.table_row, EPS64),
                       second_auto_step(self.table_row, EPS32))
 
@@ -70,41 +85,104 @@ class _Plan:
             return _evaluator(self.f, self.args, n, self.unpack, self.vectorized)
         engine.check_sendable(self.f, self.args)
         return MapEvaluator(engine, self.f, self.args, n, self.unpack, self.vectorized,
-                            contract.vectorized_rows_per_call(n))
+                            contract.vectorized_rows_per_task(n))
 
-    def hessian(self, x, h, full_output=False, engine=None):
+    def hessian(self, x, h, full_output=False, engine=None, box=None):
         if engine is None and self.workers is not None:  # Hessian(..., workers=w)(x)
             with _workers.Engine(self.workers) as engine:
-                return self.hessian(x, h, full_output, engine)
+                return self.hessian(x, h, full_output, engine, box)
         evaluator = self.evaluator(x.shape[0], engine)
+        if type(h) is str:  # "adaptive"
+            return self.adaptive(evaluator, x, box, full_output)
         fx = np.empty(1) if full_output else None
-        H = _curvature.hessian(evaluator, x, h, self.row, fx)
-        if type(H) is int:
-            raise _no_usable_step(x, h, H, evaluator=evaluator)
+        H, choices = self.run(evaluator, x, h, box, fx)
         if evaluator.low_precision and type(h) is not tuple:
             contract.warn_low_precision()
         if not full_output:
             return H
-        return self.estimate(evaluator, x, h, H, float(fx[0]))
+        return self.estimate(evaluator, x, h, H, float(fx[0]), box, choices)
 
-    def estimate(self, evaluator, x, h, H, fx):
+    def run(self, evaluator, x, h, box, fx=None, raising=True):
+        """(H, the choices (row, step) per coordinate) with steps h, within the
+        bounds box if given (_stencils.plan: every coordinate's side and step
+        chosen here, both precisions' for h="auto"); the ValueError naming a
+        coordinate without a usable stencil, as the reference's (raising
+        False: (its index, None))."""
+        if box is None:
+            H = _curvature.hessian(evaluator, x, h, self.row, fx)
+            if type(H) is int:
+                if not raising:
+                    return H, None
+                raise _no_usable_step(x, h, H, evaluator=evaluator)
+            n = x.shape[0]
+            if type(h) is tuple:
+                steps = _relative(h[1] if evaluator.low_precision else h[0], x)
+            else:
+                steps = np.full(n, h) if type(h) is float else h
+            return H, [(self.table_row, hi) for hi in steps.tolist()]
+        points = x.tolist()
+        if type(h) is tuple:  # h="auto": the steps for float64 and for float32 values
+            plans = [self.choices(points, _relative(c, x).tolist(), box) for c in h]
+        else:
+            plans = [self.choices(points, (np.full(x.shape[0], h) if type(h) is float
+                                           else h).tolist(), box)]
+        (steps, sides, choices, wanted) = plans[0]
+        single = plans[1][:2] if len(plans) > 1 else None
+        H = _curvature.hessian(evaluator, x, steps, self.row, fx, sides, single)
+        if single is not None and evaluator.low_precision:
+            (steps, sides, choices, wanted) = plans[1]
+        if type(H) is int:
+            if not raising:
+                return H, None
+            raise contract.second_stencil_error(points, wanted, choices, H, box)
+        return H, choices
+
+    def choices(self, points, steps, box):
+        """_stencils.plan's choice per coordinate within box, as the kernel takes
+        it: (steps, sides, choices, the steps asked for)."""
+        choices = plan(points, steps, self.table_row, box)
+        return (np.array([1.0 if c is None else c[1] for c in choices]),
+                np.array([-1 if c is None else _SIDES.index(c[0].method) for c in choices],
+                         dtype=np.intp),
+                choices, steps)
+
+    def adaptive(self, evaluator, x, box, full_output):
+        """h="adaptive": Hessians over a geometric sequence of steps, Richardson
+        per entry (``_accuracy.hessian_richardson``), as the reference's."""
+        rows, levels = adaptive_steps(x.tolist(), self.table_row, box)
+        hessians, fx = [], np.empty(1)
+        for level, steps in enumerate(levels):
+            H, _ = self.run(evaluator, x, np.array(steps), box, fx if level == 0 else None)
+            hessians.append(H.tolist())
+        H, errors, used, success, message = hessian_richardson(
+            hessians, levels, float(fx[0]), x.tolist(), rows, evaluator.low_precision)
+        if not full_output:
+            return np.array(H)
+        return HessianResult(hess=np.array(H), error=np.array(errors),
+                             nfev=len(levels) * second_points(rows), success=success,
+                             message=message, step=np.array(used))
+
+    def estimate(self, evaluator, x, h, H, fx, box, choices):
         """The HessianResult of H (steps h): the Hessian again with steps 2h."""
-        n, row = x.shape[0], self.table_row
+        n = x.shape[0]
+        steps = np.array([step for _, step in choices])
+        nfev = second_points([row for row, _ in choices])
         if type(h) is tuple:
-            steps = _relative(h[1] if evaluator.low_precision else h[0], x)
+            if box is None:
+                steps = _relative(h[1] if evaluator.low_precision else h[0], x)
             doubled = (2.0 * h[0], 2.0 * h[1])
         else:
-            steps = np.full(n, h) if type(h) is float else h.copy()
             doubled = 2.0 * h
-        H_double = _curvature.hessian(evaluator, x, doubled, self.row)
-        if type(H_double) is int:  # 2h leaves the usable range: no estimate
-            return HessianResult(hess=H, error=np.full((n, n), np.inf), nfev=row.points(n),
+        H_double, choices_double = self.run(evaluator, x, doubled, box, raising=False)
+        if choices_double is None:  # 2h leaves the usable range: no estimate
+            return HessianResult(hess=H, error=np.full((n, n), np.inf), nfev=nfev,
                                  success=False, message=no_hessian_estimate(H_double),
                                  step=steps)
+        nfev += second_points([row for row, _ in choices_double])
         errors, success, message = estimate_hessian(H.tolist(), H_double.tolist(), fx,
-                                                    x.tolist(), steps.tolist(), row,
+                                                    x.tolist(), choices, choices_double,
                                                     evaluator.low_precision)
-        return HessianResult(hess=H, error=np.array(errors), nfev=2 * row.points(n),
+        return HessianResult(hess=H, error=np.array(errors), nfev=nfev,
                              success=success, message=message, step=steps)
 
 
@@ -128,6 +206,7 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     Evaluations: ``1 + n p + n (n - 1) / 2 * p**2`` for order p (``2 n**2 + 1``
     at order 2): f(x) first, then for i = 0..n-1 and each offset a, x with
     x_i moved by a h_i, followed by its mixed points with x_j (j > i) moved.
+    Within bounds, one more per coordinate whose row turned one-sided.
 
     Parameters
     ----------
@@ -135,23 +214,43 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
         As for :func:`fastgrad.gradient`; every tier (Python, vectorized,
         compiled objectives and C callbacks, without the GIL) gives the same
         values as ``fastgrad.reference.hessian``.
-    h : float, sequence of n floats, or "auto"
+    h : float, sequence of n floats, "auto" or "adaptive"
         Positive, finite step(s); "auto": ``c * max(1, |x_i|)`` with
         ``c = eps ** (1 / (order + 2))`` (truncation ~ h**p against rounding
         ~ eps / h**2: 1.2e-4 at order 2), eps that of the precision f computes
         in (f(x), evaluated first anyway, tells).  The default 1e-4 is
         eps ** (1/4) for double precision and order 2.
+        "adaptive": the Hessian at the steps ``h_i = 0.1 max(1, |x_i|) / 2**l``,
+        l = 0..9, and per entry Richardson extrapolation over them (as
+        ``gradient(h="adaptive")``, with the rounding of a second difference,
+        ~ eps |f| / (h_i h_j)), keeping the value with the smallest error
+        estimate (``fastgrad._accuracy.hessian_richardson``).  Costs 10
+        Hessians: ``10 (1 + n p + n (n - 1) / 2 p**2)`` evaluations (2010 for
+        n = 10 at order 2); accurate to 1e-12 - 2e-10 of the Hessian's scale where
+        "auto" gives 1e-8 - 6e-7 (benchmarks/accuracy.py).
     method : "central"
-        Only central second differences (a one-sided method is a ValueError).
+        Only central second differences (a one-sided method is a ValueError;
+        bounds turn a coordinate's row one-sided where they must).
     order : {2, 4, 6, 8}, optional
         Accuracy order (default 2).
-    bounds : None
-        Not offered for second derivatives yet (a ValueError says so).
+    bounds : (lb, ub), optional
+        No point leaves ``lb <= x <= ub`` (scalars or sequences of n; -inf/inf
+        leave a side open; x must lie inside).  As for the gradient
+        (``_stencils.plan``): a coordinate whose central points do not fit
+        takes the one-sided row of the same order (forward: offsets 1..p+1,
+        backward: -1..-(p+1); ``_stencils.SECOND_SIDES``), or, if neither fits,
+        the roomier side with the step shrunk to fit; a mixed entry is the
+        product of the two coordinates' first-derivative rows (one-sided where
+        theirs is).  No room at all is a ValueError naming the coordinate.
+        With h="adaptive" each coordinate keeps one side over all its steps.
     full_output : bool
-        Return a HessianResult (hess, error, nfev, success, message, step):
-        the error is estimated from a second Hessian with steps 2h
+        Return a HessianResult (hess, error, nfev, success, message, step).
+        The error is estimated from a second Hessian with steps 2h
         (``fastgrad._accuracy.estimate_hessian``), 2 (1 + n p + n (n - 1) / 2 p**2)
-        evaluations in all.
+        evaluations in all; with h="adaptive" from the extrapolation itself
+        (no extra evaluations), and step is (n, n): step[i, j] is h_i at the
+        level H_ij came from.  success is False where an entry's estimate
+        exceeds its scale (try another h).
     workers : None, int, map-like callable, Executor or dask Client
         As for :func:`fastgrad.gradient`: f's evaluations (f(x) first, then
         each block of the Hessian's points) spread over them; the same result,
@@ -164,8 +263,8 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     Raises
     ------
     TypeError, ValueError
-        As for :func:`fastgrad.gradient`; ValueError for method other than
-        "central" and for h="adaptive" (not offered for second derivatives).
+        As for :func:`fastgrad.gradient` (bounds too); ValueError for method
+        other than "central".
 
     Examples
     --------
@@ -176,6 +275,11 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
            [38., 36.]])
     >>> bool((H == H.T).all())
     True
+    >>> r = fastgrad.hessian(lambda x, y: x**2 * y + 3 * x * y**3, [1.0, 2.0], "adaptive",
+    ...                      bounds=([1.0, 0.0], [3.0, 2.0]), unpack=True, full_output=True)
+    >>> r.hess.round(8), r.success, r.nfev
+    (array([[ 4., 38.],
+           [38., 36.]]), True, 110)
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(hessian, locals())  # back here with the engine opened
@@ -184,9 +288,8 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     plan = _Plan(f, h, method, order, args, unpack, vectorized, "hessian", x.shape[0])
     if full_output is not False:
         full_output = contract.check_flag(full_output, "full_output")
-    if bounds is not None:
-        raise contract.second_without_bounds("hessian")
-    return plan.hessian(x, plan.h, full_output, workers)
+    box = contract.check_bounds(bounds, x.tolist())
+    return plan.hessian(x, plan.h, full_output, workers, box)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
@@ -293,7 +396,8 @@ class Hessian(Prepared):
     The options (those of :func:`hessian`, workers included: a pool it makes
     is made and closed per call) are checked once, here; a step
     sequence is checked against x's length at each call.  numdifftools'
-    convention.
+    convention.  h="adaptive" and bounds too (as :func:`hessian`'s; the
+    bounds are checked against each x).
 
     Examples
     --------
@@ -304,7 +408,7 @@ class Hessian(Prepared):
            [38., 36.]])
     """
 
-    __slots__ = ("_spec",)
+    __slots__ = ("_spec", "_bounds")
 
     _function = staticmethod(hessian)
     _defaults = HESSIAN_DEFAULTS
@@ -316,9 +420,12 @@ class Hessian(Prepared):
         self._spec = _Plan(f, options["h"], options["method"], options["order"],
                            options["args"], options["unpack"], options["vectorized"],
                            "hessian", workers=workers)
+        self._bounds = options["bounds"]  # checked against each x
 
     def __call__(self, x):
         """The Hessian at x, an (n, n) float64 array."""
         x = arguments.point(x)
         plan = self._spec
-        return plan.hessian(x, plan.steps(x))
+        steps = plan.steps(x)
+        box = None if self._bounds is None else contract.check_bounds(self._bounds, x.tolist())
+        return plan.hessian(x, steps, box=box)

@@ -60,7 +60,7 @@ def _evaluator(plan, n, args, vector, engine=None):
     if engine is not None:
         engine.check_sendable(f, args)
         evaluator = MapEvaluator(engine, f, args, n, plan.unpack, plan.vectorized,
-                                 contract.vectorized_rows_per_call(n))
+                                 contract.vectorized_rows_per_task(n))
     elif plan.vectorized:
         evaluator = VectorizedEvaluator(f, args, n, plan.unpack,
                                         contract.vectorized_rows_per_call(n))
@@ -257,6 +257,7 @@ class Jacobian(Prepared):
                            options["bounds"], options["args"], options["unpack"],
                            options["vectorized"], options["full_output"], options["workers"],
                            True)
+        contract.number_step(options["h"])  # as Gradient: a number now, the rest per call
 
     def __call__(self, x):
         """The Jacobian at x, an (m, n) float64 array (a JacobianResult with full_output)."""
@@ -280,8 +281,9 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
     x : real number or array-like of them
         The point(s); finite.
     h : positive float or "auto"
-        The step; "auto": ``c * max(1, |x|)`` per element, c for the method
-        and order (double precision's).
+        The step; "auto": ``c * max(1, |x|)`` per element, c for the method,
+        the order and the precision f computes in (f is called at x first to
+        learn it; float32 values take float32's eps), as gradient's.
     method, order
         As for :func:`fastgrad.gradient`; method="complex" calls f once, on
         the complex array x + i h (f must take complex input).
@@ -304,6 +306,11 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         f not callable; x not real, empty, ragged or not finite; h, method or
         order invalid; a step that rounds away at x[j] (x flattened); f
         returning another shape or non-real values.
+
+    Warns
+    -----
+    PrecisionWarning
+        f returned float32 (or lower) values with a fixed h, as gradient().
 
     Examples
     --------
@@ -329,20 +336,24 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
     if row.method == "complex":
         return _complex_derivative(f, xs, shape, h, args, workers)
     table_row = STENCILS[row.method, row.order]
-    if h == "auto":
-        steps = auto_step(table_row, EPS64) * np.maximum(1.0, np.abs(xs))
-    else:
-        steps = np.full(xs.shape, h)
-    with np.errstate(all="ignore"):  # a step that overflows is refused below, unwarned
-        spans = _spans(xs, steps, table_row.span)
-        bad = ~np.isfinite(spans) | (spans == 0.0)
-        reach = max(abs(table_row.span[0]), abs(table_row.span[1]))
-        for offset in table_row.point_offsets:
-            if abs(offset) > reach:
-                bad |= ~np.isfinite(xs + offset * steps)
-    if bad.any():
-        j = int(np.argmax(bad))
-        raise ValueError(contract.step_too_small(j, float(xs[j]), float(steps[j])))
+
+    def usable(steps):
+        """steps (and the realised spans), or the error for a step that rounds away."""
+        with np.errstate(all="ignore"):  # a step that overflows is refused below, unwarned
+            spans = _spans(xs, steps, table_row.span)
+            bad = ~np.isfinite(spans) | (spans == 0.0)
+            reach = max(abs(table_row.span[0]), abs(table_row.span[1]))
+            for offset in table_row.point_offsets:
+                if abs(offset) > reach:
+                    bad |= ~np.isfinite(xs + offset * steps)
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise ValueError(contract.step_too_small(j, float(xs[j]), float(steps[j])))
+        return steps, spans
+
+    def relative(eps):  # h="auto": c * max(1, |x|), c for the precision f computes in
+        return auto_step(table_row, eps) * np.maximum(1.0, np.abs(xs))
+    steps, spans = usable(relative(EPS64) if h == "auto" else np.full(xs.shape, h))
 
     def point(offset):
         return xs if offset == 0 else xs + offset * steps
@@ -352,7 +363,11 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             return read(f(float(point(offset)[0]), *args))
         return read(f(point(offset).reshape(shape).copy(), *args))
 
+    low = []  # f returned float32 (or lower) values: a fixed h warns, as gradient's
+
     def read(result):
+        if not low and contract.is_low_precision(result):
+            low.append(True)
         if shape is None:
             return np.array([contract.as_real(result)])
         got = contract.shape_of(result)
@@ -366,15 +381,27 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             raise TypeError(f"f must return real numbers, got dtype {result.dtype}")
         return np.asarray(result, dtype=np.float64).reshape(-1)
 
+    if workers is not None:
+        workers.check_sendable(f, args)
+    fx = None
+    if h == "auto":  # f at x first, to learn its precision (as gradient's "auto")
+        fx = at(0) if workers is None else _spread_calls(workers, f, args, shape, [xs],
+                                                         read)[0]
+        if low:
+            steps, spans = usable(relative(EPS32))
+        if not table_row.needs_center:
+            fx = None
+    center = table_row.needs_center and fx is None
     if workers is None:
-        fx = at(0) if table_row.needs_center else None
+        if center:
+            fx = at(0)
         values = {o: at(o) for o in table_row.point_offsets}
     else:
-        offsets = [0] * table_row.needs_center + list(table_row.point_offsets)
-        workers.check_sendable(f, args)
+        offsets = [0] * center + list(table_row.point_offsets)
         got = _spread_calls(workers, f, args, shape, [point(o) for o in offsets], read)
-        fx = got[0] if table_row.needs_center else None
-        values = dict(zip(table_row.point_offsets, got[table_row.needs_center:]))
+        if center:
+            fx = got[0]
+        values = dict(zip(table_row.point_offsets, got[center:]))
     total = None
     # inf - inf is nan here as in the kernels and the reference, without numpy's warning.
     with np.errstate(all="ignore"):
@@ -382,6 +409,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             term = weight * (fx if offset == 0 else values[offset])
             total = term if total is None else total + term
         g = total / spans
+    if low and h != "auto":
+        contract.warn_low_precision()
     return float(g[0]) if shape is None else g.reshape(shape)
 
 

@@ -112,7 +112,7 @@ GRADIENT_DEFAULTS = {"h": 1e-5, "method": "central", "order": None, "bounds": No
 
 
 #: jacobian()'s options but x are gradient()'s (``GRADIENT_DEFAULTS``); hessian()'s:
-HESSIAN_DEFAULTS = {"h": 1e-4, "method": "central", "order": None, "args": (),
+HESSIAN_DEFAULTS = {"h": 1e-4, "method": "central", "order": None, "bounds": None, "args": (),
                     "unpack": False, "vectorized": False, "workers": None}
 
 

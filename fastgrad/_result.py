@@ -278,6 +278,19 @@ def wants_intermediate_result(callback):
     return set(parameters) == {"intermediate_result"}
 
 
+class ByKeyword:
+    """A callback that takes scipy's ``intermediate_result``, called as scipy
+    calls it: by keyword (so a keyword-only parameter works too)."""
+
+    __slots__ = ("callback",)
+
+    def __init__(self, callback):
+        self.callback = callback
+
+    def __call__(self, value):
+        return self.callback(intermediate_result=value)
+
+
 def call_back(callback, value):
     """Whether callback(value) asks the run to stop: it returns a true value or
     raises StopIteration (scipy's two ways)."""

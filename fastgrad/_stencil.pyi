@@ -1,4 +1,4 @@
-from typing import Any, Callable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,6 +23,18 @@ class PreparedGradient:
     def call(self, x: Any) -> Any: ...
 
 def call_prepared(self: Any, x: Any) -> Any: ...
+
+class PublicGradient:
+    def __init__(self, rows: Dict[str, StencilRow], auto: Dict[str, Tuple[float, float]],
+                 point: Callable[[Any], NDArray[np.float64]], fail: Callable[..., Any],
+                 hint: Callable[..., None]) -> None: ...
+    # None: not the common case (the general path runs)
+    def gradient(self, f: Any, x: Any, h: Any, method: Any, order: Any, bounds: Any, args: Any,
+                 unpack: Any, vectorized: Any, full_output: Any, workers: Any
+                 ) -> Optional[NDArray[np.float64]]: ...
+    def descent_step(self, f: Any, x: Any, learning_rate: Any, h: Any, method: Any, order: Any,
+                     bounds: Any, args: Any, unpack: Any, vectorized: Any, workers: Any
+                     ) -> Optional[NDArray[np.float64]]: ...
 
 def jacobian(ev: Evaluator, x: NDArray[np.float64], h: _KernelSteps, row: StencilRow,
              bounds: _Box = None

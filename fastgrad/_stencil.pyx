@@ -18,11 +18,16 @@ The three loops are inline functions in ``_stencil.pxd``, compiled into
 every module that runs them.
 """
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc
-from libc.string cimport memcpy
+from cpython.object cimport PyCallable_Check, Py_TPFLAGS_HEAPTYPE, Py_TYPE
+from libc.math cimport INFINITY
+from libc.string cimport memcpy, strcmp, strrchr
 
 cimport numpy as cnp
 
 from ._evaluators cimport Evaluator
+from .objectives cimport Objective
+
+from ._evaluators import CompiledEvaluator, PythonEvaluator
 
 cnp.import_array()
 
@@ -379,6 +384,11 @@ def descent_step(Evaluator ev, cnp.ndarray x, h, StencilRow row, double learning
     g = gradient(ev, x, h, row, bounds)
     if type(g) is int:
         return g
+    return step_from(g, x, learning_rate, bounds)
+
+
+cdef object step_from(object g, cnp.ndarray x, double learning_rate, bounds):
+    """g overwritten with x - learning_rate * g (projected onto bounds if given)."""
     cdef double* gp = <double*> cnp.PyArray_DATA(g)
     cdef const double* xp = <const double*> cnp.PyArray_DATA(x)
     cdef const double* lb = NULL
@@ -397,3 +407,103 @@ def descent_step(Evaluator ev, cnp.ndarray x, h, StencilRow row, double learning
                 v = ub[i]
         gp[i] = v
     return g
+
+
+# -- the public call's common case, compiled ------------------------------------
+
+cdef bint named_capsule(object f) noexcept:
+    """type(f).__name__ == "PyCapsule" (_contract.is_c_callback), from the C name."""
+    cdef const char* name = Py_TYPE(f).tp_name
+    cdef const char* dot = strrchr(name, 46)  # '.': a static type's module prefix
+    return strcmp(dot + 1 if dot != NULL else name, b"PyCapsule") == 0
+
+
+cdef class PublicGradient:
+    """gradient() and gradient_descent_step() for their common arguments, with no
+    Python frame between the public function and the kernel (fastgrad._api).
+
+    ``gradient(f, x, h, ...)`` takes the arguments as the public function got
+    them and returns its result -- or None, having done nothing, if any
+    argument but x is of another kind than these: f a callable (not a C
+    callback) with args a tuple; h a positive finite float or "auto"; method
+    a name with the default order; unpack a bool, vectorized False;
+    no bounds, full_output False, no workers.  Those are all valid, so x's
+    conversion (``point``) raises the first error there is, as in the public
+    function; the tier is the one ``_api._evaluator`` picks (a Python
+    subclass of a compiled objective: None, the general path).  Everything
+    after x -- an f that raises, the hint for a forgotten unpack (``hint``),
+    a step too small for x and the low-precision warning (``fail``) -- is
+    the general path's, with the same exceptions in the same order.
+    """
+    cdef dict rows, auto
+    cdef object point, fail, hint
+
+    def __cinit__(self, dict rows, dict auto, point, fail, hint):
+        self.rows, self.auto = rows, auto
+        self.point, self.fail, self.hint = point, fail, hint
+
+    cdef object plan(self, f, h, method, order, bounds, args, unpack, vectorized,
+                     full_output, workers):
+        """The row for these arguments, or None: not the common case."""
+        if workers is not None or bounds is not None or full_output is not False \
+                or order is not None or vectorized is not False or type(unpack) is not bool:
+            return None
+        if type(args) is not tuple or not PyCallable_Check(f) or isinstance(f, tuple) \
+                or named_capsule(f) or type(method) is not str:
+            return None
+        if type(h) is float:
+            if not 0.0 < <double> h < INFINITY:
+                return None
+        elif not (type(h) is str and h == "auto"):
+            return None
+        return self.rows.get(method)  # None: "complex", or a wrong name
+
+    cdef Evaluator evaluator(self, f, tuple args, Py_ssize_t n, bint unpack):
+        """_api._evaluator's tier (None: a Python subclass of a compiled objective)."""
+        if isinstance(f, Objective):
+            if Py_TYPE(f).tp_flags & Py_TPFLAGS_HEAPTYPE:
+                return None  # its __call__ and outputs may be redefined: the general path
+            # A compiled class: Objective's __call__ (none redefines it) and outputs.
+            if not args and not unpack and not (<Objective> f).outputs:
+                return CompiledEvaluator(f)
+        return PythonEvaluator(f, args, n, unpack)
+
+    cdef object run(self, f, x, h, StencilRow row, args, bint unpack, double learning_rate):
+        """The gradient at x (learning_rate > 0: the descent step) or None."""
+        cdef Evaluator ev
+        x = self.point(x)  # (a bad x: its error, the first of all)
+        n = cnp.PyArray_SIZE(x)
+        ev = self.evaluator(f, args, n, unpack)
+        if ev is None:
+            return None
+        kernel_h = h if type(h) is float else self.auto[row.method]
+        try:
+            g = gradient_at(ev, x, Steps(kernel_h), row, None)
+        except TypeError as error:
+            self.hint(error, f, n, args, unpack, False)
+            raise
+        if type(g) is int or ev.low_precision:
+            g = self.fail(x, kernel_h, g, row, ev)
+        if learning_rate > 0.0:
+            return step_from(g, x, learning_rate, None)
+        return g
+
+    def gradient(self, f, x, h, method, order, bounds, args, unpack, vectorized, full_output,
+                 workers):
+        """gradient(f, x, ...) for the common case, or None (see the class)."""
+        row = self.plan(f, h, method, order, bounds, args, unpack, vectorized, full_output,
+                        workers)
+        if row is None:
+            return None
+        return self.run(f, x, h, row, args, unpack, 0.0)
+
+    def descent_step(self, f, x, learning_rate, h, method, order, bounds, args, unpack,
+                     vectorized, workers):
+        """gradient_descent_step(f, x, ...) for the common case (a positive finite
+        float learning_rate), or None."""
+        if type(learning_rate) is not float or not 0.0 < <double> learning_rate < INFINITY:
+            return None
+        row = self.plan(f, h, method, order, bounds, args, unpack, vectorized, False, workers)
+        if row is None:
+            return None
+        return self.run(f, x, h, row, args, unpack, learning_rate)

@@ -26,6 +26,7 @@ in IEEE arithmetic ``1 * a == a``, ``(-1) * a == -a`` and ``a + (-b) == a - b``:
 Evaluation order: f(x) first if any term needs it, then for i = 0..n-1 the
 points of coordinate i in the row's term order (offset 0 skipped).
 """
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -177,6 +178,8 @@ def stencil(method, order=None):
 def sides(row):
     """The rows a bounded coordinate may use, in order of preference: the row
     itself, then the one-sided rows of the same order (as scipy's approx_derivative)."""
+    if isinstance(row, SecondStencil):  # hessian(bounds=...): the second rows' sides
+        return (row, SECOND_SIDES["forward", row.order], SECOND_SIDES["backward", row.order])
     forward, backward = STENCILS["forward", row.order], STENCILS["backward", row.order]
     if row.method == "central":
         return (row, forward, backward)
@@ -196,18 +199,23 @@ def bounded_choice(rows, xi, hi, lbi, ubi):
             return row, hi
     up, down = ubi - xi, xi - lbi
     if up >= down:
-        row = STENCILS["forward", rows[0].order]
+        row = _side(rows, "forward")
         reach = float(max(row.offsets))
         step = up / reach
         while step > 0.0 and xi + reach * step > ubi:
             step = math.nextafter(step, 0.0)
     else:
-        row = STENCILS["backward", rows[0].order]
+        row = _side(rows, "backward")
         reach = float(min(row.offsets))  # negative
         step = down / -reach
         while step > 0.0 and xi + reach * step < lbi:
             step = math.nextafter(step, 0.0)
     return (row, step) if step > 0.0 else None
+
+
+def _side(rows, method):
+    """The one-sided row of rows (sides()) with this method."""
+    return next(row for row in rows if row.method == method)
 
 
 def plan(x, h, row, bounds=None):
@@ -321,6 +329,13 @@ class SecondStencil:
     diagonal: Tuple[Tuple[int, Fraction], ...]
     mixed: Tuple[Tuple[int, int, Fraction], ...]
     first: Tuple[Fraction, ...]  # the first-derivative weights of offsets (unit spacing)
+    # "central", or the one-sided rows a bounded coordinate turns to ("forward":
+    # offsets 1 .. p+1, "backward": -1 .. -(p+1)); see SECOND_SIDES.
+    method: str = "central"
+    # The first-derivative row the mixed entries take for this coordinate:
+    # (offset, exact weight at unit spacing) in summation order; offset 0 is a
+    # point with this coordinate unmoved (one-sided rows only).
+    first_terms: Tuple[Tuple[int, Fraction], ...] = ()
 
     def points_of_row(self, n, i):
         """Evaluations for Hessian row i (its diagonal and the pairs (i, j > i))."""
@@ -344,6 +359,20 @@ class SecondStencil:
     def float_mixed(self):
         return tuple((a, b, float(w)) for a, b, w in self.mixed)
 
+    @property
+    def float_first_terms(self):
+        return tuple(float(w) for _, w in self.first_terms)
+
+    @property
+    def diagonal_weights(self):
+        """sum |w| of the diagonal's weights (the rounding model's factor)."""
+        return sum(abs(w) for _, w in self.float_diagonal)
+
+    @property
+    def span(self):
+        """(hi, lo) of the realised step r_i the sums are divided by (central: halved)."""
+        return {"central": (1, -1), "forward": (1, 0), "backward": (0, -1)}[self.method]
+
 
 def _second_row(order):
     offsets = tuple(_central_offsets(order))
@@ -352,11 +381,44 @@ def _second_row(order):
     diagonal = tuple(zip(around, fornberg_weights(around, 2)))
     first = dict(zip(offsets, fornberg_weights(offsets, 1)))
     mixed = tuple((a, b, first[a] * first[b]) for a in offsets for b in offsets)
-    return SecondStencil(order, offsets, diagonal, mixed, tuple(first[o] for o in offsets))
+    return SecondStencil(order, offsets, diagonal, mixed, tuple(first[o] for o in offsets),
+                         "central", tuple((o, first[o]) for o in offsets))
+
+
+def _one_sided_second_row(method, order):
+    """The one-sided row of order p: the diagonal on p + 2 points (offsets 0 ..
+    p+1, or 0 .. -(p+1)), Fornberg's exact weights; the mixed entries take the
+    one-sided first-derivative row of order p on offsets +-1 .. +-p and 0, the
+    unmoved point's terms last (hessian() adds them once the other
+    coordinate's points are in: they are its diagonal's)."""
+    sign = 1 if method == "forward" else -1
+    offsets = tuple(sign * k for k in range(1, order + 2))
+    around = list(offsets) + [0] if sign > 0 else [0] + list(offsets)
+    diagonal = tuple(zip(around, fornberg_weights(around, 2)))
+    terms = [sign * k for k in range(1, order + 1)] + [0]  # the unmoved point last
+    first = tuple(zip(terms, fornberg_weights(terms, 1)))
+    mixed = tuple((a, b, wa * wb) for a, wa in first for b, wb in first)
+    return SecondStencil(order, offsets, diagonal, mixed, tuple(w for _, w in first), method,
+                         first)
 
 
 #: order -> SecondStencil (central only).
 SECOND = {order: _second_row(order) for order in ORDERS["central"]}
+
+#: (method, order) -> SecondStencil: the central rows and the one-sided rows a
+#: coordinate next to a bound turns to (hessian(bounds=...)), orders 2-8.
+SECOND_SIDES = {("central", order): row for order, row in SECOND.items()}
+SECOND_SIDES.update({(method, order): _one_sided_second_row(method, order)
+                     for method in ("forward", "backward") for order in ORDERS["central"]})
+
+
+@functools.lru_cache(maxsize=None)
+def second_mixed(row_i, row_j):
+    """The mixed entry between coordinates with rows row_i and row_j: ((a, b,
+    float(w_a w_b)), ...) over a in row_i's first terms, b in row_j's (the
+    products exact, then rounded once); the central pair is row.float_mixed."""
+    return tuple((a, b, float(wa * wb)) for a, wa in row_i.first_terms
+                 for b, wb in row_j.first_terms)
 
 
 def second_auto_step(row, eps):
@@ -387,13 +449,42 @@ def hessian_blocks(n, row, per_call):
     Both implementations hand f exactly these blocks (the vectorized tier's
     calls of f are the same chunks).
     """
+    return second_blocks([row.points_of_row(n, i) for i in range(n)], per_call)
+
+
+def second_blocks(counts, per_call):
+    """hessian_blocks() for rows of counts[i] points each (bounds: a one-sided
+    row has one point more, ``second_row_points``)."""
+    n = len(counts)
     blocks, i0 = [], 0
     while i0 < n:
-        total = row.points_of_row(n, i0)
+        total = counts[i0]
         i1 = i0 + 1
-        while i1 < n and total + row.points_of_row(n, i1) <= per_call:
-            total += row.points_of_row(n, i1)
+        while i1 < n and total + counts[i1] <= per_call:
+            total += counts[i1]
             i1 += 1
         blocks.append((i0, i1))
         i0 = i1
     return blocks
+
+
+def second_row_points(sides, i):
+    """Evaluations for Hessian row i with coordinate j's row sides[j]: its
+    diagonal's points (p central, p + 1 one-sided) and p * p per pair (i, j > i)."""
+    p = sides[i].order  # the points of a first-derivative row of order p, 0 aside
+    return len(sides[i].offsets) + p * p * (len(sides) - 1 - i)
+
+
+def second_points(sides):
+    """Evaluations of a Hessian whose coordinate i has the row sides[i]: f(x),
+    then every row's (1 + n p + n (n - 1) / 2 p**2, plus one per one-sided row)."""
+    return 1 + sum(second_row_points(sides, i) for i in range(len(sides)))
+
+
+def realised_step(xi, hi, row):
+    """r_i, the realised step a second row's sums are divided by (twice for the
+    diagonal): central ((x + h) - (x - h)) * 0.5 (the halving is exact),
+    forward (x + h) - x, backward x - (x - h)."""
+    if row.method == "central":
+        return ((xi + hi) - (xi - hi)) * 0.5
+    return (xi + hi) - xi if row.method == "forward" else xi - (xi - hi)

@@ -61,6 +61,35 @@ def evaluate_chunk(task):
     return [f(x, *args) for x in block]
 
 
+class _Raised:
+    """f raised StopIteration in a task of a map-like workers= or on Dask:
+    carried back as a result, since map (and Dask's generators) would take it
+    for the end of the results."""
+
+    def __init__(self, error):
+        self.error = error
+
+
+def _evaluate_in_map(task):
+    """evaluate_chunk for a map-like workers= or Dask, f's StopIteration carried back."""
+    try:
+        return evaluate_chunk(task)
+    except StopIteration as error:
+        return _Raised(error)
+
+
+def _take(consume, i, result):
+    """consume(i, result), or raise the StopIteration f raised for it."""
+    if type(result) is _Raised:
+        raise result.error
+    consume(i, result)
+
+
+def _results_of(task):
+    """The length of the list evaluate_chunk returns for task."""
+    return 1 if task[3] else len(task[6])
+
+
 def _is_dask_client(workers):
     """A dask.distributed.Client (or subclass), recognised without importing dask."""
     return any(c.__name__ == "Client" and c.__module__.split(".")[0] == "distributed"
@@ -156,9 +185,24 @@ class Engine:
         """consume(i, result) for the result of each task, in task order."""
         futures = None
         try:
-            if self.kind == "map":
-                for i, result in enumerate(self.workers(evaluate_chunk, tasks)):
-                    consume(i, result)
+            if self.kind == "map":  # someone else's map: one list per task, in order
+                results = self.workers(_evaluate_in_map, tasks)
+                try:
+                    results = iter(results)
+                except TypeError:
+                    raise TypeError(contract.workers_map_results("iterable", results)) from None
+                done = 0
+                for result in results:
+                    if type(result) is _Raised:
+                        raise result.error
+                    if done == len(tasks):
+                        raise TypeError(contract.workers_map_results("more"))
+                    if type(result) is not list or len(result) != _results_of(tasks[done]):
+                        raise TypeError(contract.workers_map_results("result", result))
+                    consume(done, result)
+                    done += 1
+                if done != len(tasks):
+                    raise TypeError(contract.workers_map_results("fewer"))
                 return
             futures = self.submit(tasks)
             if self.kind == "dask":
@@ -168,10 +212,10 @@ class Engine:
                     pass
                 else:
                     for i, result in enumerate(results):
-                        consume(i, result)
+                        _take(consume, i, result)
                     return
             for i, future in enumerate(futures):
-                consume(i, future.result())
+                _take(consume, i, future.result())
         except BaseException as error:
             self.failed = True
             if futures is not None:
@@ -181,8 +225,8 @@ class Engine:
             raise
 
     def submit(self, tasks):
-        if self.kind == "dask":
-            return self.workers.map(evaluate_chunk, tasks, pure=False)
+        if self.kind == "dask":  # (a StopIteration would end dask's generators early)
+            return self.workers.map(_evaluate_in_map, tasks, pure=False)
         if self.kind == "own" and self.own is None:
             self.own = concurrent.futures.ProcessPoolExecutor(self.count)
         executor = self.own if self.kind == "own" else self.workers

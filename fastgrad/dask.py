@@ -32,6 +32,8 @@ except ImportError as _error:  # the extra is not installed
 import numpy as np
 
 from . import _api
+from . import _arguments
+from . import _contract
 
 __all__ = ["gradient_batch", "multistart_descent"]
 
@@ -83,6 +85,27 @@ def _descend(x0, f, options):
     return _api.gradient_descent(f, x0, **options)
 
 
+def _start_points(X0):
+    """X0's rows as gradient_descent reads x0, checked here before any is sent
+    (a complex row is refused, not cast to its real part), or the error naming X0."""
+    if isinstance(X0, _da.Array):
+        X0 = X0.compute()
+    try:
+        shape = np.shape(X0)
+    except ValueError:  # rows of different lengths
+        shape = None
+    if shape is None or len(shape) != 2 or shape[0] == 0:
+        raise ValueError("X0 must be a 2-D array of start points, one per row, got "
+                         + ("rows of different lengths" if shape is None else f"shape {shape}"))
+    rows = []
+    for r, row in enumerate(X0):
+        try:
+            rows.append(_arguments.point(row))
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"X0[{r}]: {error}") from None
+    return rows
+
+
 def multistart_descent(f, X0, *, client=None, **descent_options):
     """One :func:`fastgrad.gradient_descent` per row of X0, on a Dask cluster.
 
@@ -106,17 +129,18 @@ def multistart_descent(f, X0, *, client=None, **descent_options):
 
     Raises
     ------
-    ValueError
-        X0 not a 2-D array of points; no client given and no default client.
+    TypeError, ValueError
+        X0 not a 2-D array of real start points (X0[r] names a bad row; a
+        complex X0 is refused, never cast); client not a Client; no client
+        given and no default client.
     Exceptions of f propagate (the other descents are cancelled).
     """
     if client is None:
         client = _distributed.default_client()
-    X0 = np.array(X0, dtype=np.float64)
-    if X0.ndim != 2 or X0.shape[0] == 0:
-        raise ValueError(f"X0 must be a 2-D array of start points, one per row, "
-                         f"got shape {X0.shape}")
-    futures = client.map(_descend, list(X0), f=f, options=descent_options, pure=False)
+    elif not isinstance(client, _distributed.Client):
+        raise TypeError(f"client must be a dask.distributed.Client or None, got "
+                        f"{_contract.describe(client)}")
+    futures = client.map(_descend, _start_points(X0), f=f, options=descent_options, pure=False)
     try:
         return client.gather(futures)
     except BaseException:

@@ -64,10 +64,19 @@ def approx_fprime(xk, f, epsilon=_epsilon, *args):
     x0 = np.atleast_1d(np.asarray(xk, float))
     if x0.ndim > 1:
         raise ValueError("`x0` must have at most 1 dimension.")
-    h = np.broadcast_to(np.asarray(epsilon, dtype=float), x0.shape)
+    h = np.asarray(epsilon, dtype=float)
+    if h.ndim > 1 or h.size not in (1, x0.size):
+        raise ValueError(contract.epsilon_shape(h.shape, x0.size))
+    h = np.broadcast_to(h.reshape(-1) if h.ndim else h, x0.shape)
     sign_x0 = (x0 >= 0).astype(float) * 2 - 1
-    dx = (x0 + h) - x0
+    with np.errstate(all="ignore"):  # a step beyond the float range: refused below
+        dx = (x0 + h) - x0
     h = np.where(dx == 0, _epsilon * sign_x0 * np.maximum(1.0, np.abs(x0)), h)
+    with np.errstate(all="ignore"):
+        bad = ~np.isfinite((x0 + h) - x0)
+    if bad.any():  # (scipy's gradient is nan there)
+        j = int(np.argmax(bad))
+        raise ValueError(contract.epsilon_unusable(j, float(x0[j]), float(h[j])))
     plan = _plan(_AtLeast1d(f), np.ascontiguousarray(h, dtype=np.float64).copy(),
                  "forward", None, None, args, False, False, False)
     # Steps as scipy takes them (a negative fallback step too): straight to the kernel.
@@ -186,6 +195,7 @@ def value_and_grad(f, *, h="auto", method="forward", order=None, bounds=None, un
     (array([1., 1.]), True)
     """
     plan = _plan(f, h, method, order, bounds, (), unpack, vectorized, False)
+    contract.number_step(h)  # the options checked here, once (h's length: per call)
 
     def fun(x, *args):
         fx, J = _evaluate(plan, x, vector=False, args=args)

@@ -21,17 +21,19 @@ from . import _complex as complex_step
 from . import _contract as contract
 from . import _workers
 from ._accuracy import (GradientResult, HessianResult, JacobianResult, adaptive_steps,
-                        batch_result, estimate, estimate_hessian, jacobian_estimate,
-                        jacobian_richardson, no_estimate, no_hessian_estimate, richardson)
+                        batch_result, estimate, estimate_hessian, hessian_richardson,
+                        jacobian_estimate, jacobian_richardson, no_estimate,
+                        no_hessian_estimate, richardson)
 from ._contract import PrecisionWarning
 from ._optimizers import LBFGS, SGD, Adam, Armijo, Momentum, as_optimizer
 from ._prepared import (GRADIENT_DEFAULTS, HESSIAN_DEFAULTS, Prepared, checked_gradient_options,
                         sequence_length)
 from ._progress import batch_progress, descent_progress, rows_in_turn
-from ._result import (DescentResult, DescentState, IntermediateResult, Stop, call_back,
-                      descent_result, diverged, wants_intermediate_result)
-from ._stencils import (EPS32, EPS64, auto_step, hessian_blocks, plan, relative_steps,
-                        second_auto_step, second_stencil, stencil as stencil_row)
+from ._result import (ByKeyword, DescentResult, DescentState, IntermediateResult, Stop,
+                      call_back, descent_result, diverged, wants_intermediate_result)
+from ._stencils import (EPS32, EPS64, auto_step, plan, realised_step, relative_steps,
+                        second_auto_step, second_blocks, second_mixed, second_points,
+                        second_row_points, second_stencil, stencil as stencil_row)
 from ._stencils import (bad_coordinate as _bad_coordinate, check_rows as _check_rows,
                         check_stencil as _check_stencil, realised as _realised,
                         realised_span as _span)
@@ -123,7 +125,7 @@ def _spread_evaluator(f, args, unpack, vectorized, engine, vector=False):
     state = {"m": None}
 
     def values(x, points):
-        most = contract.vectorized_rows_per_call(len(x)) if vectorized else None
+        most = contract.vectorized_rows_per_task(len(x)) if vectorized else None
         size = engine.chunk_size(len(points), most)
         chunks = [points[start:start + size] for start in range(0, len(points), size)]
         tasks = [(f, args, unpack, vectorized, False) + _chunk_rows(x, chunk)
@@ -539,6 +541,8 @@ def gradient_descent(f, x0, learning_rate=0.1, *, max_iter=1000, tol=1e-6, ftol=
     state = contract.check_state(state, kind.__name__, len(x))
     rule = _RULES[kind](optimizer, learning_rate)
     report = callback is not None and wants_intermediate_result(callback)
+    if report:  # called by keyword, as scipy calls it
+        callback = ByKeyword(callback)
     box = rule.box = contract.check_bounds(bounds, x)  # iterates projected onto it
     if box is not None and not rule.projects:
         raise contract.unbounded_optimizer(optimizer)
@@ -980,76 +984,110 @@ def _second_prepare(f, x, h, method, order, args, unpack, vectorized, name):
     row = second_stencil(contract.check_method(method), order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
-    if h == "adaptive":
+    if h == "adaptive" and name != "hessian":
         raise contract.second_rule_only(name)
     return (lambda workers: _evaluator(f, args, unpack, vectorized, workers)), x, h, row
 
 
-def _second_steps(x, h, row, c):
-    """h_i (a list, or h_i = c * max(1, |x_i|) with h None: h="auto") and the
-    realised steps r_i = ((x_i + h_i) - (x_i - h_i)) * 0.5, and the first
-    coordinate whose realised step is 0 or not finite (or, for rows reaching
-    beyond +-1, one of whose points is not finite), else None."""
+def _second_steps(x, h, row, c, box=None):
+    """h_i (a list, or h_i = c * max(1, |x_i|) with h None: h="auto"); the
+    choices (row, step) per coordinate -- row itself, or within the bounds box
+    the side that fits (_stencils.plan on the second rows' sides); the
+    realised steps r_i (_stencils.realised_step); and the first coordinate with
+    no room, whose realised step is 0 or not finite, or one of whose points is
+    not finite, else None."""
     steps = [c * max(1.0, abs(xi)) for xi in x] if h is None else h
+    choices = plan(x, steps, row, box)
     r = []
-    for i, (xi, hi) in enumerate(zip(x, steps)):
-        ri = ((xi + hi) - (xi - hi)) * 0.5
+    for i, (xi, choice) in enumerate(zip(x, choices)):
+        if choice is None:
+            return steps, choices, r, i
+        side, hi = choice
+        ri = realised_step(xi, hi, side)
         if ri == 0.0 or not math.isfinite(ri) or \
-                not all(math.isfinite(xi + o * hi) for o in row.offsets):
-            return steps, r, i
+                not all(math.isfinite(xi + o * hi) for o in side.offsets):
+            return steps, choices, r, i
         r.append(ri)
-    return steps, r, None
+    return steps, choices, r, None
 
 
-def _sum(terms):
-    """w_0 v_0 + w_1 v_1 + ..., left to right (the first term starts the sum)."""
-    total = None
+def _sum(terms, total=None):
+    """w_0 v_0 + w_1 v_1 + ..., left to right (the first term starts the sum,
+    or total does)."""
     for w, v in terms:
         total = w * v if total is None else total + w * v
     return total
 
 
-def _hessian_at(values, x, h, auto, row, vectorized):
-    """(H, f(x), the steps h_i) with steps h (a list) or, h None, h="auto"'s
-    constants auto = (c, c_single); or (None, None, steps, bad coordinate) if
-    the steps are unusable (nothing evaluated then)."""
-    n, p = len(x), len(row.offsets)
-    steps, r, bad = _second_steps(x, h, row, None if auto is None else auto[0])
+def _hessian_at(values, x, h, auto, row, vectorized, box=None):
+    """(H, f(x), the steps h_i, the choices) with steps h (a list) or, h None,
+    h="auto"'s constants auto = (c, c_single); within bounds box each
+    coordinate's side of row.  Or (None, None, steps,
+    choices, bad coordinate) if the steps are unusable (nothing evaluated then).
+
+    Row i's points: for each offset a of its row, x with x_i moved by a h_i,
+    then (a one of its first p offsets) that point with x_j moved by b h_j for
+    j > i and the first p offsets b of j's row.  A one-sided row's mixed terms
+    with x_i unmoved (the last of its first-derivative row) are j's diagonal
+    points: added to H_ij once row j is evaluated.
+    """
+    n = len(x)
+    steps, choices, r, bad = _second_steps(x, h, row, None if auto is None else auto[0],
+                                           box)
     if bad is not None:
-        return None, None, steps, bad
+        return None, None, steps, choices, bad
     fx = values(x, [(None, None)])[0]
     if auto is not None and values.seen["low_precision"]:  # float32 values: its constant
-        steps, r, bad = _second_steps(x, None, row, auto[1])
+        steps, choices, r, bad = _second_steps(x, None, row, auto[1], box)
         if bad is not None:
-            return None, None, steps, bad
-    slot = {o: k for k, o in enumerate(row.offsets)}
-    diagonal, mixed = row.float_diagonal, row.float_mixed
+            return None, None, steps, choices, bad
+    rows = [side for side, _ in choices]
+    used = [hi for _, hi in choices]
+    p = row.order  # every side's first-derivative row has p moved points
     per_call = contract.vectorized_rows_per_call(n) if vectorized else 0
     if getattr(values, "spread", False):  # workers: as fastgrad's MapEvaluator, one block
         per_call = 1 << 30
+    counts = [second_row_points(rows, i) for i in range(n)]
     H = [[0.0] * n for _ in range(n)]
-    for i0, i1 in hessian_blocks(n, row, per_call):
+    for i0, i1 in second_blocks(counts, per_call):
         points = []
         for i in range(i0, i1):
-            for a in row.offsets:
-                xa = x[i] + a * steps[i]
+            for t, a in enumerate(rows[i].offsets):
+                xa = x[i] + a * used[i]
                 points.append((i, xa))
-                for j in range(i + 1, n):
-                    for b in row.offsets:
-                        points.append((i, xa, j, x[j] + b * steps[j]))
+                if t < p:
+                    for j in range(i + 1, n):
+                        for b in rows[j].offsets[:p]:
+                            points.append((i, xa, j, x[j] + b * used[j]))
         fv = values(x, points)
         start = 0
         for i in range(i0, i1):
-            stride = 1 + p * (n - 1 - i)  # the points of one offset a
-            at = fv[start:start + p * stride]
-            start += p * stride
+            stride = 1 + p * (n - 1 - i)  # the points of one of the first p offsets
+            at = fv[start:start + counts[i]]
+            start += counts[i]
+            slot = {o: t for t, o in enumerate(rows[i].offsets)}
             H[i][i] = _sum((w, fx if o == 0 else at[slot[o] * stride])
-                           for o, w in diagonal) / (r[i] * r[i])
+                           for o, w in rows[i].diagonal) / (r[i] * r[i])
+            for k in range(i):  # rows k < i whose terms with x_k unmoved wait for these
+                if rows[k].method != "central":
+                    w0 = rows[k].first_terms[-1][1]
+                    total = _sum(((float(w0 * w), fx if b == 0 else at[slot[b] * stride])
+                                  for b, w in rows[i].first_terms), H[k][i])
+                    H[k][i] = H[i][k] = total / (r[k] * r[i])
             for j in range(i + 1, n):
                 first = 1 + (j - i - 1) * p
-                H[i][j] = H[j][i] = _sum((w, at[slot[a] * stride + first + slot[b]])
-                                         for a, b, w in mixed) / (r[i] * r[j])
-    return H, fx, steps, None
+                terms = []
+                for a, b, w in second_mixed(rows[i], rows[j]):
+                    if a == 0:
+                        break  # the last terms: added once row j is evaluated
+                    ta = slot[a] * stride
+                    terms.append((w, at[ta] if b == 0 else at[ta + first + rows[j].offsets.index(b)]))
+                total = _sum(terms)
+                if rows[i].method == "central":
+                    H[i][j] = H[j][i] = total / (r[i] * r[j])
+                else:
+                    H[i][j] = total
+    return H, fx, used, choices, None
 
 
 def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
@@ -1059,39 +1097,68 @@ def hessian(f, x, h=1e-4, *, method="central", order=None, bounds=None, args=(),
     Evaluation order: f(x); then for i = 0..n-1, for each offset a of the row
     (+1, -1, +2, -2, ...): x with x_i moved by a h_i, then for j = i+1..n-1
     and each offset b: x with x_i moved by a h_i and x_j by b h_j.  A
-    vectorized f gets the rows of _stencils.hessian_blocks in one call each.
-    full_output: the Hessian again with steps 2h (fastgrad._accuracy's estimate).
+    vectorized f gets the rows of _stencils.second_blocks in one call each.
+    Within bounds a coordinate's row may be one-sided (_stencils.plan over
+    SECOND_SIDES; _hessian_at).  full_output: the Hessian again with steps 2h
+    (fastgrad._accuracy's estimate).  h="adaptive": _adaptive_hessian.
     """
     if workers is not None and type(workers) is not _workers.Engine:
         return _workers.spread(hessian, locals())  # back here with the engine opened
     make, x, h, row = _second_prepare(f, x, h, method, order, args, unpack, vectorized,
                                       "hessian")
     full_output = contract.check_flag(full_output, "full_output")
-    if bounds is not None:
-        raise contract.second_without_bounds("hessian")
+    box = contract.check_bounds(bounds, x)
     values = make(workers)
+    if h == "adaptive":
+        return _adaptive_hessian(values, x, row, vectorized, box, full_output)
     auto = (second_auto_step(row, EPS64), second_auto_step(row, EPS32)) if h == "auto" \
         else None
     fixed = None if auto is not None else h
-    H, fx, steps, bad = _hessian_at(values, x, fixed, auto, row, vectorized)
+    H, fx, steps, choices, bad = _hessian_at(values, x, fixed, auto, row, vectorized, box)
     if bad is not None:
-        raise ValueError(contract.step_too_small(bad, x[bad], steps[bad]))
+        raise contract.second_stencil_error(x, steps, choices, bad, box)
     if auto is None and values.seen["low_precision"]:
         contract.warn_low_precision()
     if not full_output:
         return H
     n = len(x)
+    nfev = second_points([side for side, _ in choices])
     doubled = None if fixed is None else [2.0 * v for v in fixed]
     twice = None if auto is None else (2.0 * auto[0], 2.0 * auto[1])
-    H_double, _, _, bad = _hessian_at(values, x, doubled, twice, row, vectorized)
+    H_double, _, _, choices_double, bad = _hessian_at(values, x, doubled, twice, row,
+                                                      vectorized, box)
     if bad is not None:  # 2h leaves the usable range: no estimate
         errors = [[math.inf] * n for _ in range(n)]
-        return HessianResult(hess=H, error=errors, nfev=row.points(n), success=False,
+        return HessianResult(hess=H, error=errors, nfev=nfev, success=False,
                              message=no_hessian_estimate(bad), step=steps)
-    errors, success, message = estimate_hessian(H, H_double, fx, x, steps, row,
+    nfev += second_points([side for side, _ in choices_double])
+    errors, success, message = estimate_hessian(H, H_double, fx, x, choices, choices_double,
                                                 values.seen["low_precision"])
-    return HessianResult(hess=H, error=errors, nfev=2 * row.points(n), success=success,
+    return HessianResult(hess=H, error=errors, nfev=nfev, success=success,
                          message=message, step=steps)
+
+
+def _adaptive_hessian(values, x, row, vectorized, box, full_output):
+    """h="adaptive": Hessians over a geometric sequence of steps, Richardson per
+    entry (fastgrad._accuracy.hessian_richardson); each level's steps checked
+    just before its points are evaluated.  Within bounds each coordinate keeps
+    one side over the whole sequence (_accuracy.adaptive_steps starts each
+    where plan() picks that side at every level)."""
+    rows, levels = adaptive_steps(x, row, box)
+    hessians, fx = [], None
+    for steps in levels:
+        H, value, steps, choices, bad = _hessian_at(values, x, steps, None, row, vectorized,
+                                                    box)
+        if bad is not None:
+            raise contract.second_stencil_error(x, steps, choices, bad, box)
+        fx = value if fx is None else fx
+        hessians.append(H)
+    H, errors, used, success, message = hessian_richardson(hessians, levels, fx, x, rows,
+                                                           values.seen["low_precision"])
+    if not full_output:
+        return H
+    return HessianResult(hess=H, error=errors, nfev=len(levels) * second_points(rows),
+                         success=success, message=message, step=used)
 
 
 def hessian_vector(f, x, v, h=1e-5, *, method="central", order=None, args=(), unpack=False,
@@ -1169,8 +1236,6 @@ class Hessian(Prepared):
         second_stencil(contract.check_method(options["method"]), options["order"])
         contract.check_flag(options["unpack"], "unpack")
         contract.check_flag(options["vectorized"], "vectorized")
-        if h == "adaptive":
-            raise contract.second_rule_only("hessian")
 
     def __call__(self, x):
         return self._public(x)
@@ -1336,24 +1401,48 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
         g = complex_step.combine(values([0.0], [(0, z) for _, z in
                                                 complex_step.points(xs, steps)]), steps)
         return _shaped(g, shape)
-    c = auto_step(row, EPS64)
-    steps = [c * max(1.0, abs(xi)) for xi in xs] if h == "auto" else [h] * len(xs)
-    bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
-    if bad is not None:
-        raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
-    center = row.needs_center
-    if workers is None:
-        fx = [contract.as_real(f(xi, *args)) for xi in xs] if center else None
-        values = {o: [contract.as_real(f(_realised(xi, hi, o), *args))
-                      for xi, hi in zip(xs, steps)] for o in row.point_offsets}
-    else:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
+    def usable(c):
+        """The steps (c: h="auto"'s constant, or None for a fixed h), or the error
+        for a step that rounds away."""
+        steps = [h] * len(xs) if c is None else [c * max(1.0, abs(xi)) for xi in xs]
+        bad = _bad_coordinate(xs, [(row, hi) for hi in steps])
+        if bad is not None:
+            raise ValueError(contract.step_too_small(bad, xs[bad], steps[bad]))
+        return steps
+    steps = usable(auto_step(row, EPS64) if h == "auto" else None)
+    low = []  # f returned float32 (or lower) values: a fixed h warns, as gradient's
+
+    def real(value):
+        if not low and contract.is_low_precision(value):
+            low.append(True)
+        return contract.as_real(value)
+    spread = None
+    if workers is not None:  # the same calls, in the same order: f(v) as f(*[v]) on the workers
         spread = _spread_evaluator(f, args, True, False, workers)
-        offsets = [0] * center + list(row.point_offsets)
-        got = spread([0.0], [(0, xi if o == 0 else _realised(xi, hi, o))
-                             for o in offsets for xi, hi in zip(xs, steps)])
-        runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
-        fx = runs[0] if center else None
-        values = dict(zip(row.point_offsets, runs[center:]))
+
+    def run(points):
+        """f at each point, in order (read as real numbers, float32 noted)."""
+        if spread is None:
+            return [real(f(v, *args)) for v in points]
+        got = spread([0.0], [(0, v) for v in points])
+        if spread.seen["low_precision"]:
+            low.append(True)
+        return got
+    fx = None
+    if h == "auto":  # f at x first, to learn its precision (as gradient's "auto")
+        fx = run(xs)
+        if low:
+            steps = usable(auto_step(row, EPS32))
+        if not row.needs_center:
+            fx = None
+    center = row.needs_center and fx is None
+    offsets = [0] * center + list(row.point_offsets)
+    got = run([xi if o == 0 else _realised(xi, hi, o) for o in offsets
+               for xi, hi in zip(xs, steps)])
+    runs = [got[k * len(xs):(k + 1) * len(xs)] for k in range(len(offsets))]
+    if center:
+        fx = runs[0]
+    values = dict(zip(row.point_offsets, runs[center:]))
     g = []
     for j, (xi, hi) in enumerate(zip(xs, steps)):
         total = None
@@ -1361,6 +1450,8 @@ def derivative(f, x, h=1e-5, *, method="central", order=None, args=(), workers=N
             term = weight * (fx[j] if offset == 0 else values[offset][j])
             total = term if total is None else total + term
         g.append(total / _span(xi, hi, row))
+    if low and h != "auto":
+        contract.warn_low_precision()
     return _shaped(g, shape)
 
 
@@ -1421,6 +1512,7 @@ class Jacobian(Prepared):
         contract.jacobian_options(f, options["h"], options["method"], options["order"],
                                   options["args"], options["unpack"], options["vectorized"],
                                   options["full_output"], options["workers"], _checked_row)
+        contract.number_step(options["h"])  # as Gradient: a number now, the rest per call
 
     def __call__(self, x):
         return self._public(x)

@@ -119,6 +119,11 @@ def _v32(x):
     return np.array([x[0] ** 2 + x[1], x[0]], dtype=np.float32)
 
 
+def _e32(t):
+    """Elementwise, in float32 (derivative's f: an array or a float in, alike out)."""
+    return np.float32(t) ** 2
+
+
 #: Every call that warns of f's precision (a fixed h), by whatever path it goes:
 #: workers= (map: spread, then back), the prepared callables, check_grad's
 #: gradient, gradient_batch's row-by-row loop; (impl, workers) -> the warnings.
@@ -148,6 +153,10 @@ PRECISION_WARNINGS = {
     "jacobian full_output": (1, lambda m, w: m.jacobian(_v32, [1.0, 2.0], full_output=True,
                                                         workers=w)),
     "Jacobian": (1, lambda m, w: m.Jacobian(_v32, workers=w)([1.0, 2.0])),
+    "derivative": (1, lambda m, w: m.derivative(_e32, [1.0, 2.0], workers=w)),
+    "derivative scalar": (1, lambda m, w: m.derivative(_e32, 2.0, h=1e-3, workers=w)),
+    "derivative forward": (1, lambda m, w: m.derivative(_e32, [[1.0], [2.0]], method="forward",
+                                                        order=2, workers=w)),
     "check_grad": (1, lambda m, w: m.check_grad(_f32, lambda x: [2.0, 1.0], [1.0, 2.0],
                                                 h=1e-5, workers=w)),
 }

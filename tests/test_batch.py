@@ -343,8 +343,9 @@ def test_vectorized_gradient_batch_groups_rows_into_few_calls(method):
     assert np.allclose(batch, slow, rtol=1e-12, atol=0)
 
 
-def test_vectorized_gradient_batch_splits_large_batches():
-    # 65536 points a group at most: 40000 rows of 4 points make three groups.
+def test_vectorized_gradient_batch_splits_large_batches(monkeypatch):
+    # A call gets the stencils of the rows that fit in the 512 KiB chunk: at n = 2,
+    # 2**19 // 16 = 32768 points, 8192 rows; 40000 rows of 4 points make five calls.
     calls = []
 
     def rows(P):
@@ -353,9 +354,16 @@ def test_vectorized_gradient_batch_splits_large_batches():
 
     X = RNG.normal(size=(40000, 2))
     batch = fastgrad.gradient_batch(rows, X, vectorized=True)
-    assert sum(calls) == 40000 * 4 and len(calls) == 3
+    assert calls == [32768] * 4 + [40000 * 4 - 4 * 32768]
     assert np.allclose(batch, 2 * X, rtol=1e-6, atol=1e-9)
     assert bits(batch[-1]) == bits(fastgrad.gradient(rows, X[-1], vectorized=True))
+    # With a larger chunk, 65536 points a group at most (the bookkeeping's bound):
+    # 16384 rows of 4 points a group, three groups.
+    monkeypatch.setattr("fastgrad._contract.VECTORIZED_CACHE_BYTES", 32 * 2**20)
+    calls.clear()
+    again = fastgrad.gradient_batch(rows, X, vectorized=True)
+    assert again.tobytes() == batch.tobytes()  # the same gradients, bit for bit
+    assert calls == [65536, 65536, 40000 * 4 - 2 * 65536]
 
 
 # -- Ctrl-C ------------------------------------------------------------------------------

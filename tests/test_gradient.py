@@ -275,7 +275,7 @@ def test_vectorized_f_gets_the_whole_stencil_as_rows(impl, method):
     n = 3
     impl.gradient(f, [1.0, 2.0, 3.0], method=method, vectorized=True)
     k = 2 * n if method == "central" else n + 1
-    assert len(calls) == 1  # the whole stencil in one call (it is far below 32 MiB)
+    assert len(calls) == 1  # the whole stencil in one call (it is far below 512 KiB)
     X = calls[0]
     if is_fast(impl):
         assert isinstance(X, np.ndarray) and X.dtype == np.float64 and X.shape == (k, n)
@@ -345,23 +345,53 @@ def test_vectorized_stencil_is_chunked(impl, method, monkeypatch):
     assert floats(g) == expected
 
 
-def test_vectorized_chunks_stay_within_32_mib(impl):
-    # n = 1500: the central stencil is 3000 x 1500 float64 = 36 MB, more than the
-    # 32 MiB budget, so it must arrive in (at least) two calls, each <= 32 MiB.
-    n = 1500
-    budget = 32 * 2**20
+def recorded_shapes(impl, n, method="central"):
+    """The shapes of the blocks a vectorized f gets for one gradient at n (f: x[0] + x[-1])."""
     sizes = []
 
     def f(X):
-        X = np.asarray(X, dtype=float)
+        X = np.asarray(X)  # the reference's list of rows; complex numbers for "complex"
         sizes.append(X.shape)
         return X[:, 0] + X[:, -1]
 
-    g = floats(impl.gradient(f, np.zeros(n), vectorized=True))
-    assert sum(s[0] for s in sizes) == 2 * n
-    assert len(sizes) >= 2
-    assert all(s[1] == n and s[0] * n * 8 <= budget for s in sizes)
+    g = floats(impl.gradient(f, np.zeros(n), method=method, vectorized=True))
     assert g[0] == 1.0 and g[-1] == 1.0 and g[1:-1] == [0.0] * (n - 2)
+    return sizes
+
+
+@pytest.mark.parametrize("n, shapes", [
+    # 512 KiB: the central stencil of n = 181 (362 x 181 float64, 524 176 bytes) fits
+    (181, [(362, 181)]),
+    # n = 182: 364 x 182 float64 is 529 984 bytes; 524 288 // (8 * 182) = 360 rows a call
+    (182, [(360, 182), (4, 182)]),
+    # n = 1500: 524 288 // 12 000 = 43 rows a call, 3000 = 69 * 43 + 33
+    (1500, [(43, 1500)] * 69 + [(33, 1500)]),
+])
+def test_vectorized_chunks_are_sized_for_the_cache(impl, n, shapes):
+    # f gets about VECTORIZED_CACHE_BYTES = 512 KiB of points a call (its temporaries
+    # stay in cache), the whole stencil in one call when it fits.
+    assert fastgrad._contract.VECTORIZED_CACHE_BYTES == 512 * 2**10
+    assert recorded_shapes(impl, n) == shapes
+
+
+def test_vectorized_forward_and_complex_stencils_fit_one_call_up_to_the_chunk(impl):
+    # forward: n + 1 points; n = 255 -> 256 x 255 float64 = 522 240 bytes, one call;
+    # n = 256 -> 257 x 256 = 526 336 bytes: 256 rows a call
+    assert recorded_shapes(impl, 255, "forward") == [(256, 255)]
+    assert recorded_shapes(impl, 256, "forward") == [(256, 256), (1, 256)]
+    # complex: n points of 16-byte numbers; n = 181 -> 524 176 bytes, one call;
+    # n = 182 -> 529 984 bytes: 524 288 // (16 * 182) = 180 rows a call
+    assert recorded_shapes(impl, 181, "complex") == [(181, 181)]
+    assert recorded_shapes(impl, 182, "complex") == [(180, 182), (2, 182)]
+
+
+def test_vectorized_chunks_stay_within_32_mib(impl, monkeypatch):
+    # The ceiling holds whatever the cache chunk says: asked for 64 MiB chunks, n = 1500
+    # (its central stencil is 3000 x 1500 float64 = 36 MB) gets 2**25 // 12 000 = 2796
+    # rows a call, each <= 32 MiB, then the other 204.
+    monkeypatch.setattr(fastgrad._contract, "VECTORIZED_CACHE_BYTES", 64 * 2**20)
+    assert recorded_shapes(impl, 1500) == [(2796, 1500), (204, 1500)]
+    assert 2796 * 1500 * 8 <= 32 * 2**20 < 2797 * 1500 * 8
 
 
 # -- f returning nan or inf: propagated, not hidden -----------------------------

@@ -273,8 +273,6 @@ def test_c_callback_bit_identical(c_library):
 def test_prepared_hessian_checks_its_options_once(impl):
     with pytest.raises(ValueError, match="method must be 'central' for second derivatives"):
         impl.Hessian(rosen, method="forward")
-    with pytest.raises(ValueError, match='h="adaptive" is for gradient'):
-        impl.Hessian(rosen, h="adaptive")
     with pytest.raises(ValueError, match="h must be positive and finite, got 0.0"):
         impl.Hessian(rosen, h=0.0)
     H = impl.Hessian(rosen, h=[1e-3, 1e-3])
@@ -324,10 +322,11 @@ def raised(impl, function, *args, **kwargs):
      "got 'forward'"),
     ("hessian", (rosen, [1.0, 2.0]), {"method": "sideways"}, ValueError,
      "method must be one of 'central', 'forward', 'backward', 'complex', got 'sideways'"),
-    ("hessian", (rosen, [1.0, 2.0], "adaptive"), {}, ValueError,
-     'h="adaptive" is for gradient() only: hessian() takes a fixed h or h="auto"'),
     ("hessian_vector", (rosen, [1.0, 2.0], [1.0, 1.0], "adaptive"), {}, ValueError,
-     'h="adaptive" is for gradient() only: hessian_vector() takes a fixed h or h="auto"'),
+     'h="adaptive" is not offered for hessian_vector(): it takes a fixed h or h="auto"'),
+    ("hessian", (rosen, [1.7e308, 2.0], "adaptive"), {}, ValueError,
+     "h[0] = 1.7000000000000001e+307 gives no usable step at x[0] = 1.7e+308: the "
+     "realised step (x[i] + h) - (x[i] - h) rounds to 0 or is not finite"),
     ("hessian_vector", (rosen, [1.0, 2.0], [1.0, 1.0]), {"method": "complex"}, ValueError,
      "method must be 'central' for second derivatives (hessian, hessian_vector), "
      "got 'complex'"),
@@ -361,9 +360,20 @@ def raised(impl, function, *args, **kwargs):
      "unpack must be True or False, got int 1"),
     ("hessian", (rosen, [1.0, 2.0]), {"full_output": 1}, TypeError,
      "full_output must be True or False, got int 1"),
-    ("hessian", (rosen, [1.0, 2.0]), {"bounds": (0, 3)}, ValueError,
-     "bounds are not offered for hessian() yet (its stencils are central only, with no "
-     "one-sided rows to turn to at a bound): leave bounds=None"),
+    ("hessian", (rosen, [1.0, 2.0]), {"bounds": (0, 1.5)}, ValueError,
+     "x[1] = 2.0 is outside the bounds [0.0, 1.5]"),
+    ("hessian", (rosen, [1.0, 2.0]), {"bounds": ([0, 3], [2, 1])}, ValueError,
+     "bounds: lb[1] = 3.0 > ub[1] = 1.0"),
+    ("hessian", (rosen, [1.0, 2.0]), {"bounds": ([0, 2], [2, 2])}, ValueError,
+     "bounds leave no room for a stencil at x[1] = 2.0: lb[1] = 2.0, ub[1] = 2.0"),
+    ("hessian", (rosen, [1.0, 2.0], "adaptive"), {"bounds": ([0, 2], [2, 2])}, ValueError,
+     "bounds leave no room for a stencil at x[1] = 2.0: lb[1] = 2.0, ub[1] = 2.0"),
+    ("hessian", (rosen, [1.0, 2.0]), {"bounds": ([0, 2], [2, 2 + 4e-16])}, ValueError,
+     "bounds [2.0, 2.0000000000000004] shrink the step at x[1] = 2.0 from 0.0001 to "
+     "1.4802973661668753e-16, which gives no usable step: the realised step rounds to 0 "
+     "or is not finite"),
+    ("hessian", (rosen, [1.0, 2.0]), {"bounds": [0, 1, 2]}, TypeError,
+     "bounds must be a pair (lb, ub) of numbers or sequences of n, got list [0, 1, 2]"),
 ])
 def test_errors_name_the_parameter(impl, function, args, kwargs, kind, message):
     def f(*a):

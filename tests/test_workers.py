@@ -167,6 +167,25 @@ def test_the_points_go_out_in_chunks_of_consecutive_points(impl):
     assert tasks == [[1] * 10]
 
 
+@pytest.mark.parametrize("impl", IMPLS, ids=["fast", "reference"])
+def test_a_vectorized_task_is_not_cut_to_the_cache_chunk(impl):
+    # A task's size is set by its overhead: a vectorized f on 2 workers gets 8 tasks of
+    # 1200 / 8 = 150 points at n = 600, not the serial tier's 524 288 // 4800 = 109
+    # rows a call; the 32 MiB ceiling (6990 rows at n = 600) still bounds a task.
+    tasks = []
+
+    def recording_map(func, iterable):
+        chunk = list(iterable)
+        tasks.append([len(task[-1]) for task in chunk])
+        return map(func, chunk)
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        recording_map.__self__ = pool
+        g = impl.gradient(rosen_rows, [0.5] * 600, vectorized=True, workers=recording_map)
+    assert tasks == [[150] * 8]
+    assert bits(g) == bits(impl.gradient(rosen_rows, [0.5] * 600, vectorized=True))
+
+
 def recording_map_plain(func, items, tasks):
     items = list(items)
     tasks.append([len(task[-1]) for task in items])

@@ -223,8 +223,8 @@ def test_jacobian_and_hessian_are_prepared_callables(impl):
         copy = pickle.loads(pickle.dumps(P))
         assert bits(copy(x)) == bits(P(x)) == bits(public())
     for make, name in ((lambda: impl.Jacobian(pair, step=1.0), "Jacobian"),
-                       (lambda: impl.Hessian(quartic, bounds=None), "Hessian")):
+                       (lambda: impl.Hessian(quartic, full_output=False), "Hessian")):
         with pytest.raises(TypeError) as raised:
             make()
         assert str(raised.value) == f"{name}() got an unexpected keyword argument " \
-            f"{'step' if name == 'Jacobian' else 'bounds'!r}"
+            f"{'step' if name == 'Jacobian' else 'full_output'!r}"

@@ -37,6 +37,10 @@ def main() -> None:
     hess: NDArray[np.float64] = fastgrad.hessian(bowl, [1.0, 1.0], "auto", order=4)
     hv = fastgrad.hessian_vector(Rosenbrock(), [1.0, 1.0], np.array([1.0, 0.0]))
     prepared_hessian = fastgrad.Hessian(bowl, h=1e-3)
+    adaptive = fastgrad.hessian(bowl, [1.0, 1.0], "adaptive", bounds=([0.0, 0.0], [2.0, 1.0]),
+                                full_output=True)
+    prepared_adaptive = fastgrad.Hessian(bowl, h="adaptive")
+    assert adaptive.hess.shape == prepared_adaptive([1.0, 1.0]).shape == (2, 2)
     assert prepared_hessian([1.0, 1.0]).shape == hess.shape == (2, 2) and hv.shape == (2,)
     with ThreadPoolExecutor(2) as pool:
         spread: NDArray[np.float64] = fastgrad.gradient(bowl, [1.0, 1.0], workers=pool.map)
