@@ -87,7 +87,7 @@ class Stencil:
         """Whether a term is f(x) itself (evaluated once, before every other point)."""
         return 0 in self.offsets
 
-    @property
+    @functools.cached_property  # read per gradient by the reference: computed once
     def point_offsets(self):
         """The offsets evaluated per coordinate, in evaluation order."""
         return tuple(o for o in self.offsets if o != 0)
@@ -96,7 +96,7 @@ class Stencil:
         """Evaluations of one gradient in n dimensions (with bounds f(x) is one)."""
         return (1 if self.needs_center or bounded else 0) + n * len(self.point_offsets)
 
-    @property
+    @functools.cached_property
     def float_weights(self):
         return tuple(float(w) for w in self.weights)
 
