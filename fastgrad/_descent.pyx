@@ -37,7 +37,8 @@ cimport numpy as cnp
 import numpy as np
 
 from ._evaluators cimport Evaluator
-from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, gradient_with, new_vector,
+from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, direct_ready, gradient_with,
+                        new_vector, stencil_direct,
                         probe_precision, stencil_gradient, stencil_init, stencil_place,
                         workspace_alloc, workspace_free)
 
@@ -727,6 +728,15 @@ cdef inline double largest(const double* v, Py_ssize_t n) noexcept nogil:
     return top
 
 
+cdef inline double squares(const double* g, Py_ssize_t n) noexcept nogil:
+    """sum of g_i**2, in order of i (stencil_direct's sum)."""
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        total += g[i] * g[i]
+    return total
+
+
 cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
                  double* g, double* x_new, double* g_old, const Settings* run, object callback,
                  object report, object progress, Path* path, Outcome* out) except -1 nogil:
@@ -746,6 +756,10 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     # bit for bit; x is this run's own): no copy of x per gradient.  (Streaming,
     # one evaluate() per coordinate, costs more per step at small n.)
     cdef bint in_place = ev.gil_free
+    # A compiled scalar objective: the loop calls it itself (stencil_direct)
+    # while no look at the clock is due, and only checks each new iterate's
+    # stencil (evaluate() takes the points written when a look is due).
+    cdef bint direct = ev.direct is not None and not ev.shared
     # updates to the next call of the hook: never, without a callback or progress
     cdef Py_ssize_t next_call = (1 if callback is not None or progress is not None
                                  else PY_SSIZE_T_MAX)
@@ -764,12 +778,17 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if path != NULL:
             path_append(path, x, fx)
     while True:
-        if not g_known:
+        if g_known:
+            total = squares(g, n)
+        elif direct_ready(ev, s.k):  # the objective called here, x moved in place
+            stencil_direct(ev, s, x, w.fval, g, &total)
+            out.nfev += s.k
+        else:
+            if direct:  # its points were only checked
+                stencil_place(s, x, w.coord, w.value)
             gradient_with(ev, s, x, w, x if in_place else w.scratch, g)
             out.nfev += s.k
-        total = 0.0
-        for i in range(n):
-            total += g[i] * g[i]
+            total = squares(g, n)
         # A finite sum means a finite gradient; only an infinite one needs a look.
         if not isfinite(total) and not all_finite(g, n):
             if out.nit == 0:
@@ -826,7 +845,8 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if same_point(x_new, x, n):
             out.reason = STEP_LOST
             break
-        out.coordinate = stencil_place(s, x_new, w.coord, w.value)
+        out.coordinate = stencil_place(s, x_new, NULL if direct else w.coord,
+                                       NULL if direct else w.value)
         if out.coordinate >= 0:
             out.reason = STENCIL_LOST
             break
