@@ -70,6 +70,12 @@ def describe(value):
     return f"{name} {show(value, 40)}"
 
 
+def callback_answer(answer):
+    """The message for a descent callback whose return value has no truth value."""
+    return (f"callback must return None or a truth value (a true one stops the run), "
+            f"got {describe(answer)}")
+
+
 def is_real(value):
     # numbers.Real covers bool, int, float, Fraction and numpy's real scalars;
     # 0-d real arrays (what some numpy reductions return) are scalars too.

@@ -36,6 +36,8 @@ from libc.string cimport memcpy
 cimport numpy as cnp
 import numpy as np
 
+from ._result import call_back
+
 from ._evaluators cimport Evaluator
 from ._stencil cimport (KIND_FIXED, KIND_GENERAL, KIND_PAIR, Stencil, StencilRow, Steps,
                         Workspace, direct_ready, gradient_with, new_vector, place_coordinate,
@@ -700,10 +702,7 @@ cdef int hook(object callback, object report, object progress, const double* x,
             value = copy_out(x, n)
             if report is not None:
                 value = report(value, fx, copy_out(g, n), out.nit, out.nfev)
-            try:
-                stop[0] = bool(callback(value))
-            except StopIteration:  # scipy's other way to stop
-                stop[0] = True
+            stop[0] = call_back(callback, value)  # true or StopIteration: stop
             next_call[0] = 1
         if progress is not None:
             every = progress.step(out.nit, out.nfev, out.norm, fx)

@@ -295,9 +295,14 @@ def call_back(callback, value):
     """Whether callback(value) asks the run to stop: it returns a true value or
     raises StopIteration (scipy's two ways)."""
     try:
-        return bool(callback(value))
+        answer = callback(value)
     except StopIteration:
         return True
+    try:
+        return bool(answer)
+    except Exception as error:  # an array's truth is ambiguous: say whose value it was
+        from ._contract import callback_answer
+        raise TypeError(callback_answer(answer)) from error
 
 
 def descent_result(reason, x, fun, grad, nit, nfev, norm, coordinate, tol, ftol, optimizer,

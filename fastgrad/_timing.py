@@ -164,6 +164,7 @@ def fastest(timings):
 # -- formatting ----------------------------------------------------------------------
 
 def _three_digits(value):
+    value = float(f"{value:.3g}")  # round first: 99.96 is "100", not "100.0"
     if value >= 100:
         return f"{value:.0f}"
     return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
@@ -171,6 +172,7 @@ def _three_digits(value):
 
 def fmt_time(seconds):
     """Seconds with three significant digits and a unit: '2.91 µs', '11.2 ms', '694 ns'."""
+    seconds = float(f"{seconds:.3g}")  # round first: 999.6 µs is "1.00 ms"
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
         if seconds >= scale:
             return f"{_three_digits(seconds / scale)} {unit}"

@@ -101,6 +101,16 @@ def test_a_callback_stops_the_run_by_returning_true_or_raising_stop_iteration(im
         assert result.message == "stopped by callback after 4 updates"
 
 
+@pytest.mark.parametrize("tier", sorted(TIERS))
+def test_a_callback_answer_without_a_truth_value_is_a_type_error_naming_callback(impl, tier):
+    f, kwargs = TIERS[tier]
+    message = ("callback must return None or a truth value (a true one stops the run), "
+               "got ndarray of shape (2,)")
+    with pytest.raises(TypeError, match=re.escape(message)) as caught:
+        impl.gradient_descent(f, [1.5, -0.5], 0.02, callback=lambda x: np.asarray(x), **kwargs)
+    assert isinstance(caught.value.__cause__, ValueError)  # numpy's ambiguous truth value
+
+
 def test_callback_x_still_gets_the_iterate_only(impl):
     seen = []
     result = impl.gradient_descent(quadratic, [1.5, -0.5], 0.02, max_iter=3, unpack=True,

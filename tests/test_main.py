@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fastgrad._timing import table
+from fastgrad._timing import fmt_ratio, fmt_time, table
 
 PROG = "python -m fastgrad"
 # Every kind of f in its fast form first; the indexing pitfall after, as a note.
@@ -33,6 +33,21 @@ PICTURES = ["quadratic.png", "rosenbrock.png", "himmelblau.png", "himmelblau_fie
 def run(args, cwd, **options):
     return subprocess.run([sys.executable, "-I", "-m", "fastgrad", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=300, **options)
+
+
+@pytest.mark.parametrize("seconds, shown", [
+    (2.914e-6, "2.91 µs"), (11.24e-3, "11.2 ms"), (694.2e-9, "694 ns"),
+    (9.996e-6, "10.0 µs"), (99.96e-6, "100 µs"), (999.6e-6, "1.00 ms"),
+    (999.6e-9, "1.00 µs"), (0.9996, "1.00 s"), (1234.0, "1230 s"),
+])
+def test_times_are_shown_with_three_significant_digits_rounded_before_the_unit(seconds, shown):
+    assert fmt_time(seconds) == shown
+    assert re.fullmatch(THREE_DIGITS + " (s|ms|µs|ns)", shown)
+
+
+@pytest.mark.parametrize("ratio, shown", [(2.916, "2.92×"), (9.996, "10.0×"), (99.96, "100×")])
+def test_ratios_are_shown_with_three_significant_digits(ratio, shown):
+    assert fmt_ratio(ratio) == shown
 
 
 def test_quick_run_prints_the_timing_table_of_the_shared_formatter(tmp_path):
