@@ -705,7 +705,7 @@ cdef class CompiledEvaluator(Evaluator):
             raise MemoryError()
         self.watch.countdown = 0  # (ready() sets it)
         if not objective.outputs:
-            self.direct = objective
+            self.direct = <void*> objective  # borrowed: self.objective holds it
             self.countdown = &self.watch.countdown
             self.direct_failed = objective.failed
 

@@ -338,7 +338,7 @@ cdef inline bint direct_ready(Evaluator ev, Py_ssize_t k) noexcept nogil:
     ev has a direct objective, runs on one thread, and no look at the clock
     is due within them -- then the k points are taken from the countdown, as
     evaluate() takes them (else evaluate() must run: it looks)."""
-    if ev.direct is None or ev.shared or ev.countdown[0] <= k:
+    if ev.direct == NULL or ev.shared or ev.countdown[0] <= k:
         return False
     ev.countdown[0] -= k
     return True
@@ -354,11 +354,11 @@ cdef inline int stencil_direct(Evaluator ev, const Stencil* s, double* x, double
     be checked, and direct_ready(ev, s.k) true."""
     cdef int kind = stencil_kind(s)
     if kind == KIND_PAIR:
-        squares[0] = direct_points(ev.direct, s, x, fval, g, KIND_PAIR)
+        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_PAIR)
     elif kind == KIND_FIXED:
-        squares[0] = direct_points(ev.direct, s, x, fval, g, KIND_FIXED)
+        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_FIXED)
     else:
-        squares[0] = direct_points(ev.direct, s, x, fval, g, KIND_GENERAL)
+        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_GENERAL)
     if ev.direct_failed[0]:
         return ev.fail()
     return 0
