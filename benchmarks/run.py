@@ -249,7 +249,10 @@ def main(argv=None):
                         help="only workloads whose key contains one of these words")
     args = parser.parse_args(argv)
     out = args.out or (HERE / "results" / "quick" if args.quick else HERE / "results")
-    return run(QUICK if args.quick else FULL, out, tuple(args.only))
+    # One BLAS thread for every competitor alike: on a shared 2-core box OpenBLAS's
+    # spinning threads made small numpy products 10-40x slower, whoever called them.
+    with lbfgs.blas_threads():
+        return run(QUICK if args.quick else FULL, out, tuple(args.only))
 
 
 if __name__ == "__main__":

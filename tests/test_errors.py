@@ -269,6 +269,7 @@ def test_f_returning_a_non_real_scalar_midway(impl):
         impl.gradient_descent(f, [3.0])
 
 
+@pytest.mark.filterwarnings("ignore::fastgrad.PrecisionWarning")  # f returns low-precision values on purpose
 @pytest.mark.parametrize("ret", [True, 3, np.float32(1.5), np.int64(2), np.array(2.5),
                                  np.float64(0.5)], ids=repr)
 def test_f_returning_other_real_scalars_is_fine(impl, ret):

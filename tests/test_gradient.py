@@ -306,6 +306,7 @@ def test_vectorized_unpack_gets_columns(impl):
         assert values == expected
 
 
+@pytest.mark.filterwarnings("ignore::fastgrad.PrecisionWarning")  # f returns low-precision values on purpose
 @pytest.mark.parametrize("scalar", [float, np.float64, np.float32, lambda v: np.array(v), Fraction],
                          ids=["float", "float64", "float32", "0-d-array", "Fraction"])
 @pytest.mark.parametrize("container", [list, tuple, np.array])

@@ -68,6 +68,7 @@ def test_vectorized_wrong_results_get_the_same_message_in_both(name):
     assert errors[0] == errors[1]
 
 
+@pytest.mark.filterwarnings("ignore::fastgrad.PrecisionWarning")  # f returns low-precision values on purpose
 @pytest.mark.parametrize("make", [lambda k: [Fraction(1, 3)] * k,
                                   lambda k: object_array(*[10**400] * k),
                                   lambda k: np.arange(k, dtype=np.int32),

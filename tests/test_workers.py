@@ -147,16 +147,20 @@ def test_a_serial_map_sees_the_points_in_the_serial_order(impl):
     assert seen["map batch"] == seen["serial batch"]
 
 
-@pytest.mark.parametrize("impl", IMPLS, ids=["fast", "reference"])
-def test_the_points_go_out_in_chunks_of_consecutive_points(impl):
-    # Known worker count w: about TASKS_PER_WORKER tasks per worker; unknown: one point each.
-    tasks = []
-
+def map_recording_task_sizes(tasks):
+    """A map that appends the number of points in each of its tasks to tasks."""
     def recording_map(func, iterable):
         chunk = list(iterable)
         tasks.append([len(task[-1]) for task in chunk])
         return map(func, chunk)
+    return recording_map
 
+
+@pytest.mark.parametrize("impl", IMPLS, ids=["fast", "reference"])
+def test_the_points_go_out_in_chunks_of_consecutive_points(impl):
+    # Known worker count w: about TASKS_PER_WORKER tasks per worker; unknown: one point each.
+    tasks = []
+    recording_map = map_recording_task_sizes(tasks)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         recording_map.__self__ = pool  # as a bound method of a pool of 2 would be
         n = 20  # 40 points, 2 workers: 8 tasks of 5 points
@@ -173,12 +177,7 @@ def test_a_vectorized_task_is_not_cut_to_the_cache_chunk(impl):
     # 1200 / 8 = 150 points at n = 600, not the serial tier's 524 288 // 4800 = 109
     # rows a call; the 32 MiB ceiling (6990 rows at n = 600) still bounds a task.
     tasks = []
-
-    def recording_map(func, iterable):
-        chunk = list(iterable)
-        tasks.append([len(task[-1]) for task in chunk])
-        return map(func, chunk)
-
+    recording_map = map_recording_task_sizes(tasks)
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         recording_map.__self__ = pool
         g = impl.gradient(rosen_rows, [0.5] * 600, vectorized=True, workers=recording_map)
