@@ -39,7 +39,9 @@ import numpy as np
 from ._result import call_back
 
 from ._evaluators cimport Evaluator
-from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, gradient_with, new_vector,
+from ._stencil cimport (KIND_FIXED, KIND_GENERAL, KIND_PAIR, Stencil, StencilRow, Steps,
+                        Workspace, direct_ready, gradient_with, new_vector, place_coordinate,
+                        stencil_direct, stencil_kind,
                         probe_precision, stencil_gradient, stencil_init, stencil_place,
                         workspace_alloc, workspace_free)
 
@@ -689,14 +691,6 @@ cdef inline bint all_finite(const double* v, Py_ssize_t n) noexcept nogil:
     return True
 
 
-cdef inline bint same_point(const double* a, const double* b, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(n):
-        if a[i] != b[i]:
-            return False
-    return True
-
-
 cdef int hook(object callback, object report, object progress, const double* x,
               const double* g, double fx, const Outcome* out, bint* stop,
               Py_ssize_t* next_call) except -1 nogil:
@@ -726,6 +720,48 @@ cdef inline double largest(const double* v, Py_ssize_t n) noexcept nogil:
     return top
 
 
+cdef inline int new_iterate(const Stencil* s, const double* x, const double* x_new,
+                            Py_ssize_t* bad) noexcept nogil:
+    """The checks of a new iterate in one pass, in their order of precedence:
+    STEP_NOT_FINITE (a coordinate is not finite), STEP_LOST (x_new == x),
+    STENCIL_LOST (bad: the first coordinate whose stencil has no usable step,
+    as stencil_place tells it), or -1: x_new will do."""
+    cdef int kind = stencil_kind(s)
+    if kind == KIND_PAIR:
+        return iterate_checks(s, x, x_new, bad, KIND_PAIR)
+    if kind == KIND_FIXED:
+        return iterate_checks(s, x, x_new, bad, KIND_FIXED)
+    return iterate_checks(s, x, x_new, bad, KIND_GENERAL)
+
+
+cdef inline int iterate_checks(const Stencil* s, const double* x, const double* x_new,
+                               Py_ssize_t* bad, int kind) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef bint finite = True, same = True
+    bad[0] = -1
+    for i in range(s.n):
+        finite &= isfinite(x_new[i]) != 0
+        same &= x_new[i] == x[i]
+        if bad[0] < 0 and place_coordinate(s, x_new, i, NULL, NULL, False, kind) < 0:
+            bad[0] = i
+    if not finite:
+        return STEP_NOT_FINITE
+    if same:
+        return STEP_LOST
+    if bad[0] >= 0:
+        return STENCIL_LOST
+    return -1
+
+
+cdef inline double squares(const double* g, Py_ssize_t n) noexcept nogil:
+    """sum of g_i**2, in order of i (stencil_direct's sum)."""
+    cdef double total = 0.0
+    cdef Py_ssize_t i
+    for i in range(n):
+        total += g[i] * g[i]
+    return total
+
+
 cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
                  double* g, double* x_new, double* g_old, const Settings* run, object callback,
                  object report, object progress, Path* path, Outcome* out) except -1 nogil:
@@ -745,6 +781,7 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     # bit for bit; x is this run's own): no copy of x per gradient.  (Streaming,
     # one evaluate() per coordinate, costs more per step at small n.)
     cdef bint in_place = ev.gil_free
+    cdef Py_ssize_t bad
     # updates to the next call of the hook: never, without a callback or progress
     cdef Py_ssize_t next_call = (1 if callback is not None or progress is not None
                                  else PY_SSIZE_T_MAX)
@@ -763,12 +800,16 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if path != NULL:
             path_append(path, x, fx)
     while True:
-        if not g_known:
+        if g_known:
+            total = squares(g, n)
+        elif direct_ready(ev, s.k):  # the objective called here, x moved in place
+            stencil_direct(ev, s, x, w.fval, g, &total)
+            out.nfev += s.k
+        else:
+            stencil_place(s, x, w.coord, w.value)  # (its stencil only checked)
             gradient_with(ev, s, x, w, x if in_place else w.scratch, g)
             out.nfev += s.k
-        total = 0.0
-        for i in range(n):
-            total += g[i] * g[i]
+            total = squares(g, n)
         # A finite sum means a finite gradient; only an infinite one needs a look.
         if not isfinite(total) and not all_finite(g, n):
             if out.nit == 0:
@@ -819,15 +860,11 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             break
         if s.bounded:  # the iterate projected onto the box
             project(x_new, s.lb, s.ub, n)
-        if not all_finite(x_new, n):
-            out.reason = STEP_NOT_FINITE
-            break
-        if same_point(x_new, x, n):
-            out.reason = STEP_LOST
-            break
-        out.coordinate = stencil_place(s, x_new, w.coord, w.value)
-        if out.coordinate >= 0:
-            out.reason = STENCIL_LOST
+        found = new_iterate(s, x, x_new, &bad)
+        if found >= 0:
+            out.reason = <Stop> found
+            if found == STENCIL_LOST:
+                out.coordinate = bad
             break
         if run.tracking:
             if not rule.searches:

@@ -52,3 +52,15 @@ cdef class Evaluator:
     cdef void wait(self) noexcept nogil
     # After a gradient_batch that stopped: raise why (-1).
     cdef int raise_stop(self) except -1
+    # A scalar compiled objective (an Objective, borrowed: the evaluator holds
+    # it) that a loop on the owner's thread may call itself, point by point, in
+    # place of evaluate() (_stencil.stencil_direct): NULL for the other tiers.
+    # (A pointer, not an object field: the base class stays out of the garbage
+    # collector, and gradient() pays nothing for it.)  countdown: the
+    # evaluations to the owner's next look at the clock (direct_ready() takes
+    # the points from it, as evaluate() does); direct_failed: the objective's
+    # flag; fail(): raise what failed.
+    cdef void* direct
+    cdef Py_ssize_t* countdown
+    cdef const int* direct_failed
+    cdef int fail(self) except -1 nogil

@@ -211,6 +211,9 @@ cdef class Evaluator:
     cdef void wait(self) noexcept nogil:
         pass
 
+    cdef int fail(self) except -1 nogil:
+        return 0  # (only an evaluator with a direct objective fails this way)
+
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         with gil:
             raise NotImplementedError("Evaluator.evaluate")
@@ -700,6 +703,11 @@ cdef class CompiledEvaluator(Evaluator):
         self.watch = <Watch*> PyMem_Malloc(sizeof(Watch))
         if self.watch == NULL:
             raise MemoryError()
+        self.watch.countdown = 0  # (ready() sets it)
+        if not objective.outputs:
+            self.direct = <void*> objective  # borrowed: self.objective holds it
+            self.countdown = &self.watch.countdown
+            self.direct_failed = objective.failed
 
     def __dealloc__(self):
         PyMem_Free(self.watch)

@@ -12,6 +12,7 @@
 from libc.math cimport fabs, fmax, isfinite, nextafter
 
 from ._evaluators cimport Evaluator, Points
+from .objectives cimport Objective
 
 cdef enum:
     MAX_TERMS = 9  # the longest row of the table (one-sided order 8: 8 points and f(x))
@@ -330,3 +331,59 @@ cdef inline int stream_points(Evaluator ev, const Stencil* s, double* x, Workspa
         ev.evaluate(&p, x, w.fval + first)
         g[i] = combine_coordinate(s, x, w.fval, i, 0, kind)
     return 0
+
+
+cdef inline bint direct_ready(Evaluator ev, Py_ssize_t k) noexcept nogil:
+    """Whether a loop may evaluate the next k points itself (stencil_direct):
+    ev has a direct objective, runs on one thread, and no look at the clock
+    is due within them -- then the k points are taken from the countdown, as
+    evaluate() takes them (else evaluate() must run: it looks)."""
+    if ev.direct == NULL or ev.shared or ev.countdown[0] <= k:
+        return False
+    ev.countdown[0] -= k
+    return True
+
+
+cdef inline int stencil_direct(Evaluator ev, const Stencil* s, double* x, double* fval,
+                               double* g, double* squares) except -1 nogil:
+    """stencil_gradient with ev's objective called here: the same points, in
+    the same order, the same values and sums -- x_i moved in place to each of
+    coordinate i's points and its bits restored, then g[i] combined as
+    stencil_stream combines it (fval: room for f(x) and one coordinate's
+    points).  squares: sum of g[i]**2 in order of i.  The stencil at x must
+    be checked, and direct_ready(ev, s.k) true."""
+    cdef int kind = stencil_kind(s)
+    if kind == KIND_PAIR:
+        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_PAIR)
+    elif kind == KIND_FIXED:
+        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_FIXED)
+    else:
+        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_GENERAL)
+    if ev.direct_failed[0]:
+        return ev.fail()
+    return 0
+
+
+cdef inline double direct_points(Objective f, const Stencil* s, double* x, double* fval,
+                                 double* g, int kind) noexcept nogil:
+    cdef const Scheme* sc
+    cdef Py_ssize_t i, p, m, first = 0, n = s.n
+    cdef double xi, h, gi, squares = 0.0
+    if s.scheme.center or s.bounded:
+        fval[0] = f.value(x, n)
+        first = 1
+    for i in range(n):
+        sc = &s.scheme
+        xi = x[i]
+        h = step_at(s, x, i, kind)
+        if kind == KIND_GENERAL and s.bounded:
+            sc = bounded_side(s, xi, i, &h)  # as placed: never NULL here
+        m = 2 if kind == KIND_PAIR else sc.per_coordinate
+        for p in range(m):
+            x[i] = xi + offset_of(sc, p, kind) * h  # place_coordinate's value
+            fval[first + p] = f.value(x, n)
+        x[i] = xi
+        gi = combine_coordinate(s, x, fval, i, 0, kind)
+        g[i] = gi
+        squares += gi * gi
+    return squares
