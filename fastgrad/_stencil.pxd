@@ -5,7 +5,8 @@
 # the arithmetic at small n); they are written once, in this file.
 #
 # Specialised at the call, not per coordinate: the loops take a `kind`, and
-# each entry point (stencil_place, stencil_combine, stencil_stream) calls them
+# each entry point (stencil_place, stencil_combine, stencil_stream, and
+# stencil_direct: the compiled descent's objective called in place) calls them
 # with a constant (`stencil_kind` tells which): the compiler builds each variant
 # from the same source -- without the relative-step and bounds tests for fixed
 # steps, and with the row's numbers as constants for the textbook central pair.
