@@ -368,7 +368,8 @@ def _direction_points(x, v, steps, row):
     stencil checked, in the reference's order (the ValueError naming the
     first bad coordinate)."""
     moving = v != 0.0
-    s = float((steps[moving] / np.abs(v[moving])).min())
+    with np.errstate(over="ignore"):  # a tiny v_i: s = inf, refused below as the reference does
+        s = float((steps[moving] / np.abs(v[moving])).min())
     reach = [o for o in row.offsets if abs(o) > 1]
     bases = []
     for a in row.offsets:

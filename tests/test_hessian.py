@@ -537,3 +537,14 @@ def test_full_output_flags_a_step_that_is_too_large(impl):
                      full_output=True)
     assert (r.success, r.message) == (
         False, "f is not finite at x or near it: the Hessian is not reliable")
+
+
+@pytest.mark.filterwarnings("error")  # numpy's overflow warning was the bug
+@pytest.mark.parametrize("impl", [fastgrad, reference], ids=["fast", "reference"])
+def test_a_direction_too_small_for_its_step_is_a_value_error_without_overflow_warnings(impl):
+    # s = steps / |v| overflows to inf (found by test_parity_at_random_points)
+    message = ("the step inf along v gives no usable point at x[0] = 1000.0 "
+               "(v[0] = 2.3e-308): x[0] + s * v[0] is not finite")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        impl.hessian_vector(lambda p: p[0] ** 2 * p[1], [1e3, 1.0], [2.3e-308, 0.0], "auto",
+                            order=8)
