@@ -5,6 +5,7 @@ import concurrent.futures
 import dataclasses
 import math
 import multiprocessing
+import threading
 import time
 
 import numpy as np
@@ -284,3 +285,24 @@ def tiers(compiled):
         "vectorized": (quadratic_rows, {"vectorized": True}),
         "compiled": (compiled, {}),
     }
+
+
+def counting(f):
+    """f, recording the points it is called at (threads: under a lock)."""
+    seen, lock = [], threading.Lock()
+
+    def counted(x, *args):
+        with lock:
+            seen.append(nested_bits(np.asarray(x, dtype=np.float64).tolist()))
+        return f(x, *args)
+    return counted, seen
+
+
+def counting_rows(f):
+    """f, recording how many points each of its (vectorized) calls gets."""
+    sizes = []
+
+    def counted(X, *args):
+        sizes.append(len(X))
+        return f(X, *args)
+    return counted, sizes

@@ -13,7 +13,7 @@ import fastgrad
 import fastgrad.reference as reference
 from fastgrad._stencils import SECOND, hessian_blocks, second_auto_step
 from fastgrad.objectives import CFunction, Himmelblau, Quadratic, Rosenbrock
-from _fgtools import assert_bits_equal, bits
+from _fgtools import assert_bits_equal, bits, counting_rows
 
 EPS = 2.0 ** -52
 
@@ -228,18 +228,13 @@ def test_vectorized_tier_bit_identical(n):
 def test_vectorized_blocks_split_large_hessians(monkeypatch):
     import fastgrad._contract as contract
     monkeypatch.setattr(contract, "VECTORIZED_CHUNK_BYTES", 8 * 6 * 30)  # 30 rows of n = 6
-    sizes = {"fast": [], "reference": []}
-
-    def recorded(which):
-        def f(X):
-            sizes[which].append(len(X))
-            return rosen_rows(X)
-        return f
+    fast, fast_sizes = counting_rows(rosen_rows)
+    ref, ref_sizes = counting_rows(rosen_rows)
     x = np.linspace(-1.0, 1.3, 6)
-    H = fastgrad.hessian(recorded("fast"), x, vectorized=True)
-    assert_matrix_bits(H, reference.hessian(recorded("reference"), x.tolist(), vectorized=True))
+    H = fastgrad.hessian(fast, x, vectorized=True)
+    assert_matrix_bits(H, reference.hessian(ref, x.tolist(), vectorized=True))
     # rows of 22, 18, 14, 10, 6, 2 points; f(x) alone first
-    assert sizes["fast"] == sizes["reference"] == [1, 22, 18, 14 + 10 + 6, 2]
+    assert fast_sizes == ref_sizes == [1, 22, 18, 14 + 10 + 6, 2]
 
 
 @pytest.mark.parametrize("order", [2, 4])

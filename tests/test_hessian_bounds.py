@@ -11,7 +11,7 @@ import fastgrad
 import fastgrad.reference as reference
 from fastgrad._stencils import SECOND, SECOND_SIDES, second_mixed, second_points
 from fastgrad.objectives import Rosenbrock
-from _fgtools import assert_bits_equal
+from _fgtools import assert_bits_equal, counting_rows
 
 ORDERS = (2, 4, 6, 8)
 
@@ -155,20 +155,15 @@ def test_compiled_and_vectorized_tiers_bit_identical(order):
 def test_vectorized_blocks_within_bounds(monkeypatch):
     import fastgrad._contract as contract
     monkeypatch.setattr(contract, "VECTORIZED_CHUNK_BYTES", 8 * 6 * 30)  # 30 rows of n = 6
-    sizes = {"fast": [], "reference": []}
-
-    def recorded(which):
-        def f(X):
-            sizes[which].append(len(X))
-            return rosen_rows(X)
-        return f
+    fast, fast_sizes = counting_rows(rosen_rows)
+    ref, ref_sizes = counting_rows(rosen_rows)
     x = np.linspace(-1.0, 1.3, 6)
     bounds = (x - [0, 1, 1, 1, 1, 1], x + [1, 1, 0, 1, 1, 1])
-    H = fastgrad.hessian(recorded("fast"), x, vectorized=True, bounds=bounds)
-    assert_matrix_bits(H, reference.hessian(recorded("reference"), x.tolist(), vectorized=True,
+    H = fastgrad.hessian(fast, x, vectorized=True, bounds=bounds)
+    assert_matrix_bits(H, reference.hessian(ref, x.tolist(), vectorized=True,
                                             bounds=bounds))
     # rows of 23, 18, 15, 10, 6, 2 points (the one-sided rows 0 and 2: one more)
-    assert sizes["fast"] == sizes["reference"] == [1, 23, 18, 15 + 10, 6 + 2]
+    assert fast_sizes == ref_sizes == [1, 23, 18, 15 + 10, 6 + 2]
 
 
 def test_workers_bit_identical():

@@ -13,7 +13,8 @@ import pytest
 import fastgrad
 import fastgrad.reference
 
-from _fgtools import engines, fork_pool, nested_bits as bits, no_children_left, thread_pool
+from _fgtools import (counting, engines, fork_pool, nested_bits as bits, no_children_left,
+                      thread_pool)
 
 IMPLS = [fastgrad, fastgrad.reference]
 IDS = ["fast", "reference"]
@@ -111,17 +112,6 @@ def test_the_two_implementations_agree_with_workers(thread_pool):
             bits(case(fastgrad.reference, thread_pool))
     for case in CASES[11:]:
         assert case(fastgrad, 2) == case(fastgrad.reference, 2)
-
-
-def counting(f):
-    """f, recording the points it is called at (threads: under a lock)."""
-    seen, lock = [], threading.Lock()
-
-    def counted(x, *args):
-        with lock:
-            seen.append(bits(np.asarray(x, dtype=np.float64).tolist()))
-        return f(x, *args)
-    return counted, seen
 
 
 @pytest.mark.parametrize("impl", IMPLS, ids=IDS)

@@ -15,7 +15,7 @@ import fastgrad
 import fastgrad.reference
 from fastgrad._prepared import Prepared
 
-from _fgtools import engines, fork_pool, nested_bits as bits, thread_pool
+from _fgtools import counting, engines, fork_pool, nested_bits as bits, thread_pool
 
 IMPLS = [fastgrad, fastgrad.reference]
 IDS = ["fast", "reference"]
@@ -94,17 +94,6 @@ def test_the_two_implementations_agree_with_workers(thread_pool):
     for case in CASES[:4] + CASES[5:9]:
         assert bits(np.asarray(case(fastgrad, thread_pool)).tolist()) == \
             bits(case(fastgrad.reference, thread_pool))
-
-
-def counting(f):
-    """f, recording the points it is called at (threads: under a lock)."""
-    seen, lock = [], threading.Lock()
-
-    def counted(x, *args):
-        with lock:
-            seen.append(bits(np.asarray(x, dtype=np.float64).tolist()))
-        return f(x, *args)
-    return counted, seen
 
 
 @pytest.mark.parametrize("impl", IMPLS, ids=IDS)
