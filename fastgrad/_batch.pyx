@@ -19,14 +19,16 @@ what f is handed), each chunk as above.
 libgomp's threads do not survive fork(): a forked child (multiprocessing's
 "fork" pool, say) computes batches serially.
 """
-cimport cython
 from cpython.exc cimport PyErr_CheckSignals
 from cpython.mem cimport PyMem_RawCalloc, PyMem_RawFree, PyMem_RawMalloc
 from cython.parallel cimport parallel, prange, threadid
+cimport numpy as cnp
 
 import os
 
 import numpy as np
+
+cnp.import_array()
 
 from ._evaluators cimport Evaluator, Points
 from ._stencil cimport (Stencil, StencilRow, Steps, Workspace, probe_precision,
@@ -113,12 +115,32 @@ cdef extern from *:
     int team_size "fastgrad_team_size" () noexcept nogil
 
 
-def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int num_threads,
+cdef struct Rows:
+    # m points of n coordinates, row r at x + r * n, its gradient at g + r * n.
+    # (Raw pointers, not memoryviews: Cython's memoryview support would double
+    # this module's compiled size.)
+    const double* x
+    double* g
+    Py_ssize_t m, n
+
+
+cdef inline Rows rows_between(Rows rows, Py_ssize_t first, Py_ssize_t last) noexcept nogil:
+    rows.x += first * rows.n
+    rows.g += first * rows.n
+    rows.m = last - first
+    return rows
+
+
+def gradient_batch(Evaluator ev, cnp.ndarray X, h, StencilRow row, int num_threads,
                    bounds=None, progress=None):
-    """Gradients at the m rows of X, shape (m, n); or (row, coordinate) of the first
-    stencil with no usable step (nothing evaluated then).  progress: an object
-    whose update(rows_done) returns the rows to make before its next call."""
-    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], r, t, bad, probes = 0
+    """Gradients at the m rows of X, a C-contiguous (m, n) float64 array, m >= 1;
+    or (row, coordinate) of the first stencil with no usable step (nothing
+    evaluated then).  progress: an object whose update(rows_done) returns the rows
+    to make before its next call."""
+    if not (cnp.PyArray_TYPE(X) == cnp.NPY_DOUBLE and cnp.PyArray_NDIM(X) == 2
+            and cnp.PyArray_IS_C_CONTIGUOUS(X) and cnp.PyArray_DIM(X, 0) >= 1):
+        raise TypeError("X must be a C-contiguous (m, n) float64 array with m >= 1")
+    cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0), n = cnp.PyArray_DIM(X, 1), r, t, bad, probes = 0
     cdef Py_ssize_t done, last, chunk
     cdef Steps steps = Steps(h)
     cdef int threads = min(num_threads, m) if ev.gil_free and not forked_child else 1
@@ -128,7 +150,10 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
     per_group = 1 if ev.gil_free else max(1, min(ev.points_per_call, GROUP_POINTS) // s.k)
     per_group = min(per_group, m)
     G = np.empty((m, n))
-    cdef double[:, ::1] gv = G
+    cdef Rows rows
+    rows.x = <const double*> cnp.PyArray_DATA(X)
+    rows.g = <double*> cnp.PyArray_DATA(G)
+    rows.m, rows.n = m, n
     # One workspace per thread, allocated here so that failure raises cleanly.
     cdef Workspace* spaces = <Workspace*> PyMem_RawCalloc(threads, sizeof(Workspace))
     if spaces == NULL:
@@ -137,24 +162,24 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
         for t in range(threads):
             workspace_alloc(&spaces[t], per_group * s.k, n if ev.gil_free else 0,
                             not ev.gil_free)
-        r = first_bad_row(&s, X, threads)
+        r = first_bad_row(&s, &rows, threads)
         if r >= 0:
-            return (r, stencil_place(&s, &X[r, 0], NULL, NULL))
+            return (r, stencil_place(&s, rows.x + r * n, NULL, NULL))
         ev.shared = ev.gil_free and threads > 1
         ev.owner_scratch = spaces[0].scratch  # thread 0 is this one
         ev.ready(n)
         if steps.relative > 0.0:  # h="auto": the precision of f, once, at X[0]
-            probe_precision(ev, &s, steps, &X[0, 0], &probes)
-            r = first_bad_row(&s, X, threads)
+            probe_precision(ev, &s, steps, rows.x, &probes)
+            r = first_bad_row(&s, &rows, threads)
             if r >= 0:
-                return (r, stencil_place(&s, &X[r, 0], NULL, NULL))
+                return (r, stencil_place(&s, rows.x + r * n, NULL, NULL))
         if progress is None:
-            all_rows(ev, &s, spaces, X, gv, threads, per_group)
+            all_rows(ev, &s, spaces, rows, threads, per_group)
         else:
             done, chunk = 0, per_group * threads
             while done < m:
                 last = min(done + chunk, m)
-                all_rows(ev, &s, spaces, X[done:last], gv[done:last], threads, per_group)
+                all_rows(ev, &s, spaces, rows_between(rows, done, last), threads, per_group)
                 done = last
                 if done < m:
                     chunk = progress.update(done)
@@ -166,24 +191,18 @@ def gradient_batch(Evaluator ev, const double[:, ::1] X, h, StencilRow row, int 
     return G
 
 
-@cython.boundscheck(False)  # rows 0 <= r < m, blocks 0 <= b < blocks
-@cython.wraparound(False)
-cdef Py_ssize_t first_bad_row(const Stencil* s, const double[:, ::1] X,
-                              int threads) except -2:
+cdef Py_ssize_t first_bad_row(const Stencil* s, const Rows* rows, int threads) except -2:
     """The first row of X with a stencil that has no usable step, or -1.  On
     several threads, the rows in blocks: each block's first bad row, the least
     of them.  (Checked serially, this pass was an eighth of a batch's time at
     n = 10, which held two threads to 1.6-1.7x one.)  Only the stencil's
     arithmetic runs here, nothing of f.  Called with the GIL, which it releases
     itself (see parallel_rows)."""
-    cdef Py_ssize_t r, b, m = X.shape[0]
+    cdef Py_ssize_t b, m = rows.m
     cdef Py_ssize_t blocks, size, first = -1
     cdef Py_ssize_t* found
     if threads == 1:
-        for r in range(m):
-            if stencil_place(s, &X[r, 0], NULL, NULL) >= 0:
-                return r
-        return -1
+        return block_bad_row(s, rows, 0, m)
     blocks = min(m, CHUNKS_PER_THREAD * threads)
     size = (m + blocks - 1) // blocks
     found = <Py_ssize_t*> PyMem_RawMalloc(blocks * sizeof(Py_ssize_t))
@@ -191,7 +210,7 @@ cdef Py_ssize_t first_bad_row(const Stencil* s, const double[:, ::1] X,
         raise MemoryError()
     with nogil, parallel(num_threads=threads):
         for b in prange(blocks, schedule="dynamic", chunksize=1):
-            found[b] = block_bad_row(s, X, b * size, min(m, (b + 1) * size))
+            found[b] = block_bad_row(s, rows, b * size, min(m, (b + 1) * size))
     for b in range(blocks):
         if found[b] >= 0:
             first = found[b]
@@ -200,41 +219,38 @@ cdef Py_ssize_t first_bad_row(const Stencil* s, const double[:, ::1] X,
     return first
 
 
-@cython.boundscheck(False)  # rows first <= r < last <= m
-@cython.wraparound(False)
-cdef Py_ssize_t block_bad_row(const Stencil* s, const double[:, ::1] X, Py_ssize_t first,
+cdef Py_ssize_t block_bad_row(const Stencil* s, const Rows* rows, Py_ssize_t first,
                               Py_ssize_t last) noexcept nogil:
+    """The first of rows first <= r < last (<= m) whose stencil has no usable step, or -1."""
     cdef Py_ssize_t r
     for r in range(first, last):
-        if stencil_place(s, &X[r, 0], NULL, NULL) >= 0:
+        if stencil_place(s, rows.x + r * rows.n, NULL, NULL) >= 0:
             return r
     return -1
 
 
-cdef int all_rows(Evaluator ev, const Stencil* s, Workspace* spaces, const double[:, ::1] X,
-                  double[:, ::1] G, int threads, Py_ssize_t per_group) except -1:
-    """The gradients at the rows of X into G, by one of the three paths."""
+cdef int all_rows(Evaluator ev, const Stencil* s, Workspace* spaces, Rows rows, int threads,
+                  Py_ssize_t per_group) except -1:
+    """The gradients at the rows, by one of the three paths."""
     if ev.gil_free and threads == 1:
         with nogil:
-            serial_rows(ev, s, &spaces[0], X, G)
+            serial_rows(ev, s, &spaces[0], &rows)
     elif ev.gil_free:
-        parallel_rows(ev, s, spaces, X, G, threads)
+        parallel_rows(ev, s, spaces, &rows, threads)
         if ev.stop:  # Ctrl-C (left set on this thread), or f failed
             ev.raise_stop()
         PyErr_CheckSignals()
     else:
-        grouped_rows(ev, s, &spaces[0], X, G, per_group)
+        grouped_rows(ev, s, &spaces[0], &rows, per_group)
     return 0
 
 
-@cython.boundscheck(False)  # rows 0 <= r < m
-@cython.wraparound(False)
-cdef int serial_rows(Evaluator ev, const Stencil* s, Workspace* w, const double[:, ::1] X,
-                     double[:, ::1] G) except -1 nogil:
-    cdef Py_ssize_t r
-    for r in range(X.shape[0]):
-        stencil_place(s, &X[r, 0], w.coord, w.value)
-        stencil_gradient(ev, s, &X[r, 0], w, &G[r, 0])
+cdef int serial_rows(Evaluator ev, const Stencil* s, Workspace* w,
+                     const Rows* rows) except -1 nogil:
+    cdef Py_ssize_t r, n = rows.n
+    for r in range(rows.m):
+        stencil_place(s, rows.x + r * n, w.coord, w.value)
+        stencil_gradient(ev, s, rows.x + r * n, w, rows.g + r * n)
     return 0
 
 
@@ -249,10 +265,8 @@ cdef void row_gradient(Evaluator ev, const Stencil* s, const double* x, Workspac
     stencil_gradient(ev, s, x, w, g)
 
 
-@cython.boundscheck(False)  # rows 0 <= r < m
-@cython.wraparound(False)
-cdef int parallel_rows(Evaluator ev, const Stencil* s, Workspace* spaces,
-                       const double[:, ::1] X, double[:, ::1] G, int threads) except -1:
+cdef int parallel_rows(Evaluator ev, const Stencil* s, Workspace* spaces, const Rows* rows,
+                       int threads) except -1:
     """The rows on `threads` threads.  The calling thread (thread 0) watches for
     Ctrl-C as it evaluates and, once out of rows, while it waits for the others
     (the end of the region would wait without looking); on Ctrl-C it sets
@@ -262,13 +276,13 @@ cdef int parallel_rows(Evaluator ev, const Stencil* s, Workspace* spaces,
     Called with the GIL, which it releases itself: in a function without the
     GIL, Cython would ask PyGILState whether it holds it, which after a
     subinterpreter has run in this thread answers wrong and aborts the process."""
-    cdef Py_ssize_t r, m = X.shape[0]  # read outside the OpenMP region (debug builds check it)
+    cdef Py_ssize_t r, m = rows.m, n = rows.n
     cdef Py_ssize_t chunk = max(1, m // (CHUNKS_PER_THREAD * threads))
     cdef int finished = 0, waits
     with nogil, parallel(num_threads=threads):
         for r in prange(m, schedule="dynamic", chunksize=chunk):
             if not stopped(&ev.stop):
-                row_gradient(ev, s, &X[r, 0], &spaces[threadid()], &G[r, 0])
+                row_gradient(ev, s, rows.x + r * n, &spaces[threadid()], rows.g + r * n)
         count(&finished)
         if threadid() == 0:
             waits = 0
@@ -279,15 +293,13 @@ cdef int parallel_rows(Evaluator ev, const Stencil* s, Workspace* spaces,
     return 0
 
 
-@cython.boundscheck(False)  # rows first <= r < last <= m
-@cython.wraparound(False)
-cdef int grouped_rows(Evaluator ev, const Stencil* s, Workspace* w, const double[:, ::1] X,
-                      double[:, ::1] G, Py_ssize_t per_group) except -1:
+cdef int grouped_rows(Evaluator ev, const Stencil* s, Workspace* w, const Rows* rows,
+                      Py_ssize_t per_group) except -1:
     """The stencils of per_group rows at a time, evaluated in one call."""
-    cdef Py_ssize_t m = X.shape[0], n = X.shape[1], k = s.k
+    cdef Py_ssize_t m = rows.m, n = rows.n, k = s.k
     cdef Py_ssize_t first, last, r, j, offset
     cdef Points p
-    p.base = &X[0, 0]
+    p.base = rows.x
     p.n = n
     p.row = w.row
     p.coord = w.coord
@@ -296,11 +308,11 @@ cdef int grouped_rows(Evaluator ev, const Stencil* s, Workspace* w, const double
         last = min(first + per_group, m)
         for r in range(first, last):
             offset = (r - first) * k  # row r's points sit at this offset of the group
-            stencil_place(s, &X[r, 0], w.coord + offset, w.value + offset)
+            stencil_place(s, rows.x + r * n, w.coord + offset, w.value + offset)
             for j in range(k):
                 w.row[offset + j] = r
         p.k = (last - first) * k
         ev.evaluate(&p, w.scratch, w.fval)
         for r in range(first, last):
-            stencil_combine(s, &X[r, 0], w.fval + (r - first) * k, &G[r, 0])
+            stencil_combine(s, rows.x + r * n, w.fval + (r - first) * k, rows.g + r * n)
     return 0

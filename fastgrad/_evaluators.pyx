@@ -598,7 +598,7 @@ cdef class VectorizedEvaluator(Evaluator):
 
     cdef int store(self, result, Py_ssize_t m, double* out) except -1:
         cdef const double* data
-        cdef const double[::1] view
+        cdef cnp.ndarray converted
         cdef Py_ssize_t i
         if self.vector:
             return self.store_rows(result, m, out)
@@ -617,8 +617,8 @@ cdef class VectorizedEvaluator(Evaluator):
             if contract.is_low_precision(result):  # float32: a fixed h is too small
                 self.low_precision = True
             # Another real array of the right shape: converted by numpy.
-            view = np.ascontiguousarray(result, dtype=np.float64)
-            memcpy(out, &view[0], m * sizeof(double))
+            converted = np.ascontiguousarray(result, dtype=np.float64)
+            memcpy(out, cnp.PyArray_DATA(converted), m * sizeof(double))
             return 0
         # Anything else: read (or refused, with the reference's message) by the contract.
         if contract.is_low_precision(result):

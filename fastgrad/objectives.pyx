@@ -21,10 +21,13 @@ from cpython.pycapsule cimport (PyCapsule_CheckExact, PyCapsule_GetContext,
                                 PyCapsule_GetName, PyCapsule_GetPointer)
 from libc.limits cimport INT_MAX
 from libc.math cimport NAN, exp, log1p, fabs
+cimport numpy as cnp
 
 import math
 
 import numpy as np
+
+cnp.import_array()
 
 from . import _contract as contract
 from ._contract import OVERFLOWS, describe, is_real, show, to_float, whole_number
@@ -41,10 +44,11 @@ SIGNATURES_VECTOR = ("void (int, double *, int, double *, void *)",
                      "void (int, const double *, int, double *, void *)")
 
 
-cdef const double* data_of(array):
-    # The buffer of a parameter array, which the objective keeps alive and read-only.
-    cdef const double[::1] flat = array.reshape(-1)
-    return &flat[0]
+cdef const double* data_of(cnp.ndarray array):
+    # The buffer of a parameter array (C-contiguous float64, from _parameter), which
+    # the objective keeps alive and read-only.  (Raw pointers, not memoryviews, in
+    # this module: Cython's memoryview support would double its compiled size.)
+    return <const double*> cnp.PyArray_DATA(array)
 
 
 def _parameter(value, name, ndim):
@@ -288,15 +292,15 @@ cdef class Objective:
             # Anything but a 1-D sequence of real numbers: the error gradient()
             # gives for such an x (or, for Fractions or huge ints, their floats).
             array = np.array(contract.point_values(x), dtype=np.float64)
-        cdef const double[::1] view = np.ascontiguousarray(array, dtype=np.float64)
-        cdef double[::1] out
-        self.check_dimension(view.shape[0])
+        cdef cnp.ndarray point = np.ascontiguousarray(array, dtype=np.float64)  # 1-D
+        cdef Py_ssize_t n = cnp.PyArray_SIZE(point)
+        self.check_dimension(n)
         if self.outputs:  # a vector-valued objective: a float64 array of its outputs
             result = np.empty(self.outputs)
-            out = result
-            self.values(&view[0], view.shape[0], &out[0])
+            self.values(<const double*> cnp.PyArray_DATA(point), n,
+                        <double*> cnp.PyArray_DATA(result))
         else:
-            result = self.value(&view[0], view.shape[0])
+            result = self.value(<const double*> cnp.PyArray_DATA(point), n)
         if self.failed[0]:
             self.raise_failure()
         return result
