@@ -39,9 +39,9 @@ import numpy as np
 from ._result import call_back
 
 from ._evaluators cimport Evaluator
-from ._stencil cimport (KIND_FIXED, KIND_GENERAL, KIND_PAIR, Stencil, StencilRow, Steps,
-                        Workspace, direct_ready, gradient_with, new_vector, place_coordinate,
-                        stencil_direct, stencil_kind,
+from ._stencil cimport (KIND_ANY, KIND_FIXED, KIND_GENERAL, KIND_PAIR, Stencil, StencilRow,
+                        Steps, Workspace, direct_ready, gradient_with, new_vector,
+                        place_coordinate, stencil_direct, stencil_kind, take_points,
                         probe_precision, stencil_gradient, stencil_init, stencil_place,
                         workspace_alloc, workspace_free)
 
@@ -181,7 +181,12 @@ cdef inline void plain_step(double* x_new, const double* x, const double* g, Py_
     also makes itself, without the virtual call, for an SGDRule."""
     cdef Py_ssize_t i
     for i in range(n):
-        x_new[i] = x[i] - learning_rate * g[i]
+        x_new[i] = plain_coordinate(x[i], g[i], learning_rate)
+
+
+cdef inline double plain_coordinate(double xi, double gi, double learning_rate) noexcept nogil:
+    """A coordinate of the plain step (the lean descent loop makes it in its pass of checks)."""
+    return xi - learning_rate * gi
 
 
 cdef class SGDRule(Rule):
@@ -720,35 +725,46 @@ cdef inline double largest(const double* v, Py_ssize_t n) noexcept nogil:
     return top
 
 
-cdef inline int new_iterate(const Stencil* s, const double* x, const double* x_new,
-                            Py_ssize_t* bad) noexcept nogil:
+cdef inline int new_iterate(const Stencil* s, const double* x, double* x_new, const double* g,
+                            double learning_rate, Py_ssize_t* bad, bint step,
+                            int kind) noexcept nogil:
     """The checks of a new iterate in one pass, in their order of precedence:
     STEP_NOT_FINITE (a coordinate is not finite), STEP_LOST (x_new == x),
     STENCIL_LOST (bad: the first coordinate whose stencil has no usable step,
-    as stencil_place tells it), or -1: x_new will do."""
-    cdef int kind = stencil_kind(s)
+    as stencil_place tells it), or -1: x_new will do.  step: the pass makes
+    x_new too, the plain step x - learning_rate g (else the rule made it).
+    kind: the stencil's, if the caller was compiled for one, else KIND_ANY."""
+    if kind == KIND_ANY:
+        kind = stencil_kind(s)
     if kind == KIND_PAIR:
-        return iterate_checks(s, x, x_new, bad, KIND_PAIR)
+        return iterate_checks(s, x, x_new, g, learning_rate, bad, step, KIND_PAIR)
     if kind == KIND_FIXED:
-        return iterate_checks(s, x, x_new, bad, KIND_FIXED)
-    return iterate_checks(s, x, x_new, bad, KIND_GENERAL)
+        return iterate_checks(s, x, x_new, g, learning_rate, bad, step, KIND_FIXED)
+    return iterate_checks(s, x, x_new, g, learning_rate, bad, step, KIND_GENERAL)
 
 
-cdef inline int iterate_checks(const Stencil* s, const double* x, const double* x_new,
-                               Py_ssize_t* bad, int kind) noexcept nogil:
-    cdef Py_ssize_t i
+cdef inline int iterate_checks(const Stencil* s, const double* x, double* x_new,
+                               const double* g, double learning_rate, Py_ssize_t* bad,
+                               bint step, int kind) noexcept nogil:
+    cdef Py_ssize_t i, first_bad = -1
     cdef bint finite = True, same = True
-    bad[0] = -1
+    cdef double v
     for i in range(s.n):
-        finite &= isfinite(x_new[i]) != 0
-        same &= x_new[i] == x[i]
-        if bad[0] < 0 and place_coordinate(s, x_new, i, NULL, NULL, False, kind) < 0:
-            bad[0] = i
+        if step:
+            v = plain_coordinate(x[i], g[i], learning_rate)
+            x_new[i] = v
+        else:
+            v = x_new[i]
+        finite &= isfinite(v) != 0
+        same &= v == x[i]
+        if first_bad < 0 and place_coordinate(s, x_new, i, NULL, NULL, False, kind) < 0:
+            first_bad = i
+    bad[0] = first_bad
     if not finite:
         return STEP_NOT_FINITE
     if same:
         return STEP_LOST
-    if bad[0] >= 0:
+    if first_bad >= 0:
         return STENCIL_LOST
     return -1
 
@@ -766,14 +782,54 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
                  double* g, double* x_new, double* g_old, const Settings* run, object callback,
                  object report, object progress, Path* path, Outcome* out) except -1 nogil:
     """Gradient descent from x, whose stencil is already placed; x ends as the returned
-    iterate and g as its gradient (g_old: room for a second gradient)."""
-    cdef Py_ssize_t n = s.n, i
+    iterate and g as its gradient (g_old: room for a second gradient).
+
+    The loop is descend_loop, compiled from its one source for two cases: `lean`,
+    plain SGD on a compiled objective with the central pair at fixed steps and
+    nothing to watch but the iterates (no f along them, no bounds, callback or
+    progress), where what the other options cost per step -- tests included --
+    compiles away and the step is made in the new iterate's pass of checks; and
+    any other run."""
+    if (run.plain and not run.tracking and callback is None and progress is None
+            and ev.direct != NULL and not ev.shared and stencil_kind(s) == KIND_PAIR):
+        return descend_lean(ev, rule, s, w, x, g, x_new, g_old, run, callback, report,
+                            progress, path, out)
+    return descend_loop(ev, rule, s, w, x, g, x_new, g_old, run, callback, report, progress,
+                        path, out, False, KIND_ANY)
+
+
+cdef int descend_lean(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double* x,
+                      double* g, double* x_new, double* g_old, const Settings* run,
+                      object callback, object report, object progress, Path* path,
+                      Outcome* out) except -1 nogil:
+    # A function of its own: the compiler inlines the lean loop's helpers into
+    # it, which it would not do into one function holding both loops (too large).
+    return descend_loop(ev, rule, s, w, x, g, x_new, g_old, run, callback, report, progress,
+                        path, out, True, KIND_PAIR)
+
+
+cdef inline int descend_loop(Evaluator ev, Rule rule, const Stencil* s, Workspace* w,
+                             double* x, double* g, double* x_new, double* g_old,
+                             const Settings* run, object callback, object report,
+                             object progress, Path* path, Outcome* out, bint lean,
+                             int kind) except -1 nogil:
+    """descend's loop; lean and kind are constants at both calls (see descend).
+    What it reads at every step is in locals: the objective is called through a
+    pointer, and for all the compiler knows could change any memory behind one."""
+    cdef Py_ssize_t n = s.n, k = s.k
+    cdef Py_ssize_t nit = 0, nfev = run.nfev0, max_iter = run.max_iter
+    cdef double tol = run.tol, learning_rate = rule.learning_rate
+    cdef bint tracking = not lean and run.tracking   # f is evaluated along the iterates
+    cdef bint bounded = not lean and s.bounded
+    cdef bint hooks = not lean and (callback is not None or progress is not None)
     cdef Py_ssize_t rising = 0   # updates in a row after which the gradient norm was larger
-    cdef double total, fx = NAN, fx_old = NAN, norm_old = NAN
+    cdef double total, norm = NAN, fx = NAN, fx_old = NAN, norm_old = NAN
     cdef double top0 = largest(x, n)
     cdef bint stop_requested = False, small_change = False
     cdef double* given = x       # x and x_new trade places on each update, g and g_old too
     cdef double* given_g = g
+    cdef double* fval = w.fval
+    cdef Py_ssize_t* countdown = ev.countdown
     cdef Iterate it
     cdef int found
     cdef bint g_known = False  # the rule gave the gradient at x
@@ -782,60 +838,60 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
     # one evaluate() per coordinate, costs more per step at small n.)
     cdef bint in_place = ev.gil_free
     cdef Py_ssize_t bad
-    # updates to the next call of the hook: never, without a callback or progress
-    cdef Py_ssize_t next_call = (1 if callback is not None or progress is not None
-                                 else PY_SSIZE_T_MAX)
+    # updates to the next call of the hook (a callback or progress)
+    cdef Py_ssize_t next_call = 1
     it.n, it.s, it.w = n, s, w
     it.nfev, it.g_known = 0, False  # as a plain step leaves them
     out.n = n
-    it.lb = s.lb if s.bounded else NULL
-    it.ub = s.ub if s.bounded else NULL
-    out.nit = 0
-    out.nfev = run.nfev0
+    it.lb = s.lb if bounded else NULL
+    it.ub = s.ub if bounded else NULL
     out.coordinate = -1
-    out.norm = NAN
-    if run.tracking:
+    if tracking:
         ev.evaluate_at(x, n, &fx)
-        out.nfev += 1
+        nfev += 1
         if path != NULL:
             path_append(path, x, fx)
     while True:
         if g_known:
             total = squares(g, n)
-        elif direct_ready(ev, s.k):  # the objective called here, x moved in place
-            stencil_direct(ev, s, x, w.fval, g, &total)
-            out.nfev += s.k
+        elif take_points(countdown, k) if lean else direct_ready(ev, k):
+            # the objective called here, x moved in place
+            stencil_direct(ev, s, x, fval, g, &total, kind)
+            nfev += k
         else:
             stencil_place(s, x, w.coord, w.value)  # (its stencil only checked)
             gradient_with(ev, s, x, w, x if in_place else w.scratch, g)
-            out.nfev += s.k
+            nfev += k
             total = squares(g, n)
         # A finite sum means a finite gradient; only an infinite one needs a look.
         if not isfinite(total) and not all_finite(g, n):
-            if out.nit == 0:
+            if nit == 0:
                 out.reason = START_NOT_FINITE
-                out.norm = NAN
+                norm = NAN
                 break
             # Back to the last iterate with a finite gradient: the previous one,
             # still in x_new and g_old (f at it in fx_old).
             x, x_new = x_new, x
             g, g_old = g_old, g
             fx = fx_old
-            out.norm = norm_old
-            out.nit -= 1
-            if path != NULL:
+            norm = norm_old
+            nit -= 1
+            if tracking and path != NULL:
                 path.length -= 1
             out.reason = GRADIENT_NOT_FINITE
             break
-        out.norm = sqrt(total)
-        if s.bounded:  # the projected gradient: what can still move x
-            out.norm = projected_norm(x, g, s.lb, s.ub, n)
-        if out.nit > 0:
-            rising = rising + 1 if out.norm > norm_old else 0
-            next_call -= 1
-            if next_call == 0:
-                hook(callback, report, progress, x, g, fx, out, &stop_requested, &next_call)
-        if out.norm <= run.tol:
+        norm = sqrt(total)
+        if bounded:  # the projected gradient: what can still move x
+            norm = projected_norm(x, g, s.lb, s.ub, n)
+        if nit > 0:
+            rising = rising + 1 if norm > norm_old else 0
+            if hooks:
+                next_call -= 1
+                if next_call == 0:
+                    out.nit, out.nfev, out.norm = nit, nfev, norm
+                    hook(callback, report, progress, x, g, fx, out, &stop_requested,
+                         &next_call)
+        if norm <= tol:
             out.reason = CONVERGED
             break
         if stop_requested:
@@ -844,32 +900,35 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
         if small_change:
             out.reason = FTOL
             break
-        if out.nit == run.max_iter:
+        if nit == max_iter:
             out.reason = MAX_ITER
             break
-        if run.plain:
-            plain_step(x_new, x, g, n, rule.learning_rate)
-            found = 1
+        if lean:  # the plain step, made in the pass that checks it
+            found = new_iterate(s, x, x_new, g, learning_rate, &bad, True, kind)
         else:
-            it.x, it.g, it.g_squared, it.fx, it.x_new, it.nfev = x, g, total, fx, x_new, 0
-            it.g_new, it.g_known = g_old, False
-            found = rule.propose(ev, &it)
-        out.nfev += it.nfev
-        if not found:
-            out.reason = rule.failure
-            break
-        if s.bounded:  # the iterate projected onto the box
-            project(x_new, s.lb, s.ub, n)
-        found = new_iterate(s, x, x_new, &bad)
+            if run.plain:
+                plain_step(x_new, x, g, n, learning_rate)
+                found = 1
+            else:
+                it.x, it.g, it.g_squared, it.fx, it.x_new, it.nfev = x, g, total, fx, x_new, 0
+                it.g_new, it.g_known = g_old, False
+                found = rule.propose(ev, &it)
+            nfev += it.nfev
+            if not found:
+                out.reason = rule.failure
+                break
+            if bounded:  # the iterate projected onto the box
+                project(x_new, s.lb, s.ub, n)
+            found = new_iterate(s, x, x_new, g, learning_rate, &bad, False, kind)
         if found >= 0:
             out.reason = <Stop> found
             if found == STENCIL_LOST:
                 out.coordinate = bad
             break
-        if run.tracking:
+        if tracking:
             if not rule.searches:
                 ev.evaluate_at(x_new, n, &it.f_new)
-                out.nfev += 1
+                nfev += 1
             # f itself decides (ftol, a line search): an inf or nan f would pass
             # their tests.  Recording alone only looks on.
             if not isfinite(it.f_new) and (run.ftol >= 0.0 or rule.searches):
@@ -877,10 +936,11 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
                 break
         x, x_new = x_new, x
         g, g_old = g_old, g
-        norm_old = out.norm
-        out.nit += 1
-        g_known = it.g_known
-        if run.tracking:
+        norm_old = norm
+        nit += 1
+        if not lean:
+            g_known = it.g_known
+        if tracking:
             if run.ftol >= 0.0:
                 small_change = fabs(fx - it.f_new) <= run.ftol * fmax(
                     fmax(fabs(fx), fabs(it.f_new)), 1.0)
@@ -888,12 +948,13 @@ cdef int descend(Evaluator ev, Rule rule, const Stencil* s, Workspace* w, double
             fx = it.f_new
             if path != NULL:
                 path_append(path, x, fx)
+    out.nit, out.nfev, out.norm = nit, nfev, norm
     if (out.reason == GRADIENT_NOT_FINITE or out.reason == STEP_NOT_FINITE
             or out.reason == STENCIL_LOST or out.reason == F_NOT_FINITE) \
             and out.nit >= 1 and rising >= min(out.nit, <Py_ssize_t> RISES) \
             and largest(x, n) >= GROWTH * fmax(1.0, top0):
         out.reason = DIVERGED
-    if not run.tracking:
+    if not tracking:
         ev.evaluate_at(x, n, &fx)
         out.nfev += 1
     out.fun = fx

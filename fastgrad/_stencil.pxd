@@ -23,6 +23,7 @@ cdef enum:
     KIND_GENERAL = 0  # relative steps (h="auto") or bounds: read per coordinate
     KIND_FIXED = 1    # fixed steps, no bounds: any row
     KIND_PAIR = 2     # ... and the row is Scheme.pair: its numbers are constants
+    KIND_ANY = -1     # not known where the loop is compiled: an entry point asks stencil_kind
 
 
 cdef struct Scheme:
@@ -240,16 +241,23 @@ cdef inline double combine_coordinate(const Stencil* s, const double* x, const d
     values of coordinate i's points are those of the slot-th coordinate in fval
     (slot i: every point's value is there; 0: only coordinate i's, streaming)."""
     cdef const Scheme* sc = &s.scheme
-    cdef Py_ssize_t t
-    cdef double total, h
+    cdef double h
     h = step_at(s, x, i, kind)
     if kind == KIND_GENERAL and s.bounded:
         sc = bounded_side(s, x[i], i, &h)  # as placed: never NULL here
+    return combine_at(sc, x[i], h, fval, slot, kind)
+
+
+cdef inline double combine_at(const Scheme* sc, double xi, double h, const double* fval,
+                              Py_ssize_t slot, int kind) noexcept nogil:
+    """combine_coordinate, for a caller that knows coordinate i's side and step."""
+    cdef Py_ssize_t t
+    cdef double total
     # The first term starts the sum (0.0 + -0.0 would lose a sign).
     total = term(sc, fval, slot, 0, kind)
     for t in range(1, 2 if kind == KIND_PAIR else sc.terms):
         total = total + term(sc, fval, slot, t, kind)
-    return total / realised_span(sc, x[i], h, kind)
+    return total / realised_span(sc, xi, h, kind)
 
 
 cdef inline void stencil_combine(const Stencil* s, const double* x, const double* fval,
@@ -339,27 +347,44 @@ cdef inline bint direct_ready(Evaluator ev, Py_ssize_t k) noexcept nogil:
     ev has a direct objective, runs on one thread, and no look at the clock
     is due within them -- then the k points are taken from the countdown, as
     evaluate() takes them (else evaluate() must run: it looks)."""
-    if ev.direct == NULL or ev.shared or ev.countdown[0] <= k:
+    if ev.direct == NULL or ev.shared:
         return False
-    ev.countdown[0] -= k
+    return take_points(ev.countdown, k)
+
+
+cdef inline bint take_points(Py_ssize_t* countdown, Py_ssize_t k) noexcept nogil:
+    """direct_ready for a loop that knows ev has a direct objective on one
+    thread: k points taken from the countdown, unless a look is due within them."""
+    if countdown[0] <= k:
+        return False
+    countdown[0] -= k
     return True
 
 
 cdef inline int stencil_direct(Evaluator ev, const Stencil* s, double* x, double* fval,
-                               double* g, double* squares) except -1 nogil:
+                               double* g, double* squares, int kind) except -1 nogil:
     """stencil_gradient with ev's objective called here: the same points, in
     the same order, the same values and sums -- x_i moved in place to each of
     coordinate i's points and its bits restored, then g[i] combined as
     stencil_stream combines it (fval: room for f(x) and one coordinate's
     points).  squares: sum of g[i]**2 in order of i.  The stencil at x must
-    be checked, and direct_ready(ev, s.k) true."""
-    cdef int kind = stencil_kind(s)
-    if kind == KIND_PAIR:
-        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_PAIR)
-    elif kind == KIND_FIXED:
-        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_FIXED)
-    else:
-        squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, KIND_GENERAL)
+    be checked, and direct_ready(ev, s.k) true.  kind: s's, if the caller
+    was compiled for one (a constant: only that variant is compiled in),
+    else KIND_ANY."""
+    cdef int known
+    if kind == KIND_ANY:
+        known = stencil_kind(s)
+        if known == KIND_PAIR:
+            return direct_gradient(ev, s, x, fval, g, squares, KIND_PAIR)
+        if known == KIND_FIXED:
+            return direct_gradient(ev, s, x, fval, g, squares, KIND_FIXED)
+        return direct_gradient(ev, s, x, fval, g, squares, KIND_GENERAL)
+    return direct_gradient(ev, s, x, fval, g, squares, kind)
+
+
+cdef inline int direct_gradient(Evaluator ev, const Stencil* s, double* x, double* fval,
+                                double* g, double* squares, int kind) except -1 nogil:
+    squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, kind)
     if ev.direct_failed[0]:
         return ev.fail()
     return 0
@@ -370,7 +395,7 @@ cdef inline double direct_points(Objective f, const Stencil* s, double* x, doubl
     cdef const Scheme* sc
     cdef Py_ssize_t i, p, m, first = 0, n = s.n
     cdef double xi, h, gi, squares = 0.0
-    if s.scheme.center or s.bounded:
+    if kind != KIND_PAIR and (s.scheme.center or s.bounded):  # (the pair has no f(x))
         fval[0] = f.value(x, n)
         first = 1
     for i in range(n):
@@ -384,7 +409,7 @@ cdef inline double direct_points(Objective f, const Stencil* s, double* x, doubl
             x[i] = xi + offset_of(sc, p, kind) * h  # place_coordinate's value
             fval[first + p] = f.value(x, n)
         x[i] = xi
-        gi = combine_coordinate(s, x, fval, i, 0, kind)
+        gi = combine_at(sc, xi, h, fval, 0, kind)
         g[i] = gi
         squares += gi * gi
     return squares
