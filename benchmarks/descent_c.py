@@ -97,10 +97,11 @@ enum { CONVERGED, MAX_ITER, GRADIENT_NOT_FINITE, STEP_NOT_FINITE = 3, STEP_LOST,
 
 /* descend, with the checks of fastgrad.gradient_descent (the module docstring);
    x_new, g_old: room for the other iterate and gradient.  *reason: why it
-   stopped (fastgrad's codes); returns f at the iterate it stops at. */
+   stopped (fastgrad's codes), *rising: the updates in a row after which the
+   norm rose (fastgrad's divergence verdict); returns f at the last iterate. */
 double descend_checked(objective f, void *data, int n, double *x, double *g, double *x_new,
                        double *g_old, double lr, double h, double tol, long max_iter,
-                       int *reason) {
+                       int *reason, long *rising_out) {
     double *given = x, *swap, norm, norm_old = 0.0, total;
     long nit = 0, rising = 0, bad;
     int i, finite, same;
@@ -163,7 +164,7 @@ double descend_checked(objective f, void *data, int n, double *x, double *g, dou
         norm_old = norm;
         nit++;
     }
-    (void)rising;  /* (fastgrad's divergence verdict reads it once the loop ends) */
+    *rising_out = rising;
     if (x != given)
         memcpy(given, x, n * sizeof(double));
     return f(n, x, data);
@@ -195,7 +196,8 @@ def build(directory):
     lib.descend_checked.restype = ctypes.c_double
     lib.descend_checked.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, vector,
                                     vector, vector, vector, ctypes.c_double, ctypes.c_double,
-                                    ctypes.c_double, ctypes.c_long, ctypes.POINTER(ctypes.c_int)]
+                                    ctypes.c_double, ctypes.c_long, ctypes.POINTER(ctypes.c_int),
+                                    ctypes.POINTER(ctypes.c_long)]
     return lib
 
 
@@ -208,7 +210,7 @@ def contenders(lib, steps):
     x, g, x_new, g_old = (np.empty(2) for _ in range(4))
     xp, gp, x_new_p, g_old_p = (v.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
                                 for v in (x, g, x_new, g_old))
-    reason = ctypes.c_int(-1)
+    reason, rising = ctypes.c_int(-1), ctypes.c_long(0)
 
     def c_loop():
         x[:] = START
@@ -218,7 +220,7 @@ def contenders(lib, steps):
     def c_loop_checked():
         x[:] = START
         lib.descend_checked(pointer, None, 2, xp, gp, x_new_p, g_old_p, LEARNING_RATE, H,
-                            run["tol"], steps, ctypes.byref(reason))
+                            run["tol"], steps, ctypes.byref(reason), ctypes.byref(rising))
         if reason.value != 1:  # MAX_ITER, as fastgrad's run
             raise AssertionError(f"the checked C loop stopped early (reason {reason.value})")
         return x.copy()
