@@ -59,6 +59,7 @@ from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.ref cimport Py_REFCNT
 from libc.string cimport memcpy
 
+cimport cython
 cimport numpy as cnp
 import threading
 
@@ -305,6 +306,11 @@ cdef inline double as_double(object value, bint* low_precision) except? -1.0:
     return contract.as_real(value)
 
 
+# Never tracked by the garbage collector: a Handout holds only its own float64
+# array, so it is in no cycle, and the collector must not clear it -- a
+# vectorized evaluator collected with a cycle hands its Handout on as the
+# spare (see VectorizedEvaluator.__dealloc__), which a cleared one would break.
+@cython.no_gc
 cdef class Handout:
     """The float64 array handed to f, and whether f kept it or changed its form.
 

@@ -288,3 +288,25 @@ def test_fast_vectorized_matrix_changed_by_f_gives_the_same_gradients(change):
     for x in ([1.0, 2.0], [3.0, -4.0]):
         assert fastgrad.gradient(f, x, h=0.5, vectorized=True).tolist() == \
             reference.gradient(lambda p: p[0] ** 2 + p[1], x, h=0.5)
+
+
+
+def test_fast_vectorized_matrix_of_an_evaluator_collected_in_a_cycle():
+    # An error caught in a function leaves the evaluator in a cycle (the
+    # function's frame -> the exception -> its traceback -> the frame); the
+    # garbage collector frees it, and its matrix becomes the next call's: whole,
+    # not cleared by the collector (f was handed None here once).  The
+    # collector runs by itself, as in a program (gc.collect() after each error
+    # happens to clear the objects in an order that hid the fault).
+    def wrong_shape(X):
+        return np.ones((len(X), 1))
+
+    def refused():
+        with pytest.raises(ValueError) as info:
+            fastgrad.gradient_descent(wrong_shape, [1.0, 2.0], vectorized=True)
+        return info is not None
+
+    for _ in range(300):
+        assert refused()
+        g = fastgrad.gradient(lambda X: X[:, 0] * X[:, 1], [1.0, 2.0], h=0.5, vectorized=True)
+        assert g.tolist() == [2.0, 1.0]
