@@ -384,6 +384,9 @@ cdef inline int stencil_direct(Evaluator ev, const Stencil* s, double* x, double
 
 cdef inline int direct_gradient(Evaluator ev, const Stencil* s, double* x, double* fval,
                                 double* g, double* squares, int kind) except -1 nogil:
+    # stencil_direct for one kind: a function of its own, so that a loop compiled
+    # for one kind inlines only this one (GCC inlines none of stencil_direct once
+    # its three variants are in it).
     squares[0] = direct_points(<Objective> ev.direct, s, x, fval, g, kind)
     if ev.direct_failed[0]:
         return ev.fail()
