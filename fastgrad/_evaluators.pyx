@@ -59,6 +59,7 @@ from cpython.float cimport PyFloat_CheckExact, PyFloat_AS_DOUBLE
 from cpython.ref cimport Py_REFCNT
 from libc.string cimport memcpy
 
+cimport cython
 cimport numpy as cnp
 import threading
 
@@ -305,6 +306,11 @@ cdef inline double as_double(object value, bint* low_precision) except? -1.0:
     return contract.as_real(value)
 
 
+# Never tracked by the garbage collector: a Handout holds only its own float64
+# array, so it is in no cycle, and the collector must not clear it -- a
+# vectorized evaluator collected with a cycle hands its Handout on as the
+# spare (see VectorizedEvaluator.__dealloc__), which a cleared one would break.
+@cython.no_gc
 cdef class Handout:
     """The float64 array handed to f, and whether f kept it or changed its form.
 
@@ -503,6 +509,12 @@ cdef class PythonEvaluator(Evaluator):
         return values
 
 
+# One matrix of points kept between vectorized evaluators (see their __dealloc__).
+cdef Handout spare_matrix = None
+cdef enum:
+    SPARE_MATRIX_DOUBLES = 1 << 17  # 1 MiB: the cache-sized chunks, not workers' 32 MiB ones
+
+
 cdef class VectorizedEvaluator(Evaluator):
     """f(X, *args) on a (rows, n) array of points, or f(*X.T, *args) with unpack=True.
 
@@ -528,9 +540,26 @@ cdef class VectorizedEvaluator(Evaluator):
         self.points_per_call = rows_per_call
 
     cdef int new_matrix(self, Py_ssize_t rows) except -1:
-        self.matrix = Handout(rows, self.n)
+        global spare_matrix
+        cdef Handout spare = spare_matrix
+        if spare is not None and spare.dims[0] == rows and spare.dims[1] == self.n:
+            self.matrix = spare  # taken under the GIL: no other evaluator gets it
+            spare_matrix = None
+        else:
+            self.matrix = Handout(rows, self.n)
         self.rows = rows
         return 0
+
+    def __dealloc__(self):
+        # The matrix to the next evaluator of the same shape (the next public
+        # gradient() of this f): a fresh one per call costs page faults once it
+        # passes malloc's mmap threshold (n ~ 100: 1.3x one call of f).  Not if f
+        # kept it or changed its form, and never a large one.
+        global spare_matrix
+        cdef Handout matrix = self.matrix
+        if matrix is not None and self.rows > 0 and not matrix.kept() and matrix.intact() \
+                and self.rows * self.n <= SPARE_MATRIX_DOUBLES:
+            spare_matrix = matrix
 
     cdef int evaluate(self, const Points* p, double* scratch, double* out) except -1 nogil:
         with gil:

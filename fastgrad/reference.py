@@ -309,13 +309,21 @@ def _combine(fv, x, plan, center):
     return g
 
 
-def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
+def _checked_arguments(f, x, h, method, order, args, unpack, vectorized, stencil):
+    """f, x, h, the stencil row (stencil: stencil_row or second_stencil), unpack and
+    vectorized, checked in fastgrad's order."""
     f = contract.as_objective(f, args)
     x = contract.point_values(x)
     h = contract.step_values(h, len(x))
-    row = stencil_row(contract.check_method(method), order)
+    row = stencil(contract.check_method(method), order)
     unpack = contract.check_flag(unpack, "unpack")
     vectorized = contract.check_flag(vectorized, "vectorized")
+    return f, x, h, row, unpack, vectorized
+
+
+def _prepare(f, x, h, method, order, args, unpack, vectorized, workers=None):
+    f, x, h, row, unpack, vectorized = _checked_arguments(f, x, h, method, order, args, unpack,
+                                                          vectorized, stencil_row)
     if row.imaginary:  # method="complex": h stays as given ("auto" or a list)
         complex_step.check(f, h)
         if workers is not None:
@@ -978,12 +986,8 @@ _RULES = {SGD: _SGDRule, Momentum: _MomentumRule, Adam: _AdamRule, Armijo: _Armi
 def _second_prepare(f, x, h, method, order, args, unpack, vectorized, name):
     """The checked arguments of hessian / hessian_vector, in fastgrad's order, and
     make(workers): their evaluator (workers: f and args checked to travel)."""
-    f = contract.as_objective(f, args)
-    x = contract.point_values(x)
-    h = contract.step_values(h, len(x))
-    row = second_stencil(contract.check_method(method), order)
-    unpack = contract.check_flag(unpack, "unpack")
-    vectorized = contract.check_flag(vectorized, "vectorized")
+    f, x, h, row, unpack, vectorized = _checked_arguments(f, x, h, method, order, args, unpack,
+                                                          vectorized, second_stencil)
     if h == "adaptive" and name != "hessian":
         raise contract.second_rule_only(name)
     return (lambda workers: _evaluator(f, args, unpack, vectorized, workers)), x, h, row

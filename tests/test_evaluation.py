@@ -245,3 +245,68 @@ def test_fast_vectorized_arrays_kept_by_f_hold_the_points(unpack):
     fastgrad.gradient_descent(rec, x, 0.1, max_iter=2, vectorized=True, unpack=unpack,
                               record=True)
     assert rows == rec.points
+
+
+def test_fast_vectorized_matrix_kept_by_f_is_never_handed_out_again():
+    # Successive gradient() calls share one matrix of points (page faults at
+    # n ~ 100), unless f kept it: then what f kept holds the points it saw.
+    kept, addresses = [], []
+
+    def keeps(X):
+        kept.append(X)
+        return X.sum(axis=1)
+
+    def looks(X):
+        addresses.append(X.ctypes.data)
+        return X.sum(axis=1)
+
+    fastgrad.gradient(keeps, [1.0, 2.0], h=0.5, vectorized=True)
+    first = kept[0].copy()
+    assert first.tolist() == [[1.5, 2.0], [0.5, 2.0], [1.0, 2.5], [1.0, 1.5]]
+    g = fastgrad.gradient(looks, [3.0, 4.0], h=0.5, vectorized=True)
+    fastgrad.gradient(looks, [5.0, 6.0], h=0.5, vectorized=True)
+    assert kept[0].tolist() == first.tolist()
+    assert addresses[0] != kept[0].ctypes.data
+    assert addresses[0] == addresses[1]  # not kept: the next call's matrix
+    assert g.tolist() == reference.gradient(lambda p: p[0] + p[1], [3.0, 4.0], h=0.5)
+
+
+@pytest.mark.parametrize("change", ["frozen", "reshaped", "written"])
+def test_fast_vectorized_matrix_changed_by_f_gives_the_same_gradients(change):
+    # f may write to the points or change the array's form; the next call's
+    # gradient is the reference's all the same.
+    def f(X):
+        values = X[:, 0] ** 2 + X[:, 1]
+        if change == "frozen":
+            X.flags.writeable = False
+        elif change == "reshaped":
+            X.shape = (X.size,)
+        else:
+            X[:] = np.nan
+        return values
+
+    for x in ([1.0, 2.0], [3.0, -4.0]):
+        assert fastgrad.gradient(f, x, h=0.5, vectorized=True).tolist() == \
+            reference.gradient(lambda p: p[0] ** 2 + p[1], x, h=0.5)
+
+
+
+def test_fast_vectorized_matrix_of_an_evaluator_collected_in_a_cycle():
+    # An error caught in a function leaves the evaluator in a cycle (the
+    # function's frame -> the exception -> its traceback -> the frame); the
+    # garbage collector frees it, and its matrix becomes the next call's: whole,
+    # not cleared by the collector (f was handed None here once).  The
+    # collector runs by itself, as in a program (gc.collect() after each error
+    # happens to clear the objects in an order that hid the fault).
+    def wrong_shape(X):
+        return np.ones((len(X), 1))
+
+    def refused():
+        with pytest.raises(ValueError) as info:
+            fastgrad.gradient_descent(wrong_shape, [1.0, 2.0], vectorized=True)
+        return info is not None
+
+    for _ in range(300):
+        assert refused()
+        g = fastgrad.gradient(lambda X: X[:, 0] * X[:, 1], [1.0, 2.0], h=0.5, vectorized=True)
+        assert g.tolist() == [2.0, 1.0]
