@@ -121,8 +121,10 @@ def pytest_configure(config):
     # rewritten as before.  The xdist controller, which collects nothing, skips it.
     if os.environ.get("PYTEST_XDIST_WORKER") or not config.getoption("numprocesses", None):
         import sys
-        from _pytest.assertion.rewrite import AssertionRewritingHook
-
+        try:
+            from _pytest.assertion.rewrite import AssertionRewritingHook
+        except ImportError:  # pytest moved it: hypothesis is rewritten, as before
+            return
         hooks = [h for h in sys.meta_path if isinstance(h, AssertionRewritingHook)]
         for hook in hooks:
             sys.meta_path.remove(hook)
