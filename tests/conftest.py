@@ -34,9 +34,12 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 # no longer suffix.)  An explicit --dist other than load is left alone.
 PROCESS_FILES = {"test_dask.py", "test_workers.py", "test_workers_derivatives.py",
                  "test_workers_hessian.py"}
-# The longest test (the soak, a subprocess): its file is one unit too, which the
-# scheduler hands out before the single tests, so it does not run on alone at the end.
-FIRST_FILES = {"test_soak.py"}
+# Files handed out whole, before the single tests (the scheduler orders units by
+# their number of tests): the soak (the longest test, a subprocess), so that it
+# does not run on alone at the end; and the mypy file, whose module fixture runs
+# mypy once (split over two workers it ran in each) and whose misuse check then
+# reuses that run's warm cache (cold ~3 s, warm ~0.3 s).
+FIRST_FILES = {"test_soak.py", "test_typing.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -46,13 +49,89 @@ def pytest_xdist_make_scheduler(config, log):
     from xdist.scheduler import LoadScopeScheduling
 
     class ProcessFilesTogether(LoadScopeScheduling):
+        """xdist's LoadScopeScheduling, with the units above, and two costs cut.
+
+        Its bookkeeping kept every finished unit in the node's workload and summed
+        them all up after each test: with a unit per test that was quadratic, some
+        seconds of the controller's CPU (which the workers share) in a run of the
+        suite.  A finished unit now leaves the workload.  And it sent one unit per
+        message, a round trip to the controller per single test (the worker waits
+        for it): single tests now go out a few at a time, fewer as the queue
+        drains, one at a time at the end so that the workers finish together.
+        """
+
         def _split_scope(self, nodeid):
             name = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
             if name in PROCESS_FILES:
                 return "processes"
             return name if name in FIRST_FILES else nodeid
 
+        def mark_test_complete(self, node, item_index, duration=0):
+            nodeid = self.registered_collections[node][item_index]
+            workload = self.assigned_work[node]
+            scope = self._split_scope(nodeid)
+            unit = workload[scope]
+            unit[nodeid] = True
+            if all(unit.values()):
+                del workload[scope]
+            self._reschedule(node)
+
+        def _reschedule(self, node):
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+                return
+            if self._pending_of(self.assigned_work[node]) > 2:
+                return
+            batch = max(1, min(16, len(self.workqueue) // (8 * len(self.nodes))))
+            positions = self._positions(node)
+            indices = []
+            while self.workqueue and batch:
+                scope, unit = self.workqueue.popitem(last=False)
+                self.assigned_work[node][scope] = unit
+                indices += [positions[nodeid] for nodeid, done in unit.items() if not done]
+                batch = batch - 1 if len(unit) == 1 else 0  # a group goes alone
+            node.send_runtest_some(indices)
+
+        def _assign_work_unit(self, node):
+            scope, unit = self.workqueue.popitem(last=False)
+            self.assigned_work[node][scope] = unit
+            positions = self._positions(node)
+            node.send_runtest_some([positions[nodeid] for nodeid, done in unit.items()
+                                    if not done])
+
+        def _positions(self, node):
+            """nodeid -> its index in the node's collection (list.index was O(n))."""
+            cache = self.__dict__.setdefault("_position_maps", {})
+            if node not in cache:
+                cache[node] = {nodeid: i for i, nodeid in
+                               enumerate(self.registered_collections[node])}
+            return cache[node]
+
     return ProcessFilesTogether(config, log)
+
+
+def pytest_configure(config):
+    # pytest rewrites the asserts of every module of a package that provides a
+    # pytest plugin, hypothesis's ~80 included (they are not tests): ~1.3 s of each
+    # collecting process, on every run where bytecode is not written (the rewritten
+    # modules are not cached then).  Imported first with the rewriting hook set
+    # aside, hypothesis loads as plain Python (~0.2 s); the tests' own asserts are
+    # rewritten as before.  The xdist controller, which collects nothing, skips it.
+    if os.environ.get("PYTEST_XDIST_WORKER") or not config.getoption("numprocesses", None):
+        import sys
+        try:
+            from _pytest.assertion.rewrite import AssertionRewritingHook
+        except ImportError:  # pytest moved it: hypothesis is rewritten, as before
+            return
+        hooks = [h for h in sys.meta_path if isinstance(h, AssertionRewritingHook)]
+        for hook in hooks:
+            sys.meta_path.remove(hook)
+        try:
+            import hypothesis.strategies  # noqa: F401
+        finally:
+            sys.meta_path[:0] = hooks
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS), scope="session")

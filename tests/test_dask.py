@@ -1,21 +1,20 @@
 """Dask: workers=client on a real LocalCluster (2 worker processes), fastgrad.dask.
 
 dask[distributed] is in the test extra: these tests never skip.  The cluster is
-started once for the module and closed at its end.
+started once for the module and closed at its end.  dask, distributed and
+fastgrad.dask are imported by the fixture and tests that use them, not at
+collection: ~0.8 s that the xdist worker not running this file (all of it runs on
+one, tests/conftest.py) no longer spends.
 """
 import doctest
 import os
 import subprocess
 import sys
 
-import dask
-import dask.array as da
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 
 import fastgrad
-import fastgrad.dask
 import fastgrad.reference
 from fastgrad.objectives import Rosenbrock
 
@@ -25,6 +24,9 @@ from test_workers import BATCH, X0, descent_bits, die, explode, rosen, rosen_row
 
 @pytest.fixture(scope="module")
 def client():
+    import dask
+    from distributed import Client, LocalCluster
+
     # A task whose worker dies is not retried (Dask's default retries it on 3
     # more workers, each death costing a restart): test_a_dying_worker is quick.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -72,6 +74,10 @@ def test_what_dask_cannot_send_is_a_type_error_naming_workers(client):
 
 
 def test_gradient_batch_of_a_dask_array(client):
+    import dask.array as da
+
+    import fastgrad.dask
+
     rng = np.random.default_rng(3)
     X = rng.normal(size=(30, 6))
     dX = da.from_array(X, chunks=(7, 3))  # columns split too: rechunked to whole rows
@@ -86,6 +92,8 @@ def test_gradient_batch_of_a_dask_array(client):
 
 
 def test_multistart_descent_on_the_cluster(client):
+    import fastgrad.dask
+
     X0s = [[-1.2, 1.0], [0.5, -0.25], [2.0, 3.5], [1.0, 1.0], [0.0, 0.0]]
     options = dict(learning_rate=1e-3, max_iter=200, optimizer="adam")
     runs = fastgrad.dask.multistart_descent(Rosenbrock(), X0s, client=client, **options)
@@ -107,6 +115,8 @@ def test_descent_results_pickle():
 
 
 def test_dask_module_docstring_example():
+    import fastgrad.dask
+
     outcome = doctest.testmod(fastgrad.dask, verbose=False, report=True)
     assert (outcome.attempted, outcome.failed) == (outcome.attempted, 0)
     assert outcome.attempted >= 5

@@ -308,6 +308,7 @@ except KeyboardInterrupt:
 
 
 def sleepy(x):
+    os.write(1, b"evaluating\n")  # one write to the child's stdout: the test waits for it
     time.sleep(60)
     return 0.0
 
@@ -319,12 +320,15 @@ def test_ctrl_c_cancels_the_outstanding_tasks_and_propagates(name, tmp_path):
                              stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         assert child.stdout.readline() == "started\n"
-        threading.Timer(1.0, child.send_signal, [signal.SIGINT]).start()
+        # Ctrl-C once a pool process is evaluating f: the tasks are outstanding then
+        # (a fixed 1 s wait cost a second and did not make sure of it).
+        assert child.stdout.readline() == "evaluating\n"
+        child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=30)  # uninterrupted: 6 evaluations of 60 s
     finally:
         child.kill()
     assert child.returncode == 0, err
-    word, caught, children = out.split()
+    word, caught, children = out.replace("evaluating\n", "").split()
     assert (word, children) == ("interrupted", "0")  # the pool's processes are stopped
 
 
