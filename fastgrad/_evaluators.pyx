@@ -45,8 +45,8 @@ The array f receives is reused from point to point, so three guards keep that
 invisible to f:
 * f may write to it: after each call the array is compared with the point it
   held, and restored if f changed it, so every call sees exactly its point;
-* if f keeps a reference to it (stores x, or a view of x), its reference count
-  shows that after the call: the loop leaves that array as f saw it and
+* if f keeps a reference to it (stores x, a view of x, or a weak reference to
+  x), its reference count (or list of weak references) shows that after the call: the loop leaves that array as f saw it and
   continues on a fresh copy;
 * so it does if f changes the array's form (shape, dtype, flags, memory).
 With ``unpack=True``, f gets Python floats; only the one coordinate that
@@ -306,6 +306,11 @@ cdef inline double as_double(object value, bint* low_precision) except? -1.0:
     return contract.as_real(value)
 
 
+cdef extern from "numpy/ndarraytypes.h":
+    ctypedef struct ArrayFields "PyArrayObject_fields":
+        PyObject* weakreflist  # NULL: no live weak reference to the array
+
+
 # Never tracked by the garbage collector: a Handout holds only its own float64
 # array, so it is in no cycle, and the collector must not clear it -- a
 # vectorized evaluator collected with a cycle hands its Handout on as the
@@ -319,7 +324,7 @@ cdef class Handout:
     valid as long as the array keeps the form it was made with (``intact``: f
     may reshape, re-type, resize or freeze it).  f keeping a reference to the
     array, or to a view of it (which references it), shows in its reference
-    count (``kept``).  Either way the evaluator leaves the array to f and
+    count, a weak reference in the array's list of them (``kept``).  Either way the evaluator leaves the array to f and
     continues on a fresh one.
     """
     cdef readonly cnp.ndarray array
@@ -349,7 +354,9 @@ cdef class Handout:
         self.refs = Py_REFCNT(self.array)
 
     cdef inline bint kept(self) noexcept:
-        return Py_REFCNT(self.array) != self.refs
+        # A weak reference keeps it too: what it reaches must not change later.
+        return Py_REFCNT(self.array) != self.refs or \
+            (<ArrayFields*> self.array).weakreflist != NULL
 
     cdef inline bint intact(self) noexcept:
         # Everything about the array that f can change in place, but its data.
