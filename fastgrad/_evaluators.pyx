@@ -46,8 +46,8 @@ invisible to f:
 * f may write to it: after each call the array is compared with the point it
   held, and restored if f changed it, so every call sees exactly its point;
 * if f keeps a reference to it (stores x, a view of x, or a weak reference to
-  x), its reference count (or list of weak references) shows that after the call: the loop leaves that array as f saw it and
-  continues on a fresh copy;
+  x), its reference count (or list of weak references) shows that after the
+  call: the loop leaves that array as f saw it and continues on a fresh copy;
 * so it does if f changes the array's form (shape, dtype, flags, memory).
 With ``unpack=True``, f gets Python floats; only the one coordinate that
 differs from x is a new float object per point.
@@ -324,8 +324,8 @@ cdef class Handout:
     valid as long as the array keeps the form it was made with (``intact``: f
     may reshape, re-type, resize or freeze it).  f keeping a reference to the
     array, or to a view of it (which references it), shows in its reference
-    count, a weak reference in the array's list of them (``kept``).  Either way the evaluator leaves the array to f and
-    continues on a fresh one.
+    count, a weak reference in the array's list of them (``kept``).  Either
+    way the evaluator leaves the array to f and continues on a fresh one.
     """
     cdef readonly cnp.ndarray array
     cdef double* data
